@@ -1,0 +1,4 @@
+//! Pure logic behind pg_weston. Nothing here touches PostgreSQL, so `cargo test`
+//! covers it on any machine; the extension crate only wires it to SQL.
+
+pub mod month;

@@ -1,0 +1,84 @@
+use pgrx::prelude::*;
+
+pgrx::pg_module_magic!();
+
+mod dates;
+mod partitions;
+
+extension_sql_file!(
+    "../../sql/extension_tables.sql",
+    name = "extension_tables",
+    bootstrap
+);
+
+/// The extension's version, as built. STABLE, not IMMUTABLE: ALTER EXTENSION UPDATE changes it.
+#[pg_extern(stable, parallel_safe)]
+fn weston_version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+#[cfg(feature = "pg_test")]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn version_matches_the_crate() {
+        let v = Spi::get_one::<String>("SELECT weston_version()")
+            .unwrap()
+            .unwrap();
+        assert_eq!(v, env!("CARGO_PKG_VERSION"));
+    }
+
+    #[pg_test]
+    fn ensure_partitions_counts_only_new_months_across_year_end() {
+        Spi::run(
+            "CREATE TABLE bars (d date NOT NULL, v int) PARTITION BY RANGE (d);
+             CREATE TABLE bars_default PARTITION OF bars DEFAULT;
+             INSERT INTO bars VALUES ('2024-02-29', 1), ('2025-01-01', 2);",
+        )
+        .unwrap();
+        let created = Spi::get_one::<i32>(
+            "SELECT weston_ensure_partitions('2024-11-30', '2025-02-01', 'bars')",
+        );
+        assert_eq!(created, Ok(Some(4)));
+        let again = Spi::get_one::<i32>(
+            "SELECT weston_ensure_partitions('2024-12-01', '2025-01-31', 'bars')",
+        );
+        assert_eq!(again, Ok(Some(0)));
+        let in_january = Spi::get_one::<i64>("SELECT count(*) FROM bars_p2025_01");
+        assert_eq!(in_january, Ok(Some(1)), "the DEFAULT row of January moved");
+        let leap =
+            Spi::get_one::<String>("SELECT weston_create_partition('2024-02-29', 'bars')::text");
+        assert_eq!(leap, Ok(Some("bars_p2024_02".to_string())));
+        let bound = Spi::get_one::<String>(
+            "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'bars_p2024_02'",
+        );
+        assert_eq!(
+            bound,
+            Ok(Some(
+                "FOR VALUES FROM ('2024-02-01') TO ('2024-03-01')".to_string()
+            ))
+        );
+    }
+
+    #[pg_test(
+        error = "weston: public.bars_plain is not a table partitioned by RANGE on a single date column"
+    )]
+    fn a_table_that_is_not_range_partitioned_by_date_is_refused() {
+        Spi::run("CREATE TABLE bars_plain (d date)").unwrap();
+        let _ = Spi::get_one::<i32>(
+            "SELECT weston_ensure_partitions('2024-01-01', '2024-02-01', 'bars_plain')",
+        );
+    }
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,297 @@
+//! Monthly range partitions: the SQL wiring of `weston_core::month`.
+
+use pgrx::prelude::*;
+use pgrx::spi::{quote_identifier, quote_literal, SpiClient};
+use pgrx::PgRelation;
+use weston_core::month::{months_overlapping, Month};
+
+use crate::dates::to_naive;
+
+/// What rotation needs to know about a partitioned parent.
+pub(crate) struct Parent {
+    pub oid: pg_sys::Oid,
+    pub schema: String,
+    pub name: String,
+    pub key_column: String,
+    pub default_partition: Option<String>,
+}
+
+impl Parent {
+    pub fn qualified(&self) -> String {
+        format!(
+            "{}.{}",
+            quote_identifier(&self.schema),
+            quote_identifier(&self.name)
+        )
+    }
+
+    fn qualified_sibling(&self, relname: &str) -> String {
+        format!(
+            "{}.{}",
+            quote_identifier(&self.schema),
+            quote_identifier(relname)
+        )
+    }
+
+    /// Reads the catalog; errors unless `oid` is RANGE-partitioned on one `date` column.
+    pub fn load(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Parent {
+        let row = client
+            .select(
+                "SELECT n.nspname::text, c.relname::text, a.attname::text, d.relname::text
+                   FROM pg_catalog.pg_partitioned_table pt
+                   JOIN pg_catalog.pg_class c ON c.oid = pt.partrelid
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
+                   LEFT JOIN pg_catalog.pg_class d ON d.oid = pt.partdefid
+                  WHERE pt.partrelid = $1 AND pt.partstrat = 'r' AND pt.partnatts = 1
+                    AND a.atttypid = 'pg_catalog.date'::pg_catalog.regtype",
+                Some(1),
+                &[oid.into()],
+            )
+            .expect("catalog lookup of the parent");
+        if row.is_empty() {
+            error!(
+                "weston: {} is not a table partitioned by RANGE on a single date column",
+                relation_display(client, oid)
+            );
+        }
+        let row = row.first();
+        let text = |i: usize| {
+            row.get::<String>(i)
+                .expect("catalog column")
+                .unwrap_or_default()
+        };
+        Parent {
+            oid,
+            schema: text(1),
+            name: text(2),
+            key_column: text(3),
+            default_partition: row.get::<String>(4).expect("catalog column"),
+        }
+    }
+
+    /// Months that already have a partition named by the `<parent>_pYYYY_MM` convention.
+    pub fn existing_months(&self, client: &SpiClient<'_>) -> Vec<Month> {
+        client
+            .select(
+                "SELECT c.relname::text FROM pg_catalog.pg_inherits i
+                   JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                  WHERE i.inhparent = $1",
+                None,
+                &[self.oid.into()],
+            )
+            .expect("list partitions")
+            .filter_map(|row| row.get::<String>(1).ok().flatten())
+            .filter_map(|name| Month::from_partition_name(&self.name, &name))
+            .collect()
+    }
+}
+
+fn relation_display(client: &SpiClient<'_>, oid: pg_sys::Oid) -> String {
+    client
+        .select(
+            "SELECT $1::pg_catalog.regclass::text",
+            Some(1),
+            &[oid.into()],
+        )
+        .ok()
+        .and_then(|t| t.first().get::<String>(1).ok().flatten())
+        .unwrap_or_else(|| format!("relation {oid:?}"))
+}
+
+/// The outcome of creating one month.
+pub(crate) struct Created {
+    pub oid: pg_sys::Oid,
+    pub newly_created: bool,
+    #[allow(dead_code)] // rotation reports it (partition lifecycle issue)
+    pub rows_moved_from_default: i64,
+}
+
+/// Creates `month`'s partition of `parent` unless it exists. Lock-friendly: the table is
+/// built detached, DEFAULT's rows of that month move into it, and only then is it
+/// attached (SHARE UPDATE EXCLUSIVE on the parent, not ACCESS EXCLUSIVE).
+pub(crate) fn create_month(client: &mut SpiClient<'_>, parent: &Parent, month: Month) -> Created {
+    let name = month.partition_name(&parent.name);
+    let existing = client
+        .select(
+            "SELECT c.oid, c.relispartition AND EXISTS (
+                        SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid AND i.inhparent = $3)
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = $1 AND c.relname = $2",
+            Some(1),
+            &[parent.schema.as_str().into(), name.as_str().into(), parent.oid.into()],
+        )
+        .expect("look up partition");
+    if !existing.is_empty() {
+        let row = existing.first();
+        let oid = row.get::<pg_sys::Oid>(1).expect("oid").expect("oid");
+        if row.get::<bool>(2).expect("flag") != Some(true) {
+            error!(
+                "weston: {} exists but is not a partition of {}; rename or attach it first",
+                parent.qualified_sibling(&name),
+                parent.qualified()
+            );
+        }
+        return Created {
+            oid,
+            newly_created: false,
+            rows_moved_from_default: 0,
+        };
+    }
+
+    let table = parent.qualified_sibling(&name);
+    let key = quote_identifier(&parent.key_column);
+    let (lower, upper) = (
+        quote_literal(month.first_day().to_string()),
+        quote_literal(month.end().to_string()),
+    );
+    let bounds_check = quote_identifier(format!("{name}_bounds"));
+    run(
+        client,
+        &format!(
+            "CREATE TABLE {table} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE \
+             INCLUDING COMMENTS INCLUDING GENERATED INCLUDING STATISTICS)",
+            parent = parent.qualified()
+        ),
+    );
+    // A CHECK matching the bounds lets ATTACH skip scanning the new table.
+    run(
+        client,
+        &format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {bounds_check} \
+             CHECK ({key} IS NOT NULL AND {key} >= {lower}::date AND {key} < {upper}::date)"
+        ),
+    );
+    let mut moved = 0;
+    if let Some(default) = &parent.default_partition {
+        // Emptying DEFAULT of this month first keeps ATTACH's scan of DEFAULT from failing.
+        let default = parent.qualified_sibling(default);
+        moved = client
+            .update(
+                &format!(
+                    "WITH moved AS (DELETE FROM {default} WHERE {key} >= {lower}::date AND {key} < {upper}::date RETURNING *) \
+                     INSERT INTO {table} SELECT * FROM moved"
+                ),
+                None,
+                &[],
+            )
+            .expect("move DEFAULT rows")
+            .len() as i64;
+    }
+    run(
+        client,
+        &format!(
+            "ALTER TABLE {parent} ATTACH PARTITION {table} FOR VALUES FROM ({lower}) TO ({upper})",
+            parent = parent.qualified()
+        ),
+    );
+    run(
+        client,
+        &format!("ALTER TABLE {table} DROP CONSTRAINT {bounds_check}"),
+    );
+    copy_owner_and_privileges(client, parent, &table);
+    let oid = client
+        .select(
+            "SELECT $1::pg_catalog.regclass::pg_catalog.oid",
+            Some(1),
+            &[table.as_str().into()],
+        )
+        .expect("new partition oid")
+        .first()
+        .get::<pg_sys::Oid>(1)
+        .expect("oid")
+        .expect("oid");
+    Created {
+        oid,
+        newly_created: true,
+        rows_moved_from_default: moved,
+    }
+}
+
+/// Queries through the parent check the parent's ACL, but a partition reached directly
+/// (maintenance, COPY into a child) must answer to the same owner and grants.
+fn copy_owner_and_privileges(client: &mut SpiClient<'_>, parent: &Parent, table: &str) {
+    let statements: Vec<String> = client
+        .select(
+            "SELECT format('ALTER TABLE %s OWNER TO %I', $2, pg_catalog.pg_get_userbyid(c.relowner))
+               FROM pg_catalog.pg_class c WHERE c.oid = $1
+             UNION ALL
+             SELECT format('GRANT %s ON TABLE %s TO %s%s', a.privilege_type, $2,
+                           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END,
+                           CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+               FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) a
+              WHERE c.oid = $1 AND a.grantee <> c.relowner",
+            None,
+            &[parent.oid.into(), table.into()],
+        )
+        .expect("read parent ACL")
+        .filter_map(|row| row.get::<String>(1).ok().flatten())
+        .collect();
+    for statement in statements {
+        run(client, &statement);
+    }
+}
+
+/// The relcache reference pgrx opens for a `regclass` argument would make ALTER TABLE
+/// fail with "being used by active queries in this session": keep only the Oid.
+fn release(relation: PgRelation) -> pg_sys::Oid {
+    relation.oid()
+}
+
+fn run(client: &mut SpiClient<'_>, sql: &str) {
+    client
+        .update(sql, None, &[])
+        .unwrap_or_else(|e| error!("weston: {sql}: {e}"));
+}
+
+/// The partition of `parent` for the month containing `month`, created if missing.
+/// Rows of that month waiting in the DEFAULT partition move into it. Declared by hand
+/// because pgrx cannot return `regclass`; the Oid datum is the same.
+#[pg_extern(
+    volatile,
+    parallel_unsafe,
+    sql = r#"
+CREATE FUNCTION weston_create_partition(month date, parent regclass DEFAULT '@extschema@.prices_daily'::text::regclass)
+RETURNS regclass STRICT VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'weston_create_partition_wrapper';
+"#
+)]
+fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys::Oid {
+    let parent = release(parent);
+    let month = Month::containing(to_naive(month));
+    Spi::connect_mut(|client| {
+        let parent = Parent::load(client, parent);
+        create_month(client, &parent, month).oid
+    })
+}
+
+/// Creates every missing month overlapping `[from_date, to_date]`; returns how many.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn weston_ensure_partitions(
+    from_date: Date,
+    to_date: Date,
+    parent: default!(PgRelation, "'@extschema@.prices_daily'::text::regclass"),
+) -> i32 {
+    let parent = release(parent);
+    let (from, to) = (to_naive(from_date), to_naive(to_date));
+    if from > to {
+        error!("weston: from_date {from} is after to_date {to}");
+    }
+    Spi::connect_mut(|client| {
+        let parent = Parent::load(client, parent);
+        let existing = parent.existing_months(client);
+        let mut created = 0;
+        for month in months_overlapping(from, to)
+            .into_iter()
+            .filter(|m| !existing.contains(m))
+        {
+            if create_month(client, &parent, month).newly_created {
+                created += 1;
+            }
+        }
+        created
+    })
+}

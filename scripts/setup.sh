@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything pg_weston needs on Debian 12 (as root), then builds and installs the
+# extension into the system PostgreSQL 15 and builds weston-loader. Safe to run again:
+# it skips what is already there and cargo rebuilds only what changed.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-partman
+          postgresql-15-pgtap libclang-dev clang sudo pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "apt: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian package creates and starts a cluster on 5432 that pg_weston does not use.
+if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q '^15 *main .*online'; then
+    pg_ctlcluster 15 main stop || true
+fi
+
+if ! cargo pgrx --version 2>/dev/null | grep -q ' 0\.18\.1$'; then
+    log "installing cargo-pgrx 0.18.1 (pgrx 0.19 needs a newer Rust than this machine has)"
+    cargo install cargo-pgrx --version 0.18.1 --locked --quiet
+fi
+if ! grep -qs "^pg15 = \"$WESTON_PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+    log "cargo pgrx init --pg15 $WESTON_PG_CONFIG"
+    cargo pgrx init --pg15 "$WESTON_PG_CONFIG" >/dev/null
+fi
+
+cd "$WESTON_ROOT"
+log "building and installing the pg_weston extension"
+cargo pgrx install --release -p pg_weston --pg-config "$WESTON_PG_CONFIG" 2>&1 | grep -vE '^\s*(Compiling|Copying|Discovered|Writing|Building|Finished|Installing)' || true
+test -f "$("$WESTON_PG_CONFIG" --sharedir)/extension/pg_weston.control"
+log "building weston-loader"
+cargo build --release -q -p weston-loader

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Every test, in three tiers: pure Rust; integration against a real PostgreSQL 15
+# cluster with pg_cron; in-extension (cargo pgrx test). Sets everything up first.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$WESTON_ROOT"
+bash scripts/setup.sh
+
+failed=0
+tier() { log "$1"; shift; if ! "$@"; then failed=1; log "FAILED: $*"; fi; }
+
+tier "tier 1: pure Rust (no PostgreSQL)" \
+    cargo test --release --workspace --exclude weston-tests
+
+# A throw-away cluster for the integration tests, rebuilt on every run.
+export WESTON_PGPORT=${WESTON_TEST_PGPORT:-55433}
+export WESTON_PGDATA=${WESTON_TEST_PGDATA:-/tmp/weston-test-cluster/data}
+export WESTON_DB=weston_cron
+export WESTON_CLUSTER_EXTRA_CONF="fsync = off
+synchronous_commit = off
+full_page_writes = off"
+bash scripts/cluster.sh stop || true
+rm -rf "$WESTON_PGDATA"
+bash scripts/cluster.sh start
+export WESTON_TEST_ADMIN_URL="postgres://postgres@127.0.0.1:$WESTON_PGPORT/postgres"
+export WESTON_TEST_CRON_URL="postgres://postgres@127.0.0.1:$WESTON_PGPORT/$WESTON_DB"
+tier "tier 2: integration tests against PostgreSQL 15 on port $WESTON_PGPORT" \
+    cargo test --release -p weston-tests -- --test-threads "${WESTON_TEST_THREADS:-4}"
+bash scripts/cluster.sh stop || true
+
+# Last: cargo pgrx test installs its own build (with the test schema) into PostgreSQL;
+# setup.sh puts the release build back on the next run.
+# cargo pgrx test runs initdb and postgres through sudo as the postgres user.
+pgrx_data=${WESTON_PGRX_TEST_DIR:-/tmp/weston-pgrx-test}
+mkdir -p "$pgrx_data" && chown postgres:postgres "$pgrx_data"
+tier "tier 3: in-extension tests (cargo pgrx test)" \
+    cargo pgrx test pg15 --release -p pg_weston --runas postgres --pgdata "$pgrx_data/data"
+
+if [ "$failed" -ne 0 ]; then log "some tier failed"; exit 1; fi
+log "all tiers passed"

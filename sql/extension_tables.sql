@@ -1,0 +1,33 @@
+-- Tables owned by the extension. Marked with pg_extension_config_dump so that pg_dump
+-- saves their rows (the extension script itself only recreates them empty).
+
+CREATE TABLE weston_partition_config (
+    parent          regclass PRIMARY KEY,
+    premake_months  int NOT NULL DEFAULT 3
+                    CONSTRAINT weston_partition_config_premake_range CHECK (premake_months BETWEEN 0 AND 120),
+    -- NULL keeps every month.
+    retain_months   int
+                    CONSTRAINT weston_partition_config_retain_positive CHECK (retain_months IS NULL OR retain_months >= 1),
+    retention       text NOT NULL DEFAULT 'detach'
+                    CONSTRAINT weston_partition_config_retention_known CHECK (retention IN ('detach', 'drop', 'archive')),
+    archive_schema  name,
+    CONSTRAINT weston_partition_config_archive_schema_iff_archive
+        CHECK ((retention = 'archive') = (archive_schema IS NOT NULL))
+);
+COMMENT ON TABLE weston_partition_config IS
+    'Which range-partitioned tables weston_rotate_partitions() maintains, and how.';
+SELECT pg_catalog.pg_extension_config_dump('weston_partition_config', '');
+
+CREATE TABLE weston_maintenance_log (
+    log_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at  timestamptz,
+    status       text NOT NULL
+                 CONSTRAINT weston_maintenance_log_status_known
+                 CHECK (status IN ('running', 'succeeded', 'partial', 'failed', 'skipped', 'standby')),
+    -- What was created, moved, detached, and what failed: the jsonb weston_rotate_partitions() returns.
+    details      jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+COMMENT ON TABLE weston_maintenance_log IS 'One row per weston_rotate_partitions() run.';
+SELECT pg_catalog.pg_extension_config_dump('weston_maintenance_log', '');
+SELECT pg_catalog.pg_extension_config_dump('weston_maintenance_log_log_id_seq', '');

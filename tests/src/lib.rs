@@ -1,0 +1,76 @@
+//! Support for the integration tests: each test gets its own database on the real
+//! PostgreSQL 15 cluster that `scripts/test.sh` starts (WESTON_TEST_ADMIN_URL).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+
+/// The superuser URL of the test cluster's `postgres` database.
+pub fn admin_url() -> String {
+    std::env::var("WESTON_TEST_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:55433/postgres".to_string())
+}
+
+/// The weston-loader binary built by `scripts/setup.sh`.
+pub fn loader_bin() -> std::path::PathBuf {
+    std::env::var_os("WESTON_LOADER_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/weston-loader")
+        })
+}
+
+/// A fresh database for one test.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    /// An empty database named after the test.
+    pub async fn empty(tag: &str) -> TestDb {
+        let name = format!(
+            "t_{}_{}_{}",
+            tag.to_lowercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin_url())
+            .await
+            .expect("connect to the test cluster (is scripts/test.sh's cluster up?)");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let options: PgConnectOptions = admin_url().parse().expect("admin URL");
+        let options = options.database(&name);
+        let url = options.to_url_lossy().to_string();
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .unwrap();
+        TestDb { name, url, pool }
+    }
+
+    /// A database migrated by weston-loader's embedded migrations.
+    pub async fn migrated(tag: &str) -> TestDb {
+        let db = TestDb::empty(tag).await;
+        weston_loader::migrate::migrate(&db.pool)
+            .await
+            .expect("migrate");
+        db
+    }
+}

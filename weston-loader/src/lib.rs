@@ -1,0 +1,8 @@
+//! weston-loader: the nightly job that fills pg_weston, and its migrations and status report.
+
+pub mod cli;
+pub mod error;
+pub mod migrate;
+pub mod status;
+
+pub use error::LoaderError;
