@@ -51,9 +51,26 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub enum ProviderName {
     Fmp,
     Polygon,
     Mock,
+}
+
+impl ProviderName {
+    /// The value stored in the `provider` columns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderName::Fmp => "fmp",
+            ProviderName::Polygon => "polygon",
+            ProviderName::Mock => "mock",
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

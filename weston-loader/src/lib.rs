@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod error;
 pub mod migrate;
+pub mod providers;
 pub mod status;
 
 pub use error::LoaderError;
