@@ -25,7 +25,7 @@ impl Parent {
         )
     }
 
-    fn qualified_sibling(&self, relname: &str) -> String {
+    pub fn qualified_sibling(&self, relname: &str) -> String {
         format!(
             "{}.{}",
             quote_identifier(&self.schema),
@@ -235,7 +235,7 @@ fn copy_owner_and_privileges(client: &mut SpiClient<'_>, parent: &Parent, table:
 
 /// The relcache reference pgrx opens for a `regclass` argument would make ALTER TABLE
 /// fail with "being used by active queries in this session": keep only the Oid.
-fn release(relation: PgRelation) -> pg_sys::Oid {
+pub(crate) fn release(relation: PgRelation) -> pg_sys::Oid {
     relation.oid()
 }
 
@@ -258,7 +258,7 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'weston_create_partition_wrapper';
 "#
 )]
-fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys::Oid {
+pub(crate) fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys::Oid {
     let parent = release(parent);
     let month = Month::containing(to_naive(month));
     Spi::connect_mut(|client| {
