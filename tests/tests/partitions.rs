@@ -664,3 +664,119 @@ async fn pg_cron_runs_the_rotation_and_the_partitions_appear() {
     .unwrap();
     assert_eq!(logged, "succeeded");
 }
+
+/// A real streaming standby of the test cluster: rotation there is a no-op that says so.
+#[tokio::test]
+async fn on_a_standby_rotation_is_a_no_op() {
+    let db = bars_db("standby", 1).await;
+    let port = std::env::var("WESTON_TEST_STANDBY_PGPORT").unwrap_or_else(|_| "5433".into());
+    let data = std::env::var("WESTON_TEST_STANDBY_PGDATA")
+        .unwrap_or_else(|_| "/tmp/weston-test-cluster/standby".into());
+    let pg_config = std::env::var("WESTON_PG_CONFIG")
+        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
+    let bindir = String::from_utf8(
+        std::process::Command::new(&pg_config)
+            .arg("--bindir")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let primary: sqlx::postgres::PgConnectOptions = weston_tests::admin_url().parse().unwrap();
+    let as_postgres = |args: &[&str]| {
+        let out = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .args(args)
+            .output()
+            .expect("runuser");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let pg_ctl = format!("{bindir}/pg_ctl");
+    let _ = std::process::Command::new("runuser")
+        .args([
+            "-u",
+            "postgres",
+            "--",
+            &pg_ctl,
+            "-D",
+            &data,
+            "-m",
+            "immediate",
+            "stop",
+        ])
+        .output();
+    let _ = std::fs::remove_dir_all(&data);
+    as_postgres(&[
+        &format!("{bindir}/pg_basebackup"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &primary.get_port().to_string(),
+        "-U",
+        "postgres",
+        "-D",
+        &data,
+        "-R",
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+    ]);
+    let log = format!("{data}/standby.log");
+    as_postgres(&[
+        &pg_ctl,
+        "-D",
+        &data,
+        "-l",
+        &log,
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        &format!("-p {port} -c cron.database_name=postgres"),
+        "start",
+    ]);
+    let standby_url = format!("postgres://postgres@127.0.0.1:{port}/{}", db.name);
+    let outcome = async {
+        let standby = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&standby_url)
+            .await
+            .unwrap();
+        let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+            .fetch_one(&standby)
+            .await
+            .unwrap();
+        let result: JsonValue = sqlx::query_scalar("SELECT weston_rotate_partitions()")
+            .fetch_one(&standby)
+            .await
+            .unwrap();
+        let health: i64 =
+            sqlx::query_scalar("SELECT default_rows FROM weston_partition_health('bars')")
+                .fetch_one(&standby)
+                .await
+                .unwrap();
+        standby.close().await;
+        (in_recovery, result, health)
+    }
+    .await;
+    as_postgres(&[&pg_ctl, "-D", &data, "-m", "fast", "-w", "stop"]);
+    let _ = std::fs::remove_dir_all(&data);
+    let (in_recovery, result, health) = outcome;
+    assert!(in_recovery);
+    assert_eq!(result["status"], "standby", "{result}");
+    assert_eq!(health, 0);
+    // Nothing was made on the primary by that call either.
+    let partitions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = 'bars'::regclass")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(partitions, 1, "only DEFAULT");
+}
