@@ -179,6 +179,21 @@ pub(crate) fn create_month(client: &mut SpiClient<'_>, parent: &Parent, month: M
             .expect("move DEFAULT rows")
             .len() as i64;
     }
+    // Build the primary key and unique constraints now, after the rows are in: ATTACH
+    // adopts matching ones instead of building them while it holds DEFAULT locked.
+    let keys: Vec<String> = client
+        .select(
+            "SELECT pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
+              WHERE conrelid = $1 AND contype IN ('p', 'u') ORDER BY oid",
+            None,
+            &[parent.oid.into()],
+        )
+        .expect("read the parent's keys")
+        .filter_map(|row| row.get::<String>(1).ok().flatten())
+        .collect();
+    for key_definition in keys {
+        run(client, &format!("ALTER TABLE {table} ADD {key_definition}"));
+    }
     run(
         client,
         &format!(
