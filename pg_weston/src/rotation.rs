@@ -95,7 +95,7 @@ type PlanRow = (String, Date, String, i64, String);
 
 /// The steps one rotation run takes for `parent` on trading date `today`: `create`,
 /// then `detach` / `drop` / `archive`, and `stray` for DEFAULT rows that stay put.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(stable, parallel_restricted)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_partition_plan(
     parent: PgRelation,
@@ -113,8 +113,8 @@ fn weston_partition_plan(
     let parent = crate::partitions::release(parent);
     let today = to_naive(today);
     let rows: Vec<PlanRow> = Spi::connect(|client| {
-        let parent = Parent::load(&client, parent);
-        let p = plan_for(&client, &parent, today);
+        let parent = Parent::load(client, parent);
+        let p = plan_for(client, &parent, today);
         let name = |m: Month| parent.qualified_sibling(&m.partition_name(&parent.name));
         let mut rows = Vec::new();
         for c in &p.create {
@@ -163,7 +163,9 @@ type HealthRow = (
 
 /// One row about `parent`: rows waiting in DEFAULT, months from the current through the
 /// last pre-made one that have no partition, the partition range, and the last rotation.
-#[pg_extern(stable, parallel_safe)]
+// pgrx needs the row type spelled out in the signature.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, parallel_restricted)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_partition_health(
     parent: default!(PgRelation, "'@extschema@.prices_daily'::text::regclass"),
@@ -180,14 +182,14 @@ fn weston_partition_health(
 > {
     let parent = crate::partitions::release(parent);
     let row: HealthRow = Spi::connect(|client| {
-        let parent = Parent::load(&client, parent);
-        let today = trading_today(&client);
-        let p = plan_for(&client, &parent, today);
-        let default_rows = default_months(&client, &parent)
+        let parent = Parent::load(client, parent);
+        let today = trading_today(client);
+        let p = plan_for(client, &parent, today);
+        let default_rows = default_months(client, &parent)
             .iter()
             .map(|d| d.rows)
             .sum::<i64>();
-        let existing = parent.existing_months(&client);
+        let existing = parent.existing_months(client);
         let last = client
             .select(
                 "SELECT started_at, status FROM weston_maintenance_log
