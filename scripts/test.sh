@@ -13,8 +13,11 @@ tier "tier 1: pure Rust (no PostgreSQL)" \
     cargo test --release --workspace --exclude weston-tests
 
 # A throw-away cluster for the integration tests, rebuilt on every run.
+# The standby test streams a replica of it on the demo cluster's port (tests never start that one).
+export WESTON_TEST_STANDBY_PGPORT=${WESTON_TEST_STANDBY_PGPORT:-$WESTON_PGPORT}
 export WESTON_PGPORT=${WESTON_TEST_PGPORT:-55433}
 export WESTON_PGDATA=${WESTON_TEST_PGDATA:-/tmp/weston-test-cluster/data}
+export WESTON_TEST_STANDBY_PGDATA=${WESTON_TEST_STANDBY_PGDATA:-$(dirname "$WESTON_PGDATA")/standby}
 export WESTON_DB=weston_cron
 export WESTON_CLUSTER_EXTRA_CONF="fsync = off
 synchronous_commit = off

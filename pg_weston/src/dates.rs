@@ -12,3 +12,9 @@ pub(crate) fn to_naive(date: Date) -> NaiveDate {
     NaiveDate::from_ymd_opt(date.year(), u32::from(date.month()), u32::from(date.day()))
         .unwrap_or_else(|| error!("weston: date {date} is outside the supported range"))
 }
+
+pub(crate) fn from_naive(date: NaiveDate) -> Date {
+    use chrono::Datelike;
+    Date::new(date.year(), date.month() as u8, date.day() as u8)
+        .unwrap_or_else(|e| error!("weston: date {date} has no PostgreSQL value: {e}"))
+}

@@ -4,6 +4,7 @@ pgrx::pg_module_magic!();
 
 mod dates;
 mod partitions;
+mod rotation;
 
 extension_sql_file!(
     "../../sql/extension_tables.sql",

@@ -25,7 +25,7 @@ impl Parent {
         )
     }
 
-    fn qualified_sibling(&self, relname: &str) -> String {
+    pub fn qualified_sibling(&self, relname: &str) -> String {
         format!(
             "{}.{}",
             quote_identifier(&self.schema),
@@ -179,6 +179,21 @@ pub(crate) fn create_month(client: &mut SpiClient<'_>, parent: &Parent, month: M
             .expect("move DEFAULT rows")
             .len() as i64;
     }
+    // Build the primary key and unique constraints now, after the rows are in: ATTACH
+    // adopts matching ones instead of building them while it holds DEFAULT locked.
+    let keys: Vec<String> = client
+        .select(
+            "SELECT pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
+              WHERE conrelid = $1 AND contype IN ('p', 'u') ORDER BY oid",
+            None,
+            &[parent.oid.into()],
+        )
+        .expect("read the parent's keys")
+        .filter_map(|row| row.get::<String>(1).ok().flatten())
+        .collect();
+    for key_definition in keys {
+        run(client, &format!("ALTER TABLE {table} ADD {key_definition}"));
+    }
     run(
         client,
         &format!(
@@ -235,7 +250,7 @@ fn copy_owner_and_privileges(client: &mut SpiClient<'_>, parent: &Parent, table:
 
 /// The relcache reference pgrx opens for a `regclass` argument would make ALTER TABLE
 /// fail with "being used by active queries in this session": keep only the Oid.
-fn release(relation: PgRelation) -> pg_sys::Oid {
+pub(crate) fn release(relation: PgRelation) -> pg_sys::Oid {
     relation.oid()
 }
 
@@ -258,7 +273,7 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'weston_create_partition_wrapper';
 "#
 )]
-fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys::Oid {
+pub(crate) fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys::Oid {
     let parent = release(parent);
     let month = Month::containing(to_naive(month));
     Spi::connect_mut(|client| {

@@ -2,3 +2,4 @@
 //! covers it on any machine; the extension crate only wires it to SQL.
 
 pub mod month;
+pub mod plan;

@@ -1,0 +1,173 @@
+-- weston_rotate_partitions(): runs the plan that weston_partition_plan() (Rust, weston-core)
+-- makes for each configured table. PL/pgSQL because its EXCEPTION blocks are the server's
+-- own subtransactions: each step that fails (a lock not granted in time, a name taken by a
+-- stray table) is rolled back alone, with nothing half-made, and the next step still runs.
+
+CREATE FUNCTION weston_rotate_partitions() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+AS $rotate$
+DECLARE
+    started      timestamptz := pg_catalog.clock_timestamp();
+    -- US trading date: date arithmetic only, so the session TimeZone never matters.
+    today        date := (pg_catalog.now() AT TIME ZONE 'America/New_York')::date;
+    wait_for     text := coalesce(nullif(pg_catalog.current_setting('weston.lock_timeout', true), ''), '2s');
+    max_attempts int  := greatest(1, coalesce(nullif(pg_catalog.current_setting('weston.lock_attempts', true), '')::int, 3));
+    caller_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    -- Once a step holds a lock until commit (ATTACH keeps DEFAULT locked), waiting again
+    -- would queue readers behind us for longer than one lock_timeout: later steps try once.
+    holding_locks boolean := false;
+    cfg          record;
+    step         record;
+    steps        jsonb;
+    parent_name  text;
+    created      jsonb;
+    retired      jsonb;
+    stray        jsonb;
+    failed       jsonb;
+    tables       jsonb := '[]';
+    reap         jsonb;
+    attempt      int;
+    done_count   int := 0;
+    failed_count int := 0;
+    err_state    text;
+    err_message  text;
+    abandoned    int;
+    run_status   text;
+    result       jsonb;
+BEGIN
+    IF pg_catalog.pg_is_in_recovery() THEN
+        -- A standby cannot write; its primary rotates and the changes replicate.
+        RETURN pg_catalog.jsonb_build_object('status', 'standby', 'today', today);
+    END IF;
+    -- "weston" in ASCII then 0x0001: the key only pg_weston's rotation takes.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(8603409607084081153) THEN
+        result := pg_catalog.jsonb_build_object(
+            'status', 'skipped', 'today', today,
+            'reason', 'another weston_rotate_partitions() is running in this database');
+        INSERT INTO @extschema@.weston_maintenance_log (started_at, finished_at, status, details)
+        VALUES (started, pg_catalog.clock_timestamp(), 'skipped', result);
+        RETURN result;
+    END IF;
+
+    FOR cfg IN
+        SELECT c.parent::oid AS parent_oid, c.retention, c.archive_schema
+          FROM @extschema@.weston_partition_config c ORDER BY c.parent::oid
+    LOOP
+        created := '[]'; retired := '[]'; stray := '[]'; failed := '[]';
+        parent_name := NULL;
+        BEGIN
+            SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO STRICT parent_name
+              FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.oid = cfg.parent_oid;
+            SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(p)), '[]') INTO steps
+              FROM @extschema@.weston_partition_plan(cfg.parent_oid::regclass, today) p;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+            failed_count := failed_count + 1;
+            tables := tables || pg_catalog.jsonb_build_object(
+                'parent', coalesce(parent_name, cfg.parent_oid::text),
+                'failed', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                    'step', 'plan', 'sqlstate', err_state, 'error', err_message)));
+            CONTINUE;
+        END;
+
+        FOR step IN
+            SELECT * FROM pg_catalog.jsonb_to_recordset(steps)
+                AS s(action text, month date, relation text, default_rows bigint, reason text)
+        LOOP
+            IF step.action = 'stray' THEN
+                stray := stray || pg_catalog.jsonb_build_object(
+                    'month', step.month, 'rows', step.default_rows, 'reason', step.reason);
+                CONTINUE;
+            END IF;
+            attempt := 0;
+            LOOP
+                attempt := attempt + 1;
+                err_state := NULL;
+                BEGIN
+                    PERFORM pg_catalog.set_config('lock_timeout', wait_for, true);
+                    IF step.action = 'create' THEN
+                        PERFORM @extschema@.weston_create_partition(step.month, cfg.parent_oid::regclass);
+                    ELSIF step.action = 'drop' THEN
+                        EXECUTE pg_catalog.format('DROP TABLE %s', step.relation);
+                    ELSE
+                        EXECUTE pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s', parent_name, step.relation);
+                        IF step.action = 'archive' THEN
+                            EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', cfg.archive_schema);
+                            EXECUTE pg_catalog.format('ALTER TABLE %s SET SCHEMA %I', step.relation, cfg.archive_schema);
+                        END IF;
+                    END IF;
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+                END;
+                EXIT WHEN err_state IS NULL                   -- done
+                      OR err_state <> '55P03'                 -- not a lock wait: retrying will not help
+                      OR attempt >= max_attempts OR holding_locks;
+                -- Between attempts this run holds no lock of the step (its subtransaction
+                -- was rolled back), so waiting here blocks nobody.
+                PERFORM pg_catalog.pg_sleep(0.05 * attempt);
+            END LOOP;
+            IF err_state IS NULL THEN
+                holding_locks := true;
+                done_count := done_count + 1;
+                IF step.action = 'create' THEN
+                    created := created || pg_catalog.jsonb_build_object(
+                        'month', step.month, 'partition', step.relation,
+                        'reason', step.reason, 'rows_moved', step.default_rows);
+                ELSE
+                    retired := retired || pg_catalog.jsonb_build_object(
+                        'month', step.month, 'partition', step.relation, 'action', step.action);
+                END IF;
+            ELSE
+                failed_count := failed_count + 1;
+                failed := failed || pg_catalog.jsonb_build_object(
+                    'step', step.action, 'month', step.month, 'partition', step.relation,
+                    'attempts', attempt, 'sqlstate', err_state, 'error', err_message);
+            END IF;
+        END LOOP;
+        tables := tables || pg_catalog.jsonb_build_object(
+            'parent', parent_name, 'created', created, 'retired', retired,
+            'stray_default', stray, 'failed', failed);
+    END LOOP;
+    PERFORM pg_catalog.set_config('lock_timeout', caller_lock_timeout, true);
+
+    -- ETL runs whose loader died are abandoned here too, when that function is installed.
+    IF pg_catalog.to_regprocedure('@extschema@.weston_etl_reap(interval)') IS NULL THEN
+        reap := pg_catalog.jsonb_build_object('skipped', 'weston_etl_reap(interval) is not installed');
+    ELSE
+        BEGIN
+            EXECUTE 'SELECT @extschema@.weston_etl_reap()' INTO abandoned;
+            reap := pg_catalog.jsonb_build_object('abandoned', abandoned);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+            failed_count := failed_count + 1;
+            reap := pg_catalog.jsonb_build_object('sqlstate', err_state, 'error', err_message);
+        END;
+    END IF;
+
+    run_status := CASE WHEN failed_count = 0 THEN 'succeeded'
+                       WHEN done_count = 0 THEN 'failed'
+                       ELSE 'partial' END;
+    result := pg_catalog.jsonb_build_object(
+        'status', run_status, 'today', today, 'lock_timeout', wait_for,
+        'tables', tables, 'etl_reap', reap,
+        'duration_ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - started) * 1000));
+    INSERT INTO @extschema@.weston_maintenance_log (started_at, finished_at, status, details)
+    VALUES (started, pg_catalog.clock_timestamp(), run_status, result);
+    RETURN result;
+END
+$rotate$;
+
+COMMENT ON FUNCTION weston_rotate_partitions() IS
+    'Pre-makes, catches up, drains DEFAULT and retires monthly partitions of every table in weston_partition_config; '
+    'each step in its own subtransaction with a bounded lock_timeout (weston.lock_timeout, weston.lock_attempts). '
+    'Logs every run in weston_maintenance_log and returns what it did.';
+COMMENT ON FUNCTION weston_partition_plan(regclass, date) IS
+    'What weston_rotate_partitions() would do to one table on a given trading date (create, detach/drop/archive, stray).';
+COMMENT ON FUNCTION weston_partition_health(regclass) IS
+    'Rows waiting in DEFAULT, missing months from now through the pre-made ones, the partition range, and the last rotation.';
+COMMENT ON FUNCTION weston_create_partition(date, regclass) IS
+    'The partition for the month containing the date, created lock-friendly if missing; that month''s DEFAULT rows move into it.';
+COMMENT ON FUNCTION weston_ensure_partitions(date, date, regclass) IS
+    'Creates every missing month overlapping the date range; returns how many were created.';
