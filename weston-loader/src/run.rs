@@ -200,7 +200,7 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
     let seconds = started.elapsed().as_secs_f64();
     let stats_json = serde_json::to_value(&stats).unwrap_or_default();
     let failure = match result {
-        Err(e) => Some(format!("{e:#}")),
+        Err(e) => Some(crate::error::describe(&*e)),
         Ok(()) if !stats.failed_symbols.is_empty() => Some(format!(
             "no provider could serve {} of {} symbols: {}",
             stats.failed_symbols.len(),
