@@ -812,3 +812,19 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
         6
     );
 }
+
+#[tokio::test]
+async fn stale_runs_are_reaped_nightly_under_pg_cron() {
+    let Ok(url) = std::env::var("WESTON_TEST_CRON_URL") else {
+        panic!("WESTON_TEST_CRON_URL is not set: scripts/test.sh sets it to the pg_cron database");
+    };
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    weston_loader::migrate::migrate(&pool).await.unwrap();
+    let (schedule, command): (String, String) =
+        sqlx::query_as("SELECT schedule, command FROM cron.job WHERE jobname = 'weston_etl_reap'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(schedule, "10 6 * * *");
+    assert_eq!(command, "SELECT weston_etl_reap()");
+}

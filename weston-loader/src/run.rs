@@ -215,19 +215,15 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         )),
         Ok(()) => None,
     };
+    let failure = match failure {
+        Some(message) => Some(message),
+        None => match finish(&mut conn, run_id, &stats_json).await {
+            Ok(()) => None,
+            Err(e) => Some(format!("finishing the run: {}", crate::error::describe(&e))),
+        },
+    };
     match failure {
         None => {
-            let mut tx = conn.begin().await?;
-            sqlx::query("UPDATE etl_run SET stats = $2 WHERE run_id = $1")
-                .bind(run_id)
-                .bind(&stats_json)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("SELECT weston_etl_finish($1)")
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
             let _ = conn.close().await;
             Ok(RunOutcome {
                 run_id,
@@ -241,12 +237,31 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
             let message = match recorded {
                 Ok(()) => format!("run {run_id} failed: {message}"),
                 Err(e) => format!(
-                    "run {run_id} failed: {message} (and recording the failure failed too: {e:#})"
+                    "run {run_id} failed: {message} (and recording the failure failed too: {})",
+                    crate::error::describe(&*e)
                 ),
             };
             Err(LoaderError::Failed(anyhow::anyhow!(message)))
         }
     }
+}
+
+async fn finish(
+    conn: &mut PgConnection,
+    run_id: i64,
+    stats: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("UPDATE etl_run SET stats = $2 WHERE run_id = $1")
+        .bind(run_id)
+        .bind(stats)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT weston_etl_finish($1)")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }
 
 /// The universe: securities not delisted; an empty one is seeded from a provider that

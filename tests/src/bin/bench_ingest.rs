@@ -108,10 +108,10 @@ async fn scenario(label: &str, symbols: usize, sessions: usize) {
         copy.rows += plain_copy(&mut conn, run_id, &loads).await;
         copy.elapsed += t.elapsed();
     }
-    sqlx::raw_sql("TRUNCATE prices_daily; CHECKPOINT")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    // One statement per call: VACUUM refuses to run inside a multi-statement string.
+    for sql in ["TRUNCATE prices_daily", "CHECKPOINT"] {
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
 
     let mut loader = Timing {
         rows: 0,
@@ -129,10 +129,10 @@ async fn scenario(label: &str, symbols: usize, sessions: usize) {
         loader.elapsed += t.elapsed();
     }
     assert_eq!(loader.rows, copy.rows);
-    sqlx::raw_sql("VACUUM ANALYZE prices_daily; CHECKPOINT")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    // One statement per call: VACUUM refuses to run inside a multi-statement string.
+    for sql in ["VACUUM ANALYZE prices_daily", "CHECKPOINT"] {
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
 
     let xid: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
         .fetch_one(&mut conn)
