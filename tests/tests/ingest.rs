@@ -304,6 +304,11 @@ async fn a_full_mock_run_then_the_same_run_again_changes_nothing() {
     let stats: serde_json::Value = run.get("stats");
     assert_eq!(stats["written"]["prices_daily"], 30 * sessions);
     assert_eq!(stats["providers"]["mock"]["symbols"], 30);
+    assert_eq!(
+        stats["providers"]["mock"]["calls"],
+        30 * 4,
+        "metadata, bars, splits, dividends"
+    );
 
     // Same default window again, and the whole window forced with --from/--to.
     let xid = scalar_i64(&db, "SELECT pg_current_xact_id()::text::bigint").await;

@@ -462,10 +462,11 @@ impl Fetcher {
                     if unauthorized.lock().expect("lock").contains(&name) {
                         continue;
                     }
-                    let result = fetch_one(provider.as_ref(), &window).await;
+                    let mut calls = 0;
+                    let result = fetch_one(provider.as_ref(), &window, &mut calls).await;
                     let mut s = stats.lock().expect("stats lock");
                     let entry = s.entry(name.as_str().to_string()).or_default();
-                    entry.calls += 4;
+                    entry.calls += calls;
                     match result {
                         Ok(load) => {
                             entry.symbols += 1;
@@ -512,10 +513,19 @@ impl Fetcher {
     }
 }
 
-async fn fetch_one(provider: &dyn Provider, w: &SymbolWindow) -> Result<SymbolLoad, ProviderError> {
+/// One symbol from one provider; `calls` counts the requests made, failed ones included.
+async fn fetch_one(
+    provider: &dyn Provider,
+    w: &SymbolWindow,
+    calls: &mut u64,
+) -> Result<SymbolLoad, ProviderError> {
+    *calls += 1;
     let security = provider.security(&w.symbol).await?;
+    *calls += 1;
     let bars = provider.daily_bars(&w.symbol, w.from, w.to).await?;
+    *calls += 1;
     let splits = provider.splits(&w.symbol, w.from, w.to).await?;
+    *calls += 1;
     let dividends = provider.dividends(&w.symbol, w.from, w.to).await?;
     Ok(SymbolLoad {
         provider: provider.name(),
