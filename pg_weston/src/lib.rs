@@ -3,6 +3,7 @@ use pgrx::prelude::*;
 pgrx::pg_module_magic!();
 
 mod dates;
+mod etl;
 mod partitions;
 mod rotation;
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use sqlx::postgres::PgPoolOptions;
 use weston_loader::cli::{Cli, Command};
-use weston_loader::{migrate, status, LoaderError};
+use weston_loader::{migrate, run, status, LoaderError};
 
 fn main() -> ExitCode {
     // A missing .env.local is normal; a malformed one is a configuration error.
@@ -82,10 +82,21 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
                 print!("{}", status::render_human(&status));
             }
         }
-        Command::Run(_) => {
-            return Err(LoaderError::Failed(anyhow::anyhow!(
-                "`run` is not built yet: the ingest path is the nightly-load issue"
-            )));
+        Command::Run(args) => {
+            let outcome = run::run(&pool, args).await?;
+            let w = &outcome.stats.written;
+            println!(
+                "run {} succeeded in {:.1}s: {} symbols, {} rows written ({} bars, {} splits, {} dividends, {} securities), {} rows rejected",
+                outcome.run_id,
+                outcome.seconds,
+                outcome.stats.symbols,
+                w.total(),
+                w.prices_daily,
+                w.splits,
+                w.dividends,
+                w.securities,
+                outcome.stats.rejected
+            );
         }
     }
     Ok(())

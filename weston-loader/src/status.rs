@@ -12,6 +12,37 @@ pub struct Status {
     pub extension_version: Option<String>,
     pub recent_runs: Vec<RunSummary>,
     pub partitions: PartitionSummary,
+    /// `weston_partition_health()`, where the extension has it.
+    pub partition_health: Option<PartitionHealth>,
+    pub freshness: Freshness,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct PartitionHealth {
+    pub default_rows: i64,
+    pub missing_future_months: i32,
+    pub oldest_month: Option<NaiveDate>,
+    pub newest_month: Option<NaiveDate>,
+    pub last_rotation_at: Option<DateTime<Utc>>,
+    pub last_rotation_status: Option<String>,
+}
+
+/// How current each symbol of the universe is, against the last completed US session.
+#[derive(Debug, Serialize)]
+pub struct Freshness {
+    pub last_completed_session: NaiveDate,
+    pub universe: usize,
+    pub up_to_date: usize,
+    pub without_data: usize,
+    pub symbols: Vec<SymbolFreshness>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SymbolFreshness {
+    pub symbol: String,
+    pub last_date: Option<NaiveDate>,
+    /// Completed sessions after `last_date`; `None` without data.
+    pub sessions_behind: Option<usize>,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -21,7 +52,11 @@ pub struct RunSummary {
     pub status: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub window_start: Option<NaiveDate>,
+    pub window_end: Option<NaiveDate>,
     pub rows_loaded: i64,
+    pub rows_rejected: Option<i64>,
+    pub seconds: Option<f64>,
     pub error: Option<String>,
 }
 
@@ -48,7 +83,9 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
             .fetch_optional(pool)
             .await?;
     let recent_runs = sqlx::query_as(
-        "SELECT run_id, job_name, status, started_at, finished_at, rows_loaded, error
+        "SELECT run_id, job_name, status, started_at, finished_at, window_start, window_end, rows_loaded,
+                (stats->>'rejected')::bigint AS rows_rejected,
+                extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at)::float8 AS seconds, error
            FROM etl_run ORDER BY run_id DESC LIMIT 10",
     )
     .fetch_all(pool)
@@ -64,11 +101,62 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
     )
     .fetch_one(pool)
     .await?;
+    let has_health: bool = sqlx::query_scalar(
+        "SELECT to_regprocedure('weston_partition_health(regclass)') IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await?;
+    let partition_health = if has_health {
+        Some(
+            sqlx::query_as("SELECT * FROM weston_partition_health()")
+                .fetch_one(pool)
+                .await?,
+        )
+    } else {
+        None
+    };
+    let session = crate::calendar::last_completed_session(Utc::now());
+    let last_dates: Vec<(String, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT s.symbol, (SELECT max(p.date) FROM prices_daily p WHERE p.symbol = s.symbol)
+           FROM securities s WHERE s.delisted_date IS NULL ORDER BY s.symbol",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut symbols: Vec<SymbolFreshness> = last_dates
+        .into_iter()
+        .map(|(symbol, last_date)| SymbolFreshness {
+            symbol,
+            last_date,
+            sessions_behind: last_date.map(|d| {
+                d.succ_opt()
+                    .map_or(0, |next| crate::calendar::trading_days(next, session).len())
+            }),
+        })
+        .collect();
+    // Most behind first: no data, then the stalest.
+    symbols.sort_by_key(|s| {
+        (
+            std::cmp::Reverse(s.sessions_behind.unwrap_or(usize::MAX)),
+            s.symbol.clone(),
+        )
+    });
+    let freshness = Freshness {
+        last_completed_session: session,
+        universe: symbols.len(),
+        up_to_date: symbols
+            .iter()
+            .filter(|s| s.sessions_behind == Some(0))
+            .count(),
+        without_data: symbols.iter().filter(|s| s.last_date.is_none()).count(),
+        symbols,
+    };
     Ok(Status {
         migration_version,
         extension_version,
         recent_runs,
         partitions,
+        partition_health,
+        freshness,
     })
 }
 
@@ -94,24 +182,58 @@ pub fn render_human(status: &Status) -> String {
             .map_or("-".into(), |d| d.format("%Y-%m").to_string()),
         p.default_rows
     ));
+    if let Some(h) = &status.partition_health {
+        out.push_str(&format!(
+            "partition health: {} default rows, {} future months missing, months {} .. {}, last rotation {} ({})\n",
+            h.default_rows,
+            h.missing_future_months,
+            h.oldest_month.map_or("-".into(), |d| d.format("%Y-%m").to_string()),
+            h.newest_month.map_or("-".into(), |d| d.format("%Y-%m").to_string()),
+            h.last_rotation_at.map_or("never".into(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string()),
+            h.last_rotation_status.as_deref().unwrap_or("-")
+        ));
+    }
+    let f = &status.freshness;
+    out.push_str(&format!(
+        "freshness: {} of {} symbols have the last completed session ({}); {} without data\n",
+        f.up_to_date, f.universe, f.last_completed_session, f.without_data
+    ));
+    for s in f
+        .symbols
+        .iter()
+        .filter(|s| s.sessions_behind != Some(0))
+        .take(10)
+    {
+        out.push_str(&format!(
+            "  {:<10} last {} ({})\n",
+            s.symbol,
+            s.last_date.map_or("-".into(), |d| d.to_string()),
+            s.sessions_behind
+                .map_or("no data".into(), |n| format!("{n} sessions behind"))
+        ));
+    }
     if status.recent_runs.is_empty() {
         out.push_str("runs: none yet\n");
     } else {
         out.push_str("recent runs:\n");
         for r in &status.recent_runs {
-            let duration = r.finished_at.map_or("running".to_string(), |f| {
-                format!(
-                    "{:.1}s",
-                    (f - r.started_at).num_milliseconds() as f64 / 1000.0
-                )
-            });
+            let duration = match (r.finished_at, r.seconds) {
+                (None, Some(s)) => format!("running {s:.0}s"),
+                (_, Some(s)) => format!("{s:.1}s"),
+                _ => "-".into(),
+            };
+            let window = match (r.window_start, r.window_end) {
+                (Some(a), Some(b)) => format!("{a}..{b}"),
+                _ => "-".into(),
+            };
             out.push_str(&format!(
-                "  #{:<6} {:<10} {:<10} {} {:>10} rows {:>9}{}\n",
+                "  #{:<5} {:<10} {} {:<22} {:>9} rows {:>6} rejected {:>10}{}\n",
                 r.run_id,
-                r.job_name,
                 r.status,
                 r.started_at.format("%Y-%m-%d %H:%M:%SZ"),
+                window,
                 r.rows_loaded,
+                r.rows_rejected.unwrap_or(0),
                 duration,
                 r.error
                     .as_deref()

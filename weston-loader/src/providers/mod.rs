@@ -6,6 +6,9 @@ use rust_decimal::Decimal;
 use std::time::Duration;
 
 use crate::cli::ProviderName;
+use crate::LoaderError;
+
+pub mod mock;
 
 /// One raw daily bar, as traded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +89,12 @@ pub enum ProviderError {
 pub trait Provider: Send + Sync {
     fn name(&self) -> ProviderName;
 
+    /// Symbols to start an empty universe with, for a provider that defines its own
+    /// market (the mock); real providers leave the universe to the operator (`--symbols`).
+    fn seed_universe(&self) -> Option<Vec<String>> {
+        None
+    }
+
     /// Raw daily bars of `symbol` for trading days in `[from, to]`, oldest first.
     /// An unknown symbol gives an empty list.
     async fn daily_bars(
@@ -122,4 +131,83 @@ pub trait Provider: Send + Sync {
 
     /// Security metadata; `None` for a symbol the provider does not know.
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError>;
+}
+
+/// How many symbols the mock market has (MOCK0001…): `WESTON_MOCK_SYMBOLS`, default 750.
+pub const MOCK_SYMBOLS_ENV: &str = "WESTON_MOCK_SYMBOLS";
+
+/// The one place where providers are constructed from `--provider` and the environment.
+/// Without `--provider`: `fmp,polygon` among those with an API key; the mock only when named.
+pub fn build(requested: &[ProviderName]) -> Result<Vec<std::sync::Arc<dyn Provider>>, LoaderError> {
+    let key = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+    let names: Vec<ProviderName> = if requested.is_empty() {
+        let found: Vec<ProviderName> = [
+            (ProviderName::Fmp, "FMP_API_KEY"),
+            (ProviderName::Polygon, "POLYGON_API_KEY"),
+        ]
+        .into_iter()
+        .filter(|(_, var)| key(var).is_some())
+        .map(|(name, _)| name)
+        .collect();
+        if found.is_empty() {
+            return Err(LoaderError::Config(
+                "no market-data provider: set FMP_API_KEY and/or POLYGON_API_KEY (environment or \
+                 .env.local), or pass --provider mock for deterministic demo data"
+                    .into(),
+            ));
+        }
+        found
+    } else {
+        let mut unique = Vec::new();
+        for name in requested {
+            if !unique.contains(name) {
+                unique.push(*name);
+            }
+        }
+        unique
+    };
+    names
+        .into_iter()
+        .map(|name| -> Result<std::sync::Arc<dyn Provider>, LoaderError> {
+            match name {
+                ProviderName::Mock => {
+                    let universe = match std::env::var(MOCK_SYMBOLS_ENV) {
+                        Err(_) => 750,
+                        Ok(v) => v.trim().parse::<usize>().ok().filter(|n| (1..=9999).contains(n)).ok_or_else(|| {
+                            LoaderError::Config(format!("{MOCK_SYMBOLS_ENV}={v:?}: expected a number of symbols from 1 to 9999"))
+                        })?,
+                    };
+                    Ok(std::sync::Arc::new(mock::MockProvider::new(universe)))
+                }
+                ProviderName::Fmp => {
+                    let api_key = key("FMP_API_KEY").ok_or_else(|| {
+                        LoaderError::Config("--provider fmp needs FMP_API_KEY (environment or .env.local)".into())
+                    })?;
+                    let base_url = key("WESTON_FMP_BASE_URL")
+                        .unwrap_or_else(|| "https://financialmodelingprep.com".into());
+                    http_client_not_built(name, &api_key, &base_url)
+                }
+                ProviderName::Polygon => {
+                    let api_key = key("POLYGON_API_KEY").ok_or_else(|| {
+                        LoaderError::Config("--provider polygon needs POLYGON_API_KEY (environment or .env.local)".into())
+                    })?;
+                    let base_url =
+                        key("WESTON_POLYGON_BASE_URL").unwrap_or_else(|| "https://api.polygon.io".into());
+                    http_client_not_built(name, &api_key, &base_url)
+                }
+            }
+        })
+        .collect()
+}
+
+/// Placeholder until the FMP and Polygon clients (the providers issue) are merged: they plug
+/// in here, in `build`, taking the key and base URL.
+fn http_client_not_built(
+    name: ProviderName,
+    _api_key: &str,
+    _base_url: &str,
+) -> Result<std::sync::Arc<dyn Provider>, LoaderError> {
+    Err(LoaderError::Config(format!(
+        "the {name} client is not part of this weston-loader build yet; use --provider mock"
+    )))
 }

@@ -1,0 +1,171 @@
+//! ETL provenance: one `etl_run` row per loader run, visible while it runs.
+//!
+//! `progress` runs inside the caller's batch transaction, so `rows_loaded` moves with the
+//! rows it counts. `fail` is called by the loader in a fresh transaction after the failing
+//! batch rolled back, so the error survives the rollback.
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+/// Locks the run's row and returns its status; errors for an unknown run.
+fn lock_run(client: &mut SpiClient<'_>, run_id: i64) -> String {
+    let rows = client
+        .update(
+            "SELECT status FROM etl_run WHERE run_id = $1 FOR UPDATE",
+            Some(1),
+            &[run_id.into()],
+        )
+        .unwrap_or_else(|e| error!("weston: reading etl_run {run_id}: {e}"));
+    if rows.is_empty() {
+        error!("weston: etl_run {run_id} does not exist");
+    }
+    rows.first()
+        .get::<String>(1)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+fn require_running(client: &mut SpiClient<'_>, run_id: i64, action: &str) {
+    let status = lock_run(client, run_id);
+    if status != "running" {
+        error!("weston: cannot {action} etl_run {run_id}: it is {status}, not running");
+    }
+}
+
+fn exec(client: &mut SpiClient<'_>, sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) {
+    client
+        .update(sql, None, args)
+        .unwrap_or_else(|e| error!("weston: {e}"));
+}
+
+/// Starts a run (status `running`) and returns its run_id.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn weston_etl_begin(job_name: &str, window_start: Option<Date>, window_end: Option<Date>) -> i64 {
+    if job_name.trim().is_empty() {
+        error!("weston: job_name must not be empty");
+    }
+    if let (Some(s), Some(e)) = (window_start, window_end) {
+        if s > e {
+            error!("weston: window_start {s} is after window_end {e}");
+        }
+    }
+    Spi::get_one_with_args::<i64>(
+        "INSERT INTO etl_run (job_name, window_start, window_end, started_at, heartbeat_at)
+         VALUES ($1, $2, $3, clock_timestamp(), clock_timestamp()) RETURNING run_id",
+        &[job_name.into(), window_start.into(), window_end.into()],
+    )
+    .unwrap_or_else(|e| error!("weston: cannot begin etl_run: {e}"))
+    .expect("run_id")
+}
+
+/// Adds `rows` to the run's `rows_loaded` in the caller's transaction and refreshes its heartbeat.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn weston_etl_progress(run_id: i64, rows: i64) {
+    if rows < 0 {
+        error!("weston: etl_run {run_id}: rows must not be negative (got {rows})");
+    }
+    Spi::connect_mut(|client| {
+        require_running(client, run_id, "record progress of");
+        exec(
+            client,
+            "UPDATE etl_run SET rows_loaded = rows_loaded + $2, heartbeat_at = clock_timestamp()
+              WHERE run_id = $1",
+            &[run_id.into(), rows.into()],
+        );
+    })
+}
+
+/// Marks a running run `succeeded`.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn weston_etl_finish(run_id: i64) {
+    Spi::connect_mut(|client| {
+        require_running(client, run_id, "finish");
+        exec(
+            client,
+            "UPDATE etl_run SET status = 'succeeded', finished_at = clock_timestamp(),
+                    heartbeat_at = clock_timestamp()
+              WHERE run_id = $1",
+            &[run_id.into()],
+        );
+    })
+}
+
+/// Marks a running run `failed` with its error text.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn weston_etl_fail(run_id: i64, error: Option<&str>) {
+    let error = match error.map(str::trim) {
+        Some(e) if !e.is_empty() => e.to_string(),
+        _ => error!("weston: etl_run {run_id}: a failed run needs an error text"),
+    };
+    Spi::connect_mut(|client| {
+        require_running(client, run_id, "fail");
+        exec(
+            client,
+            "UPDATE etl_run SET status = 'failed', error = $2, finished_at = clock_timestamp()
+              WHERE run_id = $1",
+            &[run_id.into(), error.as_str().into()],
+        );
+    })
+}
+
+/// Marks `running` runs whose heartbeat is older than `stale_after` as `abandoned`
+/// (their loader died without finishing); returns how many.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn weston_etl_reap(stale_after: default!(Interval, "'6 hours'")) -> i32 {
+    Spi::connect_mut(|client| {
+        let negative = client
+            .select(
+                "SELECT $1::interval < interval '0'",
+                Some(1),
+                &[stale_after.into()],
+            )
+            .ok()
+            .and_then(|t| t.first().get::<bool>(1).ok().flatten())
+            .unwrap_or(false);
+        if negative {
+            error!("weston: stale_after must not be negative");
+        }
+        // SKIP LOCKED: a run whose batch is committing right now holds its row and is alive.
+        client
+            .update(
+                "WITH stale AS (
+                     SELECT run_id FROM etl_run
+                      WHERE status = 'running' AND heartbeat_at < clock_timestamp() - $1::interval
+                      FOR UPDATE SKIP LOCKED)
+                 UPDATE etl_run e
+                    SET status = 'abandoned', finished_at = clock_timestamp(),
+                        error = format('abandoned: no heartbeat since %s (stale after %s); its loader died without finishing',
+                                       e.heartbeat_at AT TIME ZONE 'UTC', $1::interval) || ' (UTC)'
+                   FROM stale WHERE e.run_id = stale.run_id
+                 RETURNING e.run_id",
+                None,
+                &[stale_after.into()],
+            )
+            .unwrap_or_else(|e| error!("weston: reaping stale runs: {e}"))
+            .len() as i32
+    })
+}
+
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION weston_etl_begin(text, date, date) IS 'Starts an etl_run (status running); returns its run_id.';
+COMMENT ON FUNCTION weston_etl_progress(bigint, bigint) IS 'Adds rows to rows_loaded in the caller''s transaction and refreshes the heartbeat.';
+COMMENT ON FUNCTION weston_etl_finish(bigint) IS 'Marks a running etl_run succeeded.';
+COMMENT ON FUNCTION weston_etl_fail(bigint, text) IS 'Marks a running etl_run failed with its error text (call it after the failed batch rolled back).';
+COMMENT ON FUNCTION weston_etl_reap(interval) IS 'Marks running etl_runs whose heartbeat is older than stale_after as abandoned; returns how many.';
+"#,
+    name = "etl_comments",
+    requires = [
+        weston_etl_begin,
+        weston_etl_progress,
+        weston_etl_finish,
+        weston_etl_fail,
+        weston_etl_reap
+    ]
+);
