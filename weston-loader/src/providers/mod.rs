@@ -7,6 +7,17 @@ use std::time::Duration;
 
 use crate::cli::ProviderName;
 
+pub mod fallback;
+pub mod fmp;
+pub mod http;
+mod json;
+pub mod polygon;
+
+pub use fallback::{BarsOutcome, ChainError, ProviderChain, Sourced};
+pub use fmp::FmpProvider;
+pub use http::{HttpLimits, ProviderStats, RateLimit};
+pub use polygon::PolygonProvider;
+
 /// One raw daily bar, as traded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyBar {
@@ -55,16 +66,30 @@ pub struct SecurityInfo {
 pub enum ProviderError {
     /// Bad key or plan restriction: stop using this provider for the run.
     #[error("{provider}: not authorised ({message})")]
-    Unauthorized { provider: ProviderName, message: String },
+    Unauthorized {
+        provider: ProviderName,
+        message: String,
+    },
     /// Rate limited: wait (for `retry_after` when the provider said) and try again.
     #[error("{provider}: rate limited")]
-    RateLimited { provider: ProviderName, retry_after: Option<Duration> },
+    RateLimited {
+        provider: ProviderName,
+        retry_after: Option<Duration>,
+    },
     /// Timeouts, 5xx, connection resets: retry a bounded number of times.
     #[error("{provider}: transient failure: {message}")]
-    Transient { provider: ProviderName, message: String },
+    Transient {
+        provider: ProviderName,
+        message: String,
+    },
     /// The payload is not what the provider documents: reject it.
     #[error("{provider}: malformed payload from {endpoint} for {symbol}: {message}")]
-    Malformed { provider: ProviderName, endpoint: String, symbol: String, message: String },
+    Malformed {
+        provider: ProviderName,
+        endpoint: String,
+        symbol: String,
+        message: String,
+    },
 }
 
 /// A source of daily bars, corporate actions and security metadata.
@@ -74,19 +99,50 @@ pub trait Provider: Send + Sync {
 
     /// Raw daily bars of `symbol` for trading days in `[from, to]`, oldest first.
     /// An unknown symbol gives an empty list.
-    async fn daily_bars(&self, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyBar>, ProviderError>;
+    async fn daily_bars(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DailyBar>, ProviderError>;
 
     /// Every symbol's bar for one session in one call (Polygon's grouped daily), where
     /// the provider has such an endpoint; `None` where it does not.
-    async fn grouped_daily(&self, _date: NaiveDate) -> Result<Option<Vec<DailyBar>>, ProviderError> {
+    async fn grouped_daily(
+        &self,
+        _date: NaiveDate,
+    ) -> Result<Option<Vec<DailyBar>>, ProviderError> {
         Ok(None)
     }
 
+    /// Whether `grouped_daily` answers (so a caller can count the calls before choosing).
+    fn has_grouped_daily(&self) -> bool {
+        false
+    }
+
+    /// HTTP calls and rows so far (zero for a provider without HTTP).
+    fn stats(&self) -> ProviderStats {
+        ProviderStats {
+            provider: self.name().as_str().to_owned(),
+            ..ProviderStats::default()
+        }
+    }
+
     /// Splits of `symbol` with ex-date in `[from, to]`.
-    async fn splits(&self, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<Split>, ProviderError>;
+    async fn splits(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Split>, ProviderError>;
 
     /// Cash dividends of `symbol` with ex-date in `[from, to]`.
-    async fn dividends(&self, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<Dividend>, ProviderError>;
+    async fn dividends(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Dividend>, ProviderError>;
 
     /// Security metadata; `None` for a symbol the provider does not know.
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError>;
