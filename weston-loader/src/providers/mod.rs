@@ -16,6 +16,7 @@ pub mod polygon;
 pub use fallback::{BarsOutcome, ChainError, ProviderChain, Sourced};
 pub use fmp::FmpProvider;
 pub use http::{HttpLimits, ProviderStats, RateLimit};
+
 pub use polygon::PolygonProvider;
 
 /// One raw daily bar, as traded.
