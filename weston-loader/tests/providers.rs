@@ -579,6 +579,11 @@ async fn plan_restriction_403_is_unauthorized() {
         "{e}"
     );
     assert_eq!(server.requests().len(), 1);
+    // Not asked again this run; the client does not drop the whole provider for it.
+    let again = provider.grouped_daily(date("2024-03-12")).await;
+    assert!(matches!(again, Err(ProviderError::Unauthorized { .. })));
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(provider.stats().disabled, None);
 }
 
 #[tokio::test]
@@ -934,4 +939,168 @@ async fn no_usable_provider_is_a_clear_error() {
     );
     let e = chain.security("AAPL").await.unwrap_err();
     assert!(e.to_string().contains("every provider is disabled"), "{e}");
+}
+
+/// Polygon listing every ticker's splits and dividends when no `ticker` is given.
+fn polygon_listings(seen: &Seen) -> Reply {
+    match (seen.path.as_str(), seen.param("ticker")) {
+        ("/v3/reference/splits", None) => Reply::json(
+            r#"{"results":[{"execution_date":"2024-06-10","id":"a","split_from":1,"split_to":10,"ticker":"NVDA"},
+                           {"execution_date":"2024-06-12","id":"b","split_from":20,"split_to":1,"ticker":"OTHER"}],"status":"OK","request_id":"r"}"#,
+        ),
+        ("/v3/reference/dividends", None) if seen.param("cursor").is_none() => Reply::json(
+            r#"{"results":[{"cash_amount":0.25,"currency":"USD","dividend_type":"CD","ex_dividend_date":"2024-05-10","frequency":4,"ticker":"AAPL"}],
+                "status":"OK","request_id":"r","next_url":"https://api.polygon.io/v3/reference/dividends?cursor=page2"}"#,
+        ),
+        ("/v3/reference/dividends", None) => Reply::json(
+            r#"{"results":[{"cash_amount":0.75,"currency":"USD","dividend_type":"CD","ex_dividend_date":"2024-05-15","frequency":4,"ticker":"MSFT"},
+                           {"cash_amount":1.1,"currency":"USD","dividend_type":"CD","ex_dividend_date":"2024-05-15","frequency":4,"ticker":"OTHER"}],"status":"OK","request_id":"r"}"#,
+        ),
+        _ => polygon_api(seen),
+    }
+}
+
+#[tokio::test]
+async fn corporate_actions_of_the_universe_come_from_one_listing() {
+    let polygon_server = TestServer::start(polygon_listings).await;
+    let chain = ProviderChain::new(vec![Arc::new(polygon(&polygon_server))]);
+    let symbols: Vec<String> = ["AAPL", "MSFT", "NVDA"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let splits = chain
+        .splits_many(&symbols, date("2024-01-01"), date("2024-06-30"))
+        .await;
+    let got: Vec<_> = splits
+        .rows
+        .iter()
+        .map(|s| {
+            (
+                s.row.symbol.as_str(),
+                s.row.numerator,
+                s.row.denominator,
+                s.provider,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("NVDA", dec!(10), dec!(1), ProviderName::Polygon)],
+        "OTHER is not ours"
+    );
+    let dividends = chain
+        .dividends_many(&symbols, date("2024-01-01"), date("2024-06-30"))
+        .await;
+    let got: Vec<_> = dividends
+        .rows
+        .iter()
+        .map(|d| (d.row.symbol.as_str(), d.row.amount))
+        .collect();
+    assert_eq!(got, [("AAPL", dec!(0.25)), ("MSFT", dec!(0.75))]);
+    let requests = polygon_server.requests();
+    assert_eq!(
+        requests.len(),
+        3,
+        "one splits listing, two dividend pages: {requests:?}"
+    );
+    assert!(requests
+        .iter()
+        .all(|r| r.param("ticker").is_none() && r.param("apiKey") == Some(KEY)));
+    assert_eq!(requests[0].param("execution_date.gte"), Some("2024-01-01"));
+}
+
+#[tokio::test]
+async fn fmp_calendars_are_asked_in_90_day_windows_and_fall_back_when_restricted() {
+    let fmp_server = TestServer::start(|seen: &Seen| match seen.path.as_str() {
+        "/stable/dividends-calendar" => Reply::json(format!(
+            r#"[{{"symbol":"AAPL","date":"{}","recordDate":"","paymentDate":"","declarationDate":"","adjDividend":0.06,"dividend":0.24,"yield":0.5,"frequency":"Quarterly"}},
+                {{"symbol":"ZZZ","date":"{}","adjDividend":1,"dividend":1,"yield":1,"frequency":"Quarterly"}}]"#,
+            seen.param("from").unwrap(),
+            seen.param("to").unwrap()
+        )),
+        "/stable/splits-calendar" => Reply::status(402, r#"{"Error Message": "Restricted Endpoint: This endpoint is not available under your current subscription please visit our subscription page to upgrade your plan"}"#),
+        _ => fmp_api(seen),
+    })
+    .await;
+    let polygon_server = TestServer::start(polygon_listings).await;
+    let chain = chain(&fmp_server, &polygon_server);
+    let symbols: Vec<String> = ["AAPL", "NVDA"].iter().map(|s| s.to_string()).collect();
+    let dividends = chain
+        .dividends_many(&symbols, date("2024-01-01"), date("2024-06-28"))
+        .await;
+    let windows: Vec<_> = fmp_server
+        .requests()
+        .iter()
+        .map(|r| {
+            (
+                r.param("from").unwrap().to_owned(),
+                r.param("to").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        windows,
+        [
+            ("2024-01-01".to_owned(), "2024-03-30".to_owned()),
+            ("2024-03-31".to_owned(), "2024-06-28".to_owned())
+        ]
+    );
+    let got: Vec<_> = dividends
+        .rows
+        .iter()
+        .map(|d| {
+            (
+                d.row.symbol.as_str(),
+                d.row.ex_date,
+                d.row.amount,
+                d.provider,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("AAPL", date("2024-01-01"), dec!(0.24), ProviderName::Fmp),
+            ("AAPL", date("2024-03-31"), dec!(0.24), ProviderName::Fmp)
+        ],
+        "the declared dividend, not adjDividend; ZZZ is not ours"
+    );
+    // FMP's plan has no splits calendar: Polygon's listing answers, and FMP stays in use
+    // for what its plan covers; the calendar is not asked again.
+    let splits = chain
+        .splits_many(&symbols, date("2024-01-01"), date("2024-06-30"))
+        .await;
+    assert_eq!(splits.rows.len(), 1);
+    assert_eq!(
+        (splits.rows[0].provider, splits.rows[0].row.symbol.as_str()),
+        (ProviderName::Polygon, "NVDA")
+    );
+    assert_eq!(chain.stats()[0].disabled, None);
+    let again = chain
+        .splits_many(&symbols, date("2024-01-01"), date("2024-06-30"))
+        .await;
+    assert_eq!(again.rows.len(), 1);
+    let fmp_calendar_calls = fmp_server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/stable/splits-calendar")
+        .count();
+    assert_eq!(fmp_calendar_calls, 1);
+    let bars = chain
+        .bars(&["AAPL".to_owned()], &sessions(&["2020-08-28"]))
+        .await;
+    assert_eq!(bars.bars[0].provider, ProviderName::Fmp);
+}
+
+#[tokio::test]
+async fn one_symbol_asks_per_symbol() {
+    let fmp_server = TestServer::start(fmp_api).await;
+    let polygon_server = TestServer::start(polygon_api).await;
+    let chain = chain(&fmp_server, &polygon_server);
+    let splits = chain
+        .splits_many(&["AAPL".to_owned()], date("2020-01-01"), date("2020-12-31"))
+        .await;
+    assert_eq!(splits.rows.len(), 1);
+    assert_eq!(fmp_server.requests()[0].path, "/stable/splits");
+    assert!(polygon_server.requests().is_empty());
 }

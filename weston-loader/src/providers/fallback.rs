@@ -37,6 +37,14 @@ fn describe_failures(failures: &[ProviderError]) -> String {
     }
 }
 
+/// Corporate actions (splits or dividends) for a set of symbols.
+#[derive(Debug)]
+pub struct ActionsOutcome<T> {
+    pub rows: Vec<Sourced<T>>,
+    /// Symbols no provider could answer for.
+    pub failures: Vec<(String, ChainError)>,
+}
+
 /// Bars for a set of symbols and sessions.
 #[derive(Debug, Default)]
 pub struct BarsOutcome {
@@ -363,6 +371,111 @@ impl ProviderChain {
                 what: format!("security {symbol}"),
                 failures,
             })
+        }
+    }
+
+    /// Splits of `symbols` with ex-date in `[from, to]`. For more than one symbol, the first
+    /// provider able to list every symbol's splits by date answers in a few calls (Polygon:
+    /// one paged listing; FMP: one calendar call per 90 days); otherwise one call per symbol,
+    /// each with its own fallback.
+    pub async fn splits_many(
+        &self,
+        symbols: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> ActionsOutcome<Split> {
+        if symbols.len() > 1 {
+            for member in self.usable() {
+                match member.provider.all_splits(from, to).await {
+                    Ok(Some(rows)) => {
+                        return self.keep_listed(member, symbols, rows, |s| &s.symbol)
+                    }
+                    Ok(None) => {}
+                    // A listing outside the plan is an optimisation lost, not the provider.
+                    Err(e) => {
+                        tracing::warn!(provider = %member.provider.name(), "listing every symbol failed, asking per symbol: {e}")
+                    }
+                }
+            }
+        }
+        let mut outcome = ActionsOutcome {
+            rows: Vec::new(),
+            failures: Vec::new(),
+        };
+        for symbol in symbols {
+            match self.splits(symbol, from, to).await {
+                Ok(sourced) => outcome
+                    .rows
+                    .extend(sourced.row.into_iter().map(|row| Sourced {
+                        provider: sourced.provider,
+                        row,
+                    })),
+                Err(e) => outcome.failures.push((symbol.clone(), e)),
+            }
+        }
+        outcome
+    }
+
+    /// Dividends of `symbols` with ex-date in `[from, to]`, like [`Self::splits_many`].
+    pub async fn dividends_many(
+        &self,
+        symbols: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> ActionsOutcome<Dividend> {
+        if symbols.len() > 1 {
+            for member in self.usable() {
+                match member.provider.all_dividends(from, to).await {
+                    Ok(Some(rows)) => {
+                        return self.keep_listed(member, symbols, rows, |d| &d.symbol)
+                    }
+                    Ok(None) => {}
+                    // A listing outside the plan is an optimisation lost, not the provider.
+                    Err(e) => {
+                        tracing::warn!(provider = %member.provider.name(), "listing every symbol failed, asking per symbol: {e}")
+                    }
+                }
+            }
+        }
+        let mut outcome = ActionsOutcome {
+            rows: Vec::new(),
+            failures: Vec::new(),
+        };
+        for symbol in symbols {
+            match self.dividends(symbol, from, to).await {
+                Ok(sourced) => outcome
+                    .rows
+                    .extend(sourced.row.into_iter().map(|row| Sourced {
+                        provider: sourced.provider,
+                        row,
+                    })),
+                Err(e) => outcome.failures.push((symbol.clone(), e)),
+            }
+        }
+        outcome
+    }
+
+    /// The rows of a listing of every symbol that belong to `symbols`.
+    fn keep_listed<T>(
+        &self,
+        member: &Member,
+        symbols: &[String],
+        rows: Vec<T>,
+        symbol_of: impl Fn(&T) -> &String,
+    ) -> ActionsOutcome<T> {
+        let wanted: BTreeSet<&String> = symbols.iter().collect();
+        let rows: Vec<Sourced<T>> = rows
+            .into_iter()
+            .filter(|row| wanted.contains(symbol_of(row)))
+            .map(|row| Sourced {
+                provider: member.provider.name(),
+                row,
+            })
+            .collect();
+        self.supplied(member, rows.len());
+        ActionsOutcome {
+            rows,
+            failures: Vec::new(),
         }
     }
 }

@@ -16,6 +16,9 @@ use super::json::{decimal, opt_date};
 use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
 use crate::cli::ProviderName;
 
+/// Calendar endpoints answer at most this many days per call.
+const CALENDAR_WINDOW_DAYS: i64 = 90;
+
 pub struct FmpProvider {
     http: HttpClient,
     base: Url,
@@ -90,6 +93,99 @@ impl FmpProvider {
             .await?
             .unwrap_or_default())
     }
+    /// A calendar listing (every symbol) over `[from, to]`, asked in windows of at most
+    /// CALENDAR_WINDOW_DAYS days, the longest range the calendars answer.
+    async fn calendar<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<T>, ProviderError> {
+        let mut rows = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let end = to.min(start + chrono::Duration::days(CALENDAR_WINDOW_DAYS - 1));
+            let (a, b) = (start.to_string(), end.to_string());
+            rows.extend(
+                self.list::<T>(endpoint, "*", &[("from", &a), ("to", &b)])
+                    .await?,
+            );
+            start = end + chrono::Duration::days(1);
+        }
+        Ok(rows)
+    }
+
+    /// The symbol of a row: the one asked for, or the row's own in a calendar.
+    fn row_symbol(
+        &self,
+        endpoint: &str,
+        asked: Option<&str>,
+        row: Option<String>,
+    ) -> Result<String, ProviderError> {
+        match (asked, row) {
+            (Some(asked), _) => Ok(asked.to_owned()),
+            (None, Some(row)) if !row.trim().is_empty() => Ok(row),
+            (None, _) => Err(self
+                .http
+                .malformed(endpoint, "*", "a row without its symbol")),
+        }
+    }
+
+    fn to_splits(
+        &self,
+        endpoint: &str,
+        asked: Option<&str>,
+        rows: Vec<FmpSplit>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Split>, ProviderError> {
+        let mut splits = Vec::new();
+        for row in rows.into_iter().filter(|r| (from..=to).contains(&r.date)) {
+            let symbol = self.row_symbol(endpoint, asked, row.symbol)?;
+            if row.numerator <= Decimal::ZERO || row.denominator <= Decimal::ZERO {
+                return Err(self.http.malformed(
+                    endpoint,
+                    &symbol,
+                    format!(
+                        "split on {}: {}/{} must be positive",
+                        row.date, row.numerator, row.denominator
+                    ),
+                ));
+            }
+            splits.push(Split {
+                symbol,
+                date: row.date,
+                numerator: row.numerator,
+                denominator: row.denominator,
+            });
+        }
+        splits.sort_by(|a, b| (&a.symbol, a.date).cmp(&(&b.symbol, b.date)));
+        self.http.add_rows(splits.len());
+        Ok(splits)
+    }
+
+    fn to_dividends(
+        &self,
+        endpoint: &str,
+        asked: Option<&str>,
+        rows: Vec<FmpDividend>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Dividend>, ProviderError> {
+        let mut dividends = Vec::new();
+        for row in rows.into_iter().filter(|r| (from..=to).contains(&r.date)) {
+            dividends.push(Dividend {
+                symbol: self.row_symbol(endpoint, asked, row.symbol)?,
+                ex_date: row.date,
+                amount: row.dividend,
+                // FMP's US dividends carry no currency field: they are in dollars.
+                currency: "USD".to_owned(),
+            });
+        }
+        dividends.sort_by(|a, b| (&a.symbol, a.ex_date).cmp(&(&b.symbol, b.ex_date)));
+        self.http.add_rows(dividends.len());
+        Ok(dividends)
+    }
 }
 
 /// FMP may answer an error with HTTP 200 and `{"Error Message": "…"}`.
@@ -144,6 +240,8 @@ struct RawEod {
 
 #[derive(Deserialize)]
 struct FmpSplit {
+    #[serde(default)]
+    symbol: Option<String>,
     date: NaiveDate,
     #[serde(deserialize_with = "decimal")]
     numerator: Decimal,
@@ -153,6 +251,8 @@ struct FmpSplit {
 
 #[derive(Deserialize)]
 struct FmpDividend {
+    #[serde(default)]
+    symbol: Option<String>,
     /// The ex-dividend date.
     date: NaiveDate,
     /// As declared; `adjDividend` is split-adjusted and not used.
@@ -234,30 +334,8 @@ impl Provider for FmpProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Split>, ProviderError> {
-        const ENDPOINT: &str = "splits";
-        let rows: Vec<FmpSplit> = self.list(ENDPOINT, symbol, &[("symbol", symbol)]).await?;
-        let mut splits = Vec::new();
-        for row in rows.into_iter().filter(|r| (from..=to).contains(&r.date)) {
-            if row.numerator <= Decimal::ZERO || row.denominator <= Decimal::ZERO {
-                return Err(self.http.malformed(
-                    ENDPOINT,
-                    symbol,
-                    format!(
-                        "split on {}: {}/{} must be positive",
-                        row.date, row.numerator, row.denominator
-                    ),
-                ));
-            }
-            splits.push(Split {
-                symbol: symbol.to_owned(),
-                date: row.date,
-                numerator: row.numerator,
-                denominator: row.denominator,
-            });
-        }
-        splits.sort_by_key(|s| s.date);
-        self.http.add_rows(splits.len());
-        Ok(splits)
+        let rows: Vec<FmpSplit> = self.list("splits", symbol, &[("symbol", symbol)]).await?;
+        self.to_splits("splits", Some(symbol), rows, from, to)
     }
 
     async fn dividends(
@@ -266,22 +344,34 @@ impl Provider for FmpProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Dividend>, ProviderError> {
-        const ENDPOINT: &str = "dividends";
-        let rows: Vec<FmpDividend> = self.list(ENDPOINT, symbol, &[("symbol", symbol)]).await?;
-        let mut dividends: Vec<Dividend> = rows
-            .into_iter()
-            .filter(|r| (from..=to).contains(&r.date))
-            // FMP's US dividends carry no currency field: they are in dollars.
-            .map(|r| Dividend {
-                symbol: symbol.to_owned(),
-                ex_date: r.date,
-                amount: r.dividend,
-                currency: "USD".to_owned(),
-            })
-            .collect();
-        dividends.sort_by_key(|d| d.ex_date);
-        self.http.add_rows(dividends.len());
-        Ok(dividends)
+        let rows: Vec<FmpDividend> = self
+            .list("dividends", symbol, &[("symbol", symbol)])
+            .await?;
+        self.to_dividends("dividends", Some(symbol), rows, from, to)
+    }
+
+    async fn all_splits(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<Split>>, ProviderError> {
+        let rows = self
+            .calendar::<FmpSplit>("splits-calendar", from, to)
+            .await?;
+        self.to_splits("splits-calendar", None, rows, from, to)
+            .map(Some)
+    }
+
+    async fn all_dividends(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<Dividend>>, ProviderError> {
+        let rows = self
+            .calendar::<FmpDividend>("dividends-calendar", from, to)
+            .await?;
+        self.to_dividends("dividends-calendar", None, rows, from, to)
+            .map(Some)
     }
 
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {

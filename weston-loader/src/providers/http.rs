@@ -178,6 +178,8 @@ pub struct HttpClient {
     rate_limited: AtomicU64,
     rows_returned: AtomicU64,
     disabled: Mutex<Option<String>>,
+    /// Endpoints outside the plan, with the provider's message.
+    restricted: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl HttpClient {
@@ -211,6 +213,7 @@ impl HttpClient {
             rate_limited: AtomicU64::new(0),
             rows_returned: AtomicU64::new(0),
             disabled: Mutex::new(None),
+            restricted: Mutex::new(Default::default()),
         })
     }
 
@@ -262,6 +265,17 @@ impl HttpClient {
             .with_max_times(self.limits.max_retries)
             .with_jitter();
         let max_retry_after = self.limits.max_retry_after;
+        if let Some(message) = self
+            .restricted
+            .lock()
+            .expect("restricted lock")
+            .get(endpoint)
+        {
+            return Err(ProviderError::Unauthorized {
+                provider: self.provider,
+                message: message.clone(),
+            });
+        }
         let body = (|| self.attempt(&url))
             .retry(backoff)
             .sleep(tokio::time::sleep)
@@ -304,7 +318,7 @@ impl HttpClient {
         let body = match body {
             Ok(body) => body,
             Err(ProviderError::Unauthorized { provider, message }) => {
-                self.disable(&message);
+                self.refuse(endpoint, &message);
                 return Err(ProviderError::Unauthorized { provider, message });
             }
             // `attempt` knows the URL, not which endpoint and symbol it serves.
@@ -326,15 +340,33 @@ impl HttpClient {
             .map_err(|e| self.malformed(endpoint, symbol, format!("GET {}: {e}", redacted(&url))))
     }
 
-    fn disable(&self, message: &str) {
-        let mut disabled = self.disabled.lock().expect("disabled lock");
-        if disabled.is_none() {
-            tracing::error!(
-                provider = %self.provider,
-                "{}: not authorised ({message}); not used for the rest of this run",
-                self.provider
-            );
-            *disabled = Some(message.to_owned());
+    /// After a refusal, send nothing more that would be refused: nothing at all for a bad
+    /// key (HTTP 401 or a message about the key), nothing to that endpoint for a plan
+    /// restriction (the plan may still cover the others).
+    fn refuse(&self, endpoint: &str, message: &str) {
+        let bad_key =
+            message.starts_with("HTTP 401") || message.to_ascii_lowercase().contains("api key");
+        if bad_key {
+            let mut disabled = self.disabled.lock().expect("disabled lock");
+            if disabled.is_none() {
+                tracing::error!(
+                    provider = %self.provider,
+                    "{}: the API key is refused ({message}); not used for the rest of this run",
+                    self.provider
+                );
+                *disabled = Some(message.to_owned());
+            }
+        } else {
+            let mut restricted = self.restricted.lock().expect("restricted lock");
+            if !restricted.contains_key(endpoint) {
+                tracing::error!(
+                    provider = %self.provider,
+                    endpoint,
+                    "{}: {endpoint} is not in the plan ({message}); not asked again this run",
+                    self.provider
+                );
+                restricted.insert(endpoint.to_owned(), message.to_owned());
+            }
         }
     }
 

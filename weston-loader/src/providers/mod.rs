@@ -13,7 +13,7 @@ pub mod http;
 mod json;
 pub mod polygon;
 
-pub use fallback::{BarsOutcome, ChainError, ProviderChain, Sourced};
+pub use fallback::{ActionsOutcome, BarsOutcome, ChainError, ProviderChain, Sourced};
 pub use fmp::FmpProvider;
 pub use http::{HttpLimits, ProviderStats, RateLimit};
 
@@ -144,6 +144,25 @@ pub trait Provider: Send + Sync {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Dividend>, ProviderError>;
+
+    /// Splits of every symbol with ex-date in `[from, to]` in a few calls (a listing by
+    /// date), where the provider has one; `None` where it does not.
+    async fn all_splits(
+        &self,
+        _from: NaiveDate,
+        _to: NaiveDate,
+    ) -> Result<Option<Vec<Split>>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Cash dividends of every symbol with ex-date in `[from, to]`, like `all_splits`.
+    async fn all_dividends(
+        &self,
+        _from: NaiveDate,
+        _to: NaiveDate,
+    ) -> Result<Option<Vec<Dividend>>, ProviderError> {
+        Ok(None)
+    }
 
     /// Security metadata; `None` for a symbol the provider does not know.
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError>;

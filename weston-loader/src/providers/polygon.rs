@@ -136,6 +136,115 @@ impl PolygonProvider {
             .malformed(endpoint, symbol, format!("more than {MAX_PAGES} pages")))
     }
 
+    /// Splits of `ticker`, or of every ticker (one paged listing) when `None`.
+    async fn fetch_splits(
+        &self,
+        ticker: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Split>, ProviderError> {
+        const ENDPOINT: &str = "/v3/reference/splits";
+        let (gte, lte) = (from.to_string(), to.to_string());
+        let mut query = vec![
+            ("execution_date.gte", gte.as_str()),
+            ("execution_date.lte", lte.as_str()),
+            ("limit", "1000"),
+        ];
+        query.extend(ticker.map(|t| ("ticker", t)));
+        let asked = ticker.unwrap_or("*");
+        let url = self.url(&["v3", "reference", "splits"], &query);
+        let rows: Vec<PolygonSplit> = self.paged(url, ENDPOINT, asked).await?;
+        let mut splits = Vec::with_capacity(rows.len());
+        for row in rows {
+            let symbol = self.row_ticker(ENDPOINT, ticker, row.ticker.as_deref())?;
+            let date = row.execution_date.ok_or_else(|| {
+                self.http
+                    .malformed(ENDPOINT, &symbol, "a split without execution_date")
+            })?;
+            if row.split_from <= Decimal::ZERO || row.split_to <= Decimal::ZERO {
+                return Err(self.http.malformed(
+                    ENDPOINT,
+                    &symbol,
+                    format!(
+                        "split on {date}: split_from {} / split_to {} must be positive",
+                        row.split_from, row.split_to
+                    ),
+                ));
+            }
+            if (from..=to).contains(&date) {
+                // split_from 1, split_to 4 is a 4-for-1 split.
+                splits.push(Split {
+                    symbol,
+                    date,
+                    numerator: row.split_to,
+                    denominator: row.split_from,
+                });
+            }
+        }
+        splits.sort_by(|a, b| (&a.symbol, a.date).cmp(&(&b.symbol, b.date)));
+        self.http.add_rows(splits.len());
+        Ok(splits)
+    }
+
+    /// Cash dividends of `ticker`, or of every ticker when `None`.
+    async fn fetch_dividends(
+        &self,
+        ticker: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Dividend>, ProviderError> {
+        const ENDPOINT: &str = "/v3/reference/dividends";
+        let (gte, lte) = (from.to_string(), to.to_string());
+        let mut query = vec![
+            ("ex_dividend_date.gte", gte.as_str()),
+            ("ex_dividend_date.lte", lte.as_str()),
+            ("limit", "1000"),
+        ];
+        query.extend(ticker.map(|t| ("ticker", t)));
+        let asked = ticker.unwrap_or("*");
+        let url = self.url(&["v3", "reference", "dividends"], &query);
+        let rows: Vec<PolygonDividend> = self.paged(url, ENDPOINT, asked).await?;
+        let mut dividends = Vec::with_capacity(rows.len());
+        for row in rows {
+            let symbol = self.row_ticker(ENDPOINT, ticker, row.ticker.as_deref())?;
+            let ex_date = row.ex_dividend_date.ok_or_else(|| {
+                self.http
+                    .malformed(ENDPOINT, &symbol, "a dividend without ex_dividend_date")
+            })?;
+            if (from..=to).contains(&ex_date) {
+                dividends.push(Dividend {
+                    symbol,
+                    ex_date,
+                    amount: row.cash_amount,
+                    currency: row
+                        .currency
+                        .unwrap_or_else(|| "USD".to_owned())
+                        .to_ascii_uppercase(),
+                });
+            }
+        }
+        dividends.sort_by(|a, b| (&a.symbol, a.ex_date).cmp(&(&b.symbol, b.ex_date)));
+        self.http.add_rows(dividends.len());
+        Ok(dividends)
+    }
+
+    /// The symbol a reference row belongs to: the one asked for, or the row's own ticker in
+    /// a listing of every ticker.
+    fn row_ticker(
+        &self,
+        endpoint: &str,
+        asked: Option<&str>,
+        row: Option<&str>,
+    ) -> Result<String, ProviderError> {
+        match (asked, row) {
+            (Some(asked), _) => Ok(asked.to_owned()),
+            (None, Some(row)) if !row.is_empty() => Ok(row.to_owned()),
+            (None, _) => Err(self
+                .http
+                .malformed(endpoint, "*", "a row without its ticker")),
+        }
+    }
+
     fn bar(&self, endpoint: &str, symbol: &str, agg: Agg) -> Result<DailyBar, ProviderError> {
         let date = new_york_date(agg.t).ok_or_else(|| {
             self.http.malformed(
@@ -189,6 +298,8 @@ struct Agg {
 
 #[derive(Deserialize)]
 struct PolygonSplit {
+    #[serde(default)]
+    ticker: Option<String>,
     #[serde(deserialize_with = "opt_date", default)]
     execution_date: Option<NaiveDate>,
     #[serde(deserialize_with = "decimal")]
@@ -199,6 +310,8 @@ struct PolygonSplit {
 
 #[derive(Deserialize)]
 struct PolygonDividend {
+    #[serde(default)]
+    ticker: Option<String>,
     #[serde(deserialize_with = "opt_date", default)]
     ex_dividend_date: Option<NaiveDate>,
     #[serde(deserialize_with = "decimal")]
@@ -341,47 +454,7 @@ impl Provider for PolygonProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Split>, ProviderError> {
-        const ENDPOINT: &str = "/v3/reference/splits";
-        let (gte, lte) = (from.to_string(), to.to_string());
-        let url = self.url(
-            &["v3", "reference", "splits"],
-            &[
-                ("ticker", symbol),
-                ("execution_date.gte", &gte),
-                ("execution_date.lte", &lte),
-                ("limit", "1000"),
-            ],
-        );
-        let rows: Vec<PolygonSplit> = self.paged(url, ENDPOINT, symbol).await?;
-        let mut splits = Vec::with_capacity(rows.len());
-        for row in rows {
-            let date = row.execution_date.ok_or_else(|| {
-                self.http
-                    .malformed(ENDPOINT, symbol, "a split without execution_date")
-            })?;
-            if row.split_from <= Decimal::ZERO || row.split_to <= Decimal::ZERO {
-                return Err(self.http.malformed(
-                    ENDPOINT,
-                    symbol,
-                    format!(
-                        "split on {date}: split_from {} / split_to {} must be positive",
-                        row.split_from, row.split_to
-                    ),
-                ));
-            }
-            if (from..=to).contains(&date) {
-                // split_from 1, split_to 4 is a 4-for-1 split.
-                splits.push(Split {
-                    symbol: symbol.to_owned(),
-                    date,
-                    numerator: row.split_to,
-                    denominator: row.split_from,
-                });
-            }
-        }
-        splits.sort_by_key(|s| s.date);
-        self.http.add_rows(splits.len());
-        Ok(splits)
+        self.fetch_splits(Some(symbol), from, to).await
     }
 
     async fn dividends(
@@ -390,39 +463,23 @@ impl Provider for PolygonProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Dividend>, ProviderError> {
-        const ENDPOINT: &str = "/v3/reference/dividends";
-        let (gte, lte) = (from.to_string(), to.to_string());
-        let url = self.url(
-            &["v3", "reference", "dividends"],
-            &[
-                ("ticker", symbol),
-                ("ex_dividend_date.gte", &gte),
-                ("ex_dividend_date.lte", &lte),
-                ("limit", "1000"),
-            ],
-        );
-        let rows: Vec<PolygonDividend> = self.paged(url, ENDPOINT, symbol).await?;
-        let mut dividends = Vec::with_capacity(rows.len());
-        for row in rows {
-            let ex_date = row.ex_dividend_date.ok_or_else(|| {
-                self.http
-                    .malformed(ENDPOINT, symbol, "a dividend without ex_dividend_date")
-            })?;
-            if (from..=to).contains(&ex_date) {
-                dividends.push(Dividend {
-                    symbol: symbol.to_owned(),
-                    ex_date,
-                    amount: row.cash_amount,
-                    currency: row
-                        .currency
-                        .unwrap_or_else(|| "USD".to_owned())
-                        .to_ascii_uppercase(),
-                });
-            }
-        }
-        dividends.sort_by_key(|d| d.ex_date);
-        self.http.add_rows(dividends.len());
-        Ok(dividends)
+        self.fetch_dividends(Some(symbol), from, to).await
+    }
+
+    async fn all_splits(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<Split>>, ProviderError> {
+        self.fetch_splits(None, from, to).await.map(Some)
+    }
+
+    async fn all_dividends(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<Dividend>>, ProviderError> {
+        self.fetch_dividends(None, from, to).await.map(Some)
     }
 
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {
