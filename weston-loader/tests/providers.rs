@@ -1104,3 +1104,32 @@ async fn one_symbol_asks_per_symbol() {
     assert_eq!(fmp_server.requests()[0].path, "/stable/splits");
     assert!(polygon_server.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_symbol_outside_the_plan_falls_back_for_that_symbol_only() {
+    let fmp_server = TestServer::start(|seen: &Seen| match seen.param("symbol") {
+        Some("MSFT") => Reply::status(402, r#"{"Error Message": "Premium Query Parameter: This value set for 'symbol' is not available under your current subscription please visit our subscription page to upgrade your plan at https://site.financialmodelingprep.com/developer/docs/pricing"}"#),
+        _ => fmp_api(seen),
+    })
+    .await;
+    let polygon_server = TestServer::start(polygon_two_symbols).await;
+    let chain = chain(&fmp_server, &polygon_server);
+    let outcome = chain
+        .bars(&["MSFT".to_owned()], &sessions(&["2024-03-11"]))
+        .await;
+    assert_eq!(outcome.bars[0].provider, ProviderName::Polygon);
+    assert!(
+        matches!(outcome.failures[..], [(ref s, ProviderError::Unauthorized { .. })] if s == "MSFT"),
+        "{:?}",
+        outcome.failures
+    );
+    // FMP is still used for what its plan covers, on the same endpoint.
+    let outcome = chain
+        .bars(&["AAPL".to_owned()], &sessions(&["2020-08-28"]))
+        .await;
+    assert_eq!(
+        (outcome.bars[0].provider, outcome.bars[0].row.close),
+        (ProviderName::Fmp, dec!(499.23))
+    );
+    assert_eq!(chain.stats()[0].disabled, None);
+}

@@ -325,21 +325,40 @@ async fn main() {
     let symbols: Vec<String> = (0..SYMBOLS).map(symbol).collect();
     for (label, setup) in [
         ("nightly splits+dividends, fmp (calendars)", Setup::Fmp),
-        ("nightly splits+dividends, polygon (listings)", Setup::PolygonGrouped),
-        ("nightly splits+dividends, polygon per symbol", Setup::PolygonPerSymbol),
+        (
+            "nightly splits+dividends, polygon (listings)",
+            Setup::PolygonGrouped,
+        ),
+        (
+            "nightly splits+dividends, polygon per symbol",
+            Setup::PolygonPerSymbol,
+        ),
     ] {
         let chain = setup.chain(&servers, SCALE);
         let started = Instant::now();
         let splits = chain.splits_many(&symbols, week_ago, last).await;
         let dividends = chain.dividends_many(&symbols, week_ago, last).await;
         let scaled = started.elapsed();
-        assert!(splits.failures.is_empty() && dividends.failures.is_empty(), "{label}");
+        assert!(
+            splits.failures.is_empty() && dividends.failures.is_empty(),
+            "{label}"
+        );
         for s in chain.stats().iter().filter(|s| s.http_calls > 0) {
-            let plan = if s.provider == "fmp" { FMP_PLAN } else { POLYGON_PLAN };
-            let floor = RateLimit::per_minute(plan).interval() * (s.http_calls.saturating_sub(1) as u32);
+            let plan = if s.provider == "fmp" {
+                FMP_PLAN
+            } else {
+                POLYGON_PLAN
+            };
+            let floor =
+                RateLimit::per_minute(plan).interval() * (s.http_calls.saturating_sub(1) as u32);
             println!(
                 "{label:<46} {:<8} {:>6} {:>7} {:>10} {:>8.2}s {:>9}",
-                s.provider, s.http_calls, s.rows_supplied, "-", scaled.as_secs_f64(), human(floor),
+                s.provider,
+                s.http_calls,
+                s.rows_supplied,
+                "-",
+                scaled.as_secs_f64(),
+                human(floor),
             );
         }
     }

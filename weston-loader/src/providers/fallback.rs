@@ -136,20 +136,24 @@ impl ProviderChain {
             .filter(|m| m.disabled.lock().expect("disabled lock").is_none())
     }
 
-    /// A bad key or plan restriction drops the provider for the rest of the run.
+    /// A refused key drops the provider for the rest of the run; a refused endpoint or
+    /// parameter (part of a plan) only fails this call, which the next provider fills.
     fn note_failure(&self, member: &Member, error: &ProviderError) {
-        if let ProviderError::Unauthorized { message, .. } = error {
-            let mut disabled = member.disabled.lock().expect("disabled lock");
-            if disabled.is_none() {
-                tracing::error!(
-                    provider = %member.provider.name(),
-                    "{}: not authorised ({message}); the next provider takes over for the rest of this run",
-                    member.provider.name()
-                );
-                *disabled = Some(message.clone());
+        let name = member.provider.name();
+        match error {
+            ProviderError::Unauthorized { message, .. }
+                if member.provider.unusable_after(error) =>
+            {
+                let mut disabled = member.disabled.lock().expect("disabled lock");
+                if disabled.is_none() {
+                    tracing::error!(
+                        provider = %name,
+                        "{name}: not authorised ({message}); the next provider takes over for the rest of this run"
+                    );
+                    *disabled = Some(message.clone());
+                }
             }
-        } else {
-            tracing::warn!(provider = %member.provider.name(), "{error}");
+            _ => tracing::warn!(provider = %name, "{error}"),
         }
     }
 

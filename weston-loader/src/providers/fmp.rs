@@ -395,6 +395,10 @@ impl Provider for FmpProvider {
         }))
     }
 
+    fn unusable_after(&self, _error: &ProviderError) -> bool {
+        self.http.stats().disabled.is_some()
+    }
+
     fn stats(&self) -> ProviderStats {
         self.http.stats()
     }

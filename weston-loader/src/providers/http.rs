@@ -344,8 +344,13 @@ impl HttpClient {
     /// key (HTTP 401 or a message about the key), nothing to that endpoint for a plan
     /// restriction (the plan may still cover the others).
     fn refuse(&self, endpoint: &str, message: &str) {
-        let bad_key =
-            message.starts_with("HTTP 401") || message.to_ascii_lowercase().contains("api key");
+        let lower = message.to_ascii_lowercase();
+        // FMP's "Premium Query Parameter": this symbol (or option) is outside the plan, the
+        // endpoint is not; the next provider fills that symbol.
+        if lower.contains("query parameter") {
+            return;
+        }
+        let bad_key = message.starts_with("HTTP 401") || lower.contains("api key");
         if bad_key {
             let mut disabled = self.disabled.lock().expect("disabled lock");
             if disabled.is_none() {

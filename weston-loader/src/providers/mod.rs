@@ -121,6 +121,12 @@ pub trait Provider: Send + Sync {
         false
     }
 
+    /// Whether `error` (an `Unauthorized` one) means nothing more can be asked this run.
+    /// A provider that can tell a refused key from a refused endpoint or parameter says so.
+    fn unusable_after(&self, _error: &ProviderError) -> bool {
+        true
+    }
+
     /// HTTP calls and rows so far (zero for a provider without HTTP).
     fn stats(&self) -> ProviderStats {
         ProviderStats {
