@@ -10,6 +10,18 @@ use crate::LoaderError;
 
 pub mod mock;
 
+pub mod fallback;
+pub mod fmp;
+pub mod http;
+mod json;
+pub mod polygon;
+
+pub use fallback::{ActionsOutcome, BarsOutcome, ChainError, ProviderChain, Sourced};
+pub use fmp::FmpProvider;
+pub use http::{HttpLimits, ProviderStats, RateLimit};
+
+pub use polygon::PolygonProvider;
+
 /// One raw daily bar, as traded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyBar {
@@ -113,6 +125,25 @@ pub trait Provider: Send + Sync {
         Ok(None)
     }
 
+    /// Whether `grouped_daily` answers (so a caller can count the calls before choosing).
+    fn has_grouped_daily(&self) -> bool {
+        false
+    }
+
+    /// Whether `error` (an `Unauthorized` one) means nothing more can be asked this run.
+    /// A provider that can tell a refused key from a refused endpoint or parameter says so.
+    fn unusable_after(&self, _error: &ProviderError) -> bool {
+        true
+    }
+
+    /// HTTP calls and rows so far (zero for a provider without HTTP).
+    fn stats(&self) -> ProviderStats {
+        ProviderStats {
+            provider: self.name().as_str().to_owned(),
+            ..ProviderStats::default()
+        }
+    }
+
     /// Splits of `symbol` with ex-date in `[from, to]`.
     async fn splits(
         &self,
@@ -128,6 +159,25 @@ pub trait Provider: Send + Sync {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Dividend>, ProviderError>;
+
+    /// Splits of every symbol with ex-date in `[from, to]` in a few calls (a listing by
+    /// date), where the provider has one; `None` where it does not.
+    async fn all_splits(
+        &self,
+        _from: NaiveDate,
+        _to: NaiveDate,
+    ) -> Result<Option<Vec<Split>>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Cash dividends of every symbol with ex-date in `[from, to]`, like `all_splits`.
+    async fn all_dividends(
+        &self,
+        _from: NaiveDate,
+        _to: NaiveDate,
+    ) -> Result<Option<Vec<Dividend>>, ProviderError> {
+        Ok(None)
+    }
 
     /// Security metadata; `None` for a symbol the provider does not know.
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError>;

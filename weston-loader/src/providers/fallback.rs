@@ -1,0 +1,485 @@
+//! The providers of a run, in order of preference: each asks only for what the ones before
+//! it did not supply, and every row says who supplied it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+
+use super::{DailyBar, Dividend, Provider, ProviderError, ProviderStats, SecurityInfo, Split};
+use crate::cli::ProviderName;
+
+/// A row and the provider that supplied it (stored in the `provider` column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced<T> {
+    pub provider: ProviderName,
+    pub row: T,
+}
+
+/// Every provider failed (or none was usable) for `what`.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: no provider could answer ({})", describe_failures(.failures))]
+pub struct ChainError {
+    pub what: String,
+    pub failures: Vec<ProviderError>,
+}
+
+fn describe_failures(failures: &[ProviderError]) -> String {
+    if failures.is_empty() {
+        "every provider is disabled for this run".to_owned()
+    } else {
+        failures
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Corporate actions (splits or dividends) for a set of symbols.
+#[derive(Debug)]
+pub struct ActionsOutcome<T> {
+    pub rows: Vec<Sourced<T>>,
+    /// Symbols no provider could answer for.
+    pub failures: Vec<(String, ChainError)>,
+}
+
+/// Bars for a set of symbols and sessions.
+#[derive(Debug, Default)]
+pub struct BarsOutcome {
+    /// At most one bar per (symbol, session), from the first provider that had it.
+    pub bars: Vec<Sourced<DailyBar>>,
+    /// Sessions no provider supplied, per symbol (a halt, a listing after the session, or
+    /// every provider failing).
+    pub missing: BTreeMap<String, Vec<NaiveDate>>,
+    /// Failures met on the way (a later provider may have filled in): what was asked (a
+    /// symbol, or a session date for grouped calls) and the error.
+    pub failures: Vec<(String, ProviderError)>,
+}
+
+struct Member {
+    provider: Arc<dyn Provider>,
+    disabled: Mutex<Option<String>>,
+    rows_supplied: AtomicU64,
+}
+
+pub struct ProviderChain {
+    members: Vec<Member>,
+    concurrency: usize,
+}
+
+impl ProviderChain {
+    /// `providers` in order of preference.
+    pub fn new(providers: Vec<Arc<dyn Provider>>) -> Self {
+        let members = providers
+            .into_iter()
+            .map(|provider| Member {
+                provider,
+                disabled: Mutex::new(None),
+                rows_supplied: AtomicU64::new(0),
+            })
+            .collect();
+        // Calls in flight per provider; the rate limiter paces them.
+        ProviderChain {
+            members,
+            concurrency: 8,
+        }
+    }
+
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    pub fn order(&self) -> Vec<ProviderName> {
+        self.members.iter().map(|m| m.provider.name()).collect()
+    }
+
+    /// Counters per provider, in order, for the run's log and `etl_run.stats`.
+    pub fn stats(&self) -> Vec<ProviderStats> {
+        self.members
+            .iter()
+            .map(|m| {
+                let mut stats = m.provider.stats();
+                stats.rows_supplied = m.rows_supplied.load(Ordering::Relaxed);
+                if let Some(reason) = m.disabled.lock().expect("disabled lock").clone() {
+                    stats.disabled = Some(reason);
+                }
+                stats
+            })
+            .collect()
+    }
+
+    /// One log line per provider: HTTP calls, rows, and why it was dropped if it was.
+    pub fn log_stats(&self) {
+        for s in self.stats() {
+            tracing::info!(
+                provider = %s.provider,
+                http_calls = s.http_calls,
+                retries = s.retries,
+                rate_limited = s.rate_limited,
+                rows_returned = s.rows_returned,
+                rows_supplied = s.rows_supplied,
+                disabled = s.disabled.as_deref().unwrap_or(""),
+                "{}: {} HTTP calls, {} rows supplied",
+                s.provider,
+                s.http_calls,
+                s.rows_supplied
+            );
+        }
+    }
+
+    fn usable(&self) -> impl Iterator<Item = &Member> {
+        self.members
+            .iter()
+            .filter(|m| m.disabled.lock().expect("disabled lock").is_none())
+    }
+
+    /// A refused key drops the provider for the rest of the run; a refused endpoint or
+    /// parameter (part of a plan) only fails this call, which the next provider fills.
+    fn note_failure(&self, member: &Member, error: &ProviderError) {
+        let name = member.provider.name();
+        match error {
+            ProviderError::Unauthorized { message, .. }
+                if member.provider.unusable_after(error) =>
+            {
+                let mut disabled = member.disabled.lock().expect("disabled lock");
+                if disabled.is_none() {
+                    tracing::error!(
+                        provider = %name,
+                        "{name}: not authorised ({message}); the next provider takes over for the rest of this run"
+                    );
+                    *disabled = Some(message.clone());
+                }
+            }
+            _ => tracing::warn!(provider = %name, "{error}"),
+        }
+    }
+
+    fn supplied(&self, member: &Member, rows: usize) {
+        member
+            .rows_supplied
+            .fetch_add(rows as u64, Ordering::Relaxed);
+    }
+
+    /// Raw bars of `symbols` for `sessions` (the trading dates wanted; bars on other dates
+    /// are ignored). Each provider in turn is asked only for the (symbol, session) pairs still
+    /// missing, in the way that costs it the fewest calls: one grouped call per missing
+    /// session when it has grouped daily and that is fewer calls than one per symbol.
+    pub async fn bars(&self, symbols: &[String], sessions: &[NaiveDate]) -> BarsOutcome {
+        let sessions: BTreeSet<NaiveDate> = sessions.iter().copied().collect();
+        let mut missing: BTreeMap<String, BTreeSet<NaiveDate>> = symbols
+            .iter()
+            .map(|s| (s.clone(), sessions.clone()))
+            .filter(|(_, dates)| !dates.is_empty())
+            .collect();
+        let mut outcome = BarsOutcome::default();
+        for member in &self.members {
+            missing.retain(|_, dates| !dates.is_empty());
+            if missing.is_empty() {
+                break;
+            }
+            if member.disabled.lock().expect("disabled lock").is_some() {
+                continue;
+            }
+            let dates: BTreeSet<NaiveDate> = missing.values().flatten().copied().collect();
+            let found = if member.provider.has_grouped_daily() && dates.len() < missing.len() {
+                self.bars_grouped(member, &dates, &missing, &mut outcome)
+                    .await
+            } else {
+                self.bars_per_symbol(member, &missing, &mut outcome).await
+            };
+            self.supplied(member, found.len());
+            for bar in found {
+                if let Some(dates) = missing.get_mut(&bar.symbol) {
+                    dates.remove(&bar.date);
+                }
+                outcome.bars.push(Sourced {
+                    provider: member.provider.name(),
+                    row: bar,
+                });
+            }
+        }
+        outcome.missing = missing
+            .into_iter()
+            .filter(|(_, dates)| !dates.is_empty())
+            .map(|(symbol, dates)| (symbol, dates.into_iter().collect()))
+            .collect();
+        outcome
+            .bars
+            .sort_by(|a, b| (&a.row.symbol, a.row.date).cmp(&(&b.row.symbol, b.row.date)));
+        outcome
+    }
+
+    /// The wanted bars out of one grouped call per session.
+    async fn bars_grouped(
+        &self,
+        member: &Member,
+        dates: &BTreeSet<NaiveDate>,
+        missing: &BTreeMap<String, BTreeSet<NaiveDate>>,
+        outcome: &mut BarsOutcome,
+    ) -> Vec<DailyBar> {
+        let mut found = Vec::new();
+        for &date in dates {
+            match member.provider.grouped_daily(date).await {
+                Ok(Some(bars)) => found.extend(bars.into_iter().filter(|b| {
+                    b.date == date && missing.get(&b.symbol).is_some_and(|d| d.contains(&date))
+                })),
+                // Documented as available by has_grouped_daily; treat a refusal as a gap.
+                Ok(None) => break,
+                Err(e) => {
+                    self.note_failure(member, &e);
+                    let stop = matches!(e, ProviderError::Unauthorized { .. });
+                    outcome.failures.push((date.to_string(), e));
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// The wanted bars out of one ranged call per symbol, a few in flight at once.
+    async fn bars_per_symbol(
+        &self,
+        member: &Member,
+        missing: &BTreeMap<String, BTreeSet<NaiveDate>>,
+        outcome: &mut BarsOutcome,
+    ) -> Vec<DailyBar> {
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (symbol, dates) in missing {
+            let (Some(&from), Some(&to)) = (dates.first(), dates.last()) else {
+                continue;
+            };
+            let provider = Arc::clone(&member.provider);
+            let permits = Arc::clone(&permits);
+            let symbol = symbol.clone();
+            let dates = dates.clone();
+            tasks.spawn(async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore never closed");
+                let answer = provider.daily_bars(&symbol, from, to).await;
+                let answer = answer.map(|bars| {
+                    bars.into_iter()
+                        .filter(|b| b.symbol == symbol && dates.contains(&b.date))
+                        .collect::<Vec<_>>()
+                });
+                (symbol, answer)
+            });
+        }
+        let mut found = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (symbol, answer) = joined.expect("a provider call panicked");
+            match answer {
+                Ok(bars) => found.extend(bars),
+                Err(e) => {
+                    self.note_failure(member, &e);
+                    outcome.failures.push((symbol, e));
+                }
+            }
+        }
+        found
+    }
+
+    /// Splits from the first provider that answers.
+    pub async fn splits(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Sourced<Vec<Split>>, ChainError> {
+        let mut failures = Vec::new();
+        for member in self.usable() {
+            match member.provider.splits(symbol, from, to).await {
+                Ok(rows) => {
+                    self.supplied(member, rows.len());
+                    return Ok(Sourced {
+                        provider: member.provider.name(),
+                        row: rows,
+                    });
+                }
+                Err(e) => {
+                    self.note_failure(member, &e);
+                    failures.push(e);
+                }
+            }
+        }
+        Err(ChainError {
+            what: format!("splits of {symbol}"),
+            failures,
+        })
+    }
+
+    /// Dividends from the first provider that answers.
+    pub async fn dividends(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Sourced<Vec<Dividend>>, ChainError> {
+        let mut failures = Vec::new();
+        for member in self.usable() {
+            match member.provider.dividends(symbol, from, to).await {
+                Ok(rows) => {
+                    self.supplied(member, rows.len());
+                    return Ok(Sourced {
+                        provider: member.provider.name(),
+                        row: rows,
+                    });
+                }
+                Err(e) => {
+                    self.note_failure(member, &e);
+                    failures.push(e);
+                }
+            }
+        }
+        Err(ChainError {
+            what: format!("dividends of {symbol}"),
+            failures,
+        })
+    }
+
+    /// Metadata from the first provider that knows the symbol; `Ok(None)` when every
+    /// usable provider answered and none knows it.
+    pub async fn security(
+        &self,
+        symbol: &str,
+    ) -> Result<Option<Sourced<SecurityInfo>>, ChainError> {
+        let mut failures = Vec::new();
+        let mut answered = false;
+        for member in self.usable() {
+            match member.provider.security(symbol).await {
+                Ok(Some(info)) => {
+                    self.supplied(member, 1);
+                    return Ok(Some(Sourced {
+                        provider: member.provider.name(),
+                        row: info,
+                    }));
+                }
+                Ok(None) => answered = true,
+                Err(e) => {
+                    self.note_failure(member, &e);
+                    failures.push(e);
+                }
+            }
+        }
+        if answered {
+            Ok(None)
+        } else {
+            Err(ChainError {
+                what: format!("security {symbol}"),
+                failures,
+            })
+        }
+    }
+
+    /// Splits of `symbols` with ex-date in `[from, to]`. For more than one symbol, the first
+    /// provider able to list every symbol's splits by date answers in a few calls (Polygon:
+    /// one paged listing; FMP: one calendar call per 90 days); otherwise one call per symbol,
+    /// each with its own fallback.
+    pub async fn splits_many(
+        &self,
+        symbols: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> ActionsOutcome<Split> {
+        if symbols.len() > 1 {
+            for member in self.usable() {
+                match member.provider.all_splits(from, to).await {
+                    Ok(Some(rows)) => {
+                        return self.keep_listed(member, symbols, rows, |s| &s.symbol)
+                    }
+                    Ok(None) => {}
+                    // A listing outside the plan is an optimisation lost, not the provider.
+                    Err(e) => {
+                        tracing::warn!(provider = %member.provider.name(), "listing every symbol failed, asking per symbol: {e}")
+                    }
+                }
+            }
+        }
+        let mut outcome = ActionsOutcome {
+            rows: Vec::new(),
+            failures: Vec::new(),
+        };
+        for symbol in symbols {
+            match self.splits(symbol, from, to).await {
+                Ok(sourced) => outcome
+                    .rows
+                    .extend(sourced.row.into_iter().map(|row| Sourced {
+                        provider: sourced.provider,
+                        row,
+                    })),
+                Err(e) => outcome.failures.push((symbol.clone(), e)),
+            }
+        }
+        outcome
+    }
+
+    /// Dividends of `symbols` with ex-date in `[from, to]`, like [`Self::splits_many`].
+    pub async fn dividends_many(
+        &self,
+        symbols: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> ActionsOutcome<Dividend> {
+        if symbols.len() > 1 {
+            for member in self.usable() {
+                match member.provider.all_dividends(from, to).await {
+                    Ok(Some(rows)) => {
+                        return self.keep_listed(member, symbols, rows, |d| &d.symbol)
+                    }
+                    Ok(None) => {}
+                    // A listing outside the plan is an optimisation lost, not the provider.
+                    Err(e) => {
+                        tracing::warn!(provider = %member.provider.name(), "listing every symbol failed, asking per symbol: {e}")
+                    }
+                }
+            }
+        }
+        let mut outcome = ActionsOutcome {
+            rows: Vec::new(),
+            failures: Vec::new(),
+        };
+        for symbol in symbols {
+            match self.dividends(symbol, from, to).await {
+                Ok(sourced) => outcome
+                    .rows
+                    .extend(sourced.row.into_iter().map(|row| Sourced {
+                        provider: sourced.provider,
+                        row,
+                    })),
+                Err(e) => outcome.failures.push((symbol.clone(), e)),
+            }
+        }
+        outcome
+    }
+
+    /// The rows of a listing of every symbol that belong to `symbols`.
+    fn keep_listed<T>(
+        &self,
+        member: &Member,
+        symbols: &[String],
+        rows: Vec<T>,
+        symbol_of: impl Fn(&T) -> &String,
+    ) -> ActionsOutcome<T> {
+        let wanted: BTreeSet<&String> = symbols.iter().collect();
+        let rows: Vec<Sourced<T>> = rows
+            .into_iter()
+            .filter(|row| wanted.contains(symbol_of(row)))
+            .map(|row| Sourced {
+                provider: member.provider.name(),
+                row,
+            })
+            .collect();
+        self.supplied(member, rows.len());
+        ActionsOutcome {
+            rows,
+            failures: Vec::new(),
+        }
+    }
+}

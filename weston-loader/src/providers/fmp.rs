@@ -1,0 +1,435 @@
+//! Financial Modeling Prep, the `/stable` API: raw end-of-day bars, splits, dividends and
+//! company profiles. The key goes in the `apikey` parameter.
+//!
+//! `historical-price-eod/non-split-adjusted` names its fields `adjOpen` … `adjClose`, yet
+//! they hold the prices as traded (not split-adjusted): that endpoint is the raw series.
+//! The split-adjusted one is `historical-price-eod/full` (`open` … `close`), never used here.
+
+use chrono::NaiveDate;
+use reqwest::Url;
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::http::{BodyProblem, HttpClient, HttpLimits, ProviderStats};
+use super::json::{decimal, opt_date};
+use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
+use crate::cli::ProviderName;
+
+/// Calendar endpoints answer at most this many days per call.
+const CALENDAR_WINDOW_DAYS: i64 = 90;
+
+pub struct FmpProvider {
+    http: HttpClient,
+    base: Url,
+}
+
+impl FmpProvider {
+    pub const DEFAULT_BASE_URL: &'static str = "https://financialmodelingprep.com";
+
+    /// `WESTON_FMP_BASE_URL`, else the public API.
+    pub fn base_url_from_env() -> String {
+        std::env::var("WESTON_FMP_BASE_URL")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned())
+    }
+
+    pub fn new(
+        api_key: impl Into<String>,
+        base_url: &str,
+        limits: HttpLimits,
+    ) -> Result<Self, String> {
+        let base = Url::parse(base_url)
+            .map_err(|e| format!("WESTON_FMP_BASE_URL {base_url:?} is not a URL: {e}"))?;
+        if base.cannot_be_a_base() {
+            return Err(format!(
+                "WESTON_FMP_BASE_URL {base_url:?} cannot be a base URL"
+            ));
+        }
+        let http = HttpClient::new(
+            ProviderName::Fmp,
+            api_key.into(),
+            "apikey",
+            limits,
+            body_problem,
+        )?;
+        Ok(FmpProvider { http, base })
+    }
+
+    /// The key, base URL and rate limit from the environment; `None` without `FMP_API_KEY`.
+    pub fn from_env() -> Option<Result<Self, String>> {
+        let key = std::env::var("FMP_API_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())?;
+        Some(
+            HttpLimits::from_env(ProviderName::Fmp)
+                .and_then(|limits| Self::new(key, &Self::base_url_from_env(), limits)),
+        )
+    }
+
+    fn url(&self, endpoint: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("checked in new: a base URL")
+            .pop_if_empty()
+            .push("stable")
+            .extend(endpoint.split('/'));
+        url.query_pairs_mut().extend_pairs(query);
+        url
+    }
+
+    /// A JSON array answer; a 404 is an empty one.
+    async fn list<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        symbol: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<T>, ProviderError> {
+        let url = self.url(endpoint, query);
+        Ok(self
+            .http
+            .get_json::<Vec<T>>(url, endpoint, symbol)
+            .await?
+            .unwrap_or_default())
+    }
+    /// A calendar listing (every symbol) over `[from, to]`, asked in windows of at most
+    /// CALENDAR_WINDOW_DAYS days, the longest range the calendars answer.
+    async fn calendar<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<T>, ProviderError> {
+        let mut rows = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let end = to.min(start + chrono::Duration::days(CALENDAR_WINDOW_DAYS - 1));
+            let (a, b) = (start.to_string(), end.to_string());
+            rows.extend(
+                self.list::<T>(endpoint, "*", &[("from", &a), ("to", &b)])
+                    .await?,
+            );
+            start = end + chrono::Duration::days(1);
+        }
+        Ok(rows)
+    }
+
+    /// The symbol of a row: the one asked for, or the row's own in a calendar.
+    fn row_symbol(
+        &self,
+        endpoint: &str,
+        asked: Option<&str>,
+        row: Option<String>,
+    ) -> Result<String, ProviderError> {
+        match (asked, row) {
+            (Some(asked), _) => Ok(asked.to_owned()),
+            (None, Some(row)) if !row.trim().is_empty() => Ok(row),
+            (None, _) => Err(self
+                .http
+                .malformed(endpoint, "*", "a row without its symbol")),
+        }
+    }
+
+    fn to_splits(
+        &self,
+        endpoint: &str,
+        asked: Option<&str>,
+        rows: Vec<FmpSplit>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Split>, ProviderError> {
+        let mut splits = Vec::new();
+        for row in rows.into_iter().filter(|r| (from..=to).contains(&r.date)) {
+            let symbol = self.row_symbol(endpoint, asked, row.symbol)?;
+            if row.numerator <= Decimal::ZERO || row.denominator <= Decimal::ZERO {
+                return Err(self.http.malformed(
+                    endpoint,
+                    &symbol,
+                    format!(
+                        "split on {}: {}/{} must be positive",
+                        row.date, row.numerator, row.denominator
+                    ),
+                ));
+            }
+            splits.push(Split {
+                symbol,
+                date: row.date,
+                numerator: row.numerator,
+                denominator: row.denominator,
+            });
+        }
+        splits.sort_by(|a, b| (&a.symbol, a.date).cmp(&(&b.symbol, b.date)));
+        self.http.add_rows(splits.len());
+        Ok(splits)
+    }
+
+    fn to_dividends(
+        &self,
+        endpoint: &str,
+        asked: Option<&str>,
+        rows: Vec<FmpDividend>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Dividend>, ProviderError> {
+        let mut dividends = Vec::new();
+        for row in rows.into_iter().filter(|r| (from..=to).contains(&r.date)) {
+            dividends.push(Dividend {
+                symbol: self.row_symbol(endpoint, asked, row.symbol)?,
+                ex_date: row.date,
+                amount: row.dividend,
+                // FMP's US dividends carry no currency field: they are in dollars.
+                currency: "USD".to_owned(),
+            });
+        }
+        dividends.sort_by(|a, b| (&a.symbol, a.ex_date).cmp(&(&b.symbol, b.ex_date)));
+        self.http.add_rows(dividends.len());
+        Ok(dividends)
+    }
+}
+
+/// FMP may answer an error with HTTP 200 and `{"Error Message": "…"}`.
+fn body_problem(body: &[u8]) -> Option<BodyProblem> {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        #[serde(rename = "Error Message")]
+        error_message: String,
+    }
+    // A data answer is an array; only an object can be an error.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let message = serde_json::from_slice::<ErrorBody>(body)
+        .ok()?
+        .error_message;
+    let lower = message.to_ascii_lowercase();
+    // "Limit Reach . Please upgrade your plan …" is a quota, not a plan restriction.
+    Some(if lower.contains("limit reach") {
+        BodyProblem::RateLimited(message)
+    } else if lower.contains("invalid api key")
+        || lower.contains("api key")
+        || lower.contains("premium")
+        || lower.contains("restricted")
+        || lower.contains("subscription")
+        || lower.contains("upgrade")
+        || lower.contains("exclusive endpoint")
+        || lower.contains("special endpoint")
+    {
+        BodyProblem::Unauthorized(message)
+    } else {
+        BodyProblem::Other(message)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEod {
+    date: NaiveDate,
+    // Raw values despite the names (see the module documentation).
+    #[serde(deserialize_with = "decimal")]
+    adj_open: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    adj_high: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    adj_low: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    adj_close: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    volume: Decimal,
+}
+
+#[derive(Deserialize)]
+struct FmpSplit {
+    #[serde(default)]
+    symbol: Option<String>,
+    date: NaiveDate,
+    #[serde(deserialize_with = "decimal")]
+    numerator: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    denominator: Decimal,
+}
+
+#[derive(Deserialize)]
+struct FmpDividend {
+    #[serde(default)]
+    symbol: Option<String>,
+    /// The ex-dividend date.
+    date: NaiveDate,
+    /// As declared; `adjDividend` is split-adjusted and not used.
+    #[serde(deserialize_with = "decimal")]
+    dividend: Decimal,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Profile {
+    symbol: String,
+    #[serde(default)]
+    company_name: Option<String>,
+    #[serde(default, alias = "exchangeShortName")]
+    exchange: Option<String>,
+    #[serde(default)]
+    sector: Option<String>,
+    #[serde(default)]
+    industry: Option<String>,
+    #[serde(default, deserialize_with = "opt_date")]
+    ipo_date: Option<NaiveDate>,
+}
+
+fn non_empty(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+#[async_trait::async_trait]
+impl Provider for FmpProvider {
+    fn name(&self) -> ProviderName {
+        ProviderName::Fmp
+    }
+
+    async fn daily_bars(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DailyBar>, ProviderError> {
+        const ENDPOINT: &str = "historical-price-eod/non-split-adjusted";
+        let (from_text, to_text) = (from.to_string(), to.to_string());
+        let rows: Vec<RawEod> = self
+            .list(
+                ENDPOINT,
+                symbol,
+                &[("symbol", symbol), ("from", &from_text), ("to", &to_text)],
+            )
+            .await?;
+        let mut bars: Vec<DailyBar> = rows
+            .into_iter()
+            .filter(|r| (from..=to).contains(&r.date))
+            .map(|r| DailyBar {
+                symbol: symbol.to_owned(),
+                date: r.date,
+                open: r.adj_open,
+                high: r.adj_high,
+                low: r.adj_low,
+                close: r.adj_close,
+                volume: r.volume,
+                vwap: None,
+            })
+            .collect();
+        // FMP answers newest first.
+        bars.sort_by_key(|b| b.date);
+        if let Some(pair) = bars.windows(2).find(|w| w[0].date == w[1].date) {
+            return Err(self.http.malformed(
+                ENDPOINT,
+                symbol,
+                format!("two bars for {}", pair[0].date),
+            ));
+        }
+        self.http.add_rows(bars.len());
+        Ok(bars)
+    }
+
+    async fn splits(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Split>, ProviderError> {
+        let rows: Vec<FmpSplit> = self.list("splits", symbol, &[("symbol", symbol)]).await?;
+        self.to_splits("splits", Some(symbol), rows, from, to)
+    }
+
+    async fn dividends(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Dividend>, ProviderError> {
+        let rows: Vec<FmpDividend> = self
+            .list("dividends", symbol, &[("symbol", symbol)])
+            .await?;
+        self.to_dividends("dividends", Some(symbol), rows, from, to)
+    }
+
+    async fn all_splits(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<Split>>, ProviderError> {
+        let rows = self
+            .calendar::<FmpSplit>("splits-calendar", from, to)
+            .await?;
+        self.to_splits("splits-calendar", None, rows, from, to)
+            .map(Some)
+    }
+
+    async fn all_dividends(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<Dividend>>, ProviderError> {
+        let rows = self
+            .calendar::<FmpDividend>("dividends-calendar", from, to)
+            .await?;
+        self.to_dividends("dividends-calendar", None, rows, from, to)
+            .map(Some)
+    }
+
+    async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {
+        const ENDPOINT: &str = "profile";
+        let rows: Vec<Profile> = self.list(ENDPOINT, symbol, &[("symbol", symbol)]).await?;
+        let Some(profile) = rows
+            .into_iter()
+            .find(|p| p.symbol.eq_ignore_ascii_case(symbol))
+        else {
+            return Ok(None);
+        };
+        self.http.add_rows(1);
+        Ok(Some(SecurityInfo {
+            symbol: symbol.to_owned(),
+            name: non_empty(profile.company_name),
+            exchange: non_empty(profile.exchange),
+            sector: non_empty(profile.sector),
+            industry: non_empty(profile.industry),
+            listed_date: profile.ipo_date,
+            delisted_date: None,
+        }))
+    }
+
+    fn unusable_after(&self, _error: &ProviderError) -> bool {
+        self.http.stats().disabled.is_some()
+    }
+
+    fn stats(&self) -> ProviderStats {
+        self.http.stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_are_classified() {
+        let problem = |s: &str| body_problem(s.as_bytes());
+        assert!(matches!(
+            problem(r#"{"Error Message": "Invalid API KEY. Feel free to create a Free API Key"}"#),
+            Some(BodyProblem::Unauthorized(_))
+        ));
+        assert!(matches!(
+            problem(r#"{"Error Message": "Limit Reach . Please upgrade your plan"}"#),
+            Some(BodyProblem::RateLimited(_))
+        ));
+        assert!(matches!(
+            problem(
+                r#"{"Error Message": "Restricted Endpoint: This endpoint is not available under your current subscription"}"#
+            ),
+            Some(BodyProblem::Unauthorized(_))
+        ));
+        assert!(matches!(
+            problem(r#"{"Error Message": "something odd"}"#),
+            Some(BodyProblem::Other(_))
+        ));
+        assert_eq!(problem(r#"[{"symbol":"AAPL"}]"#), None);
+        assert_eq!(problem("[]"), None);
+    }
+}

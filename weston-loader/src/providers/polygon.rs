@@ -1,0 +1,524 @@
+//! Polygon.io REST API: raw daily aggregates (per ticker, and grouped per session for every
+//! ticker), splits, dividends and ticker details. The key goes in the `apiKey` parameter.
+
+use chrono::NaiveDate;
+use reqwest::Url;
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::http::{BodyProblem, HttpClient, HttpLimits, ProviderStats};
+use super::json::{decimal, new_york_date, opt_date, opt_decimal};
+use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
+use crate::cli::ProviderName;
+
+/// Cursor pages followed at most per call (a daily history never needs more than a few).
+const MAX_PAGES: usize = 1000;
+
+pub struct PolygonProvider {
+    http: HttpClient,
+    base: Url,
+}
+
+impl PolygonProvider {
+    pub const DEFAULT_BASE_URL: &'static str = "https://api.polygon.io";
+
+    /// `WESTON_POLYGON_BASE_URL`, else the public API.
+    pub fn base_url_from_env() -> String {
+        std::env::var("WESTON_POLYGON_BASE_URL")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned())
+    }
+
+    pub fn new(
+        api_key: impl Into<String>,
+        base_url: &str,
+        limits: HttpLimits,
+    ) -> Result<Self, String> {
+        let base = Url::parse(base_url)
+            .map_err(|e| format!("WESTON_POLYGON_BASE_URL {base_url:?} is not a URL: {e}"))?;
+        if base.cannot_be_a_base() {
+            return Err(format!(
+                "WESTON_POLYGON_BASE_URL {base_url:?} cannot be a base URL"
+            ));
+        }
+        let http = HttpClient::new(
+            ProviderName::Polygon,
+            api_key.into(),
+            "apiKey",
+            limits,
+            body_problem,
+        )?;
+        Ok(PolygonProvider { http, base })
+    }
+
+    /// The key, base URL and rate limit from the environment; `None` without `POLYGON_API_KEY`.
+    pub fn from_env() -> Option<Result<Self, String>> {
+        let key = std::env::var("POLYGON_API_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())?;
+        Some(
+            HttpLimits::from_env(ProviderName::Polygon)
+                .and_then(|limits| Self::new(key, &Self::base_url_from_env(), limits)),
+        )
+    }
+
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("checked in new: a base URL")
+            .pop_if_empty()
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// A `next_url` resolved against our base URL (so the key never goes to another host),
+    /// without any key it might carry; the key is re-attached when sending.
+    fn next_page_url(
+        &self,
+        next_url: &str,
+        endpoint: &str,
+        symbol: &str,
+    ) -> Result<Url, ProviderError> {
+        let next = Url::parse(next_url).map_err(|e| {
+            self.http
+                .malformed(endpoint, symbol, format!("bad next_url: {e}"))
+        })?;
+        let mut url = self.base.clone();
+        let base_path = self.base.path().trim_end_matches('/');
+        url.set_path(&format!("{base_path}{}", next.path()));
+        let pairs: Vec<(String, String)> = next
+            .query_pairs()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("apikey"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.set_query(None);
+        if !pairs.is_empty() {
+            url.query_pairs_mut().extend_pairs(pairs);
+        }
+        Ok(url)
+    }
+
+    /// Every page's `results`, following `next_url`. A 404 is an empty answer.
+    async fn paged<T: DeserializeOwned>(
+        &self,
+        first: Url,
+        endpoint: &str,
+        symbol: &str,
+    ) -> Result<Vec<T>, ProviderError> {
+        let mut rows = Vec::new();
+        let mut url = first;
+        for _ in 0..MAX_PAGES {
+            let Some(page) = self.http.get_json::<Page<T>>(url, endpoint, symbol).await? else {
+                return Ok(rows);
+            };
+            if page.adjusted == Some(true) {
+                return Err(self.http.malformed(
+                    endpoint,
+                    symbol,
+                    "adjusted bars returned for adjusted=false",
+                ));
+            }
+            rows.extend(page.results.unwrap_or_default());
+            match page.next_url {
+                Some(next) if !next.is_empty() => {
+                    url = self.next_page_url(&next, endpoint, symbol)?
+                }
+                _ => return Ok(rows),
+            }
+        }
+        Err(self
+            .http
+            .malformed(endpoint, symbol, format!("more than {MAX_PAGES} pages")))
+    }
+
+    /// Splits of `ticker`, or of every ticker (one paged listing) when `None`.
+    async fn fetch_splits(
+        &self,
+        ticker: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Split>, ProviderError> {
+        const ENDPOINT: &str = "/v3/reference/splits";
+        let (gte, lte) = (from.to_string(), to.to_string());
+        let mut query = vec![
+            ("execution_date.gte", gte.as_str()),
+            ("execution_date.lte", lte.as_str()),
+            ("limit", "1000"),
+        ];
+        query.extend(ticker.map(|t| ("ticker", t)));
+        let asked = ticker.unwrap_or("*");
+        let url = self.url(&["v3", "reference", "splits"], &query);
+        let rows: Vec<PolygonSplit> = self.paged(url, ENDPOINT, asked).await?;
+        let mut splits = Vec::with_capacity(rows.len());
+        for row in rows {
+            let symbol = self.row_ticker(ENDPOINT, ticker, row.ticker.as_deref())?;
+            let date = row.execution_date.ok_or_else(|| {
+                self.http
+                    .malformed(ENDPOINT, &symbol, "a split without execution_date")
+            })?;
+            if row.split_from <= Decimal::ZERO || row.split_to <= Decimal::ZERO {
+                return Err(self.http.malformed(
+                    ENDPOINT,
+                    &symbol,
+                    format!(
+                        "split on {date}: split_from {} / split_to {} must be positive",
+                        row.split_from, row.split_to
+                    ),
+                ));
+            }
+            if (from..=to).contains(&date) {
+                // split_from 1, split_to 4 is a 4-for-1 split.
+                splits.push(Split {
+                    symbol,
+                    date,
+                    numerator: row.split_to,
+                    denominator: row.split_from,
+                });
+            }
+        }
+        splits.sort_by(|a, b| (&a.symbol, a.date).cmp(&(&b.symbol, b.date)));
+        self.http.add_rows(splits.len());
+        Ok(splits)
+    }
+
+    /// Cash dividends of `ticker`, or of every ticker when `None`.
+    async fn fetch_dividends(
+        &self,
+        ticker: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Dividend>, ProviderError> {
+        const ENDPOINT: &str = "/v3/reference/dividends";
+        let (gte, lte) = (from.to_string(), to.to_string());
+        let mut query = vec![
+            ("ex_dividend_date.gte", gte.as_str()),
+            ("ex_dividend_date.lte", lte.as_str()),
+            ("limit", "1000"),
+        ];
+        query.extend(ticker.map(|t| ("ticker", t)));
+        let asked = ticker.unwrap_or("*");
+        let url = self.url(&["v3", "reference", "dividends"], &query);
+        let rows: Vec<PolygonDividend> = self.paged(url, ENDPOINT, asked).await?;
+        let mut dividends = Vec::with_capacity(rows.len());
+        for row in rows {
+            let symbol = self.row_ticker(ENDPOINT, ticker, row.ticker.as_deref())?;
+            let ex_date = row.ex_dividend_date.ok_or_else(|| {
+                self.http
+                    .malformed(ENDPOINT, &symbol, "a dividend without ex_dividend_date")
+            })?;
+            if (from..=to).contains(&ex_date) {
+                dividends.push(Dividend {
+                    symbol,
+                    ex_date,
+                    amount: row.cash_amount,
+                    currency: row
+                        .currency
+                        .unwrap_or_else(|| "USD".to_owned())
+                        .to_ascii_uppercase(),
+                });
+            }
+        }
+        dividends.sort_by(|a, b| (&a.symbol, a.ex_date).cmp(&(&b.symbol, b.ex_date)));
+        self.http.add_rows(dividends.len());
+        Ok(dividends)
+    }
+
+    /// The symbol a reference row belongs to: the one asked for, or the row's own ticker in
+    /// a listing of every ticker.
+    fn row_ticker(
+        &self,
+        endpoint: &str,
+        asked: Option<&str>,
+        row: Option<&str>,
+    ) -> Result<String, ProviderError> {
+        match (asked, row) {
+            (Some(asked), _) => Ok(asked.to_owned()),
+            (None, Some(row)) if !row.is_empty() => Ok(row.to_owned()),
+            (None, _) => Err(self
+                .http
+                .malformed(endpoint, "*", "a row without its ticker")),
+        }
+    }
+
+    fn bar(&self, endpoint: &str, symbol: &str, agg: Agg) -> Result<DailyBar, ProviderError> {
+        let date = new_york_date(agg.t).ok_or_else(|| {
+            self.http.malformed(
+                endpoint,
+                symbol,
+                format!("timestamp {} out of range", agg.t),
+            )
+        })?;
+        Ok(DailyBar {
+            symbol: symbol.to_owned(),
+            date,
+            open: agg.o,
+            high: agg.h,
+            low: agg.l,
+            close: agg.c,
+            volume: agg.v,
+            vwap: agg.vw,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+struct Page<T> {
+    #[serde(default)]
+    results: Option<Vec<T>>,
+    #[serde(default)]
+    next_url: Option<String>,
+    #[serde(default)]
+    adjusted: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Agg {
+    #[serde(rename = "T", default)]
+    ticker: Option<String>,
+    #[serde(deserialize_with = "decimal")]
+    o: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    h: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    l: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    c: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    v: Decimal,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    vw: Option<Decimal>,
+    t: i64,
+}
+
+#[derive(Deserialize)]
+struct PolygonSplit {
+    #[serde(default)]
+    ticker: Option<String>,
+    #[serde(deserialize_with = "opt_date", default)]
+    execution_date: Option<NaiveDate>,
+    #[serde(deserialize_with = "decimal")]
+    split_from: Decimal,
+    #[serde(deserialize_with = "decimal")]
+    split_to: Decimal,
+}
+
+#[derive(Deserialize)]
+struct PolygonDividend {
+    #[serde(default)]
+    ticker: Option<String>,
+    #[serde(deserialize_with = "opt_date", default)]
+    ex_dividend_date: Option<NaiveDate>,
+    #[serde(deserialize_with = "decimal")]
+    cash_amount: Decimal,
+    #[serde(default)]
+    currency: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DetailsEnvelope {
+    results: Option<TickerDetails>,
+}
+
+#[derive(Deserialize)]
+struct TickerDetails {
+    ticker: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    primary_exchange: Option<String>,
+    #[serde(default)]
+    sic_description: Option<String>,
+    #[serde(default, deserialize_with = "opt_date")]
+    list_date: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "opt_date")]
+    delisted_utc: Option<NaiveDate>,
+}
+
+/// Polygon answers errors with `{"status": "ERROR" | "NOT_AUTHORIZED", "error"|"message": …}`,
+/// normally with a 4xx status; the same body under HTTP 200 is classified the same way.
+fn body_problem(body: &[u8]) -> Option<BodyProblem> {
+    #[derive(Deserialize)]
+    struct Status {
+        #[serde(default)]
+        status: Option<String>,
+        #[serde(default)]
+        error: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+    }
+    // Only objects can carry a status; skip the parse for anything else.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let status: Status = serde_json::from_slice(body).ok()?;
+    let kind = status.status?;
+    if !matches!(kind.as_str(), "ERROR" | "NOT_AUTHORIZED") {
+        return None;
+    }
+    let message = status
+        .error
+        .or(status.message)
+        .unwrap_or_else(|| kind.clone());
+    let lower = message.to_ascii_lowercase();
+    Some(
+        if kind == "NOT_AUTHORIZED"
+            || lower.contains("api key")
+            || lower.contains("not entitled")
+            || lower.contains("upgrade")
+        {
+            BodyProblem::Unauthorized(message)
+        } else if lower.contains("maximum requests") || lower.contains("rate limit") {
+            BodyProblem::RateLimited(message)
+        } else {
+            BodyProblem::Other(message)
+        },
+    )
+}
+
+#[async_trait::async_trait]
+impl Provider for PolygonProvider {
+    fn name(&self) -> ProviderName {
+        ProviderName::Polygon
+    }
+
+    async fn daily_bars(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DailyBar>, ProviderError> {
+        const ENDPOINT: &str = "/v2/aggs/ticker/{T}/range/1/day";
+        let (from_text, to_text) = (from.to_string(), to.to_string());
+        let url = self.url(
+            &[
+                "v2", "aggs", "ticker", symbol, "range", "1", "day", &from_text, &to_text,
+            ],
+            &[("adjusted", "false"), ("sort", "asc"), ("limit", "50000")],
+        );
+        let aggs: Vec<Agg> = self.paged(url, ENDPOINT, symbol).await?;
+        let mut bars = aggs
+            .into_iter()
+            .map(|agg| self.bar(ENDPOINT, symbol, agg))
+            .collect::<Result<Vec<_>, _>>()?;
+        bars.retain(|b| (from..=to).contains(&b.date));
+        bars.sort_by_key(|b| b.date);
+        self.http.add_rows(bars.len());
+        Ok(bars)
+    }
+
+    async fn grouped_daily(&self, date: NaiveDate) -> Result<Option<Vec<DailyBar>>, ProviderError> {
+        const ENDPOINT: &str = "/v2/aggs/grouped/locale/us/market/stocks";
+        let day = date.to_string();
+        let url = self.url(
+            &[
+                "v2", "aggs", "grouped", "locale", "us", "market", "stocks", &day,
+            ],
+            &[("adjusted", "false")],
+        );
+        let aggs: Vec<Agg> = self.paged(url, ENDPOINT, &day).await?;
+        let mut bars = Vec::with_capacity(aggs.len());
+        for agg in aggs {
+            let Some(ticker) = agg.ticker.clone() else {
+                return Err(self
+                    .http
+                    .malformed(ENDPOINT, &day, "a result without its ticker `T`"));
+            };
+            let bar = self.bar(ENDPOINT, &ticker, agg)?;
+            // The stamp marks the session (its start or its close): it must be that day.
+            if bar.date != date {
+                return Err(self.http.malformed(
+                    ENDPOINT,
+                    &ticker,
+                    format!("bar stamped {} in the grouped answer for {date}", bar.date),
+                ));
+            }
+            bars.push(bar);
+        }
+        self.http.add_rows(bars.len());
+        Ok(Some(bars))
+    }
+
+    fn has_grouped_daily(&self) -> bool {
+        true
+    }
+
+    async fn splits(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Split>, ProviderError> {
+        self.fetch_splits(Some(symbol), from, to).await
+    }
+
+    async fn dividends(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Dividend>, ProviderError> {
+        self.fetch_dividends(Some(symbol), from, to).await
+    }
+
+    async fn all_splits(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<Split>>, ProviderError> {
+        self.fetch_splits(None, from, to).await.map(Some)
+    }
+
+    async fn all_dividends(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<Dividend>>, ProviderError> {
+        self.fetch_dividends(None, from, to).await.map(Some)
+    }
+
+    async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {
+        const ENDPOINT: &str = "/v3/reference/tickers/{T}";
+        let url = self.url(&["v3", "reference", "tickers", symbol], &[]);
+        let Some(envelope) = self
+            .http
+            .get_json::<DetailsEnvelope>(url, ENDPOINT, symbol)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(details) = envelope.results else {
+            return Ok(None);
+        };
+        if !details.ticker.eq_ignore_ascii_case(symbol) {
+            return Err(self.http.malformed(
+                ENDPOINT,
+                symbol,
+                format!("details of {} instead", details.ticker),
+            ));
+        }
+        self.http.add_rows(1);
+        Ok(Some(SecurityInfo {
+            symbol: symbol.to_owned(),
+            name: details.name,
+            exchange: details.primary_exchange,
+            sector: None,
+            industry: details.sic_description,
+            listed_date: details.list_date,
+            delisted_date: details.delisted_utc,
+        }))
+    }
+
+    fn unusable_after(&self, _error: &ProviderError) -> bool {
+        self.http.stats().disabled.is_some()
+    }
+
+    fn stats(&self) -> ProviderStats {
+        self.http.stats()
+    }
+}
