@@ -12,6 +12,9 @@ tier() { log "$1"; shift; if ! "$@"; then failed=1; log "FAILED: $*"; fi; }
 tier "tier 1: pure Rust (no PostgreSQL)" \
     cargo test --release --workspace --exclude weston-tests
 
+# The monitoring test runs postgres_exporter on the development cluster's port, which
+# is free while the tests run (the throw-away cluster below has its own).
+export WESTON_TEST_EXPORTER_PORT=${WESTON_TEST_EXPORTER_PORT:-$WESTON_PGPORT}
 # A throw-away cluster for the integration tests, rebuilt on every run.
 export WESTON_PGPORT=${WESTON_TEST_PGPORT:-55433}
 export WESTON_PGDATA=${WESTON_TEST_PGDATA:-/tmp/weston-test-cluster/data}
