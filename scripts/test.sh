@@ -31,6 +31,10 @@ tier "tier 2: integration tests against PostgreSQL 15 on port $WESTON_PGPORT" \
     cargo test --release -p weston-tests -- --test-threads "${WESTON_TEST_THREADS:-4}"
 bash scripts/cluster.sh stop || true
 
+# Backups: pg_dump and pgBackRest (WAL archive + point-in-time recovery), each restored
+# into a fresh cluster and compared table by table (Unix sockets only, no TCP port).
+tier "tier 2b: restore drill" bash scripts/restore-drill.sh
+
 # Last: cargo pgrx test installs its own build (with the test schema) into PostgreSQL;
 # setup.sh puts the release build back on the next run.
 # cargo pgrx test runs initdb and postgres through sudo as the postgres user.
