@@ -64,8 +64,10 @@ CONTAINERFILE
     rm -rf "$context"
 fi
 
+step "cargo vendor (the build stage cannot reach crates.io through this machine's proxy)"
+cargo vendor --locked --versioned-dirs -q "$work/vendor" >/dev/null
 step "podman build Dockerfile.pg15"
-podman build --isolation=chroot --network=host --pull=never \
+podman build --isolation=chroot --network=host --pull=never --volume "$work/vendor:/opt/cargo-vendor:ro" \
     --build-arg BASE_IMAGE="$base" --build-arg BUILDER_IMAGE="$builder" \
     -f Dockerfile.pg15 -t "$image" . > "$work/build.log" 2>&1 \
     || { tail -n 40 "$work/build.log" >&2; log "image build failed (log: $work/build.log)"; exit 1; }
