@@ -54,19 +54,25 @@ CONF
         cp /usr/share/weston/pgbackrest/postgresql-archiving.conf "$PGDATA/conf.d/10-archiving.conf"
     fi
     write_hba
-    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w -t 120 start >/dev/null
+    # The initialising server listens on a private socket only, so that neither clients nor
+    # the health check see the database before it is complete.
+    local init_socket
+    init_socket=$(mktemp -d)
+    export PGHOST=$init_socket
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories='$init_socket'" -w -t 120 start >/dev/null
     createdb "$db"
-    DATABASE_URL="postgres://postgres@localhost/$db?host=/var/run/postgresql" weston-loader migrate
+    DATABASE_URL="postgres://postgres@localhost/$db?host=$init_socket" weston-loader migrate
     local loader_password exporter_password
     loader_password=$(secret WESTON_LOADER_PASSWORD)
     exporter_password=$(secret WESTON_EXPORTER_PASSWORD)
+    # psql interpolates :'pw' (quoted) only in scripts read from stdin or a file, not in -c.
     if [ -n "$loader_password" ]; then
-        psql -X -q -v ON_ERROR_STOP=1 -d "$db" -v pw="$loader_password" \
-            -c "CREATE ROLE weston_loader LOGIN IN ROLE etl_writer" -c "ALTER ROLE weston_loader PASSWORD :'pw'"
+        echo "CREATE ROLE weston_loader LOGIN IN ROLE etl_writer PASSWORD :'pw';" \
+            | psql -X -q -v ON_ERROR_STOP=1 -d "$db" -v pw="$loader_password"
     fi
     if [ -n "$exporter_password" ]; then
-        psql -X -q -v ON_ERROR_STOP=1 -d "$db" -v pw="$exporter_password" \
-            -c "CREATE ROLE weston_exporter LOGIN IN ROLE app_ro, pg_monitor" -c "ALTER ROLE weston_exporter PASSWORD :'pw'"
+        echo "CREATE ROLE weston_exporter LOGIN IN ROLE app_ro, pg_monitor PASSWORD :'pw';" \
+            | psql -X -q -v ON_ERROR_STOP=1 -d "$db" -v pw="$exporter_password"
     fi
     for f in /docker-entrypoint-initdb.d/*; do
         case "$f" in
@@ -75,6 +81,8 @@ CONF
         esac
     done
     pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+    unset PGHOST
+    rmdir "$init_socket"
 }
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
