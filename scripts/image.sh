@@ -76,17 +76,18 @@ built=$(date +%s)
 step "smoke test with buildah run"
 container=$(buildah from --pull-never "$image")
 trap 'buildah rm "$container" >/dev/null 2>&1 || true' EXIT
-# No TCP listener (WESTON_LISTEN_ADDRESSES=''): the smoke test speaks over the Unix socket,
-# so it needs no port on this shared machine.
+# The server listens on loopback only, on this worker's development port (the host's
+# network namespace is shared), to check password authentication over TCP.
 buildah run --isolation chroot --network host --user postgres \
     --env PGDATA=/var/lib/postgresql/data --env POSTGRES_PASSWORD=smoke-only \
-    --env WESTON_ALLOWED_CIDRS="100.64.0.0/10 10.20.0.0/16" --env WESTON_LISTEN_ADDRESSES= \
+    --env WESTON_ALLOWED_CIDRS="100.64.0.0/10 10.20.0.0/16" --env WESTON_LISTEN_ADDRESSES=127.0.0.1 \
     --env WESTON_LOADER_PASSWORD=loader-smoke --env WESTON_EXPORTER_PASSWORD=exporter-smoke \
+    --env SMOKE_PORT="$WESTON_PGPORT" \
     "$container" -- bash -euo pipefail -c '
-        weston-entrypoint > /tmp/postgres.log 2>&1 &
-        for _ in $(seq 1 120); do pg_isready -q -h /var/run/postgresql -d weston && break; sleep 0.5; done
-        pg_isready -h /var/run/postgresql -d weston || { cat /tmp/postgres.log; exit 1; }
-        q() { psql -X -v ON_ERROR_STOP=1 -h /var/run/postgresql -d "${DB:-weston}" -At -c "$1"; }
+        weston-entrypoint -c port="$SMOKE_PORT" -c unix_socket_directories=/var/run/postgresql > /tmp/postgres.log 2>&1 &
+        for _ in $(seq 1 120); do pg_isready -q -h /var/run/postgresql -p "$SMOKE_PORT" -d weston && break; sleep 0.5; done
+        pg_isready -h /var/run/postgresql -p "$SMOKE_PORT" -d weston || { cat /tmp/postgres.log; exit 1; }
+        q() { psql -X -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$SMOKE_PORT" -d "${DB:-weston}" -At -c "$1"; }
         check() { local got; got=$(q "$1"); [ "$got" = "$2" ] || { echo "smoke: $1 gave [$got], expected [$2]"; exit 1; }; }
         check "SELECT extversion FROM pg_extension WHERE extname = '"'"'pg_weston'"'"'" 0.1.0
         check "SELECT count(*) FROM pg_roles WHERE rolname IN ('"'"'dba'"'"', '"'"'etl_writer'"'"', '"'"'app_rw'"'"', '"'"'app_ro'"'"') AND NOT rolcanlogin" 4
@@ -110,6 +111,12 @@ buildah run --isolation chroot --network host --user postgres \
         DB=smoke check "SELECT count(*) >= 4 FROM pg_inherits WHERE inhparent = '"'"'bars'"'"'::regclass" t
         check "SELECT count(*) FROM prices_daily" 0
         check "SELECT count(*) > 8 FROM pg_inherits WHERE inhparent = '"'"'prices_daily'"'"'::regclass" t
+        # Over TCP: scram-sha-256 with the right password only; the loader user is no owner.
+        tcp() { PGPASSWORD=$1 psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SMOKE_PORT" -U "$2" -d weston -At -c "$3"; }
+        [ "$(tcp loader-smoke weston_loader "SELECT current_user")" = weston_loader ] || { echo "smoke: the loader user cannot log in"; exit 1; }
+        ! tcp wrong-password weston_loader "SELECT 1" 2>/dev/null || { echo "smoke: a wrong password was accepted"; exit 1; }
+        ! tcp loader-smoke weston_loader "CREATE TABLE t (x int)" 2>/dev/null || { echo "smoke: the loader user could create a table"; exit 1; }
+        [ "$(tcp exporter-smoke weston_exporter "SELECT count(*) FROM prices_daily")" = 0 ] || { echo "smoke: the exporter user cannot read"; exit 1; }
         test -x /usr/local/bin/weston-loader && weston-loader --help >/dev/null
         test ! -e /usr/local/cargo && test ! -e /src   # nothing of the build stage
         pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
