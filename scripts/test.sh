@@ -12,6 +12,9 @@ tier() { log "$1"; shift; if ! "$@"; then failed=1; log "FAILED: $*"; fi; }
 tier "tier 1: pure Rust (no PostgreSQL)" \
     cargo test --release --workspace --exclude weston-tests
 
+# The monitoring test runs postgres_exporter on the development cluster's port, which
+# is free while the tests run (the throw-away cluster below has its own).
+export WESTON_TEST_EXPORTER_PORT=${WESTON_TEST_EXPORTER_PORT:-$WESTON_PGPORT}
 # A throw-away cluster for the integration tests, rebuilt on every run.
 # The standby test streams a replica of it on the demo cluster's port (tests never start that one).
 export WESTON_TEST_STANDBY_PGPORT=${WESTON_TEST_STANDBY_PGPORT:-$WESTON_PGPORT}
@@ -30,6 +33,10 @@ export WESTON_TEST_CRON_URL="postgres://postgres@127.0.0.1:$WESTON_PGPORT/$WESTO
 tier "tier 2: integration tests against PostgreSQL 15 on port $WESTON_PGPORT" \
     cargo test --release -p weston-tests -- --test-threads "${WESTON_TEST_THREADS:-4}"
 bash scripts/cluster.sh stop || true
+
+# Backups: pg_dump and pgBackRest (WAL archive + point-in-time recovery), each restored
+# into a fresh cluster and compared table by table (Unix sockets only, no TCP port).
+tier "tier 2b: restore drill" bash scripts/restore-drill.sh
 
 # Last: cargo pgrx test installs its own build (with the test schema) into PostgreSQL;
 # setup.sh puts the release build back on the next run.

@@ -37,7 +37,8 @@ mod tests {
         Spi::run(
             "CREATE TABLE bars (d date NOT NULL, v int) PARTITION BY RANGE (d);
              CREATE TABLE bars_default PARTITION OF bars DEFAULT;
-             INSERT INTO bars VALUES ('2024-02-29', 1), ('2025-01-01', 2);",
+             INSERT INTO bars VALUES ('2024-02-29', 1), ('2025-01-01', 2);
+             INSERT INTO weston_partition_config (parent) VALUES ('bars');",
         )
         .unwrap();
         let created = Spi::get_one::<i32>(
@@ -69,8 +70,17 @@ mod tests {
     )]
     fn a_table_that_is_not_range_partitioned_by_date_is_refused() {
         Spi::run("CREATE TABLE bars_plain (d date)").unwrap();
+        let _ =
+            Spi::get_one::<i32>("SELECT weston_create_partition('2024-01-01', 'bars_plain')::text");
+    }
+
+    #[pg_test(
+        error = "weston: public.bars_unregistered is not registered in weston_partition_config; a dba must INSERT it there before partitions can be ensured for it"
+    )]
+    fn ensure_partitions_refuses_a_parent_that_is_not_registered() {
+        Spi::run("CREATE TABLE bars_unregistered (d date) PARTITION BY RANGE (d)").unwrap();
         let _ = Spi::get_one::<i32>(
-            "SELECT weston_ensure_partitions('2024-01-01', '2024-02-01', 'bars_plain')",
+            "SELECT weston_ensure_partitions('2024-01-01', '2024-02-01', 'bars_unregistered')",
         );
     }
 }

@@ -248,6 +248,35 @@ fn copy_owner_and_privileges(client: &mut SpiClient<'_>, parent: &Parent, table:
     }
 }
 
+/// Refuses a parent that is not registered in `weston_partition_config`.
+fn require_configured(client: &SpiClient<'_>, parent: pg_sys::Oid) {
+    let configured = client
+        .select(
+            "SELECT 1 FROM weston_partition_config WHERE parent = $1",
+            Some(1),
+            &[parent.into()],
+        )
+        .expect("look up weston_partition_config");
+    if configured.is_empty() {
+        // Schema-qualified whatever the search_path, so the message names exactly one table.
+        let name = client
+            .select(
+                "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+                   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.oid = $1",
+                Some(1),
+                &[parent.into()],
+            )
+            .ok()
+            .and_then(|t| t.first().get::<String>(1).ok().flatten())
+            .unwrap_or_else(|| format!("relation {parent:?}"));
+        error!(
+            "weston: {name} is not registered in weston_partition_config; \
+             a dba must INSERT it there before partitions can be ensured for it"
+        );
+    }
+}
+
 /// The relcache reference pgrx opens for a `regclass` argument would make ALTER TABLE
 /// fail with "being used by active queries in this session": keep only the Oid.
 pub(crate) fn release(relation: PgRelation) -> pg_sys::Oid {
@@ -283,8 +312,14 @@ pub(crate) fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys
 }
 
 /// Creates every missing month overlapping `[from_date, to_date]`; returns how many.
-#[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, pg_temp)]
+///
+/// SECURITY DEFINER so that `etl_writer`, which owns no table, can add months before it
+/// loads them (CONTRACT.md). With the owner's rights it could otherwise alter or drain any
+/// partitioned table, so it only acts on parents registered in `weston_partition_config`
+/// (which only `dba` may change). The pinned search_path puts our schema before pg_temp:
+/// the config lookup can be shadowed neither by the caller's schemas nor by a temp table.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_ensure_partitions(
     from_date: Date,
     to_date: Date,
@@ -296,6 +331,7 @@ fn weston_ensure_partitions(
         error!("weston: from_date {from} is after to_date {to}");
     }
     Spi::connect_mut(|client| {
+        require_configured(client, parent);
         let parent = Parent::load(client, parent);
         let existing = parent.existing_months(client);
         let mut created = 0;

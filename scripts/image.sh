@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Builds Dockerfile.pg15 with podman and smoke-tests the image, with no image registry:
+#   1. localhost/weston-bookworm: `debootstrap --variant=minbase bookworm` imported as an image;
+#   2. localhost/weston-builder:1.95: that plus clang, the PostgreSQL 15 headers, this
+#      machine's Rust 1.95 toolchain (without its docs) and its cargo-pgrx 0.18.1 binary;
+#   3. localhost/pg_weston:pg15 from Dockerfile.pg15 with those two as BASE_IMAGE / BUILDER_IMAGE;
+#   4. the smoke test, inside the image with `buildah run`: first-start initialisation,
+#      start, the roles, CREATE EXTENSION, rotation, a query, pg_hba, the health check.
+# Steps 1 and 2 are skipped when their images exist (WESTON_IMAGE_REBUILD=1 redoes them).
+# Not part of scripts/test.sh: a cold run takes many minutes (see docs/RUNBOOK.md).
+# Run as root: bash scripts/image.sh
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$WESTON_ROOT"
+work=${WESTON_IMAGE_WORK:-/var/tmp/weston-image}
+base=localhost/weston-bookworm:latest
+builder=localhost/weston-builder:1.95
+image=${WESTON_IMAGE:-localhost/pg_weston:pg15}
+toolchain=${WESTON_RUST_TOOLCHAIN:-$(rustc --print sysroot)}
+started=$(date +%s)
+step() { log "image: $* ($(( $(date +%s) - started ))s)"; }
+mkdir -p "$work"
+
+if [ "${WESTON_IMAGE_REBUILD:-0}" = 1 ]; then podman rmi -f "$builder" "$base" >/dev/null 2>&1 || true; fi
+
+if ! podman image exists "$base"; then
+    step "debootstrap bookworm (minbase)"
+    rm -rf "$work/rootfs"
+    debootstrap --variant=minbase bookworm "$work/rootfs" http://deb.debian.org/debian >/dev/null
+    cat > "$work/rootfs/etc/apt/sources.list" <<'SOURCES'
+deb http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+SOURCES
+    rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb
+    tar -C "$work/rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - "$base" >/dev/null
+    rm -rf "$work/rootfs"
+fi
+
+if ! podman image exists "$builder"; then
+    step "builder image (Rust $("$toolchain/bin/rustc" --version | cut -d' ' -f2), cargo-pgrx 0.18.1)"
+    rustc_version=$("$toolchain/bin/rustc" --version)
+    case "$rustc_version" in "rustc 1.95."*) ;; *) log "need Rust 1.95, $toolchain has $rustc_version"; exit 2 ;; esac
+    context="$work/builder"
+    rm -rf "$context" && mkdir -p "$context/rust"
+    # The toolchain without its 800 MB of documentation.
+    cp -a "$toolchain"/{bin,lib,libexec,etc} "$context/rust/"
+    cp "$(command -v cargo-pgrx)" "$context/cargo-pgrx"
+    cat > "$context/Containerfile" <<'CONTAINERFILE'
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential clang libclang-dev pkg-config \
+       postgresql-server-dev-15 libssl3 ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY rust /usr/local/rust
+COPY cargo-pgrx /usr/local/cargo/bin/cargo-pgrx
+ENV CARGO_HOME=/usr/local/cargo \
+    PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+CONTAINERFILE
+    podman build --isolation=chroot --network=host --pull=never --build-arg BASE_IMAGE="$base" \
+        -t "$builder" "$context" >/dev/null
+    rm -rf "$context"
+fi
+
+step "cargo vendor (the build stage cannot reach crates.io through this machine's proxy)"
+cargo vendor --locked --versioned-dirs -q "$work/vendor" >/dev/null
+step "podman build Dockerfile.pg15"
+podman build --isolation=chroot --network=host --pull=never --volume "$work/vendor:/opt/cargo-vendor:ro" \
+    --build-arg BASE_IMAGE="$base" --build-arg BUILDER_IMAGE="$builder" \
+    -f Dockerfile.pg15 -t "$image" . > "$work/build.log" 2>&1 \
+    || { tail -n 40 "$work/build.log" >&2; log "image build failed (log: $work/build.log)"; exit 1; }
+built=$(date +%s)
+
+step "smoke test with buildah run"
+container=$(buildah from --pull-never "$image")
+trap 'buildah rm "$container" >/dev/null 2>&1 || true' EXIT
+# The server listens on loopback only, on this worker's development port (the host's
+# network namespace is shared), to check password authentication over TCP.
+buildah run --isolation chroot --network host --user postgres \
+    --env PGDATA=/var/lib/postgresql/data --env POSTGRES_PASSWORD=smoke-only \
+    --env WESTON_ALLOWED_CIDRS="100.64.0.0/10 10.20.0.0/16" --env WESTON_LISTEN_ADDRESSES=127.0.0.1 \
+    --env WESTON_LOADER_PASSWORD=loader-smoke --env WESTON_EXPORTER_PASSWORD=exporter-smoke \
+    --env SMOKE_PORT="$WESTON_PGPORT" \
+    "$container" -- bash -euo pipefail -c '
+        weston-entrypoint -c port="$SMOKE_PORT" -c unix_socket_directories=/var/run/postgresql > /tmp/postgres.log 2>&1 &
+        for _ in $(seq 1 120); do pg_isready -q -h /var/run/postgresql -p "$SMOKE_PORT" -d weston && break; sleep 0.5; done
+        pg_isready -h /var/run/postgresql -p "$SMOKE_PORT" -d weston || { cat /tmp/postgres.log; exit 1; }
+        q() { psql -X -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$SMOKE_PORT" -d "${DB:-weston}" -At -c "$1"; }
+        check() { local got; got=$(q "$1"); [ "$got" = "$2" ] || { echo "smoke: $1 gave [$got], expected [$2]"; exit 1; }; }
+        check "SELECT extversion FROM pg_extension WHERE extname = '"'"'pg_weston'"'"'" 0.1.0
+        check "SELECT count(*) FROM pg_roles WHERE rolname IN ('"'"'dba'"'"', '"'"'etl_writer'"'"', '"'"'app_rw'"'"', '"'"'app_ro'"'"') AND NOT rolcanlogin" 4
+        check "SELECT string_agg(r.rolname, '"'"','"'"' ORDER BY r.rolname) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname IN ('"'"'weston_loader'"'"', '"'"'weston_exporter'"'"')" "app_ro,etl_writer,pg_monitor"
+        check "SELECT jobname || '"'"' '"'"' || schedule FROM cron.job" "weston_rotate_partitions 15 6 * * *"
+        check "SHOW shared_preload_libraries" pg_cron
+        check "SHOW password_encryption" scram-sha-256
+        # pg_hba: loopback and the configured networks only, all scram-sha-256.
+        check "SELECT string_agg(coalesce(address, '"'"'local'"'"') || '"'"':'"'"' || auth_method, '"'"' '"'"' ORDER BY line_number) FROM pg_hba_file_rules" \
+              "local:peer local:scram-sha-256 127.0.0.1:scram-sha-256 ::1:scram-sha-256 100.64.0.0:scram-sha-256 10.20.0.0:scram-sha-256"
+        # CREATE EXTENSION in a second database, rotation, a query.
+        q "CREATE DATABASE smoke" >/dev/null
+        DB=smoke q "CREATE EXTENSION pg_weston; CREATE TABLE bars (d date NOT NULL, v int) PARTITION BY RANGE (d);
+                    CREATE TABLE bars_default PARTITION OF bars DEFAULT;
+                    INSERT INTO weston_partition_config (parent) VALUES ('"'"'bars'"'"')" >/dev/null
+        if [ "$(q "SELECT count(*) FROM pg_proc WHERE proname = '"'"'weston_rotate_partitions'"'"'")" = 1 ]; then
+            DB=smoke q "SELECT weston_rotate_partitions()" >/dev/null
+        else
+            DB=smoke q "SELECT weston_ensure_partitions(current_date, current_date + 90, '"'"'bars'"'"')" >/dev/null
+        fi
+        DB=smoke check "SELECT count(*) >= 4 FROM pg_inherits WHERE inhparent = '"'"'bars'"'"'::regclass" t
+        check "SELECT count(*) FROM prices_daily" 0
+        check "SELECT count(*) > 8 FROM pg_inherits WHERE inhparent = '"'"'prices_daily'"'"'::regclass" t
+        # Over TCP: scram-sha-256 with the right password only; the loader user is no owner.
+        tcp() { PGPASSWORD=$1 psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SMOKE_PORT" -U "$2" -d weston -At -c "$3"; }
+        [ "$(tcp loader-smoke weston_loader "SELECT current_user")" = weston_loader ] || { echo "smoke: the loader user cannot log in"; exit 1; }
+        ! tcp wrong-password weston_loader "SELECT 1" 2>/dev/null || { echo "smoke: a wrong password was accepted"; exit 1; }
+        ! tcp loader-smoke weston_loader "CREATE TABLE t (x int)" 2>/dev/null || { echo "smoke: the loader user could create a table"; exit 1; }
+        [ "$(tcp exporter-smoke weston_exporter "SELECT count(*) FROM prices_daily")" = 0 ] || { echo "smoke: the exporter user cannot read"; exit 1; }
+        test -x /usr/local/bin/weston-loader && weston-loader --help >/dev/null
+        test ! -e /usr/local/cargo && test ! -e /src   # nothing of the build stage
+        pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+        echo "smoke test passed"
+    '
+finished=$(date +%s)
+log "image $image: built in $((built - started))s, smoke test $((finished - built))s, $(podman image inspect "$image" --format '{{.Size}}' | numfmt --to=iec) "

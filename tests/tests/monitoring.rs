@@ -1,0 +1,326 @@
+//! deploy/monitoring: every query of the postgres_exporter queries file runs on a migrated
+//! cluster with the columns it declares and the values the data implies; the real
+//! postgres_exporter serves them; the alert rules pass promtool and refer only to metrics
+//! that something exports.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+use sqlx::{Column, Row};
+use weston_tests::TestDb;
+
+fn monitoring_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/monitoring")
+}
+
+#[derive(Deserialize)]
+struct Query {
+    query: String,
+    /// Each entry maps one column name to its usage and description.
+    metrics: Vec<BTreeMap<String, Metric>>,
+}
+
+#[derive(Deserialize)]
+struct Metric {
+    usage: String,
+    description: String,
+}
+
+fn queries() -> BTreeMap<String, Query> {
+    let text = std::fs::read_to_string(monitoring_dir().join("queries.yaml")).unwrap();
+    serde_norway::from_str(&text).expect("queries.yaml parses")
+}
+
+/// `(query name, column, usage)` in file order.
+fn columns(query: &Query) -> Vec<(String, String)> {
+    query
+        .metrics
+        .iter()
+        .flat_map(|m| m.iter().map(|(c, m)| (c.clone(), m.usage.clone())))
+        .collect()
+}
+
+/// Every numeric metric the exporter makes of the queries file: `<query>_<column>`.
+fn exported_metric_names() -> Vec<String> {
+    queries()
+        .iter()
+        .flat_map(|(name, q)| {
+            columns(q)
+                .into_iter()
+                .filter(|(_, usage)| usage != "LABEL")
+                .map(move |(column, _)| format!("{name}_{column}"))
+        })
+        .collect()
+}
+
+/// Two securities in the universe (one without bars, one whose last bar is 3 New York days
+/// old), a bar waiting in DEFAULT, next month's partition missing, a failed ETL run and a
+/// partial rotation.
+async fn stale_and_broken(db: &TestDb) {
+    sqlx::raw_sql(
+        "INSERT INTO securities (symbol) VALUES ('AAPL'), ('MSFT');
+         INSERT INTO securities (symbol, delisted_date) VALUES ('GONE', '2020-01-01');
+         INSERT INTO etl_run (job_name, status, finished_at, started_at) VALUES ('nightly', 'succeeded', now() - interval '2 days', now() - interval '2 days');
+         INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
+         VALUES ('AAPL', (now() AT TIME ZONE 'America/New_York')::date - 3, 1, 1, 1, 1, 1, 'mock', 1),
+                ('AAPL', '2099-01-15', 1, 1, 1, 1, 1, 'mock', 1);
+         INSERT INTO etl_run (job_name, status, finished_at, error) VALUES ('nightly', 'failed', now(), 'provider down');
+         INSERT INTO weston_maintenance_log (status, finished_at) VALUES ('partial', now());
+         DO $$ BEGIN
+           EXECUTE format('DROP TABLE prices_daily_p%s', to_char((now() AT TIME ZONE 'America/New_York')::date + interval '1 month', 'YYYY_MM'));
+         END $$;",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn every_query_returns_its_declared_columns_and_the_right_values() {
+    let db = TestDb::migrated("monitoring_queries").await;
+    stale_and_broken(&db).await;
+    let mut values: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
+    for (name, query) in queries() {
+        for metric in query.metrics.iter().flat_map(|m| m.values()) {
+            assert!(
+                ["LABEL", "GAUGE", "COUNTER"].contains(&metric.usage.as_str()),
+                "{name}: usage {}",
+                metric.usage
+            );
+            assert!(
+                !metric.description.is_empty(),
+                "{name}: a metric without description"
+            );
+        }
+        let rows = sqlx::query(&query.query)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("query {name} fails: {e}"));
+        assert!(!rows.is_empty(), "query {name} returned no row");
+        let declared: Vec<String> = columns(&query).into_iter().map(|(c, _)| c).collect();
+        let returned: Vec<String> = rows[0]
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        assert_eq!(returned, declared, "columns of query {name}");
+        for row in &rows {
+            let mut by_column = BTreeMap::new();
+            for (i, (column, usage)) in columns(&query).into_iter().enumerate() {
+                let value = if usage == "LABEL" {
+                    row.get::<Option<String>, _>(i)
+                        .unwrap_or_else(|| "NULL".into())
+                } else {
+                    // postgres_exporter reads numbers as float8; NULL becomes NaN.
+                    row.get::<Option<f64>, _>(i)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "NaN".into())
+                };
+                by_column.insert(column, value);
+            }
+            values.entry(name.clone()).or_default().push(by_column);
+        }
+    }
+    let only = |query: &str| values[query][0].clone();
+    let freshness = only("weston_freshness");
+    assert_eq!(freshness["universe"], "active");
+    assert_eq!(freshness["symbols"], "2", "GONE is delisted");
+    assert_eq!(freshness["symbols_without_data"], "1");
+    // The 2099 bar waits in DEFAULT, so the newest bar is far in the future.
+    assert!(freshness["days_behind"].starts_with('-'), "{freshness:?}");
+    assert_eq!(only("weston_default_partition")["rows"], "1");
+    assert_eq!(
+        only("weston_default_partition")["parent"],
+        "public.prices_daily"
+    );
+    assert_eq!(only("weston_future_partitions")["missing"], "1");
+    assert_eq!(only("weston_future_partitions")["premake_months"], "3");
+    assert_eq!(only("weston_rotation")["status"], "partial");
+    assert_eq!(only("weston_rotation")["failed"], "1");
+    let etl = only("weston_etl");
+    assert_eq!(
+        (etl["status"].as_str(), etl["failed"].as_str()),
+        ("failed", "1")
+    );
+    let since_success: f64 = etl["last_success_age_seconds"].parse().unwrap();
+    assert!((172_000.0..173_500.0).contains(&since_success), "{etl:?}");
+    assert_eq!(only("weston_archiver")["failing"], "0");
+    assert!(values["weston_autovacuum"]
+        .iter()
+        .any(|r| r["relname"] == "prices_daily_default"));
+
+    // Once the DEFAULT row is gone, freshness counts days from the last real bar.
+    sqlx::query("DELETE FROM prices_daily WHERE date = '2099-01-15'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let days_behind: f64 = sqlx::query_scalar(&format!(
+        "SELECT days_behind FROM ({}) q",
+        queries()["weston_freshness"].query
+    ))
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(days_behind, 3.0);
+}
+
+#[tokio::test]
+async fn postgres_exporter_serves_every_query() {
+    let db = TestDb::migrated("monitoring_exporter").await;
+    stale_and_broken(&db).await;
+    let exporter = which("prometheus-postgres-exporter")
+        .or_else(|| which("postgres_exporter"))
+        .expect("postgres_exporter is installed (scripts/setup.sh installs prometheus-postgres-exporter)");
+    // The exporter needs a TCP port: the worker's development-cluster port, unused while
+    // tests run (WESTON_TEST_EXPORTER_PORT, set by scripts/test.sh).
+    let port = std::env::var("WESTON_TEST_EXPORTER_PORT").unwrap_or_else(|_| "9187".into());
+    let dsn = format!("{}?sslmode=disable", db.url.split('?').next().unwrap());
+    let mut child = Command::new(exporter)
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!(
+            "--extend.query-path={}",
+            monitoring_dir().join("queries.yaml").display()
+        ))
+        .env("DATA_SOURCE_NAME", dsn)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let mut body = String::new();
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(&url).await {
+            body = response.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !body.is_empty(),
+        "no answer from the exporter on {url}: {log}"
+    );
+    assert!(body.contains("\npg_up 1"), "pg_up 1 in:\n{body}");
+    for metric in exported_metric_names() {
+        assert!(
+            body.lines()
+                .any(|l| l.starts_with(&format!("{metric}{{"))
+                    || l.starts_with(&format!("{metric} "))),
+            "{metric} is not exported; exporter log:\n{log}"
+        );
+    }
+    assert!(
+        body.contains(r#"weston_default_partition_rows{parent="public.prices_daily",server="#),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("weston_future_partitions_missing{") && l.ends_with(" 1")),
+        "one future month missing"
+    );
+    assert!(
+        body.lines().any(|l| l.starts_with("weston_etl_failed{")
+            && l.contains(r#"status="failed""#)
+            && l.ends_with(" 1")),
+        "the failed ETL run"
+    );
+}
+
+#[derive(Deserialize)]
+struct RuleFile {
+    groups: Vec<RuleGroup>,
+}
+
+#[derive(Deserialize)]
+struct RuleGroup {
+    rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+struct Rule {
+    alert: String,
+    expr: String,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+#[test]
+fn alert_rules_cover_the_issue_and_use_only_exported_metrics() {
+    let dir = monitoring_dir();
+    let text = std::fs::read_to_string(dir.join("alerts.yml")).unwrap();
+    let file: RuleFile = serde_norway::from_str(&text).expect("alerts.yml parses");
+    let rules: Vec<&Rule> = file.groups.iter().flat_map(|g| &g.rules).collect();
+    let exported = exported_metric_names();
+    for rule in &rules {
+        assert!(
+            ["critical", "warning"].contains(&rule.labels["severity"].as_str()),
+            "{}: severity",
+            rule.alert
+        );
+        assert!(
+            rule.annotations.contains_key("summary"),
+            "{}: summary",
+            rule.alert
+        );
+        // Our metrics come from queries.yaml, except the backup scripts' textfile.
+        for word in rule
+            .expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        {
+            if word.starts_with("weston_") && !word.starts_with("weston_backup_") {
+                assert!(
+                    exported.contains(&word.to_string()),
+                    "{}: {word} is exported by nothing",
+                    rule.alert
+                );
+            }
+        }
+    }
+    let names: Vec<&str> = rules.iter().map(|r| r.alert.as_str()).collect();
+    for required in [
+        "WestonDatabaseDown",
+        "WestonBackupFailed",
+        "WestonBackupStale",
+        "WestonWalArchivingFailing",
+        "WestonDiskAlmostFull",
+        "WestonAutovacuumLagging",
+        "WestonSlowQueries",
+        "WestonDataStale",
+        "WestonEtlFailed",
+        "WestonRotationFailed",
+    ] {
+        assert!(names.contains(&required), "missing alert {required}");
+    }
+
+    let promtool =
+        which("promtool").expect("promtool is installed (scripts/setup.sh installs prometheus)");
+    for args in [
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts_test.yml"],
+    ] {
+        let out = Command::new(&promtool)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .chain(["/usr/bin", "/usr/sbin"])
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.is_file())
+}
