@@ -55,30 +55,16 @@ pub struct SecurityInfo {
 pub enum ProviderError {
     /// Bad key or plan restriction: stop using this provider for the run.
     #[error("{provider}: not authorised ({message})")]
-    Unauthorized {
-        provider: ProviderName,
-        message: String,
-    },
+    Unauthorized { provider: ProviderName, message: String },
     /// Rate limited: wait (for `retry_after` when the provider said) and try again.
     #[error("{provider}: rate limited")]
-    RateLimited {
-        provider: ProviderName,
-        retry_after: Option<Duration>,
-    },
+    RateLimited { provider: ProviderName, retry_after: Option<Duration> },
     /// Timeouts, 5xx, connection resets: retry a bounded number of times.
     #[error("{provider}: transient failure: {message}")]
-    Transient {
-        provider: ProviderName,
-        message: String,
-    },
+    Transient { provider: ProviderName, message: String },
     /// The payload is not what the provider documents: reject it.
     #[error("{provider}: malformed payload from {endpoint} for {symbol}: {message}")]
-    Malformed {
-        provider: ProviderName,
-        endpoint: String,
-        symbol: String,
-        message: String,
-    },
+    Malformed { provider: ProviderName, endpoint: String, symbol: String, message: String },
 }
 
 /// A source of daily bars, corporate actions and security metadata.
@@ -88,37 +74,19 @@ pub trait Provider: Send + Sync {
 
     /// Raw daily bars of `symbol` for trading days in `[from, to]`, oldest first.
     /// An unknown symbol gives an empty list.
-    async fn daily_bars(
-        &self,
-        symbol: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<DailyBar>, ProviderError>;
+    async fn daily_bars(&self, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyBar>, ProviderError>;
 
     /// Every symbol's bar for one session in one call (Polygon's grouped daily), where
     /// the provider has such an endpoint; `None` where it does not.
-    async fn grouped_daily(
-        &self,
-        _date: NaiveDate,
-    ) -> Result<Option<Vec<DailyBar>>, ProviderError> {
+    async fn grouped_daily(&self, _date: NaiveDate) -> Result<Option<Vec<DailyBar>>, ProviderError> {
         Ok(None)
     }
 
     /// Splits of `symbol` with ex-date in `[from, to]`.
-    async fn splits(
-        &self,
-        symbol: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<Split>, ProviderError>;
+    async fn splits(&self, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<Split>, ProviderError>;
 
     /// Cash dividends of `symbol` with ex-date in `[from, to]`.
-    async fn dividends(
-        &self,
-        symbol: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<Dividend>, ProviderError>;
+    async fn dividends(&self, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<Dividend>, ProviderError>;
 
     /// Security metadata; `None` for a symbol the provider does not know.
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError>;
