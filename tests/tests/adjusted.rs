@@ -567,6 +567,27 @@ async fn bad_arguments_give_clear_errors_and_unknown_symbols_no_rows() {
         e.contains("from_date 2020-09-01 is after to_date 2020-08-01"),
         "{e}"
     );
+    // Also with bound parameters, whether the plan is custom or generic.
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        let mut conn = db.pool.acquire().await.unwrap();
+        sqlx::raw_sql(&format!("SET plan_cache_mode = {mode}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let e = sqlx::query("SELECT * FROM weston_adjusted_prices($1::text, $2::date, $3::date)")
+            .bind("AAPL")
+            .bind("2020-09-01")
+            .bind("2020-08-01")
+            .fetch_all(&mut *conn)
+            .await
+            .expect_err(mode)
+            .to_string();
+        assert!(e.contains("is after to_date"), "{mode}: {e}");
+        sqlx::raw_sql("RESET plan_cache_mode")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
     let e = err("SELECT * FROM weston_adjusted_prices(ARRAY['AAPL'], '2020-09-01', '2020-08-01')")
         .await;
     assert!(e.contains("is after to_date"), "{e}");
@@ -574,7 +595,7 @@ async fn bad_arguments_give_clear_errors_and_unknown_symbols_no_rows() {
         err("SELECT * FROM weston_adjusted_prices(NULL::text, '2020-08-01', '2020-09-01')").await;
     assert!(e.contains("symbol must not be NULL"), "{e}");
     let e = err("SELECT * FROM weston_adjusted_prices('AAPL', NULL, '2020-09-01')").await;
-    assert!(e.contains("must not be NULL"), "{e}");
+    assert!(e.contains("from_date must not be NULL"), "{e}");
     let e = err(
         "SELECT * FROM weston_adjusted_prices(ARRAY['AAPL', NULL], '2020-08-01', '2020-09-01')",
     )
@@ -583,7 +604,7 @@ async fn bad_arguments_give_clear_errors_and_unknown_symbols_no_rows() {
     let e =
         err("SELECT * FROM weston_adjusted_prices('AAPL', '2020-08-01', '2020-09-01', NULL, NULL)")
             .await;
-    assert!(e.contains("must not be NULL"), "{e}");
+    assert!(e.contains("total_return must not be NULL"), "{e}");
     let e = err("SELECT * FROM weston_adjustment_factors(NULL)").await;
     assert!(e.contains("symbol must not be NULL"), "{e}");
 
@@ -599,34 +620,78 @@ async fn bad_arguments_give_clear_errors_and_unknown_symbols_no_rows() {
 }
 
 #[tokio::test]
-async fn functions_are_stable_parallel_safe_pinned_and_documented() {
-    let db = TestDb::migrated("adj_catalog").await;
+async fn functions_are_stable_parallel_safe_documented_and_inlined() {
+    let db = seeded("adj_catalog", &["AAPL"]).await;
+    aapl_2020(&db.pool).await;
     let rows = sqlx::query(
         "SELECT p.oid::regprocedure::text AS f, p.provolatile::text AS vol, p.proparallel::text AS par,
-                p.proisstrict AS strict, array_to_string(p.proconfig, ',') AS config,
+                p.proisstrict AS strict, coalesce(array_to_string(p.proconfig, ','), '') AS config,
                 coalesce(obj_description(p.oid, 'pg_proc'), '') AS comment
            FROM pg_proc p
-          WHERE p.proname IN ('weston_adjusted_prices', 'weston_adjustment_factors', 'weston_adjustment_segments')
+          WHERE p.proname IN ('weston_adjusted_prices', 'weston_adjustment_factors',
+                              'weston_adjustment_segments', 'weston_check_adjusted_arguments')
           ORDER BY 1",
     )
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert_eq!(rows.len(), 4);
+    let config: Vec<(String, String)> =
+        rows.iter().map(|r| (r.get("f"), r.get("config"))).collect();
+    assert_eq!(
+        config,
+        [
+            (
+                "weston_adjusted_prices(text,date,date,date,boolean)".to_string(),
+                String::new()
+            ),
+            (
+                "weston_adjusted_prices(text[],date,date,date,boolean)".to_string(),
+                String::new()
+            ),
+            (
+                "weston_adjustment_factors(text,date,boolean)".to_string(),
+                "search_path=pg_catalog, public, pg_temp".to_string()
+            ),
+            (
+                "weston_adjustment_segments(text[],date,date,boolean)".to_string(),
+                "search_path=pg_catalog, public, pg_temp,plan_cache_mode=force_generic_plan"
+                    .to_string()
+            ),
+            (
+                "weston_check_adjusted_arguments(text[],date,date,boolean)".to_string(),
+                String::new()
+            ),
+        ],
+        "only functions that are not inlined pin search_path with SET; the inlined ones are fully qualified"
+    );
     for r in &rows {
         let f: String = r.get("f");
-        assert_eq!(r.get::<String, _>("vol"), "s", "{f} is STABLE");
+        let volatility = if f.starts_with("weston_check_adjusted_arguments") {
+            "i" // reads only its arguments
+        } else {
+            "s" // reads tables
+        };
+        assert_eq!(r.get::<String, _>("vol"), volatility, "{f}");
         assert_eq!(r.get::<String, _>("par"), "s", "{f} is PARALLEL SAFE");
         // as_of may be NULL, so none can be STRICT; they check their other NULLs.
         assert!(!r.get::<bool, _>("strict"), "{f}");
-        assert_eq!(
-            r.get::<String, _>("config"),
-            "search_path=pg_catalog, public, pg_temp",
-            "{f}"
-        );
         assert!(
-            r.get::<String, _>("comment").len() > 100,
+            r.get::<String, _>("comment").len() > 50,
             "{f} has a comment"
         );
     }
+
+    // Inlined into the caller's query: the plan reads prices_daily directly, no function
+    // scan of weston_adjusted_prices (whose rows would otherwise be materialised).
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT * FROM weston_adjusted_prices('AAPL', '2020-08-01', '2020-08-31')",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        !plan.contains("Function Scan on weston_adjusted_prices") && plan.contains("prices_daily"),
+        "{plan}"
+    );
 }

@@ -122,18 +122,39 @@ impl fmt::Display for AdjustError {
 
 impl std::error::Error for AdjustError {}
 
+/// Which adjustment, for which bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Adjustment {
+    /// Events after this date are ignored; `None`: every event given.
+    pub as_of: Option<NaiveDate>,
+    /// Also adjust for dividends.
+    pub total_return: bool,
+    /// Only bars dated on or after this will be looked up: events on or before it adjust
+    /// none of them and are left out. `None`: every bar.
+    pub bars_from: Option<NaiveDate>,
+}
+
+impl Adjustment {
+    /// Whether an event with this ex-date adjusts any bar asked for.
+    pub fn in_effect(&self, ex_date: NaiveDate) -> bool {
+        self.as_of.is_none_or(|as_of| ex_date <= as_of)
+            && self.bars_from.is_none_or(|from| ex_date > from)
+    }
+}
+
 /// The factor segments of one symbol.
 ///
-/// `prior_close(ex_date)` returns the last raw bar strictly before `ex_date`; it is asked
-/// only for dividends in effect, and only when `total_return`.
+/// `splits` must include every split that may lie between a dividend in effect and the
+/// bar before it (simplest: all splits up to `as_of`), since they set the dividend's share
+/// basis. `prior_close(ex_date)` returns the last raw bar strictly before `ex_date`; it is
+/// asked only for dividends in effect, and only when `total_return`.
 pub fn factor_segments(
     splits: &[Split],
     dividends: &[Dividend],
     mut prior_close: impl FnMut(NaiveDate) -> Option<PriorClose>,
-    as_of: Option<NaiveDate>,
-    total_return: bool,
+    adjustment: Adjustment,
 ) -> Result<Vec<Segment>, AdjustError> {
-    let in_effect = |d: NaiveDate| as_of.is_none_or(|as_of| d <= as_of);
+    let in_effect = |d: NaiveDate| adjustment.in_effect(d);
     // Per event date: the product of that date's own multipliers (price, volume).
     let mut by_date: BTreeMap<NaiveDate, (Exact, Exact)> = BTreeMap::new();
     for split in splits {
@@ -160,15 +181,12 @@ pub fn factor_segments(
                 amount: dividend.amount.clone(),
             });
         }
-        if !in_effect(dividend.ex_date) {
+        if !adjustment.total_return || !in_effect(dividend.ex_date) {
             continue;
         }
         let entry = by_date
             .entry(dividend.ex_date)
             .or_insert_with(|| (Exact::one(), Exact::one()));
-        if !total_return {
-            continue;
-        }
         let Some(prior) = prior_close(dividend.ex_date) else {
             continue;
         };
@@ -319,6 +337,13 @@ mod tests {
     fn x(s: &str) -> Exact {
         parse_decimal(s).unwrap()
     }
+    fn adj(as_of: Option<NaiveDate>, total_return: bool) -> Adjustment {
+        Adjustment {
+            as_of,
+            total_return,
+            bars_from: None,
+        }
+    }
     fn split(date: &str, n: &str, dn: &str) -> Split {
         Split {
             ex_date: d(date),
@@ -367,12 +392,13 @@ mod tests {
     #[test]
     fn aapl_four_for_one_of_2020_08_31() {
         let splits = [split("2020-08-31", "4", "1")];
-        let segments = factor_segments(&splits, &[], |_| None, None, false).unwrap();
+        let segments = factor_segments(&splits, &[], |_| None, adj(None, false)).unwrap();
         let (price, volume) = factors_on(&segments, d("2020-08-28"));
         assert_eq!(to_numeric(&(x("499.23") * price)), "124.8075");
         assert_eq!(volume, x("4"));
         // As of the last day before the split, nothing has happened yet.
-        let as_of = factor_segments(&splits, &[], |_| None, Some(d("2020-08-28")), false).unwrap();
+        let as_of =
+            factor_segments(&splits, &[], |_| None, adj(Some(d("2020-08-28")), false)).unwrap();
         assert!(as_of.is_empty());
         // The bar on the ex-date is already post-split.
         assert_eq!(factors_on(&segments, d("2020-08-31")).0, Exact::one());
@@ -393,11 +419,11 @@ mod tests {
                 close: x("100"),
             })
         };
-        let segments = factor_segments(&splits, &dividends, prior, None, true).unwrap();
+        let segments = factor_segments(&splits, &dividends, prior, adj(None, true)).unwrap();
         assert_eq!(segments.len(), 1);
         assert_eq!(segments[0].price_factor, x("0.49"));
         assert_eq!(segments[0].volume_factor, x("2"));
-        let split_only = factor_segments(&splits, &dividends, prior, None, false).unwrap();
+        let split_only = factor_segments(&splits, &dividends, prior, adj(None, false)).unwrap();
         assert_eq!(split_only[0].price_factor, x("0.5"));
     }
 
@@ -413,9 +439,9 @@ mod tests {
                 close: x("5"),
             })
         };
-        let err = factor_segments(&[], &dividends, high, None, true).unwrap_err();
+        let err = factor_segments(&[], &dividends, high, adj(None, true)).unwrap_err();
         assert!(err.to_string().contains("2024-03-01"), "{err}");
-        let none = factor_segments(&[], &dividends, |_| None, None, true).unwrap();
+        let none = factor_segments(&[], &dividends, |_| None, adj(None, true)).unwrap();
         assert_eq!(none[0].price_factor, Exact::one());
     }
 
@@ -433,13 +459,14 @@ mod tests {
         dividends: &[Dividend],
         as_of: Option<NaiveDate>,
         total_return: bool,
+        bars_from: Option<NaiveDate>,
     ) -> Result<Vec<(Exact, Exact)>, NaiveDate> {
-        // A dividend in effect that would make prices <= 0 is refused (by its ex-date).
+        // A dividend that would make prices <= 0 is refused (by its ex-date) when it
+        // adjusts a bar asked for.
         if total_return {
-            for dv in dividends
-                .iter()
-                .filter(|dv| as_of.is_none_or(|a| dv.ex_date <= a))
-            {
+            for dv in dividends.iter().filter(|dv| {
+                as_of.is_none_or(|a| dv.ex_date <= a) && bars_from.is_none_or(|f| dv.ex_date > f)
+            }) {
                 if let Some(m) = dividend_multiplier(bars, splits, dv) {
                     if !m.is_positive() {
                         return Err(dv.ex_date);
@@ -544,16 +571,23 @@ mod tests {
             dividends in dividends(),
             as_of in prop::option::of(0u32..130),
             total_return in any::<bool>(),
+            bars_from in prop::option::of(0u32..130),
         ) {
             let as_of = as_of.map(day);
+            let bars_from = bars_from.map(day);
+            let adjustment = Adjustment { as_of, total_return, bars_from };
             let prior = |ex: NaiveDate| bars.iter().filter(|b| b.date < ex).last()
                 .map(|b| PriorClose { date: b.date, close: b.close.clone() });
-            let expected = reference(&bars, &splits, &dividends, as_of, total_return);
-            match (factor_segments(&splits, &dividends, prior, as_of, total_return), expected) {
+            let expected = reference(&bars, &splits, &dividends, as_of, total_return, bars_from);
+            match (factor_segments(&splits, &dividends, prior, adjustment), expected) {
                 (Ok(segments), Ok(expected)) => {
                     // Ascending, one per event date in effect.
                     prop_assert!(segments.windows(2).all(|w| w[0].effective_before < w[1].effective_before));
+                    // Every bar asked for (on or after bars_from) gets the reference factors.
                     for (bar, want) in bars.iter().zip(&expected) {
+                        if bars_from.is_some_and(|from| bar.date < from) {
+                            continue;
+                        }
                         prop_assert_eq!(&factors_on(&segments, bar.date), want, "bar {}", bar.date);
                     }
                     // Rendering: exact when terminating, else within half a unit of the last digit.
