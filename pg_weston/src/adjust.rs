@@ -21,15 +21,18 @@ use crate::dates::to_naive;
 
 /// Splits up to `as_of` (all of them: they also set dividends' share basis) and, for total
 /// return, dividends with `bars_from < ex_date <= as_of`, of every symbol in `$1`.
+/// `$1` is distinct. Joined rather than `= ANY ($1)`: in a generic plan that would be a
+/// linear search of the array for every row.
 const EVENTS_SQL: &str = "
 SELECT s.symbol, s.date, true, s.numerator::text, s.denominator::text
-  FROM splits s
- WHERE s.symbol = ANY ($1) AND ($3::date IS NULL OR s.date <= $3)
+  FROM unnest($1::text[]) q(symbol)
+  JOIN splits s ON s.symbol = q.symbol
+ WHERE $3::date IS NULL OR s.date <= $3
 UNION ALL
 SELECT d.symbol, d.ex_date, false, d.amount::text, NULL
-  FROM dividends d
- WHERE $4 AND d.symbol = ANY ($1)
-   AND ($2::date IS NULL OR d.ex_date > $2) AND ($3::date IS NULL OR d.ex_date <= $3)";
+  FROM unnest($1::text[]) q(symbol)
+  JOIN dividends d ON d.symbol = q.symbol
+ WHERE $4 AND ($2::date IS NULL OR d.ex_date > $2) AND ($3::date IS NULL OR d.ex_date <= $3)";
 
 /// The last bar before each (symbol, ex-date) within ten days: nearly always there (the
 /// longest US market closures are shorter). `$3`/`$4` bound every lookup, so the plan
@@ -119,7 +122,9 @@ fn weston_adjustment_segments(
         name!(volume_factors, Vec<AnyNumeric>),
     ),
 > {
-    let symbols = checked_symbols(symbols);
+    let mut symbols = checked_symbols(symbols);
+    symbols.sort_unstable();
+    symbols.dedup();
     let adjustment = Adjustment {
         as_of: as_of.map(to_naive),
         total_return: total_return

@@ -171,8 +171,8 @@ pub fn factor_segments(
         let entry = by_date
             .entry(split.ex_date)
             .or_insert_with(|| (Exact::one(), Exact::one()));
-        entry.0 *= &split.denominator / &split.numerator;
-        entry.1 *= &split.numerator / &split.denominator;
+        entry.0 = times(&entry.0, &split.denominator, &split.numerator);
+        entry.1 = times(&entry.1, &split.numerator, &split.denominator);
     }
     for dividend in dividends {
         if !dividend.amount.is_positive() {
@@ -195,7 +195,7 @@ pub fn factor_segments(
         let mut close_before = prior.close.clone();
         for split in splits {
             if prior.date < split.ex_date && split.ex_date <= dividend.ex_date {
-                close_before *= &split.denominator / &split.numerator;
+                close_before = times(&close_before, &split.denominator, &split.numerator);
             }
         }
         if dividend.amount >= close_before {
@@ -206,7 +206,11 @@ pub fn factor_segments(
                 close_before,
             });
         }
-        entry.0 *= Exact::one() - &dividend.amount / close_before;
+        // 1 - amount / close_before, as one fraction.
+        let (a, c) = (&dividend.amount, &close_before);
+        let denominator = a.denom() * c.numer();
+        let multiplier = Exact::new_raw(&denominator - a.numer() * c.denom(), denominator);
+        entry.0 = times(&entry.0, &multiplier, &Exact::one());
     }
 
     // Cumulate from the newest event back: a bar takes every event after it.
@@ -216,8 +220,8 @@ pub fn factor_segments(
         .into_iter()
         .rev()
         .map(|(date, (p, v))| {
-            price *= p;
-            volume *= v;
+            price = times(&price, &p, &Exact::one());
+            volume = times(&volume, &v, &Exact::one());
             Segment {
                 effective_before: date,
                 price_factor: price.clone(),
@@ -285,15 +289,33 @@ pub fn parse_decimal(text: &str) -> Result<Exact, ParseDecimalError> {
 /// non-terminating expansion is never exactly halfway between two roundings, so
 /// "to nearest" needs no tie rule (half-even and half-up agree).
 pub fn to_numeric(value: &Exact) -> String {
-    let scale = terminating_scale(value.denom()).unwrap_or(FACTOR_SCALE);
-    let ten_pow = BigInt::from(10u32).pow(scale);
-    let scaled = value * Exact::from_integer(ten_pow.clone());
-    let (q, r) = scaled.numer().div_mod_floor(scaled.denom());
-    // Round to nearest: floor, plus one when the remainder is more than half.
-    let twice_r: BigInt = r * 2;
-    let units = if &twice_r > scaled.denom() { q + 1 } else { q };
-    let negative = units.is_negative();
-    let digits = units.abs().to_string();
+    // Fractions are kept unreduced (see `times`), so first try the common cases without a
+    // gcd: exact within FACTOR_SCALE digits, else reduce to tell a longer terminating
+    // expansion (exact) from a non-terminating one (rounded).
+    let (numer, denom) = if value.denom().is_negative() {
+        (-value.numer(), -value.denom())
+    } else {
+        (value.numer().clone(), value.denom().clone())
+    };
+    let (mut units, mut scale) = scaled_floor(&numer, &denom, FACTOR_SCALE);
+    if units.1.is_zero() {
+        // Exact: drop trailing zeros for the shortest form.
+        let ten = BigInt::from(10u32);
+        while scale > 0 && (&units.0 % &ten).is_zero() {
+            units.0 /= &ten;
+            scale -= 1;
+        }
+    } else {
+        let reduced = Exact::new(numer.clone(), denom.clone());
+        if let Some(exact_scale) = terminating_scale(reduced.denom()) {
+            (units, scale) = scaled_floor(reduced.numer(), reduced.denom(), exact_scale);
+        } else if units.1.clone() * 2 > denom {
+            // Round to nearest: floor, plus one when the remainder is more than half.
+            units.0 += 1;
+        }
+    }
+    let negative = units.0.is_negative();
+    let digits = units.0.abs().to_string();
     let scale = scale as usize;
     let body = if scale == 0 {
         digits
@@ -307,6 +329,21 @@ pub fn to_numeric(value: &Exact) -> String {
     } else {
         body
     }
+}
+
+/// `(floor(numer / denom * 10^scale), remainder)` and `scale`; `denom` > 0.
+fn scaled_floor(numer: &BigInt, denom: &BigInt, scale: u32) -> ((BigInt, BigInt), u32) {
+    let scaled = numer * BigInt::from(10u32).pow(scale);
+    (scaled.div_mod_floor(denom), scale)
+}
+
+/// `value * numer / denom` without reducing: reduction (a gcd) costs far more than the
+/// products it would shorten, and only rendering needs it, rarely (see `to_numeric`).
+fn times(value: &Exact, numer: &Exact, denom: &Exact) -> Exact {
+    Exact::new_raw(
+        value.numer() * numer.numer() * denom.denom(),
+        value.denom() * numer.denom() * denom.numer(),
+    )
 }
 
 /// The number of fractional digits that represent `1/denominator` exactly, if finite.
