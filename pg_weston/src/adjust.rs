@@ -280,6 +280,7 @@ fn find_prior_closes(client: &SpiClient<'_>, by_symbol: &mut BTreeMap<String, Ev
 /// before it could prove the date range empty and skip it; otherwise it is a one-time
 /// filter, evaluated before any row is read.
 #[pg_extern(immutable, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 fn weston_check_adjusted_arguments(
     symbols: Option<Vec<Option<String>>>,
     from_date: Option<Date>,

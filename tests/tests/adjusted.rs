@@ -659,7 +659,7 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
             ),
             (
                 "weston_check_adjusted_arguments(text[],date,date,boolean)".to_string(),
-                String::new()
+                "search_path=pg_catalog, pg_temp".to_string()
             ),
         ],
         "only functions that are not inlined pin search_path with SET; the inlined ones are fully qualified"
