@@ -2,6 +2,7 @@ use pgrx::prelude::*;
 
 pgrx::pg_module_magic!();
 
+mod adjust;
 mod dates;
 mod etl;
 mod partitions;

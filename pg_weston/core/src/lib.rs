@@ -1,5 +1,6 @@
 //! Pure logic behind pg_weston. Nothing here touches PostgreSQL, so `cargo test`
 //! covers it on any machine; the extension crate only wires it to SQL.
 
+pub mod adjust;
 pub mod month;
 pub mod plan;

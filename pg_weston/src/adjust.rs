@@ -1,0 +1,398 @@
+//! Adjusted prices: the SQL wiring of `weston_core::adjust`.
+//!
+//! Rust computes only the few factor segments of each symbol (exactly, from the stored
+//! splits, dividends and the closes before ex-dates); PostgreSQL then multiplies the raw
+//! `numeric` bars by them in one set-based query, so no bar passes through Rust.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use chrono::{Datelike, NaiveDate};
+use pgrx::datum::{Date, DatumWithOid};
+use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
+use pgrx::{AnyNumeric, PgBuiltInOids, PgOid};
+use weston_core::adjust::{
+    factor_segments, parse_decimal, to_numeric, Adjustment, Dividend, Exact, PriorClose, Split,
+};
+
+use crate::dates::to_naive;
+
+/// Splits up to `as_of` (all of them: they also set dividends' share basis) and, for total
+/// return, dividends with `bars_from < ex_date <= as_of`, of every symbol in `$1`.
+/// `$1` is distinct. Joined rather than `= ANY ($1)`: in a generic plan that would be a
+/// linear search of the array for every row.
+const EVENTS_SQL: &str = "
+SELECT s.symbol, s.date, true, s.numerator::text, s.denominator::text
+  FROM unnest($1::text[]) q(symbol)
+  JOIN splits s ON s.symbol = q.symbol
+ WHERE $3::date IS NULL OR s.date <= $3
+UNION ALL
+SELECT d.symbol, d.ex_date, false, d.amount::text, NULL
+  FROM unnest($1::text[]) q(symbol)
+  JOIN dividends d ON d.symbol = q.symbol
+ WHERE $4 AND ($2::date IS NULL OR d.ex_date > $2) AND ($3::date IS NULL OR d.ex_date <= $3)";
+
+/// The last bar before each (symbol, ex-date) within ten days: nearly always there (the
+/// longest US market closures are shorter). `$3`/`$4` bound every lookup, so the plan
+/// opens only the partitions that can hold an answer; each lookup then prunes to one or two.
+const NEAR_CLOSES_SQL: &str = "
+SELECT w.i, b.date, b.close::text
+  FROM unnest($1::text[], $2::date[]) WITH ORDINALITY w(symbol, ex_date, i)
+ CROSS JOIN LATERAL (
+       SELECT p.date, p.close FROM prices_daily p
+        WHERE p.symbol = w.symbol AND p.date < w.ex_date AND p.date >= w.ex_date - 10
+          AND p.date >= $3 AND p.date < $4
+        ORDER BY p.date DESC LIMIT 1) b";
+
+/// The rest (a gap in the data, or no earlier bar at all): without the window.
+const FAR_CLOSES_SQL: &str = "
+SELECT w.i, b.date, b.close::text
+  FROM unnest($1::text[], $2::date[]) WITH ORDINALITY w(symbol, ex_date, i)
+ CROSS JOIN LATERAL (
+       SELECT p.date, p.close FROM prices_daily p
+        WHERE p.symbol = w.symbol AND p.date < w.ex_date
+        ORDER BY p.date DESC LIMIT 1) b";
+
+thread_local! {
+    /// Statements prepared once per backend: planning a query over every monthly partition
+    /// costs more than running it. Plans are invalidated by PostgreSQL when tables change.
+    static PREPARED: RefCell<HashMap<&'static str, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+}
+
+fn select_prepared<'conn>(
+    client: &SpiClient<'conn>,
+    sql: &'static str,
+    types: &[PgBuiltInOids],
+    args: &[DatumWithOid<'_>],
+) -> SpiTupleTable<'conn> {
+    PREPARED.with_borrow_mut(|prepared| {
+        if !prepared.contains_key(sql) {
+            let types: Vec<PgOid> = types.iter().map(|t| PgOid::BuiltIn(*t)).collect();
+            let statement = client
+                .prepare(sql, &types)
+                .unwrap_or_else(|e| error!("weston: preparing the adjustment queries: {e}"))
+                .keep();
+            prepared.insert(sql, statement);
+        }
+        client
+            .select(&prepared[sql], None, args)
+            .unwrap_or_else(|e| error!("weston: reading splits, dividends and closes: {e}"))
+    })
+}
+
+/// One symbol's stored events, and the bar before each dividend.
+#[derive(Default)]
+struct Events {
+    splits: Vec<Split>,
+    dividends: Vec<Dividend>,
+    prior_closes: HashMap<NaiveDate, PriorClose>,
+}
+
+/// Internal to `weston_adjusted_prices`: per symbol with events in effect, the sorted
+/// event dates (`bounds`) and the cumulative factors, one more than the bounds (the last is
+/// 1), so a bar on `d` takes `price_factors[width_bucket(d, bounds) + 1]`.
+#[pg_extern(
+    stable,
+    parallel_safe,
+    sql = r#"
+CREATE FUNCTION weston_adjustment_segments(
+    symbols text[], bars_from date, as_of date, total_return boolean)
+RETURNS TABLE(symbol text, bounds date[], price_factors numeric[], volume_factors numeric[])
+STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+-- The lookups run over every monthly partition; a generic plan prunes them at run time
+-- instead of planning them all on each call.
+SET plan_cache_mode TO force_generic_plan
+LANGUAGE c AS 'MODULE_PATHNAME', 'weston_adjustment_segments_wrapper';
+"#
+)]
+fn weston_adjustment_segments(
+    symbols: Option<Vec<Option<String>>>,
+    bars_from: Option<Date>,
+    as_of: Option<Date>,
+    total_return: Option<bool>,
+) -> TableIterator<
+    'static,
+    (
+        name!(symbol, String),
+        name!(bounds, Vec<Date>),
+        name!(price_factors, Vec<AnyNumeric>),
+        name!(volume_factors, Vec<AnyNumeric>),
+    ),
+> {
+    let mut symbols = checked_symbols(symbols);
+    symbols.sort_unstable();
+    symbols.dedup();
+    let adjustment = Adjustment {
+        as_of: as_of.map(to_naive),
+        total_return: total_return
+            .unwrap_or_else(|| error!("weston: total_return must not be NULL")),
+        bars_from: bars_from.map(to_naive),
+    };
+
+    let mut by_symbol: BTreeMap<String, Events> = BTreeMap::new();
+    Spi::connect(|client| {
+        let rows = select_prepared(
+            &client,
+            EVENTS_SQL,
+            &[
+                PgBuiltInOids::TEXTARRAYOID,
+                PgBuiltInOids::DATEOID,
+                PgBuiltInOids::DATEOID,
+                PgBuiltInOids::BOOLOID,
+            ],
+            &[
+                symbols.into(),
+                adjustment.bars_from.map(to_pg_date).into(),
+                adjustment.as_of.map(to_pg_date).into(),
+                adjustment.total_return.into(),
+            ],
+        );
+        for row in rows {
+            let symbol: String = column(row.get(1), "symbol");
+            let ex_date = to_naive(column(row.get(2), "ex_date"));
+            let is_split: bool = column(row.get(3), "kind");
+            let decimal = |i: usize, what: &str| -> Exact {
+                let text: String = column(row.get(i), what);
+                parse_decimal(&text)
+                    .unwrap_or_else(|e| error!("weston: {symbol} on {ex_date}: {what}: {e}"))
+            };
+            let events = by_symbol.entry(symbol.clone()).or_default();
+            if is_split {
+                events.splits.push(Split {
+                    ex_date,
+                    numerator: decimal(4, "numerator"),
+                    denominator: decimal(5, "denominator"),
+                });
+            } else {
+                events.dividends.push(Dividend {
+                    ex_date,
+                    amount: decimal(4, "amount"),
+                });
+            }
+        }
+        if adjustment.total_return {
+            find_prior_closes(&client, &mut by_symbol);
+        }
+    });
+
+    let mut out = Vec::new();
+    for (symbol, events) in by_symbol {
+        let segments = factor_segments(
+            &events.splits,
+            &events.dividends,
+            |ex_date| events.prior_closes.get(&ex_date).cloned(),
+            adjustment,
+        )
+        .unwrap_or_else(|e| error!("weston: {symbol}: {e}"));
+        if segments.is_empty() {
+            continue;
+        }
+        let one = AnyNumeric::from(1);
+        let bounds = segments
+            .iter()
+            .map(|s| to_pg_date(s.effective_before))
+            .collect();
+        let factors = |f: fn(&weston_core::adjust::Segment) -> &Exact| -> Vec<AnyNumeric> {
+            segments
+                .iter()
+                .map(|s| to_pg_numeric(f(s)))
+                .chain(std::iter::once(one.clone()))
+                .collect()
+        };
+        let price_factors = factors(|s| &s.price_factor);
+        let volume_factors = factors(|s| &s.volume_factor);
+        out.push((symbol, bounds, price_factors, volume_factors));
+    }
+    TableIterator::new(out)
+}
+
+/// Fills `prior_closes` for every dividend: two set-based lookups, the second only for
+/// the few the first does not answer.
+fn find_prior_closes(client: &SpiClient<'_>, by_symbol: &mut BTreeMap<String, Events>) {
+    let wanted: Vec<(String, NaiveDate)> = by_symbol
+        .iter()
+        .flat_map(|(symbol, e)| e.dividends.iter().map(|d| (symbol.clone(), d.ex_date)))
+        .collect();
+    let mut found = vec![false; wanted.len()];
+    for (sql, windowed) in [(NEAR_CLOSES_SQL, true), (FAR_CLOSES_SQL, false)] {
+        let missing: Vec<usize> = (0..wanted.len()).filter(|&i| !found[i]).collect();
+        let Some(earliest) = missing.iter().map(|&i| wanted[i].1).min() else {
+            return;
+        };
+        let latest = missing
+            .iter()
+            .map(|&i| wanted[i].1)
+            .max()
+            .unwrap_or(earliest);
+        let symbols: Vec<String> = missing.iter().map(|&i| wanted[i].0.clone()).collect();
+        let ex_dates: Vec<Date> = missing.iter().map(|&i| to_pg_date(wanted[i].1)).collect();
+
+        let rows = if windowed {
+            select_prepared(
+                client,
+                sql,
+                &[
+                    PgBuiltInOids::TEXTARRAYOID,
+                    PgBuiltInOids::DATEARRAYOID,
+                    PgBuiltInOids::DATEOID,
+                    PgBuiltInOids::DATEOID,
+                ],
+                &[
+                    symbols.into(),
+                    ex_dates.into(),
+                    to_pg_date(earliest - chrono::Days::new(10)).into(),
+                    to_pg_date(latest).into(),
+                ],
+            )
+        } else {
+            select_prepared(
+                client,
+                sql,
+                &[PgBuiltInOids::TEXTARRAYOID, PgBuiltInOids::DATEARRAYOID],
+                &[symbols.into(), ex_dates.into()],
+            )
+        };
+        for row in rows {
+            let ordinal: i64 = column(row.get(1), "ordinality");
+            let i = missing[usize::try_from(ordinal - 1).expect("ordinality starts at 1")];
+            let (symbol, ex_date) = &wanted[i];
+            let close: String = column(row.get(3), "close");
+            let prior = PriorClose {
+                date: to_naive(column(row.get(2), "date")),
+                close: parse_decimal(&close)
+                    .unwrap_or_else(|e| error!("weston: {symbol}: close before {ex_date}: {e}")),
+            };
+            found[i] = true;
+            by_symbol
+                .get_mut(symbol)
+                .expect("every wanted symbol has events")
+                .prior_closes
+                .insert(*ex_date, prior);
+        }
+    }
+}
+
+/// Validates the arguments of `weston_adjusted_prices`; true or an error. IMMUTABLE (it
+/// reads only its arguments) so that with constant arguments the planner evaluates it
+/// before it could prove the date range empty and skip it; otherwise it is a one-time
+/// filter, evaluated before any row is read.
+#[pg_extern(immutable, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
+fn weston_check_adjusted_arguments(
+    symbols: Option<Vec<Option<String>>>,
+    from_date: Option<Date>,
+    to_date: Option<Date>,
+    total_return: Option<bool>,
+) -> bool {
+    checked_symbols(symbols);
+    let from = to_naive(from_date.unwrap_or_else(|| error!("weston: from_date must not be NULL")));
+    let to = to_naive(to_date.unwrap_or_else(|| error!("weston: to_date must not be NULL")));
+    if total_return.is_none() {
+        error!("weston: total_return must not be NULL");
+    }
+    if from > to {
+        error!("weston: from_date {from} is after to_date {to}");
+    }
+    true
+}
+
+fn checked_symbols(symbols: Option<Vec<Option<String>>>) -> Vec<String> {
+    symbols
+        .unwrap_or_else(|| error!("weston: symbols must not be NULL"))
+        .into_iter()
+        .map(|s| s.unwrap_or_else(|| error!("weston: symbol must not be NULL")))
+        .collect()
+}
+
+fn column<T>(value: Result<Option<T>, pgrx::spi::SpiError>, what: &str) -> T {
+    value
+        .unwrap_or_else(|e| error!("weston: reading {what}: {e}"))
+        .unwrap_or_else(|| error!("weston: {what} is NULL"))
+}
+
+fn to_pg_date(date: NaiveDate) -> Date {
+    Date::new(date.year(), date.month() as u8, date.day() as u8)
+        .unwrap_or_else(|e| error!("weston: date {date} is not representable: {e}"))
+}
+
+fn to_pg_numeric(value: &Exact) -> AnyNumeric {
+    let text = to_numeric(value);
+    AnyNumeric::from_str(&text)
+        .unwrap_or_else(|e| error!("weston: factor {text} is not a numeric: {e}"))
+}
+
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION weston_adjustment_segments(text[], date, date, boolean) IS
+'Internal to weston_adjusted_prices. For each of symbols with events in effect (bars_from < ex_date <= as_of; NULL: unbounded): bounds, the event dates ascending, and price_factors / volume_factors, the cumulative factors of bars before each bound plus a final 1, so a bar on d takes price_factors[width_bucket(d, bounds) + 1]. Exact; a non-terminating factor (2/3, 1/7) is rounded to 20 decimal places.';
+COMMENT ON FUNCTION weston_check_adjusted_arguments(text[], date, date, boolean) IS
+'Internal to weston_adjusted_prices: true, or an error naming the NULL argument or the from_date after to_date.';
+
+CREATE FUNCTION weston_adjustment_factors(
+    symbol text, as_of date DEFAULT NULL, total_return boolean DEFAULT false)
+RETURNS TABLE(effective_before date, price_factor numeric, volume_factor numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+    SELECT u.effective_before, u.price_factor, u.volume_factor
+      FROM weston_adjustment_segments(ARRAY[symbol], NULL, as_of, total_return) s,
+           unnest(s.bounds, s.price_factors, s.volume_factors) AS u(effective_before, price_factor, volume_factor)
+     WHERE u.effective_before IS NOT NULL
+     ORDER BY u.effective_before
+$fn$;
+COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean) IS
+'The adjustment factors of symbol, one row per event date (ex-date) on or before as_of (NULL: every stored event), ascending: bars dated before effective_before, and on or after the previous row''s date, are multiplied by these cumulative factors (prices by price_factor, volume by volume_factor); bars on or after the last row''s date by 1. A split n-for-d contributes d/n to price_factor and n/d to volume_factor; with total_return a dividend contributes 1 - amount/close_before to price_factor (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis; a dividend with no earlier bar contributes 1). Exact; a non-terminating factor is rounded to 20 decimal places. In the spirit of a LEAN factor file.';
+
+-- The two weston_adjusted_prices are plain SQL that PostgreSQL inlines into the caller's
+-- query: no SET clause (it would prevent inlining, and the rows would be materialised),
+-- so instead every name in them is schema-qualified, operators included, and they mean
+-- the same under any search_path. The segments are joined to the bars by symbol (a merge
+-- join keeps the bars' index order) and each bar finds its factor by binary search.
+CREATE FUNCTION weston_adjusted_prices(
+    symbols text[], from_date date, to_date date,
+    as_of date DEFAULT NULL, total_return boolean DEFAULT false)
+RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
+              volume numeric, price_factor numeric, volume_factor numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT b.symbol, b.date,
+           b.open OPERATOR(pg_catalog.*) b.pf, b.high OPERATOR(pg_catalog.*) b.pf,
+           b.low OPERATOR(pg_catalog.*) b.pf, b.close OPERATOR(pg_catalog.*) b.pf,
+           b.volume OPERATOR(pg_catalog.*) b.vf, b.pf, b.vf
+      FROM (SELECT p.symbol, p.date, p.open, p.high, p.low, p.close, p.volume,
+                   coalesce(s.price_factors[pg_catalog.width_bucket(p.date, s.bounds) OPERATOR(pg_catalog.+) 1],
+                            1::pg_catalog.numeric) AS pf,
+                   coalesce(s.volume_factors[pg_catalog.width_bucket(p.date, s.bounds) OPERATOR(pg_catalog.+) 1],
+                            1::pg_catalog.numeric) AS vf
+              FROM @extschema@.prices_daily p
+              LEFT JOIN @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return) s
+                ON s.symbol OPERATOR(pg_catalog.=) p.symbol
+             WHERE @extschema@.weston_check_adjusted_arguments(symbols, from_date, to_date, total_return)
+               AND p.symbol OPERATOR(pg_catalog.=) ANY (symbols)
+               AND p.date OPERATOR(pg_catalog.>=) from_date AND p.date OPERATOR(pg_catalog.<=) to_date
+             ORDER BY p.symbol, p.date
+            OFFSET 0) b -- not flattened: each factor is looked up once per bar, not per column
+     ORDER BY b.symbol, b.date
+$fn$;
+COMMENT ON FUNCTION weston_adjusted_prices(text[], date, date, date, boolean) IS
+'Adjusted daily bars of every symbol in symbols between from_date and to_date (inclusive), ordered by symbol, date, computed in one pass; same semantics as weston_adjusted_prices(text, ...). Unknown symbols give no rows. Write the array as ARRAY[...] or ''{...}''::text[].';
+
+CREATE FUNCTION weston_adjusted_prices(
+    ticker text, from_date date, to_date date,
+    as_of date DEFAULT NULL, total_return boolean DEFAULT false)
+RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
+              volume numeric, price_factor numeric, volume_factor numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT * FROM @extschema@.weston_adjusted_prices(
+        ARRAY[ticker]::pg_catalog.text[], from_date, to_date, as_of, total_return)
+$fn$;
+COMMENT ON FUNCTION weston_adjusted_prices(text, date, date, date, boolean) IS
+'Daily bars of one symbol between from_date and to_date (inclusive), ordered by date, adjusted as of as_of (NULL: every stored event). An event''s date is its ex-date: a bar on d is adjusted by events with d < ex_date <= as_of. Split n-for-d: prices times d/n, volume times n/d. total_return also multiplies prices by 1 - amount/close_before per dividend (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis). price_factor and volume_factor are the factors applied (see weston_adjustment_factors). Exact numeric: raw times factor, a non-terminating factor rounded to 20 decimal places. Unknown symbol: no rows. Errors on a NULL argument other than as_of, and on from_date > to_date.';
+"#,
+    name = "adjusted_prices",
+    requires = [weston_adjustment_segments, weston_check_adjusted_arguments]
+);

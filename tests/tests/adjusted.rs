@@ -1,0 +1,697 @@
+//! Adjusted prices on the real cluster: real split events, total return, point in time,
+//! the many-symbol form, search_path and TimeZone independence, errors.
+
+use sqlx::{PgConnection, PgPool, Row};
+use weston_tests::TestDb;
+
+/// A database with one etl_run (run_id 1) and the given securities.
+async fn seeded(tag: &str, symbols: &[&str]) -> TestDb {
+    let db = TestDb::migrated(tag).await;
+    sqlx::query(
+        "INSERT INTO etl_run (job_name, window_start, window_end) VALUES ('adjusted-test', '2014-01-01', '2024-12-31')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    for symbol in symbols {
+        sqlx::query("INSERT INTO securities (symbol) VALUES ($1)")
+            .bind(symbol)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    db
+}
+
+/// Raw bars `(date, close)`: open = high = low = close, volume 1000.
+async fn bars(pool: &PgPool, symbol: &str, bars: &[(&str, &str)]) {
+    for (date, close) in bars {
+        sqlx::query(
+            "INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
+             VALUES ($1, $2::text::date, $3::text::numeric, $3::text::numeric, $3::text::numeric, $3::text::numeric, 1000, 'mock', 1)",
+        )
+        .bind(symbol)
+        .bind(date)
+        .bind(close)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+}
+
+async fn split(pool: &PgPool, symbol: &str, date: &str, numerator: &str, denominator: &str) {
+    sqlx::query(
+        "INSERT INTO splits (symbol, date, numerator, denominator, provider, run_id)
+         VALUES ($1, $2::text::date, $3::text::numeric, $4::text::numeric, 'mock', 1)",
+    )
+    .bind(symbol)
+    .bind(date)
+    .bind(numerator)
+    .bind(denominator)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+async fn dividend(pool: &PgPool, symbol: &str, ex_date: &str, amount: &str) {
+    sqlx::query(
+        "INSERT INTO dividends (symbol, ex_date, amount, provider, run_id)
+         VALUES ($1, $2::text::date, $3::text::numeric, 'mock', 1)",
+    )
+    .bind(symbol)
+    .bind(ex_date)
+    .bind(amount)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// Every column of the result as text, so numerics compare exactly (scale included).
+const AS_TEXT: &str = "symbol, date::text, open::text, high::text, low::text, close::text, volume::text, price_factor::text, volume_factor::text";
+
+type TextRow = Vec<String>;
+
+async fn text_rows(conn: &mut PgConnection, sql: &str) -> Vec<TextRow> {
+    sqlx::query(sql)
+        .fetch_all(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| row.get::<Option<String>, _>(i).unwrap_or_default())
+                .collect()
+        })
+        .collect()
+}
+
+/// `(date, close, price_factor, volume_factor)` of one symbol's adjusted bars.
+async fn closes(pool: &PgPool, call: &str) -> Vec<(String, String, String, String)> {
+    let sql = format!(
+        "SELECT date::text, close::text, price_factor::text, volume_factor::text FROM {call}"
+    );
+    sqlx::query_as(&sql)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn row(date: &str, close: &str, pf: &str, vf: &str) -> (String, String, String, String) {
+    (date.into(), close.into(), pf.into(), vf.into())
+}
+
+async fn aapl_2020(pool: &PgPool) {
+    bars(
+        pool,
+        "AAPL",
+        &[
+            ("2020-08-27", "500.04"),
+            ("2020-08-28", "499.23"),
+            ("2020-08-31", "129.04"),
+        ],
+    )
+    .await;
+    split(pool, "AAPL", "2020-08-31", "4", "1").await;
+}
+
+#[tokio::test]
+async fn aapl_four_for_one_of_2020_is_exact_and_point_in_time() {
+    let db = seeded("adj_aapl2020", &["AAPL"]).await;
+    aapl_2020(&db.pool).await;
+
+    let adjusted = closes(
+        &db.pool,
+        "weston_adjusted_prices('AAPL', '2020-08-27', '2020-08-31')",
+    )
+    .await;
+    assert_eq!(
+        adjusted,
+        [
+            row("2020-08-27", "125.0100", "0.25", "4"),
+            row("2020-08-28", "124.8075", "0.25", "4"),
+            row("2020-08-31", "129.04", "1", "1"),
+        ]
+    );
+    // Volume goes the other way, exactly.
+    let volume: String = sqlx::query_scalar(
+        "SELECT volume::text FROM weston_adjusted_prices('AAPL', '2020-08-28', '2020-08-28')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(volume, "4000");
+
+    // As of the last day before the split, nothing has happened yet.
+    let as_of_before = closes(
+        &db.pool,
+        "weston_adjusted_prices('AAPL', '2020-08-28', '2020-08-28', as_of => '2020-08-28')",
+    )
+    .await;
+    assert_eq!(as_of_before, [row("2020-08-28", "499.23", "1", "1")]);
+    let as_of_ex_date = closes(
+        &db.pool,
+        "weston_adjusted_prices('AAPL', '2020-08-28', '2020-08-28', '2020-08-31')",
+    )
+    .await;
+    assert_eq!(as_of_ex_date, [row("2020-08-28", "124.8075", "0.25", "4")]);
+}
+
+#[tokio::test]
+async fn aapl_seven_for_one_of_2014_and_both_aapl_splits_together() {
+    let db = seeded("adj_aapl2014", &["AAPL"]).await;
+    bars(
+        &db.pool,
+        "AAPL",
+        &[("2014-06-06", "645.57"), ("2014-06-09", "93.70")],
+    )
+    .await;
+    split(&db.pool, "AAPL", "2014-06-09", "7", "1").await;
+    aapl_2020(&db.pool).await;
+
+    // 1/7 does not terminate: the factor is rounded to 20 places, the product is exact.
+    let as_of_2014 = closes(
+        &db.pool,
+        "weston_adjusted_prices('AAPL', '2014-06-06', '2014-06-09', '2014-12-31')",
+    )
+    .await;
+    assert_eq!(
+        as_of_2014,
+        [
+            row(
+                "2014-06-06",
+                "92.2242857142857142838698",
+                "0.14285714285714285714",
+                "7"
+            ),
+            row("2014-06-09", "93.70", "1", "1"),
+        ]
+    );
+    let close_rounded: String = sqlx::query_scalar(
+        "SELECT round(close, 10)::text FROM weston_adjusted_prices('AAPL', '2014-06-06', '2014-06-06')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(close_rounded, "23.0560714286", "645.57 / 28");
+
+    let factors: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT effective_before::text, price_factor::text, volume_factor::text FROM weston_adjustment_factors('AAPL')",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        factors,
+        [
+            (
+                "2014-06-09".to_string(),
+                "0.03571428571428571429".to_string(),
+                "28".to_string()
+            ),
+            (
+                "2020-08-31".to_string(),
+                "0.25".to_string(),
+                "4".to_string()
+            ),
+        ]
+    );
+    let as_of_2019: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM weston_adjustment_factors('AAPL', '2019-12-31')")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(as_of_2019, 1, "the 2020 split is not known in 2019");
+}
+
+#[tokio::test]
+async fn nvda_ten_for_one_of_2024() {
+    let db = seeded("adj_nvda", &["NVDA"]).await;
+    bars(
+        &db.pool,
+        "NVDA",
+        &[("2024-06-07", "1208.88"), ("2024-06-10", "121.79")],
+    )
+    .await;
+    split(&db.pool, "NVDA", "2024-06-10", "10", "1").await;
+    let adjusted = closes(
+        &db.pool,
+        "weston_adjusted_prices('NVDA', '2024-06-01', '2024-06-30')",
+    )
+    .await;
+    assert_eq!(
+        adjusted,
+        [
+            row("2024-06-07", "120.888", "0.1", "10"),
+            row("2024-06-10", "121.79", "1", "1"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn total_return_takes_the_close_before_in_the_ex_date_basis() {
+    let db = seeded("adj_tr", &["AAPL"]).await;
+    // AAPL paid 0.82 with ex-date 2020-08-07, before the 4-for-1.
+    bars(
+        &db.pool,
+        "AAPL",
+        &[("2020-08-06", "455.61"), ("2020-08-07", "444.45")],
+    )
+    .await;
+    dividend(&db.pool, "AAPL", "2020-08-07", "0.82").await;
+    aapl_2020(&db.pool).await;
+
+    // 455.61 * (1 - 0.82/455.61) / 4 = 454.79 / 4 = 113.6975, up to the 20-place rounding
+    // of the non-terminating factor.
+    let r = sqlx::query(
+        "SELECT round(close, 15)::text AS close, volume::text AS volume, price_factor::text AS pf,
+                (SELECT close::text FROM weston_adjusted_prices('AAPL', '2020-08-06', '2020-08-06')) AS split_only
+           FROM weston_adjusted_prices('AAPL', '2020-08-06', '2020-08-06', total_return => true)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(r.get::<String, _>("close"), "113.697500000000000");
+    assert_eq!(
+        r.get::<String, _>("volume"),
+        "4000",
+        "dividends leave volume alone"
+    );
+    assert_eq!(r.get::<String, _>("pf"), "0.24955005377406114879");
+    assert_eq!(r.get::<String, _>("split_only"), "113.9025");
+
+    // The ex-date bar and later ones only carry the split; as of before the dividend, none.
+    let after = closes(
+        &db.pool,
+        "weston_adjusted_prices('AAPL', '2020-08-07', '2020-08-07', total_return => true)",
+    )
+    .await;
+    assert_eq!(after, [row("2020-08-07", "111.1125", "0.25", "4")]);
+    let as_of = closes(
+        &db.pool,
+        "weston_adjusted_prices('AAPL', '2020-08-06', '2020-08-06', '2020-08-06', true)",
+    )
+    .await;
+    assert_eq!(as_of, [row("2020-08-06", "455.61", "1", "1")]);
+}
+
+/// The worked example of README.md ("Adjusted prices"): the README shows this output,
+/// and this test fails if the two drift apart.
+#[tokio::test]
+async fn readme_worked_example() {
+    let db = seeded("adj_readme", &["WEST"]).await;
+    bars(
+        &db.pool,
+        "WEST",
+        &[
+            ("2024-03-01", "200.00"),
+            ("2024-03-04", "204.00"),
+            ("2024-03-05", "102.50"),
+            ("2024-03-06", "103.00"),
+            ("2024-03-07", "101.00"),
+            ("2024-03-08", "101.50"),
+        ],
+    )
+    .await;
+    split(&db.pool, "WEST", "2024-03-05", "2", "1").await;
+    dividend(&db.pool, "WEST", "2024-03-07", "1.03").await;
+
+    let mut table = String::from(
+        "| date | raw close | as of 2024-03-06, total return | as of 2024-03-08, split only | as of 2024-03-08, total return |\n|---|---|---|---|---|\n",
+    );
+    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT r.date::text, r.close::text, a.close::text, b.close::text, c.close::text
+           FROM prices_daily r
+           JOIN weston_adjusted_prices('WEST', '2024-03-01', '2024-03-08', '2024-03-06', true) a USING (date)
+           JOIN weston_adjusted_prices('WEST', '2024-03-01', '2024-03-08', '2024-03-08', false) b USING (date)
+           JOIN weston_adjusted_prices('WEST', '2024-03-01', '2024-03-08', '2024-03-08', true) c USING (date)
+          WHERE r.symbol = 'WEST' ORDER BY r.date",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    for (date, raw, a, b, c) in &rows {
+        table.push_str(&format!("| {date} | {raw} | {a} | {b} | {c} |\n"));
+    }
+    // Spot checks by hand: 204 * 1/2 * (1 - 1.03/103) = 100.98; 103 * 0.99 = 101.97.
+    assert!(table.contains("| 2024-03-04 | 204.00 | 102.000 | 102.000 | 100.98000 |"));
+    assert!(table.contains("| 2024-03-06 | 103.00 | 103.00 | 103.00 | 101.9700 |"));
+
+    let factors: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT effective_before::text, price_factor::text, volume_factor::text
+           FROM weston_adjustment_factors('WEST', total_return => true)",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let mut factor_table =
+        String::from("| effective_before | price_factor | volume_factor |\n|---|---|---|\n");
+    for (date, pf, vf) in &factors {
+        factor_table.push_str(&format!("| {date} | {pf} | {vf} |\n"));
+    }
+
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    for expected in [&table, &factor_table] {
+        assert!(
+            readme.contains(expected.as_str()),
+            "README.md's worked example must contain exactly:\n{expected}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn several_events_on_one_day_and_on_non_trading_days() {
+    let db = seeded("adj_many_events", &["MULT"]).await;
+    bars(
+        &db.pool,
+        "MULT",
+        &[
+            ("2023-01-05", "90.00"),
+            ("2023-01-06", "100.00"),
+            ("2023-01-09", "66.00"),
+            ("2023-01-10", "64.00"),
+        ],
+    )
+    .await;
+    // Saturday: a 3-for-2 and a 0.50 dividend together; the close before (Friday's 100.00)
+    // is 66.666... in the new basis, so the dividend multiplier is 1 - 0.5 * 3/200 = 0.9925.
+    split(&db.pool, "MULT", "2023-01-07", "3", "2").await;
+    dividend(&db.pool, "MULT", "2023-01-07", "0.50").await;
+    // A 1-for-2 reverse split on Tuesday.
+    split(&db.pool, "MULT", "2023-01-10", "1", "2").await;
+
+    let adjusted = closes(
+        &db.pool,
+        "weston_adjusted_prices('MULT', '2023-01-01', '2023-01-31', total_return => true)",
+    )
+    .await;
+    // Before both: 2/3 * 0.9925 * 2 = 1.32333...; between: 2.
+    assert_eq!(
+        adjusted,
+        [
+            row(
+                "2023-01-05",
+                "119.0999999999999999997000",
+                "1.32333333333333333333",
+                "0.75"
+            ),
+            row(
+                "2023-01-06",
+                "132.3333333333333333330000",
+                "1.32333333333333333333",
+                "0.75"
+            ),
+            row("2023-01-09", "132.00", "2", "0.5"),
+            row("2023-01-10", "64.00", "1", "1"),
+        ]
+    );
+    let factors: Vec<String> = sqlx::query_scalar(
+        "SELECT effective_before::text FROM weston_adjustment_factors('MULT', NULL, true)",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        factors,
+        ["2023-01-07", "2023-01-10"],
+        "one row per event date"
+    );
+}
+
+#[tokio::test]
+async fn a_dividend_without_an_earlier_bar_adjusts_nothing_and_an_impossible_one_is_refused() {
+    let db = seeded("adj_div_edges", &["EARLY", "HUGE"]).await;
+    bars(&db.pool, "EARLY", &[("2023-02-01", "10.00")]).await;
+    dividend(&db.pool, "EARLY", "2023-01-15", "0.10").await;
+    let factors: Vec<(String, String)> = sqlx::query_as(
+        "SELECT effective_before::text, price_factor::text FROM weston_adjustment_factors('EARLY', NULL, true)",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(factors, [("2023-01-15".to_string(), "1".to_string())]);
+
+    bars(&db.pool, "HUGE", &[("2023-02-01", "10.00")]).await;
+    dividend(&db.pool, "HUGE", "2023-02-02", "10.00").await;
+    let err = sqlx::query(
+        "SELECT * FROM weston_adjusted_prices('HUGE', '2023-01-01', '2023-12-31', total_return => true)",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("HUGE") && err.contains("2023-02-02") && err.contains("not less than"),
+        "{err}"
+    );
+    // Split-only reads do not depend on dividends.
+    let split_only = closes(
+        &db.pool,
+        "weston_adjusted_prices('HUGE', '2023-01-01', '2023-12-31')",
+    )
+    .await;
+    assert_eq!(split_only, [row("2023-02-01", "10.00", "1", "1")]);
+}
+
+#[tokio::test]
+async fn many_symbols_equal_the_single_symbol_form() {
+    let db = seeded("adj_many", &["AAPL", "NVDA", "MSFT"]).await;
+    aapl_2020(&db.pool).await;
+    bars(
+        &db.pool,
+        "AAPL",
+        &[("2020-08-06", "455.61"), ("2020-08-07", "444.45")],
+    )
+    .await;
+    dividend(&db.pool, "AAPL", "2020-08-07", "0.82").await;
+    bars(
+        &db.pool,
+        "NVDA",
+        &[("2020-08-06", "454.00"), ("2020-08-31", "534.98")],
+    )
+    .await;
+    split(&db.pool, "NVDA", "2020-08-20", "3", "2").await;
+    bars(&db.pool, "MSFT", &[("2020-08-28", "228.91")]).await;
+
+    let mut conn = db.pool.acquire().await.unwrap();
+    for (as_of, total_return) in [
+        ("NULL", "false"),
+        ("NULL", "true"),
+        ("'2020-08-10'", "true"),
+    ] {
+        let many = text_rows(
+            &mut conn,
+            &format!(
+                "SELECT {AS_TEXT} FROM weston_adjusted_prices(ARRAY['NVDA','ZZZZ','AAPL','MSFT'], '2020-08-01', '2020-08-31', {as_of}, {total_return})"
+            ),
+        )
+        .await;
+        let mut singles = Vec::new();
+        for symbol in ["AAPL", "MSFT", "NVDA", "ZZZZ"] {
+            singles.extend(
+                text_rows(
+                    &mut conn,
+                    &format!(
+                        "SELECT {AS_TEXT} FROM weston_adjusted_prices('{symbol}', '2020-08-01', '2020-08-31', {as_of}, {total_return})"
+                    ),
+                )
+                .await,
+            );
+        }
+        assert_eq!(many.len(), 8, "every bar of the three known symbols");
+        assert_eq!(many, singles, "as_of {as_of}, total_return {total_return}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_search_path_and_time_zone_change_nothing() {
+    let db = seeded("adj_hostile", &["AAPL"]).await;
+    aapl_2020(&db.pool).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    let query = format!(
+        "SELECT {AS_TEXT} FROM public.weston_adjusted_prices('AAPL'::text, '2020-08-01'::date, '2020-08-31'::date)"
+    );
+    let expected = text_rows(&mut conn, &query).await;
+    assert_eq!(expected.len(), 3);
+
+    // Look-alike tables and a look-alike operator in a schema searched first.
+    sqlx::raw_sql(
+        "CREATE SCHEMA evil;
+         CREATE TABLE evil.splits (LIKE public.splits);
+         INSERT INTO evil.splits SELECT symbol, date, 1, 1000, provider, run_id, updated_at FROM public.splits;
+         CREATE TABLE evil.prices_daily (LIKE public.prices_daily);
+         CREATE FUNCTION evil.times(numeric, numeric) RETURNS numeric LANGUAGE sql AS 'SELECT 0::numeric';
+         CREATE OPERATOR evil.* (FUNCTION = evil.times, LEFTARG = numeric, RIGHTARG = numeric);
+         CREATE TEMP TABLE splits (LIKE public.splits);",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    for setting in [
+        "SET search_path = evil, public",
+        "SET search_path = ''",
+        "SET search_path = pg_temp, evil, pg_catalog, public",
+    ] {
+        sqlx::raw_sql(setting).execute(&mut *conn).await.unwrap();
+        assert_eq!(text_rows(&mut conn, &query).await, expected, "{setting}");
+    }
+    sqlx::raw_sql("RESET search_path")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    for zone in ["Pacific/Kiritimati", "America/Adak", "UTC"] {
+        sqlx::raw_sql(&format!("SET TimeZone = '{zone}'"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(text_rows(&mut conn, &query).await, expected, "{zone}");
+    }
+}
+
+#[tokio::test]
+async fn bad_arguments_give_clear_errors_and_unknown_symbols_no_rows() {
+    let db = seeded("adj_errors", &["AAPL"]).await;
+    aapl_2020(&db.pool).await;
+    let err = |sql: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query(sql)
+                .fetch_all(&pool)
+                .await
+                .expect_err(sql)
+                .to_string()
+        }
+    };
+    let e = err("SELECT * FROM weston_adjusted_prices('AAPL', '2020-09-01', '2020-08-01')").await;
+    assert!(
+        e.contains("from_date 2020-09-01 is after to_date 2020-08-01"),
+        "{e}"
+    );
+    // Also with bound parameters, whether the plan is custom or generic.
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        let mut conn = db.pool.acquire().await.unwrap();
+        sqlx::raw_sql(&format!("SET plan_cache_mode = {mode}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let e = sqlx::query("SELECT * FROM weston_adjusted_prices($1::text, $2::date, $3::date)")
+            .bind("AAPL")
+            .bind("2020-09-01")
+            .bind("2020-08-01")
+            .fetch_all(&mut *conn)
+            .await
+            .expect_err(mode)
+            .to_string();
+        assert!(e.contains("is after to_date"), "{mode}: {e}");
+        sqlx::raw_sql("RESET plan_cache_mode")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    let e = err("SELECT * FROM weston_adjusted_prices(ARRAY['AAPL'], '2020-09-01', '2020-08-01')")
+        .await;
+    assert!(e.contains("is after to_date"), "{e}");
+    let e =
+        err("SELECT * FROM weston_adjusted_prices(NULL::text, '2020-08-01', '2020-09-01')").await;
+    assert!(e.contains("symbol must not be NULL"), "{e}");
+    let e = err("SELECT * FROM weston_adjusted_prices('AAPL', NULL, '2020-09-01')").await;
+    assert!(e.contains("from_date must not be NULL"), "{e}");
+    let e = err(
+        "SELECT * FROM weston_adjusted_prices(ARRAY['AAPL', NULL], '2020-08-01', '2020-09-01')",
+    )
+    .await;
+    assert!(e.contains("symbol must not be NULL"), "{e}");
+    let e =
+        err("SELECT * FROM weston_adjusted_prices('AAPL', '2020-08-01', '2020-09-01', NULL, NULL)")
+            .await;
+    assert!(e.contains("total_return must not be NULL"), "{e}");
+    let e = err("SELECT * FROM weston_adjustment_factors(NULL)").await;
+    assert!(e.contains("symbol must not be NULL"), "{e}");
+
+    let unknown: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM weston_adjusted_prices('NOPE', '2000-01-01', '2030-01-01'))
+              + (SELECT count(*) FROM weston_adjustment_factors('NOPE'))
+              + (SELECT count(*) FROM weston_adjusted_prices(ARRAY[]::text[], '2000-01-01', '2030-01-01'))",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(unknown, 0);
+}
+
+#[tokio::test]
+async fn functions_are_stable_parallel_safe_documented_and_inlined() {
+    let db = seeded("adj_catalog", &["AAPL"]).await;
+    aapl_2020(&db.pool).await;
+    let rows = sqlx::query(
+        "SELECT p.oid::regprocedure::text AS f, p.provolatile::text AS vol, p.proparallel::text AS par,
+                p.proisstrict AS strict, coalesce(array_to_string(p.proconfig, ','), '') AS config,
+                coalesce(obj_description(p.oid, 'pg_proc'), '') AS comment
+           FROM pg_proc p
+          WHERE p.proname IN ('weston_adjusted_prices', 'weston_adjustment_factors',
+                              'weston_adjustment_segments', 'weston_check_adjusted_arguments')
+          ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let config: Vec<(String, String)> =
+        rows.iter().map(|r| (r.get("f"), r.get("config"))).collect();
+    assert_eq!(
+        config,
+        [
+            (
+                "weston_adjusted_prices(text,date,date,date,boolean)".to_string(),
+                String::new()
+            ),
+            (
+                "weston_adjusted_prices(text[],date,date,date,boolean)".to_string(),
+                String::new()
+            ),
+            (
+                "weston_adjustment_factors(text,date,boolean)".to_string(),
+                "search_path=pg_catalog, public, pg_temp".to_string()
+            ),
+            (
+                "weston_adjustment_segments(text[],date,date,boolean)".to_string(),
+                "search_path=pg_catalog, public, pg_temp,plan_cache_mode=force_generic_plan"
+                    .to_string()
+            ),
+            (
+                "weston_check_adjusted_arguments(text[],date,date,boolean)".to_string(),
+                "search_path=pg_catalog, pg_temp".to_string()
+            ),
+        ],
+        "only functions that are not inlined pin search_path with SET; the inlined ones are fully qualified"
+    );
+    for r in &rows {
+        let f: String = r.get("f");
+        let volatility = if f.starts_with("weston_check_adjusted_arguments") {
+            "i" // reads only its arguments
+        } else {
+            "s" // reads tables
+        };
+        assert_eq!(r.get::<String, _>("vol"), volatility, "{f}");
+        assert_eq!(r.get::<String, _>("par"), "s", "{f} is PARALLEL SAFE");
+        // as_of may be NULL, so none can be STRICT; they check their other NULLs.
+        assert!(!r.get::<bool, _>("strict"), "{f}");
+        assert!(
+            r.get::<String, _>("comment").len() > 50,
+            "{f} has a comment"
+        );
+    }
+
+    // Inlined into the caller's query: the plan reads prices_daily directly, no function
+    // scan of weston_adjusted_prices (whose rows would otherwise be materialised).
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT * FROM weston_adjusted_prices('AAPL', '2020-08-01', '2020-08-31')",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        !plan.contains("Function Scan on weston_adjusted_prices") && plan.contains("prices_daily"),
+        "{plan}"
+    );
+}
