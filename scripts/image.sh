@@ -76,13 +76,14 @@ built=$(date +%s)
 step "smoke test with buildah run"
 container=$(buildah from --pull-never "$image")
 trap 'buildah rm "$container" >/dev/null 2>&1 || true' EXIT
-# The server listens on loopback only, on this worker's development port (the host's
-# network namespace is shared), to check password authentication over TCP.
+# The server listens on loopback only (the host's network namespace is shared), on a port
+# that is free now, to check password authentication over TCP.
+smoke_port=${WESTON_SMOKE_PGPORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 buildah run --isolation chroot --network host --user postgres \
     --env PGDATA=/var/lib/postgresql/data --env POSTGRES_PASSWORD=smoke-only \
     --env WESTON_ALLOWED_CIDRS="100.64.0.0/10 10.20.0.0/16" --env WESTON_LISTEN_ADDRESSES=127.0.0.1 \
     --env WESTON_LOADER_PASSWORD=loader-smoke --env WESTON_EXPORTER_PASSWORD=exporter-smoke \
-    --env SMOKE_PORT="$WESTON_PGPORT" \
+    --env SMOKE_PORT="$smoke_port" \
     "$container" -- bash -euo pipefail -c '
         weston-entrypoint -c port="$SMOKE_PORT" -c unix_socket_directories=/var/run/postgresql > /tmp/postgres.log 2>&1 &
         for _ in $(seq 1 120); do pg_isready -q -h /var/run/postgresql -p "$SMOKE_PORT" -d weston && break; sleep 0.5; done

@@ -12,13 +12,10 @@ tier() { log "$1"; shift; if ! "$@"; then failed=1; log "FAILED: $*"; fi; }
 tier "tier 1: pure Rust (no PostgreSQL)" \
     cargo test --release --workspace --exclude weston-tests
 
-# The monitoring test runs postgres_exporter on the development cluster's port, which
-# is free while the tests run (the throw-away cluster below has its own).
-export WESTON_TEST_EXPORTER_PORT=${WESTON_TEST_EXPORTER_PORT:-$WESTON_PGPORT}
 # A throw-away cluster for the integration tests, rebuilt on every run.
-# The standby test streams a replica of it on the demo cluster's port (tests never start that one).
-export WESTON_TEST_STANDBY_PGPORT=${WESTON_TEST_STANDBY_PGPORT:-$WESTON_PGPORT}
 export WESTON_PGPORT=${WESTON_TEST_PGPORT:-55433}
+# The standby test streams a replica of it on its own port, clear of a running demo cluster.
+export WESTON_TEST_STANDBY_PGPORT=${WESTON_TEST_STANDBY_PGPORT:-$((WESTON_PGPORT + 100))}
 export WESTON_PGDATA=${WESTON_TEST_PGDATA:-/tmp/weston-test-cluster/data}
 export WESTON_TEST_STANDBY_PGDATA=${WESTON_TEST_STANDBY_PGDATA:-$(dirname "$WESTON_PGDATA")/standby}
 export WESTON_DB=weston_cron

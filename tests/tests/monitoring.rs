@@ -173,9 +173,12 @@ async fn postgres_exporter_serves_every_query() {
     let exporter = which("prometheus-postgres-exporter")
         .or_else(|| which("postgres_exporter"))
         .expect("postgres_exporter is installed (scripts/setup.sh installs prometheus-postgres-exporter)");
-    // The exporter needs a TCP port: the worker's development-cluster port, unused while
-    // tests run (WESTON_TEST_EXPORTER_PORT, set by scripts/test.sh).
-    let port = std::env::var("WESTON_TEST_EXPORTER_PORT").unwrap_or_else(|_| "9187".into());
+    // A port the kernel says is free now, so a running development cluster or another
+    // test run on the same machine cannot collide with the exporter.
+    let port = std::env::var("WESTON_TEST_EXPORTER_PORT").unwrap_or_else(|_| {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+        probe.local_addr().unwrap().port().to_string()
+    });
     let dsn = format!("{}?sslmode=disable", db.url.split('?').next().unwrap());
     let mut child = Command::new(exporter)
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
