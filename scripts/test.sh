@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test, in three tiers: pure Rust; integration against a real PostgreSQL 15
-# cluster with pg_cron; in-extension (cargo pgrx test). Sets everything up first.
+# Every test, in four tiers: pure Rust; integration against a real PostgreSQL 15 cluster
+# with pg_cron (and the restore drill); in-extension (cargo pgrx test); the container image.
+# Sets everything up first.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$WESTON_ROOT"
@@ -42,6 +43,11 @@ pgrx_data=${WESTON_PGRX_TEST_DIR:-/tmp/weston-pgrx-test}
 mkdir -p "$pgrx_data" && chown postgres:postgres "$pgrx_data"
 tier "tier 3: in-extension tests (cargo pgrx test)" \
     cargo pgrx test pg15 --release -p pg_weston --runas postgres --pgdata "$pgrx_data/data"
+
+# The deployable image: Dockerfile.pg15 built with podman from a locally debootstrapped
+# base, then smoke-tested inside with buildah (first start, roles, rotation, scram).
+tier "tier 4: container image (podman build + buildah smoke test)" \
+    bash scripts/image.sh
 
 if [ "$failed" -ne 0 ]; then log "some tier failed"; exit 1; fi
 log "all tiers passed"

@@ -132,12 +132,13 @@ BEGIN
     END LOOP;
     PERFORM pg_catalog.set_config('lock_timeout', caller_lock_timeout, true);
 
-    -- ETL runs whose loader died are abandoned here too, when that function is installed.
-    IF pg_catalog.to_regprocedure('@extschema@.weston_etl_reap(interval)') IS NULL THEN
-        reap := pg_catalog.jsonb_build_object('skipped', 'weston_etl_reap(interval) is not installed');
+    -- ETL runs whose loader died are abandoned here too. A database with the extension but
+    -- without the loader's schema (no etl_run) has nothing to reap.
+    IF pg_catalog.to_regclass('@extschema@.etl_run') IS NULL THEN
+        reap := pg_catalog.jsonb_build_object('skipped', 'no @extschema@.etl_run table in this database');
     ELSE
         BEGIN
-            EXECUTE 'SELECT @extschema@.weston_etl_reap()' INTO abandoned;
+            abandoned := @extschema@.weston_etl_reap();
             reap := pg_catalog.jsonb_build_object('abandoned', abandoned);
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;

@@ -562,38 +562,33 @@ async fn new_children_get_the_parents_owner_and_privileges() {
 }
 
 #[tokio::test]
-async fn rotation_reaps_stale_etl_runs_when_that_function_exists() {
-    let db = bars_db("etl_reap", 0).await;
-    let installed: bool = sqlx::query_scalar(
-        "SELECT to_regprocedure('public.weston_etl_reap(interval)') IS NOT NULL",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
-    if installed {
-        let result = rotate(&db.pool).await;
-        assert!(result["etl_reap"]["abandoned"].is_number(), "{result}");
-        return;
-    }
-    let result = rotate(&db.pool).await;
+async fn rotation_reaps_stale_etl_runs() {
+    // Extension without the loader's schema: nothing to reap, and rotation still succeeds.
+    let bare = bars_db("etl_reap_bare", 0).await;
+    let result = rotate(&bare.pool).await;
     assert!(result["etl_reap"]["skipped"].is_string(), "{result}");
-    assert_eq!(result["status"], "succeeded");
-    // Once it appears, rotation calls it.
+    assert_eq!(result["status"], "succeeded", "{result}");
+
+    // With the loader's schema, a run whose heartbeat is older than six hours is abandoned.
+    let db = TestDb::migrated("etl_reap").await;
     sqlx::raw_sql(
-        "CREATE TABLE reaped (at timestamptz);
-         CREATE FUNCTION public.weston_etl_reap(stale_after interval DEFAULT '6 hours') RETURNS integer
-         LANGUAGE sql AS $$ INSERT INTO public.reaped VALUES (now()); SELECT 7 $$;",
+        "INSERT INTO etl_run (job_name, heartbeat_at) VALUES ('stale', now() - interval '7 hours');
+         INSERT INTO etl_run (job_name) VALUES ('alive');",
     )
     .execute(&db.pool)
     .await
     .unwrap();
     let result = rotate(&db.pool).await;
-    assert_eq!(result["etl_reap"]["abandoned"], 7, "{result}");
-    let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM reaped")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert_eq!(calls, 1);
+    assert_eq!(result["etl_reap"]["abandoned"], 1, "{result}");
+    let statuses: Vec<(String, String)> =
+        sqlx::query_as("SELECT job_name, status FROM etl_run ORDER BY run_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        statuses,
+        [("stale".to_string(), "abandoned".to_string()), ("alive".to_string(), "running".to_string())]
+    );
 }
 
 /// pg_cron lives in the database named by cron.database_name (weston_cron on the test
