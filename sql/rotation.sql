@@ -135,6 +135,9 @@ BEGIN
     -- ETL runs whose loader died are abandoned here too, when that function is installed.
     IF pg_catalog.to_regprocedure('@extschema@.weston_etl_reap(interval)') IS NULL THEN
         reap := pg_catalog.jsonb_build_object('skipped', 'weston_etl_reap(interval) is not installed');
+    -- The extension can live without the loader's migrations: no etl_run, nothing to reap.
+    ELSIF pg_catalog.to_regclass('@extschema@.etl_run') IS NULL THEN
+        reap := pg_catalog.jsonb_build_object('skipped', 'etl_run does not exist (weston-loader migrate not applied)');
     ELSE
         BEGIN
             EXECUTE 'SELECT @extschema@.weston_etl_reap()' INTO abandoned;
