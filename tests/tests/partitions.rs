@@ -218,11 +218,11 @@ async fn retention_detaches_drops_or_archives_only_whole_old_months() {
         sqlx::raw_sql(&format!(
             "CREATE TABLE r_{mode} (d date NOT NULL, v int) PARTITION BY RANGE (d);
              CREATE TABLE r_{mode}_default PARTITION OF r_{mode} DEFAULT;
+             INSERT INTO weston_partition_config (parent, premake_months, retain_months, retention, archive_schema)
+             VALUES ('r_{mode}', 1, 12, '{mode}', {});
              SELECT weston_ensure_partitions(
                  ((now() AT TIME ZONE 'America/New_York')::date - interval '30 months')::date,
-                 (now() AT TIME ZONE 'America/New_York')::date, 'r_{mode}');
-             INSERT INTO weston_partition_config (parent, premake_months, retain_months, retention, archive_schema)
-             VALUES ('r_{mode}', 1, 12, '{mode}', {});",
+                 (now() AT TIME ZONE 'America/New_York')::date, 'r_{mode}');",
             if mode == "archive" { "'old_bars'" } else { "NULL" }
         ))
         .execute(&db.pool)
