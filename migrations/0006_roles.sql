@@ -95,7 +95,8 @@ BEGIN
     LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn.signature);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO dba', fn.signature);
-        IF fn.name IN ('weston_version', 'weston_partition_health')
+        -- weston_check_adjusted_arguments: called inside weston_adjusted_prices (a SQL function).
+        IF fn.name IN ('weston_version', 'weston_partition_health', 'weston_check_adjusted_arguments')
            OR fn.name LIKE 'weston\_adjust%' THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO etl_writer, app_rw, app_ro', fn.signature);
         ELSIF fn.name = 'weston_ensure_partitions' OR fn.name LIKE 'weston\_etl\_%' THEN

@@ -303,11 +303,18 @@ async fn a_full_mock_run_then_the_same_run_again_changes_nothing() {
     );
     let stats: serde_json::Value = run.get("stats");
     assert_eq!(stats["written"]["prices_daily"], 30 * sessions);
-    assert_eq!(stats["providers"]["mock"]["symbols"], 30);
+    let mock = &stats["providers"]["mock"];
     assert_eq!(
-        stats["providers"]["mock"]["calls"],
-        30 * 4,
-        "metadata, bars, splits, dividends"
+        mock["http_calls"], 0,
+        "the mock makes no HTTP calls: {mock}"
+    );
+    assert_eq!(
+        mock["rows_supplied"].as_i64().unwrap(),
+        stats["written"]["prices_daily"].as_i64().unwrap()
+            + stats["written"]["splits"].as_i64().unwrap()
+            + stats["written"]["dividends"].as_i64().unwrap()
+            + stats["written"]["securities"].as_i64().unwrap(),
+        "every row supplied by the mock was written on the first run: {stats}"
     );
 
     // Same default window again, and the whole window forced with --from/--to.

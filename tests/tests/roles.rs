@@ -83,6 +83,7 @@ async fn seed(db: &TestDb) {
 fn may_execute(function: &str, group: &str) -> bool {
     let reader = function == "weston_version"
         || function == "weston_partition_health"
+        || function == "weston_check_adjusted_arguments"
         || function.starts_with("weston_adjust");
     let loader = function == "weston_ensure_partitions" || function.starts_with("weston_etl_");
     match group {

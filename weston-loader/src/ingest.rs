@@ -367,6 +367,14 @@ pub async fn write_batch(
         String::new(),
         String::new(),
     );
+    // A symbol whose rows came from two providers has two loads but one `securities` row:
+    // the metadata if a provider gave it, else a bare row.
+    let described: std::collections::HashSet<&str> = batch
+        .iter()
+        .filter(|l| l.security.is_some())
+        .map(|l| l.symbol.as_str())
+        .collect();
+    let mut bare_done: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for load in batch {
         let provider = load.provider.as_str();
         for b in &load.bars {
@@ -419,6 +427,8 @@ pub async fn write_batch(
                     ],
                 );
             }
+            None if described.contains(load.symbol.as_str())
+                || !bare_done.insert(load.symbol.as_str()) => {}
             None => row(
                 &mut bare,
                 &[

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -17,7 +17,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use crate::calendar;
 use crate::cli::{ProviderName, RunArgs};
 use crate::ingest::{self, Rejection, SymbolLoad, Written};
-use crate::providers::{self, Provider, ProviderError};
+use crate::providers::{self, BarsOutcome, Provider, ProviderChain, ProviderStats, Sourced};
 use crate::LoaderError;
 
 /// The `job_name` of the nightly run in `etl_run`.
@@ -30,8 +30,12 @@ pub const OVERLAP_DAYS: i64 = 7;
 pub const NEW_SYMBOL_DAYS: i64 = 180;
 /// Symbols per batch (one transaction): `WESTON_BATCH_SYMBOLS`, default 50.
 pub const BATCH_ENV: &str = "WESTON_BATCH_SYMBOLS";
-/// Provider requests in flight at once.
-const FETCH_CONCURRENCY: usize = 16;
+/// Symbol metadata requests in flight at once (each provider's rate limiter paces them).
+const SECURITY_CONCURRENCY: usize = 8;
+/// Bars held in memory per fetch: symbols sharing a window are fetched together (so a
+/// grouped-daily call serves all of them) up to this many symbol-sessions, then written
+/// in batches of `WESTON_BATCH_SYMBOLS`.
+const MAX_BARS_PER_FETCH: usize = 500_000;
 
 /// What one run did, stored in `etl_run.stats`.
 #[derive(Debug, Default, Serialize)]
@@ -39,21 +43,12 @@ pub struct RunStats {
     pub symbols: usize,
     pub batches: usize,
     pub written: Written,
+    /// Per provider: rows supplied, HTTP calls, retries, 429s, and why it was dropped.
     pub providers: BTreeMap<String, ProviderStats>,
     pub rejected: usize,
     /// The first rejections, for `status`; every one is logged.
     pub rejections: Vec<String>,
     pub failed_symbols: Vec<String>,
-}
-
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct ProviderStats {
-    pub calls: u64,
-    pub errors: u64,
-    pub symbols: u64,
-    pub bars: u64,
-    pub splits: u64,
-    pub dividends: u64,
 }
 
 #[derive(Debug)]
@@ -174,6 +169,16 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
     .into_iter()
     .filter_map(|(s, d)| d.map(|d| (s, d)))
     .collect();
+    // Metadata is asked once per symbol (until a provider names it), not every night: on
+    // Polygon's free plan one call per symbol would take hours for the universe.
+    let described: HashSet<String> = sqlx::query_scalar(
+        "SELECT symbol FROM securities WHERE symbol = ANY($1) AND name IS NOT NULL",
+    )
+    .bind(&symbols)
+    .fetch_all(&mut conn)
+    .await?
+    .into_iter()
+    .collect();
     let windows: Vec<SymbolWindow> = symbols
         .iter()
         .map(|s| symbol_window(s, last_dates.get(s).copied(), args.from, to, today))
@@ -193,10 +198,22 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         symbols: windows.len(),
         ..RunStats::default()
     };
+    let chain = Arc::new(ProviderChain::new(providers));
+    tracing::info!(
+        providers = %chain.order().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
+        "provider order"
+    );
     let result = load(
-        &mut conn, run_id, &windows, &providers, batch_size, today, &mut stats,
+        &mut conn, run_id, &windows, &chain, &described, batch_size, today, &mut stats,
     )
     .await;
+    // Recorded whether the run succeeded or not: a failed run's calls are the interesting ones.
+    chain.log_stats();
+    stats.providers = chain
+        .stats()
+        .into_iter()
+        .map(|s| (s.provider.clone(), s))
+        .collect();
     let seconds = started.elapsed().as_secs_f64();
     let stats_json = serde_json::to_value(&stats).unwrap_or_default();
     let failure = match result {
@@ -224,6 +241,12 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
     };
     match failure {
         None => {
+            // Released before exiting, not when the server notices the closed connection:
+            // a run started right after this one must find the lock free.
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(RUN_LOCK_KEY)
+                .execute(&mut conn)
+                .await;
             let _ = conn.close().await;
             Ok(RunOutcome {
                 run_id,
@@ -340,11 +363,13 @@ async fn record_failure(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn load(
     conn: &mut PgConnection,
     run_id: i64,
     windows: &[SymbolWindow],
-    providers: &[Arc<dyn Provider>],
+    chain: &Arc<ProviderChain>,
+    described: &HashSet<String>,
     batch_size: usize,
     today: NaiveDate,
     stats: &mut RunStats,
@@ -377,42 +402,69 @@ async fn load(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let fetcher = Fetcher::new(providers);
-    for chunk in windows.chunks(batch_size) {
-        let (mut batch, failures) = fetcher.fetch(chunk).await;
-        for (symbol, error) in failures {
-            tracing::error!(%symbol, %error, "no provider could serve the symbol");
-            stats.failed_symbols.push(format!("{symbol}: {error}"));
-        }
-        let rejections: Vec<Rejection> = ingest::validate(&mut batch, today);
-        for r in &rejections {
-            tracing::warn!(symbol = %r.symbol, date = ?r.date, rule = r.rule, detail = %r.detail, "rejected: {r}");
-            if stats.rejections.len() < 100 {
-                stats.rejections.push(r.to_string());
+    // Symbols sharing a window (on a nightly run, nearly all) are asked for together.
+    let mut groups: BTreeMap<(NaiveDate, NaiveDate), Vec<String>> = BTreeMap::new();
+    for w in windows {
+        groups
+            .entry((w.from, w.to))
+            .or_default()
+            .push(w.symbol.clone());
+    }
+    for ((from, to), symbols) in groups {
+        let sessions = calendar::trading_days(from, to);
+        let per_fetch = batch_size.max(MAX_BARS_PER_FETCH / sessions.len().max(1));
+        for fetch_symbols in symbols.chunks(per_fetch) {
+            let mut fetched = fetch(chain, fetch_symbols, from, to, &sessions, described).await;
+            for (symbol, error) in &fetched.failed {
+                tracing::error!(%symbol, %error, "no provider could serve the symbol");
+                stats.failed_symbols.push(format!("{symbol}: {error}"));
+            }
+            if fetched.loads.is_empty() && !fetched.failed.is_empty() {
+                anyhow::bail!(
+                    "no provider could serve any of the {} symbols {}..{} for {from}..{to}; \
+                     stopping the run: {}",
+                    fetch_symbols.len(),
+                    fetch_symbols.first().map_or("", |s| s.as_str()),
+                    fetch_symbols.last().map_or("", |s| s.as_str()),
+                    fetched.failed[0].1
+                );
+            }
+            for chunk in fetch_symbols.chunks(batch_size) {
+                let mut batch: Vec<SymbolLoad> = chunk
+                    .iter()
+                    .filter_map(|s| fetched.loads.remove(s))
+                    .flatten()
+                    .collect();
+                let rejections: Vec<Rejection> = ingest::validate(&mut batch, today);
+                for r in &rejections {
+                    tracing::warn!(symbol = %r.symbol, date = ?r.date, rule = r.rule, detail = %r.detail, "rejected: {r}");
+                    if stats.rejections.len() < 100 {
+                        stats.rejections.push(r.to_string());
+                    }
+                }
+                stats.rejected += rejections.len();
+                let written = ingest::write_batch(conn, run_id, &batch)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "writing the batch {}..{} (rolled back whole)",
+                            chunk.first().map_or("", |s| s.as_str()),
+                            chunk.last().map_or("", |s| s.as_str())
+                        )
+                    })?;
+                stats.written.add(written);
+                stats.batches += 1;
+                progress.inc(chunk.len() as u64);
+                progress.set_message(format!("{} rows", stats.written.total()));
+                tracing::debug!(
+                    batch = stats.batches,
+                    rows = written.total(),
+                    "batch committed"
+                );
             }
         }
-        stats.rejected += rejections.len();
-        let written = ingest::write_batch(conn, run_id, &batch)
-            .await
-            .with_context(|| {
-                format!(
-                    "writing the batch {}..{} (rolled back whole)",
-                    chunk.first().map_or("", |w| w.symbol.as_str()),
-                    chunk.last().map_or("", |w| w.symbol.as_str())
-                )
-            })?;
-        stats.written.add(written);
-        stats.batches += 1;
-        progress.inc(chunk.len() as u64);
-        progress.set_message(format!("{} rows", stats.written.total()));
-        tracing::debug!(
-            batch = stats.batches,
-            rows = written.total(),
-            "batch committed"
-        );
     }
     progress.finish_and_clear();
-    stats.providers = fetcher.stats();
     tracing::info!(
         run_id,
         rows = stats.written.total(),
@@ -424,117 +476,173 @@ async fn load(
     Ok(())
 }
 
-/// Fetches symbols from the providers in order of preference; a provider that refuses
-/// our key is dropped for the rest of the run, other errors fall through to the next one.
-struct Fetcher {
-    providers: Vec<Arc<dyn Provider>>,
-    unauthorized: Arc<Mutex<HashSet<ProviderName>>>,
-    stats: Arc<Mutex<BTreeMap<String, ProviderStats>>>,
-    limit: Arc<tokio::sync::Semaphore>,
+/// What the providers supplied for some symbols sharing one window.
+struct Fetched {
+    /// Per symbol, one load per provider that supplied something (a symbol's bars may
+    /// come from two providers when the first lacked some sessions); every served symbol
+    /// has at least one load, so it gets its `securities` row.
+    loads: HashMap<String, Vec<SymbolLoad>>,
+    /// Symbols left out whole, because every provider failed for some of their data.
+    failed: Vec<(String, String)>,
 }
 
-impl Fetcher {
-    fn new(providers: &[Arc<dyn Provider>]) -> Fetcher {
-        Fetcher {
-            providers: providers.to_vec(),
-            unauthorized: Arc::default(),
-            stats: Arc::default(),
-            limit: Arc::new(tokio::sync::Semaphore::new(FETCH_CONCURRENCY)),
+/// Bars, corporate actions and (for symbols not yet described) metadata of `symbols`
+/// through the provider chain, which asks each provider only for what is still missing.
+async fn fetch(
+    chain: &Arc<ProviderChain>,
+    symbols: &[String],
+    from: NaiveDate,
+    to: NaiveDate,
+    sessions: &[NaiveDate],
+    described: &HashSet<String>,
+) -> Fetched {
+    let mut failed: BTreeMap<String, String> = BTreeMap::new();
+
+    let bars = chain.bars(symbols, sessions).await;
+    for (symbol, error) in unserved_bars(chain, &bars) {
+        failed.entry(symbol).or_insert(error);
+    }
+    let splits = chain.splits_many(symbols, from, to).await;
+    for (symbol, error) in splits.failures {
+        failed.entry(symbol).or_insert_with(|| error.to_string());
+    }
+    let dividends = chain.dividends_many(symbols, from, to).await;
+    for (symbol, error) in dividends.failures {
+        failed.entry(symbol).or_insert_with(|| error.to_string());
+    }
+    let mut securities = HashMap::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(SECURITY_CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
+    for symbol in symbols.iter().filter(|s| !described.contains(*s)) {
+        let (chain, permits, symbol) = (Arc::clone(chain), Arc::clone(&permits), symbol.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let answer = chain.security(&symbol).await;
+            (symbol, answer)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((symbol, Ok(Some(info)))) => {
+                securities.insert(symbol, info);
+            }
+            Ok((_, Ok(None))) => {}
+            Ok((symbol, Err(e))) => {
+                failed.entry(symbol).or_insert_with(|| e.to_string());
+            }
+            Err(e) => tracing::error!("a metadata request panicked: {e}"),
         }
     }
 
-    fn stats(&self) -> BTreeMap<String, ProviderStats> {
-        self.stats.lock().expect("stats lock").clone()
+    let first = chain.order().first().copied().unwrap_or(ProviderName::Mock);
+    let mut loads: HashMap<String, Vec<SymbolLoad>> = HashMap::new();
+    fn load_of<'a>(
+        loads: &'a mut HashMap<String, Vec<SymbolLoad>>,
+        symbol: &str,
+        provider: ProviderName,
+    ) -> &'a mut SymbolLoad {
+        let list = loads.entry(symbol.to_string()).or_default();
+        match list.iter().position(|l| l.provider == provider) {
+            Some(i) => &mut list[i],
+            None => {
+                list.push(SymbolLoad {
+                    provider,
+                    symbol: symbol.to_string(),
+                    security: None,
+                    bars: Vec::new(),
+                    splits: Vec::new(),
+                    dividends: Vec::new(),
+                });
+                list.last_mut().expect("just pushed")
+            }
+        }
     }
-
-    async fn fetch(&self, chunk: &[SymbolWindow]) -> (Vec<SymbolLoad>, Vec<(String, String)>) {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, window) in chunk.iter().cloned().enumerate() {
-            let providers = self.providers.clone();
-            let unauthorized = self.unauthorized.clone();
-            let stats = self.stats.clone();
-            let limit = self.limit.clone();
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                let mut errors = Vec::new();
-                for provider in &providers {
-                    let name = provider.name();
-                    if unauthorized.lock().expect("lock").contains(&name) {
-                        continue;
-                    }
-                    let mut calls = 0;
-                    let result = fetch_one(provider.as_ref(), &window, &mut calls).await;
-                    let mut s = stats.lock().expect("stats lock");
-                    let entry = s.entry(name.as_str().to_string()).or_default();
-                    entry.calls += calls;
-                    match result {
-                        Ok(load) => {
-                            entry.symbols += 1;
-                            entry.bars += load.bars.len() as u64;
-                            entry.splits += load.splits.len() as u64;
-                            entry.dividends += load.dividends.len() as u64;
-                            return (i, Ok(load));
-                        }
-                        Err(e) => {
-                            entry.errors += 1;
-                            if matches!(e, ProviderError::Unauthorized { .. }) {
-                                unauthorized.lock().expect("lock").insert(name);
-                            }
-                            errors.push(e.to_string());
-                        }
-                    }
-                }
-                if errors.is_empty() {
-                    errors.push("every provider was disabled for this run (not authorised)".into());
-                }
-                (i, Err((window.symbol.clone(), errors.join("; "))))
+    for symbol in symbols.iter().filter(|s| !failed.contains_key(*s)) {
+        match securities.remove(symbol) {
+            Some(Sourced { provider, row }) => {
+                load_of(&mut loads, symbol, provider).security = Some(row)
+            }
+            None => {
+                load_of(&mut loads, symbol, first);
+            }
+        }
+    }
+    for Sourced { provider, row } in bars.bars {
+        if !failed.contains_key(&row.symbol) {
+            load_of(&mut loads, &row.symbol.clone(), provider)
+                .bars
+                .push(row);
+        }
+    }
+    for Sourced { provider, row } in splits.rows {
+        if !failed.contains_key(&row.symbol) {
+            load_of(&mut loads, &row.symbol.clone(), provider)
+                .splits
+                .push(row);
+        }
+    }
+    for Sourced { provider, row } in dividends.rows {
+        if !failed.contains_key(&row.symbol) {
+            load_of(&mut loads, &row.symbol.clone(), provider)
+                .dividends
+                .push(row);
+        }
+    }
+    // A load without rows only exists to give a symbol its `securities` row.
+    for list in loads.values_mut() {
+        if list.len() > 1 {
+            list.retain(|l| {
+                l.security.is_some()
+                    || !l.bars.is_empty()
+                    || !l.splits.is_empty()
+                    || !l.dividends.is_empty()
             });
         }
-        let mut results: Vec<(usize, Result<SymbolLoad, (String, String)>)> = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(r) => results.push(r),
-                Err(e) => results.push((
-                    usize::MAX,
-                    Err(("?".into(), format!("fetch task panicked: {e}"))),
-                )),
-            }
-        }
-        results.sort_by_key(|(i, _)| *i);
-        let mut loads = Vec::new();
-        let mut failures = Vec::new();
-        for (_, r) in results {
-            match r {
-                Ok(load) => loads.push(load),
-                Err(f) => failures.push(f),
-            }
-        }
-        (loads, failures)
+    }
+    Fetched {
+        loads,
+        failed: failed.into_iter().collect(),
     }
 }
 
-/// One symbol from one provider; `calls` counts the requests made, failed ones included.
-async fn fetch_one(
-    provider: &dyn Provider,
-    w: &SymbolWindow,
-    calls: &mut u64,
-) -> Result<SymbolLoad, ProviderError> {
-    *calls += 1;
-    let security = provider.security(&w.symbol).await?;
-    *calls += 1;
-    let bars = provider.daily_bars(&w.symbol, w.from, w.to).await?;
-    *calls += 1;
-    let splits = provider.splits(&w.symbol, w.from, w.to).await?;
-    *calls += 1;
-    let dividends = provider.dividends(&w.symbol, w.from, w.to).await?;
-    Ok(SymbolLoad {
-        provider: provider.name(),
-        symbol: w.symbol.clone(),
-        security,
-        bars,
-        splits,
-        dividends,
-    })
+/// Symbols with a missing session that every provider failed to answer (or was dropped
+/// before being asked): a gap no provider explained. A session simply absent from a
+/// provider that answered (a halt, a later listing) is not a failure.
+fn unserved_bars(chain: &ProviderChain, outcome: &BarsOutcome) -> Vec<(String, String)> {
+    let disabled: HashSet<String> = chain
+        .stats()
+        .into_iter()
+        .filter(|s| s.disabled.is_some())
+        .map(|s| s.provider)
+        .collect();
+    let order = chain.order();
+    let mut unserved = Vec::new();
+    for (symbol, dates) in &outcome.missing {
+        for date in dates {
+            let date = date.to_string();
+            let errors: Vec<_> = outcome
+                .failures
+                .iter()
+                .filter(|(what, _)| what == symbol || *what == date)
+                .map(|(_, e)| e)
+                .collect();
+            let every_provider_failed = order.iter().all(|p| {
+                disabled.contains(p.as_str()) || errors.iter().any(|e| e.provider() == *p)
+            });
+            if every_provider_failed {
+                let message = if errors.is_empty() {
+                    "every provider is disabled for this run".to_string()
+                } else {
+                    let mut text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                    text.dedup();
+                    text.join("; ")
+                };
+                unserved.push((symbol.clone(), format!("bars of {date}: {message}")));
+                break;
+            }
+        }
+    }
+    unserved
 }
 
 #[cfg(test)]

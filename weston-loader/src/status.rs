@@ -58,6 +58,45 @@ pub struct RunSummary {
     pub rows_rejected: Option<i64>,
     pub seconds: Option<f64>,
     pub error: Option<String>,
+    /// Rows supplied and HTTP calls per provider, from `etl_run.stats`.
+    #[sqlx(skip)]
+    pub providers: Vec<ProviderUse>,
+    #[serde(skip)]
+    provider_stats: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ProviderUse {
+    pub provider: String,
+    pub rows_supplied: u64,
+    pub http_calls: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    /// Why the provider was dropped during the run, if it was.
+    pub disabled: Option<String>,
+}
+
+impl RunSummary {
+    fn read_providers(&mut self) {
+        let Some(serde_json::Value::Object(map)) = self.provider_stats.take() else {
+            return;
+        };
+        let count = |v: &serde_json::Value, k: &str| v.get(k).and_then(|n| n.as_u64()).unwrap_or(0);
+        self.providers = map
+            .into_iter()
+            .map(|(provider, v)| ProviderUse {
+                rows_supplied: count(&v, "rows_supplied"),
+                http_calls: count(&v, "http_calls"),
+                retries: count(&v, "retries"),
+                rate_limited: count(&v, "rate_limited"),
+                disabled: v
+                    .get("disabled")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_owned),
+                provider,
+            })
+            .collect();
+    }
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -85,11 +124,14 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
     let recent_runs = sqlx::query_as(
         "SELECT run_id, job_name, status, started_at, finished_at, window_start, window_end, rows_loaded,
                 (stats->>'rejected')::bigint AS rows_rejected,
-                extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at)::float8 AS seconds, error
+                extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at)::float8 AS seconds, error,
+                stats->'providers' AS provider_stats
            FROM etl_run ORDER BY run_id DESC LIMIT 10",
     )
     .fetch_all(pool)
     .await?;
+    let mut recent_runs: Vec<RunSummary> = recent_runs;
+    recent_runs.iter_mut().for_each(RunSummary::read_providers);
     let partitions = sqlx::query_as(
         r"SELECT count(*) FILTER (WHERE NOT d.is_default) AS monthly_partitions,
                 min(d.lower) AS oldest_month, max(d.lower) AS newest_month,
@@ -240,6 +282,20 @@ pub fn render_human(status: &Status) -> String {
                     .map(|e| format!("  error: {e}"))
                     .unwrap_or_default()
             ));
+            for p in &r.providers {
+                out.push_str(&format!(
+                    "         {:<8} {:>9} rows {:>6} HTTP calls ({} retries, {} rate limited){}\n",
+                    p.provider,
+                    p.rows_supplied,
+                    p.http_calls,
+                    p.retries,
+                    p.rate_limited,
+                    p.disabled
+                        .as_deref()
+                        .map(|d| format!("  dropped: {d}"))
+                        .unwrap_or_default()
+                ));
+            }
         }
     }
     out

@@ -96,6 +96,18 @@ pub enum ProviderError {
     },
 }
 
+impl ProviderError {
+    /// The provider that failed.
+    pub fn provider(&self) -> ProviderName {
+        match self {
+            ProviderError::Unauthorized { provider, .. }
+            | ProviderError::RateLimited { provider, .. }
+            | ProviderError::Transient { provider, .. }
+            | ProviderError::Malformed { provider, .. } => *provider,
+        }
+    }
+}
+
 /// A source of daily bars, corporate actions and security metadata.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync {
@@ -229,35 +241,20 @@ pub fn build(requested: &[ProviderName]) -> Result<Vec<std::sync::Arc<dyn Provid
                     };
                     Ok(std::sync::Arc::new(mock::MockProvider::new(universe)))
                 }
-                ProviderName::Fmp => {
-                    let api_key = key("FMP_API_KEY").ok_or_else(|| {
-                        LoaderError::Config("--provider fmp needs FMP_API_KEY (environment or .env.local)".into())
-                    })?;
-                    let base_url = key("WESTON_FMP_BASE_URL")
-                        .unwrap_or_else(|| "https://financialmodelingprep.com".into());
-                    http_client_not_built(name, &api_key, &base_url)
-                }
-                ProviderName::Polygon => {
-                    let api_key = key("POLYGON_API_KEY").ok_or_else(|| {
-                        LoaderError::Config("--provider polygon needs POLYGON_API_KEY (environment or .env.local)".into())
-                    })?;
-                    let base_url =
-                        key("WESTON_POLYGON_BASE_URL").unwrap_or_else(|| "https://api.polygon.io".into());
-                    http_client_not_built(name, &api_key, &base_url)
-                }
+                ProviderName::Fmp => match FmpProvider::from_env() {
+                    Some(built) => Ok(std::sync::Arc::new(built.map_err(LoaderError::Config)?)),
+                    None => Err(LoaderError::Config(
+                        "--provider fmp needs FMP_API_KEY (environment or .env.local)".into(),
+                    )),
+                },
+                ProviderName::Polygon => match PolygonProvider::from_env() {
+                    Some(built) => Ok(std::sync::Arc::new(built.map_err(LoaderError::Config)?)),
+                    None => Err(LoaderError::Config(
+                        "--provider polygon needs POLYGON_API_KEY (environment or .env.local)"
+                            .into(),
+                    )),
+                },
             }
         })
         .collect()
-}
-
-/// Placeholder until the FMP and Polygon clients (the providers issue) are merged: they plug
-/// in here, in `build`, taking the key and base URL.
-fn http_client_not_built(
-    name: ProviderName,
-    _api_key: &str,
-    _base_url: &str,
-) -> Result<std::sync::Arc<dyn Provider>, LoaderError> {
-    Err(LoaderError::Config(format!(
-        "the {name} client is not part of this weston-loader build yet; use --provider mock"
-    )))
 }
