@@ -587,7 +587,10 @@ async fn rotation_reaps_stale_etl_runs() {
             .unwrap();
     assert_eq!(
         statuses,
-        [("stale".to_string(), "abandoned".to_string()), ("alive".to_string(), "running".to_string())]
+        [
+            ("stale".to_string(), "abandoned".to_string()),
+            ("alive".to_string(), "running".to_string())
+        ]
     );
 }
 
