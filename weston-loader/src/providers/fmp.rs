@@ -11,7 +11,9 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{BodyProblem, HttpClient, HttpLimits, ProviderStats};
+use super::http::{
+    env_value, join_url, parse_base_url, BodyProblem, HttpClient, HttpLimits, ProviderStats,
+};
 use super::json::{decimal, opt_date};
 use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
 use crate::cli::ProviderName;
@@ -29,10 +31,7 @@ impl FmpProvider {
 
     /// `WESTON_FMP_BASE_URL`, else the public API.
     pub fn base_url_from_env() -> String {
-        std::env::var("WESTON_FMP_BASE_URL")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned())
+        env_value("WESTON_FMP_BASE_URL").unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned())
     }
 
     pub fn new(
@@ -40,13 +39,7 @@ impl FmpProvider {
         base_url: &str,
         limits: HttpLimits,
     ) -> Result<Self, String> {
-        let base = Url::parse(base_url)
-            .map_err(|e| format!("WESTON_FMP_BASE_URL {base_url:?} is not a URL: {e}"))?;
-        if base.cannot_be_a_base() {
-            return Err(format!(
-                "WESTON_FMP_BASE_URL {base_url:?} cannot be a base URL"
-            ));
-        }
+        let base = parse_base_url("WESTON_FMP_BASE_URL", base_url)?;
         let http = HttpClient::new(
             ProviderName::Fmp,
             api_key.into(),
@@ -59,9 +52,7 @@ impl FmpProvider {
 
     /// The key, base URL and rate limit from the environment; `None` without `FMP_API_KEY`.
     pub fn from_env() -> Option<Result<Self, String>> {
-        let key = std::env::var("FMP_API_KEY")
-            .ok()
-            .filter(|k| !k.trim().is_empty())?;
+        let key = env_value("FMP_API_KEY")?;
         Some(
             HttpLimits::from_env(ProviderName::Fmp)
                 .and_then(|limits| Self::new(key, &Self::base_url_from_env(), limits)),
@@ -69,14 +60,11 @@ impl FmpProvider {
     }
 
     fn url(&self, endpoint: &str, query: &[(&str, &str)]) -> Url {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .expect("checked in new: a base URL")
-            .pop_if_empty()
-            .push("stable")
-            .extend(endpoint.split('/'));
-        url.query_pairs_mut().extend_pairs(query);
-        url
+        join_url(
+            &self.base,
+            std::iter::once("stable").chain(endpoint.split('/')),
+            query,
+        )
     }
 
     /// A JSON array answer; a 404 is an empty one.

@@ -583,3 +583,36 @@ mod tests {
         );
     }
 }
+
+/// An environment variable's value; `None` when it is unset or blank.
+pub(crate) fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A provider's base URL, checked once so that building request URLs cannot fail;
+/// `setting` names where it came from in the error.
+pub(crate) fn parse_base_url(setting: &str, base_url: &str) -> Result<Url, String> {
+    let base =
+        Url::parse(base_url).map_err(|e| format!("{setting} {base_url:?} is not a URL: {e}"))?;
+    if base.cannot_be_a_base() {
+        return Err(format!("{setting} {base_url:?} cannot be a base URL"));
+    }
+    Ok(base)
+}
+
+/// `base` with `segments` appended to its path and `query` added.
+pub(crate) fn join_url<'a>(
+    base: &Url,
+    segments: impl IntoIterator<Item = &'a str>,
+    query: &[(&str, &str)],
+) -> Url {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .expect("parse_base_url accepts base URLs only")
+        .pop_if_empty()
+        .extend(segments);
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    url
+}

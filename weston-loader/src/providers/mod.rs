@@ -201,14 +201,13 @@ pub const MOCK_SYMBOLS_ENV: &str = "WESTON_MOCK_SYMBOLS";
 /// The one place where providers are constructed from `--provider` and the environment.
 /// Without `--provider`: `fmp,polygon` among those with an API key; the mock only when named.
 pub fn build(requested: &[ProviderName]) -> Result<Vec<std::sync::Arc<dyn Provider>>, LoaderError> {
-    let key = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
     let names: Vec<ProviderName> = if requested.is_empty() {
         let found: Vec<ProviderName> = [
             (ProviderName::Fmp, "FMP_API_KEY"),
             (ProviderName::Polygon, "POLYGON_API_KEY"),
         ]
         .into_iter()
-        .filter(|(_, var)| key(var).is_some())
+        .filter(|(_, var)| http::env_value(var).is_some())
         .map(|(name, _)| name)
         .collect();
         if found.is_empty() {

@@ -7,7 +7,9 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{BodyProblem, HttpClient, HttpLimits, ProviderStats};
+use super::http::{
+    env_value, join_url, parse_base_url, BodyProblem, HttpClient, HttpLimits, ProviderStats,
+};
 use super::json::{decimal, new_york_date, opt_date, opt_decimal};
 use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
 use crate::cli::ProviderName;
@@ -25,10 +27,7 @@ impl PolygonProvider {
 
     /// `WESTON_POLYGON_BASE_URL`, else the public API.
     pub fn base_url_from_env() -> String {
-        std::env::var("WESTON_POLYGON_BASE_URL")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned())
+        env_value("WESTON_POLYGON_BASE_URL").unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned())
     }
 
     pub fn new(
@@ -36,13 +35,7 @@ impl PolygonProvider {
         base_url: &str,
         limits: HttpLimits,
     ) -> Result<Self, String> {
-        let base = Url::parse(base_url)
-            .map_err(|e| format!("WESTON_POLYGON_BASE_URL {base_url:?} is not a URL: {e}"))?;
-        if base.cannot_be_a_base() {
-            return Err(format!(
-                "WESTON_POLYGON_BASE_URL {base_url:?} cannot be a base URL"
-            ));
-        }
+        let base = parse_base_url("WESTON_POLYGON_BASE_URL", base_url)?;
         let http = HttpClient::new(
             ProviderName::Polygon,
             api_key.into(),
@@ -55,9 +48,7 @@ impl PolygonProvider {
 
     /// The key, base URL and rate limit from the environment; `None` without `POLYGON_API_KEY`.
     pub fn from_env() -> Option<Result<Self, String>> {
-        let key = std::env::var("POLYGON_API_KEY")
-            .ok()
-            .filter(|k| !k.trim().is_empty())?;
+        let key = env_value("POLYGON_API_KEY")?;
         Some(
             HttpLimits::from_env(ProviderName::Polygon)
                 .and_then(|limits| Self::new(key, &Self::base_url_from_env(), limits)),
@@ -65,15 +56,7 @@ impl PolygonProvider {
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .expect("checked in new: a base URL")
-            .pop_if_empty()
-            .extend(segments);
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
+        join_url(&self.base, segments.iter().copied(), query)
     }
 
     /// A `next_url` resolved against our base URL (so the key never goes to another host),
