@@ -293,26 +293,10 @@ impl ProviderChain {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Sourced<Vec<Split>>, ChainError> {
-        let mut failures = Vec::new();
-        for member in self.usable() {
-            match member.provider.splits(symbol, from, to).await {
-                Ok(rows) => {
-                    self.supplied(member, rows.len());
-                    return Ok(Sourced {
-                        provider: member.provider.name(),
-                        row: rows,
-                    });
-                }
-                Err(e) => {
-                    self.note_failure(member, &e);
-                    failures.push(e);
-                }
-            }
-        }
-        Err(ChainError {
-            what: format!("splits of {symbol}"),
-            failures,
+        self.first_answer("splits", symbol, async |p: &dyn Provider| {
+            p.splits(symbol, from, to).await
         })
+        .await
     }
 
     /// Dividends from the first provider that answers.
@@ -322,9 +306,23 @@ impl ProviderChain {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Sourced<Vec<Dividend>>, ChainError> {
+        self.first_answer("dividends", symbol, async |p: &dyn Provider| {
+            p.dividends(symbol, from, to).await
+        })
+        .await
+    }
+
+    /// `call`'s rows from the first usable provider that answers; `kind` and `symbol` name
+    /// the request in the error when none does.
+    async fn first_answer<T>(
+        &self,
+        kind: &str,
+        symbol: &str,
+        call: impl AsyncFn(&dyn Provider) -> Result<Vec<T>, ProviderError>,
+    ) -> Result<Sourced<Vec<T>>, ChainError> {
         let mut failures = Vec::new();
         for member in self.usable() {
-            match member.provider.dividends(symbol, from, to).await {
+            match call(member.provider.as_ref()).await {
                 Ok(rows) => {
                     self.supplied(member, rows.len());
                     return Ok(Sourced {
@@ -339,7 +337,7 @@ impl ProviderChain {
             }
         }
         Err(ChainError {
-            what: format!("dividends of {symbol}"),
+            what: format!("{kind} of {symbol}"),
             failures,
         })
     }
@@ -388,36 +386,13 @@ impl ProviderChain {
         from: NaiveDate,
         to: NaiveDate,
     ) -> ActionsOutcome<Split> {
-        if symbols.len() > 1 {
-            for member in self.usable() {
-                match member.provider.all_splits(from, to).await {
-                    Ok(Some(rows)) => {
-                        return self.keep_listed(member, symbols, rows, |s| &s.symbol)
-                    }
-                    Ok(None) => {}
-                    // A listing outside the plan is an optimisation lost, not the provider.
-                    Err(e) => {
-                        tracing::warn!(provider = %member.provider.name(), "listing every symbol failed, asking per symbol: {e}")
-                    }
-                }
-            }
-        }
-        let mut outcome = ActionsOutcome {
-            rows: Vec::new(),
-            failures: Vec::new(),
-        };
-        for symbol in symbols {
-            match self.splits(symbol, from, to).await {
-                Ok(sourced) => outcome
-                    .rows
-                    .extend(sourced.row.into_iter().map(|row| Sourced {
-                        provider: sourced.provider,
-                        row,
-                    })),
-                Err(e) => outcome.failures.push((symbol.clone(), e)),
-            }
-        }
-        outcome
+        self.actions_many(
+            symbols,
+            |s: &Split| &s.symbol,
+            async |p: &dyn Provider| p.all_splits(from, to).await,
+            async |symbol: &str| self.splits(symbol, from, to).await,
+        )
+        .await
     }
 
     /// Dividends of `symbols` with ex-date in `[from, to]`, like [`Self::splits_many`].
@@ -427,12 +402,28 @@ impl ProviderChain {
         from: NaiveDate,
         to: NaiveDate,
     ) -> ActionsOutcome<Dividend> {
+        self.actions_many(
+            symbols,
+            |d: &Dividend| &d.symbol,
+            async |p: &dyn Provider| p.all_dividends(from, to).await,
+            async |symbol: &str| self.dividends(symbol, from, to).await,
+        )
+        .await
+    }
+
+    /// Corporate actions of `symbols`: from the first provider's listing of every symbol
+    /// when there is more than one symbol, else (or when no listing answers) per symbol.
+    async fn actions_many<T>(
+        &self,
+        symbols: &[String],
+        symbol_of: impl Fn(&T) -> &String,
+        list_all: impl AsyncFn(&dyn Provider) -> Result<Option<Vec<T>>, ProviderError>,
+        per_symbol: impl AsyncFn(&str) -> Result<Sourced<Vec<T>>, ChainError>,
+    ) -> ActionsOutcome<T> {
         if symbols.len() > 1 {
             for member in self.usable() {
-                match member.provider.all_dividends(from, to).await {
-                    Ok(Some(rows)) => {
-                        return self.keep_listed(member, symbols, rows, |d| &d.symbol)
-                    }
+                match list_all(member.provider.as_ref()).await {
+                    Ok(Some(rows)) => return self.keep_listed(member, symbols, rows, symbol_of),
                     Ok(None) => {}
                     // A listing outside the plan is an optimisation lost, not the provider.
                     Err(e) => {
@@ -446,7 +437,7 @@ impl ProviderChain {
             failures: Vec::new(),
         };
         for symbol in symbols {
-            match self.dividends(symbol, from, to).await {
+            match per_symbol(symbol).await {
                 Ok(sourced) => outcome
                     .rows
                     .extend(sourced.row.into_iter().map(|row| Sourced {
