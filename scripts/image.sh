@@ -79,19 +79,22 @@ container=$(buildah from --pull-never "$image")
 trap 'buildah rm "$container" >/dev/null 2>&1 || true' EXIT
 # The server listens on loopback only (the host's network namespace is shared), on a port
 # that is free now, to check password authentication over TCP.
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 smoke_port=${WESTON_SMOKE_PGPORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 buildah run --isolation chroot --network host --user postgres \
     --env PGDATA=/var/lib/postgresql/data --env POSTGRES_PASSWORD=smoke-only \
     --env WESTON_ALLOWED_CIDRS="100.64.0.0/10 10.20.0.0/16" --env WESTON_LISTEN_ADDRESSES=127.0.0.1 \
     --env WESTON_LOADER_PASSWORD=loader-smoke --env WESTON_EXPORTER_PASSWORD=exporter-smoke \
-    --env SMOKE_PORT="$smoke_port" \
+    --env SMOKE_PORT="$smoke_port" --env WESTON_VERSION="$version" \
     "$container" -- bash -euo pipefail -c '
         weston-entrypoint -c port="$SMOKE_PORT" -c unix_socket_directories=/var/run/postgresql > /tmp/postgres.log 2>&1 &
         for _ in $(seq 1 120); do pg_isready -q -h /var/run/postgresql -p "$SMOKE_PORT" -d weston && break; sleep 0.5; done
         pg_isready -h /var/run/postgresql -p "$SMOKE_PORT" -d weston || { cat /tmp/postgres.log; exit 1; }
         q() { psql -X -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$SMOKE_PORT" -d "${DB:-weston}" -At -c "$1"; }
         check() { local got; got=$(q "$1"); [ "$got" = "$2" ] || { echo "smoke: $1 gave [$got], expected [$2]"; exit 1; }; }
-        check "SELECT extversion FROM pg_extension WHERE extname = '"'"'pg_weston'"'"'" 0.1.0
+        check "SELECT extversion FROM pg_extension WHERE extname = '"'"'pg_weston'"'"'" "$WESTON_VERSION"
+        # The upgrade scripts ship: an installation of the first release can be updated.
+        check "SELECT path IS NOT NULL FROM pg_extension_update_paths('"'"'pg_weston'"'"') WHERE source = '"'"'0.1.0'"'"' AND target = '"'"'$WESTON_VERSION'"'"'" t
         check "SELECT count(*) FROM pg_roles WHERE rolname IN ('"'"'dba'"'"', '"'"'etl_writer'"'"', '"'"'app_rw'"'"', '"'"'app_ro'"'"') AND NOT rolcanlogin" 4
         check "SELECT string_agg(r.rolname, '"'"','"'"' ORDER BY r.rolname) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname IN ('"'"'weston_loader'"'"', '"'"'weston_exporter'"'"')" "app_ro,etl_writer,pg_monitor"
         check "SELECT string_agg(jobname || '"'"' '"'"' || schedule, '"'"', '"'"' ORDER BY jobname) FROM cron.job" "weston_etl_reap 10 6 * * *, weston_rotate_partitions 15 6 * * *"

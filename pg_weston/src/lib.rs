@@ -14,6 +14,13 @@ extension_sql_file!(
     bootstrap
 );
 
+extension_sql_file!(
+    "../../sql/privileges.sql",
+    name = "privileges",
+    // After every function it names.
+    finalize
+);
+
 /// The extension's version, as built. STABLE, not IMMUTABLE: ALTER EXTENSION UPDATE changes it.
 #[pg_extern(stable, parallel_safe)]
 fn weston_version() -> &'static str {

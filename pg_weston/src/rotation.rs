@@ -222,6 +222,11 @@ fn weston_partition_health(
 extension_sql_file!(
     "../../sql/rotation.sql",
     name = "rotation",
-    // After every function, since its COMMENTs name the functions of partitions.rs too.
-    finalize
+    // Its COMMENTs name the functions of partitions.rs too.
+    requires = [
+        weston_partition_plan,
+        weston_partition_health,
+        weston_create_partition,
+        weston_ensure_partitions
+    ]
 );

@@ -74,3 +74,15 @@ impl TestDb {
         db
     }
 }
+
+/// `pg_config --<what>` of the PostgreSQL the test cluster runs (WESTON_PG_CONFIG).
+pub fn pg_config(what: &str) -> String {
+    let pg_config = std::env::var("WESTON_PG_CONFIG")
+        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
+    let out = std::process::Command::new(&pg_config)
+        .arg(format!("--{what}"))
+        .output()
+        .unwrap_or_else(|e| panic!("{pg_config} --{what}: {e}"));
+    assert!(out.status.success(), "{pg_config} --{what} failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

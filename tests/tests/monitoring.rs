@@ -147,6 +147,10 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
     let since_success: f64 = etl["last_success_age_seconds"].parse().unwrap();
     assert!((172_000.0..173_500.0).contains(&since_success), "{etl:?}");
     assert_eq!(only("weston_archiver")["failing"], "0");
+    let extension = only("weston_extension");
+    assert_eq!(extension["installed"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(extension["available"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(extension["update_pending"], "0");
     assert!(values["weston_autovacuum"]
         .iter()
         .any(|r| r["relname"] == "prices_daily_default"));

@@ -8,6 +8,9 @@ use weston_tests::{admin_url, TestDb};
 
 const GROUPS: [&str; 4] = ["dba", "etl_writer", "app_rw", "app_ro"];
 
+/// Stands for "no group role" where `login` takes a group.
+const NO_GROUP: &str = "nobody";
+
 /// A LOGIN user that is a member of `group`, connected to `db`.
 struct Login {
     name: String,
@@ -16,7 +19,12 @@ struct Login {
 
 async fn login(db: &TestDb, group: &str) -> Login {
     let name = format!("{}_{}", db.name, group);
-    sqlx::query(&format!("CREATE ROLE {name} LOGIN IN ROLE {group}"))
+    let member_of = if group == NO_GROUP {
+        String::new()
+    } else {
+        format!(" IN ROLE {group}")
+    };
+    sqlx::query(&format!("CREATE ROLE {name} LOGIN{member_of}"))
         .execute(&db.pool)
         .await
         .unwrap();
@@ -91,6 +99,45 @@ fn may_execute(function: &str, group: &str) -> bool {
         "etl_writer" => reader || loader,
         _ => reader,
     }
+}
+
+/// Since 0.2.0 the extension itself withholds from PUBLIC the functions that make tables or
+/// write ETL runs: a database where only `CREATE EXTENSION` ran (no migration 0006) is
+/// closed to a user holding no group role, above all `weston_ensure_partitions`, which
+/// runs with its owner's rights. The readers stay open (the tables' privileges decide).
+#[tokio::test]
+async fn without_the_roles_migration_public_cannot_run_the_writing_functions() {
+    let db = TestDb::empty("roles_bare").await;
+    sqlx::raw_sql(
+        "CREATE EXTENSION pg_weston;
+         CREATE TABLE bars (d date NOT NULL, v int) PARTITION BY RANGE (d);
+         CREATE TABLE bars_default PARTITION OF bars DEFAULT;
+         INSERT INTO weston_partition_config (parent) VALUES ('bars');",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let user = login(&db, NO_GROUP).await;
+    for sql in [
+        "SELECT weston_ensure_partitions('2030-01-01', '2030-12-31', 'bars')",
+        "SELECT weston_create_partition('2030-01-01', 'bars')",
+        "SELECT weston_rotate_partitions()",
+        "SELECT weston_etl_begin('job', NULL, NULL)",
+        "SELECT weston_etl_progress(1, 1)",
+        "SELECT weston_etl_finish(1)",
+        "SELECT weston_etl_fail(1, 'error')",
+        "SELECT weston_etl_reap()",
+    ] {
+        user.denied(sql).await;
+    }
+    user.ok("SELECT weston_version()").await;
+    user.drop(&db).await;
+    let months: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = 'bars'::regclass")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(months, 1, "only DEFAULT: nothing was created");
 }
 
 #[tokio::test]

@@ -10,6 +10,9 @@ use crate::LoaderError;
 pub struct Status {
     pub migration_version: Option<i64>,
     pub extension_version: Option<String>,
+    /// The version the server's extension files provide; differs from `extension_version`
+    /// between the deploy of a new build and `ALTER EXTENSION pg_weston UPDATE`.
+    pub extension_available_version: Option<String>,
     pub recent_runs: Vec<RunSummary>,
     pub partitions: PartitionSummary,
     /// `weston_partition_health()`, where the extension has it.
@@ -117,10 +120,13 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
             "this database has no pg_weston schema yet: run `weston-loader migrate` first".into(),
         ));
     }
-    let extension_version =
-        sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'pg_weston'")
-            .fetch_optional(pool)
-            .await?;
+    let (extension_version, extension_available_version): (Option<String>, Option<String>) =
+        sqlx::query_as(
+            "SELECT installed_version, default_version FROM pg_available_extensions WHERE name = 'pg_weston'",
+        )
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or_default();
     let recent_runs = sqlx::query_as(
         "SELECT run_id, job_name, status, started_at, finished_at, window_start, window_end, rows_loaded,
                 (stats->>'rejected')::bigint AS rows_rejected,
@@ -195,6 +201,7 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
     Ok(Status {
         migration_version,
         extension_version,
+        extension_available_version,
         recent_runs,
         partitions,
         partition_health,
@@ -214,6 +221,16 @@ pub fn render_human(status: &Status) -> String {
             .as_deref()
             .unwrap_or("not installed")
     ));
+    if let (Some(installed), Some(available)) = (
+        &status.extension_version,
+        &status.extension_available_version,
+    ) {
+        if installed != available {
+            out.push_str(&format!(
+                "extension update pending: the server has pg_weston {available}; as a superuser run ALTER EXTENSION pg_weston UPDATE\n"
+            ));
+        }
+    }
     let p = &status.partitions;
     out.push_str(&format!(
         "partitions: {} monthly ({} .. {}), {} rows waiting in DEFAULT\n",

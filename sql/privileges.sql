@@ -1,0 +1,14 @@
+-- PostgreSQL gives EXECUTE on every new function to PUBLIC. The functions that make tables
+-- or write data are for the roles a DBA grants them to (migrations/0006_roles.sql does, for
+-- dba and etl_writer), so an installation without those grants is closed, not open; above
+-- all weston_ensure_partitions, which runs with its owner's rights. The reading functions
+-- keep PUBLIC: they run with the caller's rights, so the tables' privileges still decide.
+-- (Since 0.2.0; pg_weston--0.1.0--0.2.0.sql brings an older installation here.)
+REVOKE EXECUTE ON FUNCTION weston_create_partition(date, regclass) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_ensure_partitions(date, date, regclass) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_rotate_partitions() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_etl_begin(text, date, date) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_etl_progress(bigint, bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_etl_finish(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_etl_fail(bigint, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_etl_reap(interval) FROM PUBLIC;

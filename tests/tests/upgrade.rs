@@ -1,0 +1,465 @@
+//! `ALTER EXTENSION pg_weston UPDATE` from every released version, on the real cluster.
+//!
+//! A released version's install script is frozen in `sql/released/`; the upgrade scripts in
+//! `sql/` must carry an installation of it to the current version. The updated extension
+//! must be indistinguishable from a fresh install of the current version (its objects,
+//! definitions, comments and privileges, and the privileges `pg_dump` would restore), keep
+//! every row loaded under the old version, and give the same answers. Before the update,
+//! the old version's SQL must also run on the new library, as it does between a deploy of
+//! the new build and the DBA's `ALTER EXTENSION`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use weston_loader::cli::{ProviderName, RunArgs};
+use weston_loader::providers::mock::mock_symbol;
+use weston_tests::{pg_config, TestDb};
+
+const EXTENSION: &str = "pg_weston";
+
+const CURRENT: &str = env!("CARGO_PKG_VERSION");
+
+/// A version frozen in `sql/released/pg_weston--<version>.sql`, and the version name under
+/// which it is installed in the cluster's extension directory: its own, except for the
+/// current version, whose built script already has that name (the frozen one is then
+/// installed as `<version>.released`, to be compared with the build).
+#[derive(Clone)]
+struct Release {
+    version: String,
+    installed_as: String,
+}
+
+/// Every release, after copying their scripts into the cluster's extension directory
+/// (PostgreSQL reads them only there; the build installs only the current version's
+/// script and the upgrade scripts).
+fn releases() -> Vec<Release> {
+    static RELEASES: OnceLock<Vec<Release>> = OnceLock::new();
+    RELEASES.get_or_init(install_released_scripts).clone()
+}
+
+fn install_released_scripts() -> Vec<Release> {
+    let released = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/released");
+    let extension_dir = PathBuf::from(pg_config("sharedir")).join("extension");
+    let mut releases = Vec::new();
+    for entry in std::fs::read_dir(&released).expect("sql/released") {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let Some(version) = name
+            .strip_prefix(&format!("{EXTENSION}--"))
+            .and_then(|rest| rest.strip_suffix(".sql"))
+        else {
+            continue;
+        };
+        assert!(
+            !version.contains("--"),
+            "{name}: upgrade scripts go in sql/, not sql/released/"
+        );
+        let installed_as = if version == CURRENT {
+            format!("{version}.released")
+        } else {
+            version.to_string()
+        };
+        let target = extension_dir.join(format!("{EXTENSION}--{installed_as}.sql"));
+        // Renamed into place: a CREATE EXTENSION elsewhere never reads half a file.
+        let partial = extension_dir.join(format!(".{name}.{}", std::process::id()));
+        std::fs::copy(&path, &partial)
+            .and_then(|_| std::fs::rename(&partial, &target))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "copying {} to {} (run the tests as root, as scripts/test.sh does): {e}",
+                    path.display(),
+                    target.display()
+                )
+            });
+        releases.push(Release {
+            version: version.to_string(),
+            installed_as,
+        });
+    }
+    releases.sort_by(|a, b| a.version.cmp(&b.version));
+    assert!(
+        releases.iter().any(|r| r.version != CURRENT),
+        "no earlier release in {}",
+        released.display()
+    );
+    releases
+}
+
+/// The releases that must update to the current version.
+fn earlier_releases() -> Vec<Release> {
+    releases()
+        .into_iter()
+        .filter(|r| r.version != CURRENT)
+        .collect()
+}
+
+/// Everything the extension is made of, one line per fact, sorted: its version and
+/// configuration tables; its member objects; each function's full definition, privileges
+/// and comment; each table's and sequence's columns, constraints, indexes, privileges and
+/// comment. With `init_privs`, also the privileges recorded as the extension's own
+/// (`pg_init_privs`), which decide what `pg_dump` leaves out.
+async fn catalog(db: &TestDb, init_privs: bool) -> Vec<String> {
+    let sql = r#"
+WITH ext AS (SELECT oid, extversion, extconfig, extcondition FROM pg_extension WHERE extname = 'pg_weston'),
+members AS (
+    SELECT d.classid, d.objid FROM pg_depend d, ext
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = ext.oid AND d.deptype = 'e'),
+relations AS (SELECT c.* FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid)
+SELECT 'extension ' || extversion FROM ext
+UNION ALL
+SELECT 'dumped ' || u.rel::regclass::text || ' where ' || coalesce(u.cond, '') FROM ext, unnest(extconfig, extcondition) u(rel, cond)
+UNION ALL
+SELECT 'member ' || pg_describe_object(classid, objid, 0) FROM members
+UNION ALL
+SELECT 'function ' || p.oid::regprocedure::text || ' acl ' || coalesce(p.proacl::text, 'default')
+       || ' comment ' || coalesce(obj_description(p.oid, 'pg_proc'), '') || E'\n' || pg_get_functiondef(p.oid)
+  FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+UNION ALL
+SELECT 'relation ' || c.oid::regclass::text || ' kind ' || c.relkind::text || ' acl ' || coalesce(c.relacl::text, 'default')
+       || ' options ' || coalesce(c.reloptions::text, '') || ' comment ' || coalesce(obj_description(c.oid, 'pg_class'), '')
+  FROM relations c
+UNION ALL
+SELECT 'column ' || c.oid::regclass::text || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+       || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+       || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
+       || CASE WHEN a.attidentity <> ''::"char" THEN ' identity ' || a.attidentity::text ELSE '' END
+       || ' acl ' || coalesce(a.attacl::text, 'default')
+  FROM relations c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+UNION ALL
+SELECT 'constraint ' || con.conrelid::regclass::text || ' ' || con.conname || ' ' || pg_get_constraintdef(con.oid)
+  FROM relations c JOIN pg_constraint con ON con.conrelid = c.oid
+UNION ALL
+SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM relations c JOIN pg_index i ON i.indrelid = c.oid
+UNION ALL
+SELECT format('sequence %s %s start %s by %s min %s max %s cache %s cycle %s', s.seqrelid::regclass,
+              format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle)
+  FROM relations c JOIN pg_sequence s ON s.seqrelid = c.oid
+UNION ALL
+SELECT 'init_privs ' || pg_describe_object(ip.classoid, ip.objoid, ip.objsubid) || ' ' || ip.privtype::text || ' ' || ip.initprivs::text
+  FROM members m JOIN pg_init_privs ip ON ip.classoid = m.classid AND ip.objoid = m.objid
+ WHERE $1
+"#;
+    let mut lines: Vec<String> = sqlx::query_scalar(sql)
+        .bind(init_privs)
+        .fetch_all(&db.pool)
+        .await
+        .expect("read the extension's catalog");
+    lines.sort();
+    lines
+}
+
+/// Panics with the lines only one side has.
+fn assert_same_catalog(
+    what: &str,
+    (expected_name, expected): (&str, &[String]),
+    (actual_name, actual): (&str, &[String]),
+) {
+    let expected_set: BTreeSet<&String> = expected.iter().collect();
+    let actual_set: BTreeSet<&String> = actual.iter().collect();
+    let missing: Vec<_> = expected_set.difference(&actual_set).collect();
+    let extra: Vec<_> = actual_set.difference(&expected_set).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}\n--- only in {expected_name}:\n{}\n+++ only in {actual_name}:\n{}",
+        missing
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        extra
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+}
+
+async fn execute(db: &TestDb, sql: &str) {
+    sqlx::raw_sql(sql)
+        .execute(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn text(db: &TestDb, sql: &str) -> String {
+    sqlx::query_scalar(sql)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// A count and checksum of every row of the market-data tables, each partition apart.
+async fn rows(db: &TestDb) -> String {
+    text(
+        db,
+        "SELECT string_agg(format('%s %s %s', c.oid::regclass,
+                    (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass), false, true, '')))[1],
+                    (xpath('/row/m/text()', query_to_xml(format('SELECT md5(string_agg(t::text, '','' ORDER BY t::text)) AS m FROM %s t',
+                                                                 c.oid::regclass), false, true, '')))[1]),
+                    E'\n' ORDER BY c.relname)
+           FROM pg_class c
+          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+            AND c.relname ~ '^(securities|prices_daily|splits|dividends|etl_run|weston_partition_config)'",
+    )
+    .await
+}
+
+/// Every symbol's adjusted bars, split-only and total return: a count and a checksum.
+async fn adjusted(db: &TestDb) -> String {
+    text(
+        db,
+        "SELECT count(*) || ' ' || md5(string_agg(t::text, E'\n' ORDER BY t::text))
+           FROM (SELECT false AS total_return, a.* FROM weston_adjusted_prices(
+                     (SELECT array_agg(symbol) FROM securities), '2000-01-01', '2100-01-01') a
+                 UNION ALL
+                 SELECT true, a.* FROM weston_adjusted_prices(
+                     (SELECT array_agg(symbol) FROM securities), '2000-01-01', '2100-01-01', NULL, true) a) t",
+    )
+    .await
+}
+
+/// The nightly work: the loader's run for a few mock symbols (two of them split, some pay
+/// dividends), then rotation. Returns the rotation's status.
+async fn nightly(db: &TestDb) -> String {
+    let symbols = (1..=6).map(mock_symbol).collect();
+    let outcome = weston_loader::run::run(
+        &db.pool,
+        RunArgs {
+            from: None,
+            to: None,
+            symbols,
+            providers: vec![ProviderName::Mock],
+        },
+    )
+    .await
+    .expect("the loader's run");
+    assert!(
+        outcome.stats.failed_symbols.is_empty(),
+        "{:?}",
+        outcome.stats
+    );
+    text(db, "SELECT weston_rotate_partitions()->>'status'").await
+}
+
+/// The exporter's `weston_extension_update_pending` (deploy/monitoring/queries.yaml).
+async fn update_pending(db: &TestDb) -> f64 {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/monitoring/queries.yaml");
+    let queries: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let query = queries["weston_extension"]["query"].as_str().unwrap();
+    let sql = format!("SELECT update_pending FROM ({query}) q");
+    sqlx::query_scalar(&sql).fetch_one(&db.pool).await.unwrap()
+}
+
+fn dump_and_restore(from: &TestDb, into: &TestDb) {
+    let bindir = pg_config("bindir");
+    let dump = std::env::temp_dir().join(format!("{}.dump", from.name));
+    // libpq's URIs know nothing of sqlx's parameters.
+    let (from_url, into_url) = (libpq_url(&from.url), libpq_url(&into.url));
+    let run = |program: &str, args: &[&str]| {
+        let out = Command::new(format!("{bindir}/{program}"))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run("pg_dump", &["-Fc", "-f", dump.to_str().unwrap(), from_url]);
+    run(
+        "pg_restore",
+        &["--exit-on-error", "-d", into_url, dump.to_str().unwrap()],
+    );
+    std::fs::remove_file(&dump).ok();
+}
+
+fn libpq_url(url: &str) -> &str {
+    url.split('?').next().unwrap()
+}
+
+fn acl_lines(catalog: &[String]) -> Vec<String> {
+    catalog
+        .iter()
+        .map(|l| l.lines().next().unwrap().to_string())
+        .filter(|l| l.contains(" acl "))
+        .collect()
+}
+
+/// The extension alone, as `CREATE EXTENSION` leaves it: an update from each earlier
+/// release gives the fresh install's catalog, `pg_init_privs` included; and once the
+/// current version is released, its frozen script still gives what the build gives.
+#[tokio::test]
+async fn each_release_updates_to_exactly_a_fresh_install() {
+    let fresh = TestDb::empty("upgrade_fresh").await;
+    execute(&fresh, "CREATE EXTENSION pg_weston").await;
+    assert_eq!(
+        text(
+            &fresh,
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_weston'"
+        )
+        .await,
+        CURRENT
+    );
+    let fresh_catalog = catalog(&fresh, true).await;
+    // The comparison sees what it must: every function, and a change of privileges.
+    for function in [
+        "weston_create_partition(date,regclass)",
+        "weston_ensure_partitions(date,date,regclass)",
+        "weston_rotate_partitions()",
+        "weston_partition_health(regclass)",
+        "weston_adjusted_prices(text[],date,date,date,boolean)",
+        "weston_adjustment_factors(text,date,boolean)",
+        "weston_etl_begin(text,date,date)",
+        "weston_etl_reap(interval)",
+        "weston_version()",
+    ] {
+        assert!(
+            fresh_catalog
+                .iter()
+                .any(|l| l.starts_with(&format!("function {function} "))),
+            "{function} is missing from the catalog"
+        );
+    }
+    execute(
+        &fresh,
+        "GRANT EXECUTE ON FUNCTION weston_etl_reap(interval) TO PUBLIC",
+    )
+    .await;
+    assert_ne!(
+        catalog(&fresh, true).await,
+        fresh_catalog,
+        "a grant went unseen"
+    );
+    execute(
+        &fresh,
+        "REVOKE EXECUTE ON FUNCTION weston_etl_reap(interval) FROM PUBLIC",
+    )
+    .await;
+    assert_eq!(catalog(&fresh, true).await, fresh_catalog);
+
+    let without_version = |catalog: Vec<String>| -> Vec<String> {
+        catalog
+            .into_iter()
+            .filter(|l| !l.starts_with("extension "))
+            .collect()
+    };
+    for release in releases() {
+        let db = TestDb::empty(&format!("upgrade_bare_{}", release.version)).await;
+        let installed_as = &release.installed_as;
+        execute(
+            &db,
+            &format!("CREATE EXTENSION pg_weston VERSION '{installed_as}'"),
+        )
+        .await;
+        if release.version == CURRENT {
+            assert_same_catalog(
+                &format!(
+                    "{CURRENT} is released (sql/released/): its SQL is frozen. Bump the version \
+                     in Cargo.toml and write sql/pg_weston--{CURRENT}--<new version>.sql"
+                ),
+                ("the build", &without_version(fresh_catalog.clone())),
+                (
+                    "the released script",
+                    &without_version(catalog(&db, true).await),
+                ),
+            );
+        } else {
+            execute(&db, "ALTER EXTENSION pg_weston UPDATE").await;
+            assert_same_catalog(
+                &format!("{installed_as} updated differs from a fresh install"),
+                ("the fresh install", &fresh_catalog),
+                ("the updated one", &catalog(&db, true).await),
+            );
+        }
+    }
+}
+
+/// A production database: installed at a release, migrated by the loader (its roles and
+/// grants), loaded, then the new build deployed. Until the DBA updates, the old SQL runs
+/// on the new library; after, nothing was lost, the answers are the same, the catalog is
+/// a fresh install's, and a dump restores the same privileges.
+#[tokio::test]
+async fn an_updated_database_keeps_its_data_grants_and_answers() {
+    let fresh = TestDb::empty("upgrade_prod_fresh").await;
+    weston_loader::migrate::migrate(&fresh.pool)
+        .await
+        .expect("migrate");
+    assert_eq!(nightly(&fresh).await, "succeeded");
+    let fresh_catalog = catalog(&fresh, false).await;
+    let fresh_adjusted = adjusted(&fresh).await;
+
+    for Release {
+        version: release, ..
+    } in earlier_releases()
+    {
+        let db = TestDb::empty(&format!("upgrade_prod_{release}")).await;
+        execute(
+            &db,
+            &format!("CREATE EXTENSION pg_weston VERSION '{release}'"),
+        )
+        .await;
+        weston_loader::migrate::migrate(&db.pool)
+            .await
+            .expect("migrate");
+        assert_eq!(
+            nightly(&db).await,
+            "succeeded",
+            "{release} on the new library"
+        );
+        assert_eq!(
+            adjusted(&db).await,
+            fresh_adjusted,
+            "{release} on the new library"
+        );
+        let before = rows(&db).await;
+        // Until the DBA updates, the loader's status and the exporter say so.
+        let status = weston_loader::status::collect(&db.pool)
+            .await
+            .expect("status");
+        assert_eq!(status.extension_version.as_deref(), Some(release.as_str()));
+        assert_eq!(status.extension_available_version.as_deref(), Some(CURRENT));
+        assert!(weston_loader::status::render_human(&status)
+            .contains("as a superuser run ALTER EXTENSION pg_weston UPDATE"));
+        assert_eq!(update_pending(&db).await, 1.0);
+
+        execute(&db, "ALTER EXTENSION pg_weston UPDATE").await;
+        assert_eq!(update_pending(&db).await, 0.0);
+        assert_eq!(text(&db, "SELECT weston_version()").await, CURRENT);
+        assert_eq!(
+            rows(&db).await,
+            before,
+            "rows changed in the update from {release}"
+        );
+        assert_eq!(
+            adjusted(&db).await,
+            fresh_adjusted,
+            "answers after the update from {release}"
+        );
+        let updated_catalog = catalog(&db, false).await;
+        assert_same_catalog(
+            &format!("{release} updated and migrated differs from a fresh migrated install"),
+            ("the fresh install", &fresh_catalog),
+            ("the updated one", &updated_catalog),
+        );
+        // The next night.
+        assert_eq!(nightly(&db).await, "succeeded");
+
+        // pg_dump writes only the privileges that differ from the extension's own
+        // (pg_init_privs): a restore must still bring back every grant.
+        let restored = TestDb::empty(&format!("upgrade_restored_{release}")).await;
+        dump_and_restore(&db, &restored);
+        assert_same_catalog(
+            &format!("privileges of {release} updated, after pg_dump and pg_restore"),
+            ("the updated database", &acl_lines(&updated_catalog)),
+            (
+                "its restored copy",
+                &acl_lines(&catalog(&restored, false).await),
+            ),
+        );
+    }
+}
