@@ -306,6 +306,11 @@ async fn each_release_updates_to_exactly_a_fresh_install() {
         CURRENT
     );
     let fresh_catalog = catalog(&fresh, true).await;
+    assert!(
+        !fresh_catalog.contains(&"member schema tests".to_string()),
+        "the installed pg_weston is the build of `cargo pgrx test` (with its tests schema): \
+         run scripts/setup.sh to install the release build"
+    );
     // The comparison sees what it must: every function, and a change of privileges.
     for function in [
         "weston_create_partition(date,regclass)",
