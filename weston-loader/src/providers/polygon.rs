@@ -7,9 +7,7 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{
-    env_value, join_url, parse_base_url, BodyProblem, HttpClient, HttpLimits, ProviderStats,
-};
+use super::http::{join_url, ApiSpec, BodyProblem, HttpClient, HttpLimits, ProviderStats};
 use super::json::{decimal, new_york_date, opt_date, opt_decimal};
 use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
 use crate::cli::ProviderName;
@@ -22,37 +20,30 @@ pub struct PolygonProvider {
     base: Url,
 }
 
+const API: ApiSpec = ApiSpec {
+    provider: ProviderName::Polygon,
+    key_param: "apiKey",
+    key_var: "POLYGON_API_KEY",
+    base_url_var: "WESTON_POLYGON_BASE_URL",
+    default_base_url: PolygonProvider::DEFAULT_BASE_URL,
+    body_check: body_problem,
+};
+
 impl PolygonProvider {
     pub const DEFAULT_BASE_URL: &'static str = "https://api.polygon.io";
-
-    /// `WESTON_POLYGON_BASE_URL`, else the public API.
-    pub fn base_url_from_env() -> String {
-        env_value("WESTON_POLYGON_BASE_URL").unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned())
-    }
 
     pub fn new(
         api_key: impl Into<String>,
         base_url: &str,
         limits: HttpLimits,
     ) -> Result<Self, String> {
-        let base = parse_base_url("WESTON_POLYGON_BASE_URL", base_url)?;
-        let http = HttpClient::new(
-            ProviderName::Polygon,
-            api_key.into(),
-            "apiKey",
-            limits,
-            body_problem,
-        )?;
+        let (http, base) = API.connect(api_key.into(), base_url, limits)?;
         Ok(PolygonProvider { http, base })
     }
 
     /// The key, base URL and rate limit from the environment; `None` without `POLYGON_API_KEY`.
     pub fn from_env() -> Option<Result<Self, String>> {
-        let key = env_value("POLYGON_API_KEY")?;
-        Some(
-            HttpLimits::from_env(ProviderName::Polygon)
-                .and_then(|limits| Self::new(key, &Self::base_url_from_env(), limits)),
-        )
+        API.from_env(Self::new)
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
