@@ -23,6 +23,33 @@ pub fn loader_bin() -> std::path::PathBuf {
         })
 }
 
+/// `weston-loader args` against `db`, blind to the caller's provider setup (keys, base URLs,
+/// mock universe, batch size) and to any `.env.local` in the caller's directory.
+pub fn loader_command(db: &TestDb, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(loader_bin());
+    cmd.args(args)
+        .env("DATABASE_URL", &db.url)
+        .env_remove("FMP_API_KEY")
+        .env_remove("POLYGON_API_KEY")
+        .env_remove("WESTON_FMP_BASE_URL")
+        .env_remove("WESTON_POLYGON_BASE_URL")
+        .env_remove(weston_loader::providers::MOCK_SYMBOLS_ENV)
+        .env_remove(weston_loader::run::BATCH_ENV)
+        .env("RUST_LOG", "info,sqlx=warn")
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+/// A finished loader's exit code and output, for assertion messages.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// A fresh database for one test.
 pub struct TestDb {
     pub name: String,
