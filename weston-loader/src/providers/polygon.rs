@@ -110,6 +110,29 @@ impl PolygonProvider {
             .malformed(endpoint, symbol, format!("more than {MAX_PAGES} pages")))
     }
 
+    /// The rows of the reference listing at `endpoint` (`/v3/reference/…`) whose
+    /// `date_field` is in `[from, to]`: of `ticker`, or of every ticker when `None`.
+    async fn reference_listing<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        date_field: &str,
+        ticker: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<T>, ProviderError> {
+        let (gte_field, lte_field) = (format!("{date_field}.gte"), format!("{date_field}.lte"));
+        let (gte, lte) = (from.to_string(), to.to_string());
+        let mut query = vec![
+            (gte_field.as_str(), gte.as_str()),
+            (lte_field.as_str(), lte.as_str()),
+            ("limit", "1000"),
+        ];
+        query.extend(ticker.map(|t| ("ticker", t)));
+        let segments: Vec<&str> = endpoint.trim_start_matches('/').split('/').collect();
+        let url = self.url(&segments, &query);
+        self.paged(url, endpoint, ticker.unwrap_or("*")).await
+    }
+
     /// Splits of `ticker`, or of every ticker (one paged listing) when `None`.
     async fn fetch_splits(
         &self,
@@ -118,16 +141,9 @@ impl PolygonProvider {
         to: NaiveDate,
     ) -> Result<Vec<Split>, ProviderError> {
         const ENDPOINT: &str = "/v3/reference/splits";
-        let (gte, lte) = (from.to_string(), to.to_string());
-        let mut query = vec![
-            ("execution_date.gte", gte.as_str()),
-            ("execution_date.lte", lte.as_str()),
-            ("limit", "1000"),
-        ];
-        query.extend(ticker.map(|t| ("ticker", t)));
-        let asked = ticker.unwrap_or("*");
-        let url = self.url(&["v3", "reference", "splits"], &query);
-        let rows: Vec<PolygonSplit> = self.paged(url, ENDPOINT, asked).await?;
+        let rows: Vec<PolygonSplit> = self
+            .reference_listing(ENDPOINT, "execution_date", ticker, from, to)
+            .await?;
         let mut splits = Vec::with_capacity(rows.len());
         for row in rows {
             let symbol = self.row_ticker(ENDPOINT, ticker, row.ticker.as_deref())?;
@@ -168,16 +184,9 @@ impl PolygonProvider {
         to: NaiveDate,
     ) -> Result<Vec<Dividend>, ProviderError> {
         const ENDPOINT: &str = "/v3/reference/dividends";
-        let (gte, lte) = (from.to_string(), to.to_string());
-        let mut query = vec![
-            ("ex_dividend_date.gte", gte.as_str()),
-            ("ex_dividend_date.lte", lte.as_str()),
-            ("limit", "1000"),
-        ];
-        query.extend(ticker.map(|t| ("ticker", t)));
-        let asked = ticker.unwrap_or("*");
-        let url = self.url(&["v3", "reference", "dividends"], &query);
-        let rows: Vec<PolygonDividend> = self.paged(url, ENDPOINT, asked).await?;
+        let rows: Vec<PolygonDividend> = self
+            .reference_listing(ENDPOINT, "ex_dividend_date", ticker, from, to)
+            .await?;
         let mut dividends = Vec::with_capacity(rows.len());
         for row in rows {
             let symbol = self.row_ticker(ENDPOINT, ticker, row.ticker.as_deref())?;
