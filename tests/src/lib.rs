@@ -40,6 +40,19 @@ pub fn loader_command(db: &TestDb, args: &[&str]) -> std::process::Command {
     cmd
 }
 
+/// Names of the partitions of `parent` whose name is LIKE `pattern`, in order.
+pub async fn partitions_like(pool: &PgPool, parent: &str, pattern: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = $1::text::regclass AND c.relname LIKE $2 ORDER BY 1",
+    )
+    .bind(parent)
+    .bind(pattern)
+    .fetch_all(pool)
+    .await
+    .unwrap_or_else(|e| panic!("partitions of {parent}: {e}"))
+}
+
 /// A finished loader's exit code and output, for assertion messages.
 pub fn output_text(output: &std::process::Output) -> String {
     format!(

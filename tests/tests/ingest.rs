@@ -12,7 +12,7 @@ use weston_loader::cli::ProviderName;
 use weston_loader::ingest::{self, SymbolLoad};
 use weston_loader::providers::{DailyBar, Dividend, SecurityInfo, Split};
 use weston_loader::run::RUN_LOCK_KEY;
-use weston_tests::{loader_command, output_text, TestDb};
+use weston_tests::{loader_command, output_text, partitions_like, TestDb};
 
 fn loader(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = loader_command(db, args);
@@ -163,23 +163,14 @@ async fn etl_functions_keep_provenance() {
     assert!(err.to_string().contains("needs an error text"), "{err}");
 
     // Finish; reap only touches running runs whose heartbeat is stale.
-    let ok: i64 = sqlx::query_scalar("SELECT weston_etl_begin('ok', NULL, NULL)")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let ok = scalar_i64(&db, "SELECT weston_etl_begin('ok', NULL, NULL)").await;
     sqlx::query("SELECT weston_etl_finish($1)")
         .bind(ok)
         .execute(&db.pool)
         .await
         .unwrap();
-    let stale: i64 = sqlx::query_scalar("SELECT weston_etl_begin('stale', NULL, NULL)")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let fresh: i64 = sqlx::query_scalar("SELECT weston_etl_begin('fresh', NULL, NULL)")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let stale = scalar_i64(&db, "SELECT weston_etl_begin('stale', NULL, NULL)").await;
+    let fresh = scalar_i64(&db, "SELECT weston_etl_begin('fresh', NULL, NULL)").await;
     sqlx::query("UPDATE etl_run SET heartbeat_at = now() - interval '7 hours' WHERE run_id = $1")
         .bind(stale)
         .execute(&db.pool)
@@ -396,13 +387,7 @@ async fn backfill_into_months_without_partitions_and_mock_never_overwrites_real_
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let months: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'prices_daily'::regclass AND c.relname LIKE 'prices_daily_p2019%' ORDER BY 1",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
+    let months = partitions_like(&db.pool, "prices_daily", "prices_daily_p2019%").await;
     assert_eq!(
         months,
         [
