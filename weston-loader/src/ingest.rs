@@ -491,8 +491,7 @@ pub async fn write_batch(
     )
     .await?;
 
-    let mut written = Written::default();
-    written.securities = write_for_run(&mut tx, &format!(
+    let mut securities = write_for_run(&mut tx, &format!(
         "INSERT INTO securities AS t (symbol, name, exchange, sector, industry, listed_date, delisted_date, provider, run_id, updated_at)
          SELECT symbol, name, exchange, sector, industry, listed_date, delisted_date, provider, $1, now()
            FROM pg_temp.weston_stage_securities WHERE known
@@ -507,7 +506,7 @@ pub async fn write_batch(
             AND {NOT_MOCK_OVER_REAL}"
     ), run_id).await?;
     // Symbols without metadata still need their row (the bars' foreign key).
-    written.securities += write_for_run(
+    securities += write_for_run(
         &mut tx,
         "INSERT INTO securities (symbol, provider, run_id, updated_at)
          SELECT symbol, provider, $1, now() FROM pg_temp.weston_stage_securities WHERE NOT known
@@ -515,8 +514,8 @@ pub async fn write_batch(
         run_id,
     )
     .await?;
-    written.prices_daily = write_for_run(&mut tx, &upsert_bars_sql(), run_id).await?;
-    written.splits = write_for_run(&mut tx, &format!(
+    let prices_daily = write_for_run(&mut tx, &upsert_bars_sql(), run_id).await?;
+    let splits = write_for_run(&mut tx, &format!(
         "INSERT INTO splits AS t (symbol, date, numerator, denominator, provider, run_id, updated_at)
          SELECT symbol, date, numerator, denominator, provider, $1, now() FROM pg_temp.weston_stage_splits
          ON CONFLICT (symbol, date) DO UPDATE
@@ -526,7 +525,7 @@ pub async fn write_batch(
                 IS DISTINCT FROM (EXCLUDED.numerator, EXCLUDED.denominator, EXCLUDED.provider)
             AND {NOT_MOCK_OVER_REAL}"
     ), run_id).await?;
-    written.dividends = write_for_run(&mut tx, &format!(
+    let dividends = write_for_run(&mut tx, &format!(
         "INSERT INTO dividends AS t (symbol, ex_date, amount, currency, provider, run_id, updated_at)
          SELECT symbol, ex_date, amount, currency, provider, $1, now() FROM pg_temp.weston_stage_dividends
          ON CONFLICT (symbol, ex_date) DO UPDATE
@@ -537,6 +536,12 @@ pub async fn write_batch(
             AND {NOT_MOCK_OVER_REAL}"
     ), run_id).await?;
 
+    let written = Written {
+        securities,
+        prices_daily,
+        splits,
+        dividends,
+    };
     sqlx::query("SELECT weston_etl_progress($1, $2)")
         .bind(run_id)
         .bind(written.total() as i64)

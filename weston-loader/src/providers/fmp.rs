@@ -47,7 +47,7 @@ impl FmpProvider {
 
     /// The key, base URL and rate limit from the environment; `None` without `FMP_API_KEY`.
     pub fn from_env() -> Option<Result<Self, String>> {
-        API.from_env(Self::new)
+        API.build_from_env(Self::new)
     }
 
     fn url(&self, endpoint: &str, query: &[(&str, &str)]) -> Url {

@@ -606,7 +606,7 @@ impl ApiSpec {
     }
 
     /// `build` given the key, base URL and limits from the environment; `None` without a key.
-    pub fn from_env<P>(
+    pub fn build_from_env<P>(
         &self,
         build: impl FnOnce(String, &str, HttpLimits) -> Result<P, String>,
     ) -> Option<Result<P, String>> {

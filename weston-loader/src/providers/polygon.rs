@@ -43,7 +43,7 @@ impl PolygonProvider {
 
     /// The key, base URL and rate limit from the environment; `None` without `POLYGON_API_KEY`.
     pub fn from_env() -> Option<Result<Self, String>> {
-        API.from_env(Self::new)
+        API.build_from_env(Self::new)
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
