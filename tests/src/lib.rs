@@ -23,6 +23,46 @@ pub fn loader_bin() -> std::path::PathBuf {
         })
 }
 
+/// `weston-loader args` against `db`, blind to the caller's provider setup (keys, base URLs,
+/// mock universe, batch size) and to any `.env.local` in the caller's directory.
+pub fn loader_command(db: &TestDb, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(loader_bin());
+    cmd.args(args)
+        .env("DATABASE_URL", &db.url)
+        .env_remove("FMP_API_KEY")
+        .env_remove("POLYGON_API_KEY")
+        .env_remove("WESTON_FMP_BASE_URL")
+        .env_remove("WESTON_POLYGON_BASE_URL")
+        .env_remove(weston_loader::providers::MOCK_SYMBOLS_ENV)
+        .env_remove(weston_loader::run::BATCH_ENV)
+        .env("RUST_LOG", "info,sqlx=warn")
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+/// Names of the partitions of `parent` whose name is LIKE `pattern`, in order.
+pub async fn partitions_like(pool: &PgPool, parent: &str, pattern: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = $1::text::regclass AND c.relname LIKE $2 ORDER BY 1",
+    )
+    .bind(parent)
+    .bind(pattern)
+    .fetch_all(pool)
+    .await
+    .unwrap_or_else(|e| panic!("partitions of {parent}: {e}"))
+}
+
+/// A finished loader's exit code and output, for assertion messages.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// A fresh database for one test.
 pub struct TestDb {
     pub name: String,

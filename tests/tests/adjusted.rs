@@ -85,19 +85,20 @@ async fn text_rows(conn: &mut PgConnection, sql: &str) -> Vec<TextRow> {
         .collect()
 }
 
-/// `(date, close, price_factor, volume_factor)` of one symbol's adjusted bars.
-async fn closes(pool: &PgPool, call: &str) -> Vec<(String, String, String, String)> {
+/// Asserts `(date, close, price_factor, volume_factor)` of every row of `call`, as text.
+async fn assert_closes(pool: &PgPool, call: &str, expected: &[(&str, &str, &str, &str)]) {
     let sql = format!(
         "SELECT date::text, close::text, price_factor::text, volume_factor::text FROM {call}"
     );
-    sqlx::query_as(&sql)
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(&sql)
         .fetch_all(pool)
         .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn row(date: &str, close: &str, pf: &str, vf: &str) -> (String, String, String, String) {
-    (date.into(), close.into(), pf.into(), vf.into())
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let rows: Vec<(&str, &str, &str, &str)> = rows
+        .iter()
+        .map(|(date, close, pf, vf)| (date.as_str(), close.as_str(), pf.as_str(), vf.as_str()))
+        .collect();
+    assert_eq!(rows, expected, "{call}");
 }
 
 async fn aapl_2020(pool: &PgPool) {
@@ -114,46 +115,61 @@ async fn aapl_2020(pool: &PgPool) {
     split(pool, "AAPL", "2020-08-31", "4", "1").await;
 }
 
+/// AAPL's 0.82 dividend with ex-date 2020-08-07 (before the 4-for-1) and the bars around it.
+async fn aapl_dividend_2020(pool: &PgPool) {
+    bars(
+        pool,
+        "AAPL",
+        &[("2020-08-06", "455.61"), ("2020-08-07", "444.45")],
+    )
+    .await;
+    dividend(pool, "AAPL", "2020-08-07", "0.82").await;
+}
+
+/// The single text value `sql` selects.
+async fn text_scalar(pool: &PgPool, sql: &str) -> String {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 #[tokio::test]
 async fn aapl_four_for_one_of_2020_is_exact_and_point_in_time() {
     let db = seeded("adj_aapl2020", &["AAPL"]).await;
     aapl_2020(&db.pool).await;
 
-    let adjusted = closes(
+    assert_closes(
         &db.pool,
         "weston_adjusted_prices('AAPL', '2020-08-27', '2020-08-31')",
+        &[
+            ("2020-08-27", "125.0100", "0.25", "4"),
+            ("2020-08-28", "124.8075", "0.25", "4"),
+            ("2020-08-31", "129.04", "1", "1"),
+        ],
     )
     .await;
-    assert_eq!(
-        adjusted,
-        [
-            row("2020-08-27", "125.0100", "0.25", "4"),
-            row("2020-08-28", "124.8075", "0.25", "4"),
-            row("2020-08-31", "129.04", "1", "1"),
-        ]
-    );
     // Volume goes the other way, exactly.
-    let volume: String = sqlx::query_scalar(
+    let volume = text_scalar(
+        &db.pool,
         "SELECT volume::text FROM weston_adjusted_prices('AAPL', '2020-08-28', '2020-08-28')",
     )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(volume, "4000");
 
     // As of the last day before the split, nothing has happened yet.
-    let as_of_before = closes(
+    assert_closes(
         &db.pool,
         "weston_adjusted_prices('AAPL', '2020-08-28', '2020-08-28', as_of => '2020-08-28')",
+        &[("2020-08-28", "499.23", "1", "1")],
     )
     .await;
-    assert_eq!(as_of_before, [row("2020-08-28", "499.23", "1", "1")]);
-    let as_of_ex_date = closes(
+    assert_closes(
         &db.pool,
         "weston_adjusted_prices('AAPL', '2020-08-28', '2020-08-28', '2020-08-31')",
+        &[("2020-08-28", "124.8075", "0.25", "4")],
     )
     .await;
-    assert_eq!(as_of_ex_date, [row("2020-08-28", "124.8075", "0.25", "4")]);
 }
 
 #[tokio::test]
@@ -169,29 +185,25 @@ async fn aapl_seven_for_one_of_2014_and_both_aapl_splits_together() {
     aapl_2020(&db.pool).await;
 
     // 1/7 does not terminate: the factor is rounded to 20 places, the product is exact.
-    let as_of_2014 = closes(
+    assert_closes(
         &db.pool,
         "weston_adjusted_prices('AAPL', '2014-06-06', '2014-06-09', '2014-12-31')",
-    )
-    .await;
-    assert_eq!(
-        as_of_2014,
-        [
-            row(
+        &[
+            (
                 "2014-06-06",
                 "92.2242857142857142838698",
                 "0.14285714285714285714",
-                "7"
+                "7",
             ),
-            row("2014-06-09", "93.70", "1", "1"),
-        ]
-    );
-    let close_rounded: String = sqlx::query_scalar(
+            ("2014-06-09", "93.70", "1", "1"),
+        ],
+    )
+    .await;
+    let close_rounded = text_scalar(
+        &db.pool,
         "SELECT round(close, 10)::text FROM weston_adjusted_prices('AAPL', '2014-06-06', '2014-06-06')",
     )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(close_rounded, "23.0560714286", "645.57 / 28");
 
     let factors: Vec<(String, String, String)> = sqlx::query_as(
@@ -233,31 +245,21 @@ async fn nvda_ten_for_one_of_2024() {
     )
     .await;
     split(&db.pool, "NVDA", "2024-06-10", "10", "1").await;
-    let adjusted = closes(
+    assert_closes(
         &db.pool,
         "weston_adjusted_prices('NVDA', '2024-06-01', '2024-06-30')",
+        &[
+            ("2024-06-07", "120.888", "0.1", "10"),
+            ("2024-06-10", "121.79", "1", "1"),
+        ],
     )
     .await;
-    assert_eq!(
-        adjusted,
-        [
-            row("2024-06-07", "120.888", "0.1", "10"),
-            row("2024-06-10", "121.79", "1", "1"),
-        ]
-    );
 }
 
 #[tokio::test]
 async fn total_return_takes_the_close_before_in_the_ex_date_basis() {
     let db = seeded("adj_tr", &["AAPL"]).await;
-    // AAPL paid 0.82 with ex-date 2020-08-07, before the 4-for-1.
-    bars(
-        &db.pool,
-        "AAPL",
-        &[("2020-08-06", "455.61"), ("2020-08-07", "444.45")],
-    )
-    .await;
-    dividend(&db.pool, "AAPL", "2020-08-07", "0.82").await;
+    aapl_dividend_2020(&db.pool).await;
     aapl_2020(&db.pool).await;
 
     // 455.61 * (1 - 0.82/455.61) / 4 = 454.79 / 4 = 113.6975, up to the 20-place rounding
@@ -280,18 +282,18 @@ async fn total_return_takes_the_close_before_in_the_ex_date_basis() {
     assert_eq!(r.get::<String, _>("split_only"), "113.9025");
 
     // The ex-date bar and later ones only carry the split; as of before the dividend, none.
-    let after = closes(
+    assert_closes(
         &db.pool,
         "weston_adjusted_prices('AAPL', '2020-08-07', '2020-08-07', total_return => true)",
+        &[("2020-08-07", "111.1125", "0.25", "4")],
     )
     .await;
-    assert_eq!(after, [row("2020-08-07", "111.1125", "0.25", "4")]);
-    let as_of = closes(
+    assert_closes(
         &db.pool,
         "weston_adjusted_prices('AAPL', '2020-08-06', '2020-08-06', '2020-08-06', true)",
+        &[("2020-08-06", "455.61", "1", "1")],
     )
     .await;
-    assert_eq!(as_of, [row("2020-08-06", "455.61", "1", "1")]);
 }
 
 /// The worked example of README.md ("Adjusted prices"): the README shows this output,
@@ -380,31 +382,28 @@ async fn several_events_on_one_day_and_on_non_trading_days() {
     // A 1-for-2 reverse split on Tuesday.
     split(&db.pool, "MULT", "2023-01-10", "1", "2").await;
 
-    let adjusted = closes(
+    // Before both: 2/3 * 0.9925 * 2 = 1.32333...; between: 2.
+    assert_closes(
         &db.pool,
         "weston_adjusted_prices('MULT', '2023-01-01', '2023-01-31', total_return => true)",
-    )
-    .await;
-    // Before both: 2/3 * 0.9925 * 2 = 1.32333...; between: 2.
-    assert_eq!(
-        adjusted,
-        [
-            row(
+        &[
+            (
                 "2023-01-05",
                 "119.0999999999999999997000",
                 "1.32333333333333333333",
-                "0.75"
+                "0.75",
             ),
-            row(
+            (
                 "2023-01-06",
                 "132.3333333333333333330000",
                 "1.32333333333333333333",
-                "0.75"
+                "0.75",
             ),
-            row("2023-01-09", "132.00", "2", "0.5"),
-            row("2023-01-10", "64.00", "1", "1"),
-        ]
-    );
+            ("2023-01-09", "132.00", "2", "0.5"),
+            ("2023-01-10", "64.00", "1", "1"),
+        ],
+    )
+    .await;
     let factors: Vec<String> = sqlx::query_scalar(
         "SELECT effective_before::text FROM weston_adjustment_factors('MULT', NULL, true)",
     )
@@ -445,25 +444,19 @@ async fn a_dividend_without_an_earlier_bar_adjusts_nothing_and_an_impossible_one
         "{err}"
     );
     // Split-only reads do not depend on dividends.
-    let split_only = closes(
+    assert_closes(
         &db.pool,
         "weston_adjusted_prices('HUGE', '2023-01-01', '2023-12-31')",
+        &[("2023-02-01", "10.00", "1", "1")],
     )
     .await;
-    assert_eq!(split_only, [row("2023-02-01", "10.00", "1", "1")]);
 }
 
 #[tokio::test]
 async fn many_symbols_equal_the_single_symbol_form() {
     let db = seeded("adj_many", &["AAPL", "NVDA", "MSFT"]).await;
     aapl_2020(&db.pool).await;
-    bars(
-        &db.pool,
-        "AAPL",
-        &[("2020-08-06", "455.61"), ("2020-08-07", "444.45")],
-    )
-    .await;
-    dividend(&db.pool, "AAPL", "2020-08-07", "0.82").await;
+    aapl_dividend_2020(&db.pool).await;
     bars(
         &db.pool,
         "NVDA",

@@ -12,36 +12,16 @@ use weston_loader::cli::ProviderName;
 use weston_loader::ingest::{self, SymbolLoad};
 use weston_loader::providers::{DailyBar, Dividend, SecurityInfo, Split};
 use weston_loader::run::RUN_LOCK_KEY;
-use weston_tests::{loader_bin, TestDb};
+use weston_tests::{loader_command, output_text, partitions_like, TestDb};
 
 fn loader(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(loader_bin());
-    cmd.args(args)
-        .env("DATABASE_URL", &db.url)
-        .env_remove("FMP_API_KEY")
-        .env_remove("POLYGON_API_KEY")
-        .env_remove(weston_loader::providers::MOCK_SYMBOLS_ENV)
-        .env_remove(weston_loader::run::BATCH_ENV)
-        .env("RUST_LOG", "info,sqlx=warn")
-        // No .env.local from the developer's directory.
-        .current_dir(std::env::temp_dir());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    let mut cmd = loader_command(db, args);
+    cmd.envs(env.iter().copied());
     cmd
 }
 
 fn run_loader(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Output {
     loader(db, args, env).output().expect("run weston-loader")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -183,23 +163,14 @@ async fn etl_functions_keep_provenance() {
     assert!(err.to_string().contains("needs an error text"), "{err}");
 
     // Finish; reap only touches running runs whose heartbeat is stale.
-    let ok: i64 = sqlx::query_scalar("SELECT weston_etl_begin('ok', NULL, NULL)")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let ok = scalar_i64(&db, "SELECT weston_etl_begin('ok', NULL, NULL)").await;
     sqlx::query("SELECT weston_etl_finish($1)")
         .bind(ok)
         .execute(&db.pool)
         .await
         .unwrap();
-    let stale: i64 = sqlx::query_scalar("SELECT weston_etl_begin('stale', NULL, NULL)")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let fresh: i64 = sqlx::query_scalar("SELECT weston_etl_begin('fresh', NULL, NULL)")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let stale = scalar_i64(&db, "SELECT weston_etl_begin('stale', NULL, NULL)").await;
+    let fresh = scalar_i64(&db, "SELECT weston_etl_begin('fresh', NULL, NULL)").await;
     sqlx::query("UPDATE etl_run SET heartbeat_at = now() - interval '7 hours' WHERE run_id = $1")
         .bind(stale)
         .execute(&db.pool)
@@ -248,7 +219,7 @@ async fn a_full_mock_run_then_the_same_run_again_changes_nothing() {
     let db = TestDb::migrated("full_run").await;
     let env = [("WESTON_MOCK_SYMBOLS", "30"), ("WESTON_BATCH_SYMBOLS", "7")];
     let first = run_loader(&db, &["run", "--provider", "mock"], &env);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(first.status.code(), Some(0), "{}", output_text(&first));
 
     let run = sqlx::query(
         "SELECT run_id, status, rows_loaded, window_start, window_end, stats FROM etl_run",
@@ -327,7 +298,7 @@ async fn a_full_mock_run_then_the_same_run_again_changes_nothing() {
             .await
             .unwrap();
     let again = run_loader(&db, &["run", "--provider", "mock"], &env);
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(again.status.code(), Some(0), "{}", output_text(&again));
     let from = (today - chrono::Duration::days(180)).to_string();
     let forced = run_loader(
         &db,
@@ -342,7 +313,7 @@ async fn a_full_mock_run_then_the_same_run_again_changes_nothing() {
         ],
         &env,
     );
-    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    assert_eq!(forced.status.code(), Some(0), "{}", output_text(&forced));
     assert_eq!(
         tuples_written_since(&db, xid).await,
         0,
@@ -371,7 +342,7 @@ async fn a_full_mock_run_then_the_same_run_again_changes_nothing() {
 
     // status: human and JSON.
     let status = run_loader(&db, &["status", "--json"], &[]);
-    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    assert_eq!(status.status.code(), Some(0), "{}", output_text(&status));
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(json["freshness"]["universe"], 30);
     assert_eq!(json["freshness"]["up_to_date"], 30);
@@ -415,14 +386,8 @@ async fn backfill_into_months_without_partitions_and_mock_never_overwrites_real_
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let months: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'prices_daily'::regclass AND c.relname LIKE 'prices_daily_p2019%' ORDER BY 1",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let months = partitions_like(&db.pool, "prices_daily", "prices_daily_p2019%").await;
     assert_eq!(
         months,
         [
@@ -478,18 +443,18 @@ async fn backfill_into_months_without_partitions_and_mock_never_overwrites_real_
 async fn configuration_errors_exit_2_without_a_run() {
     let db = TestDb::migrated("config").await;
     let out = run_loader(&db, &["run"], &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--provider mock"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     let out = run_loader(&db, &["run", "--provider", "fmp"], &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("FMP_API_KEY"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     let out = run_loader(
         &db,
@@ -504,13 +469,13 @@ async fn configuration_errors_exit_2_without_a_run() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     let out = run_loader(
         &db,
         &["run", "--provider", "mock", "--to", "2999-01-01"],
         &[],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert_eq!(scalar_i64(&db, "SELECT count(*) FROM etl_run").await, 0);
 }
 
@@ -564,7 +529,7 @@ async fn a_concurrent_run_is_skipped_and_a_killed_run_leaves_whole_batches_and_i
         &["run", "--provider", "mock", "--symbols", "MOCK0001"],
         &[],
     );
-    assert_eq!(second.status.code(), Some(75), "{}", text(&second));
+    assert_eq!(second.status.code(), Some(75), "{}", output_text(&second));
     let skipped: (String, Option<String>, bool) = sqlx::query_as(
         "SELECT status, error, finished_at IS NOT NULL FROM etl_run WHERE run_id <> $1 ORDER BY run_id DESC LIMIT 1",
     )
@@ -626,7 +591,7 @@ async fn a_concurrent_run_is_skipped_and_a_killed_run_leaves_whole_batches_and_i
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(next.status.code(), Some(0), "{}", text(&next));
+    assert_eq!(next.status.code(), Some(0), "{}", output_text(&next));
     let (status, error): (String, Option<String>) =
         sqlx::query_as("SELECT status, error FROM etl_run WHERE run_id = $1")
             .bind(run_id)
@@ -653,7 +618,7 @@ async fn a_run_whose_connection_drops_fails_with_exit_1_and_says_why() {
     .unwrap();
     assert!(terminated);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let (status, error, rows_loaded): (String, Option<String>, i64) =
         sqlx::query_as("SELECT status, error, rows_loaded FROM etl_run WHERE run_id = $1")
             .bind(run_id)

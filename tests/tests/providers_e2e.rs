@@ -10,11 +10,15 @@
 #[allow(dead_code)]
 mod server;
 
-use std::process::{Command, Output};
+#[path = "../../weston-loader/tests/common/fmp_stable.rs"]
+mod fmp_stable;
 
+use std::process::Output;
+
+use fmp_stable::fixture;
 use rust_decimal::Decimal;
 use server::{Reply, Seen, TestServer};
-use weston_tests::{loader_bin, TestDb};
+use weston_tests::{loader_command, output_text, TestDb};
 
 const FMP_KEY: &str = "fmp-k3y";
 const POLYGON_KEY: &str = "poly-k3y";
@@ -27,33 +31,9 @@ const WINDOW: [&str; 6] = [
     "2020-08-31",
 ];
 
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../weston-loader/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-/// FMP `/stable`: raw bars on `non-split-adjusted` (in `adj*` fields), adjusted ones on
-/// `full`, so a client reading the wrong endpoint would store 124.81 instead of 499.23.
+/// FMP `/stable` as documented, for a client holding FMP_KEY.
 fn fmp_ok(seen: &Seen) -> Reply {
-    if seen.param("apikey") != Some(FMP_KEY) {
-        return Reply::status(401, r#"{"Error Message": "Invalid API KEY."}"#);
-    }
-    let aapl = seen.param("symbol") == Some("AAPL");
-    match seen.path.as_str() {
-        "/stable/historical-price-eod/non-split-adjusted" if aapl => {
-            Reply::json(fixture("fmp_eod_non_split_adjusted_AAPL.json"))
-        }
-        "/stable/historical-price-eod/full" if aapl => {
-            Reply::json(fixture("fmp_eod_full_AAPL.json"))
-        }
-        "/stable/splits" if aapl => Reply::json(fixture("fmp_splits_AAPL.json")),
-        "/stable/dividends" if aapl => Reply::json(fixture("fmp_dividends_AAPL.json")),
-        "/stable/profile" if aapl => Reply::json(fixture("fmp_profile_AAPL.json")),
-        _ => Reply::json("[]"),
-    }
+    fmp_stable::fmp_api(FMP_KEY, seen)
 }
 
 fn fmp_down(_: &Seen) -> Reply {
@@ -125,30 +105,6 @@ fn polygon_ok(seen: &Seen) -> Reply {
     }
 }
 
-fn loader(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(loader_bin());
-    cmd.args(args)
-        .env("DATABASE_URL", &db.url)
-        .env_remove("FMP_API_KEY")
-        .env_remove("POLYGON_API_KEY")
-        .env_remove("WESTON_FMP_BASE_URL")
-        .env_remove("WESTON_POLYGON_BASE_URL")
-        .env_remove(weston_loader::providers::MOCK_SYMBOLS_ENV)
-        .env_remove(weston_loader::run::BATCH_ENV)
-        // Scaled down so the suite stays fast; the limiter and retries still run.
-        .env("WESTON_FMP_RATE_LIMIT", "50/s")
-        .env("WESTON_POLYGON_RATE_LIMIT", "50/s")
-        .env("WESTON_HTTP_MAX_RETRIES", "1")
-        .env("WESTON_HTTP_TIMEOUT_SECS", "5")
-        .env("RUST_LOG", "info,sqlx=warn")
-        // No .env.local from the developer's directory.
-        .current_dir(std::env::temp_dir());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
 /// Both providers configured, pointing at the given servers.
 fn with_servers<'a>(fmp: &'a TestServer, polygon: &'a TestServer) -> Vec<(&'a str, &'a str)> {
     vec![
@@ -160,16 +116,15 @@ fn with_servers<'a>(fmp: &'a TestServer, polygon: &'a TestServer) -> Vec<(&'a st
 }
 
 fn run(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Output {
-    loader(db, args, env).output().expect("run weston-loader")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    loader_command(db, args)
+        // Scaled down so the suite stays fast; the limiter and retries still run.
+        .env("WESTON_FMP_RATE_LIMIT", "50/s")
+        .env("WESTON_POLYGON_RATE_LIMIT", "50/s")
+        .env("WESTON_HTTP_MAX_RETRIES", "1")
+        .env("WESTON_HTTP_TIMEOUT_SECS", "5")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run weston-loader")
 }
 
 fn run_args(extra: &[&'static str]) -> Vec<&'static str> {
@@ -214,7 +169,7 @@ async fn fmp_run_stores_raw_values_and_a_rerun_writes_nothing() {
     let env = with_servers(&fmp, &polygon);
 
     let out = run(&db, &run_args(&[]), &env);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert_eq!(
         bars(&db).await,
         vec![
@@ -274,7 +229,7 @@ async fn fmp_run_stores_raw_values_and_a_rerun_writes_nothing() {
     };
     let before = versions(&db).await;
     let out = run(&db, &run_args(&[]), &env);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert_eq!(versions(&db).await, before, "no new tuple on a re-run");
     let (status, _, stats) = last_run(&db).await;
     assert_eq!(status, "succeeded");
@@ -291,7 +246,7 @@ async fn fmp_run_stores_raw_values_and_a_rerun_writes_nothing() {
 
     // `status` shows rows and HTTP calls per provider, human and JSON.
     let out = run(&db, &["status", "--json"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let first_run = status["recent_runs"]
         .as_array()
@@ -325,7 +280,7 @@ async fn fmp_failing_with_5xx_is_filled_by_polygon() {
     let polygon = TestServer::start(polygon_ok).await;
 
     let out = run(&db, &run_args(&[]), &with_servers(&fmp, &polygon));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert_eq!(
         bars(&db).await,
         vec![
@@ -365,7 +320,7 @@ async fn a_refused_key_drops_that_provider_and_says_so() {
     env.push(("FMP_API_KEY", "revoked"));
 
     let out = run(&db, &run_args(&[]), &env);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let log = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         log.contains("fmp: not authorised") && log.contains("the next provider takes over"),
@@ -385,7 +340,7 @@ async fn a_refused_key_drops_that_provider_and_says_so() {
     let mut env = with_servers(&fmp, &polygon);
     env.push(("POLYGON_API_KEY", "revoked"));
     let out = run(&db, &run_args(&["--provider", "polygon,fmp"]), &env);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let log = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(log.contains("polygon: not authorised"), "{log}");
     assert!(bars(&db).await.iter().all(|(_, _, p)| p == "fmp"));
@@ -401,7 +356,7 @@ async fn both_providers_failing_fails_the_run_and_writes_nothing() {
     env.push(("POLYGON_API_KEY", "revoked"));
 
     let out = run(&db, &run_args(&[]), &env);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let (status, error, stats) = last_run(&db).await;
     assert_eq!(status, "failed");
     let error = error.expect("the failure is recorded");
@@ -429,11 +384,11 @@ async fn a_mock_run_never_overwrites_fmp_rows() {
     let fmp = TestServer::start(fmp_ok).await;
     let polygon = TestServer::start(polygon_ok).await;
     let out = run(&db, &run_args(&[]), &with_servers(&fmp, &polygon));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let before = bars(&db).await;
 
     let out = run(&db, &run_args(&["--provider", "mock"]), &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let (_, _, stats) = last_run(&db).await;
     assert!(
         provider_stat(&stats, "mock", "rows_supplied") >= 3,
@@ -447,7 +402,7 @@ async fn a_mock_run_never_overwrites_fmp_rows() {
 async fn no_key_and_no_provider_is_a_configuration_error() {
     let db = TestDb::migrated("e2e_no_key").await;
     let out = run(&db, &run_args(&[]), &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("FMP_API_KEY") && stderr.contains("POLYGON_API_KEY"),

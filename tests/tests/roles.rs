@@ -4,7 +4,7 @@
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
-use weston_tests::{admin_url, TestDb};
+use weston_tests::{admin_url, partitions_like, TestDb};
 
 const GROUPS: [&str; 4] = ["dba", "etl_writer", "app_rw", "app_ro"];
 
@@ -524,13 +524,7 @@ async fn hostile_search_path_cannot_redirect_or_hijack_our_functions() {
     )
     .await;
 
-    let ours: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'public.prices_daily'::regclass AND c.relname LIKE '%2003%' ORDER BY 1",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
+    let ours = partitions_like(&db.pool, "public.prices_daily", "%2003%").await;
     assert_eq!(ours, ["prices_daily_p2003_05", "prices_daily_p2003_06"]);
     let theirs: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_inherits WHERE inhparent = 'hostile.prices_daily'::regclass",

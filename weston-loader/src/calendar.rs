@@ -216,33 +216,19 @@ mod tests {
 
     #[test]
     fn last_completed_session_uses_new_york_time() {
-        // Tue 2024-07-02 20:59 UTC = 16:59 EDT: that day not complete yet.
-        assert_eq!(
-            last_completed_session(utc("2024-07-02T20:59:00Z")),
-            ymd(2024, 7, 1)
-        );
-        assert_eq!(
-            last_completed_session(utc("2024-07-02T21:00:00Z")),
-            ymd(2024, 7, 2)
-        );
-        // Early on Wed 2024-07-03 UTC it is still Tuesday evening in New York.
-        assert_eq!(
-            last_completed_session(utc("2024-07-03T03:00:00Z")),
-            ymd(2024, 7, 2)
-        );
-        // Friday 2024-07-05 morning: Thursday the 4th was a holiday.
-        assert_eq!(
-            last_completed_session(utc("2024-07-05T14:00:00Z")),
-            ymd(2024, 7, 3)
-        );
-        // Monday 2024-01-15 (MLK) evening: back to Friday the 12th. EST is UTC-5.
-        assert_eq!(
-            last_completed_session(utc("2024-01-15T23:00:00Z")),
-            ymd(2024, 1, 12)
-        );
-        assert_eq!(
-            last_completed_session(utc("2024-01-16T22:00:00Z")),
-            ymd(2024, 1, 16)
-        );
+        for (now, session) in [
+            // Tue 2024-07-02 20:59 UTC = 16:59 EDT: that day not complete yet.
+            ("2024-07-02T20:59:00Z", ymd(2024, 7, 1)),
+            ("2024-07-02T21:00:00Z", ymd(2024, 7, 2)),
+            // Early on Wed 2024-07-03 UTC it is still Tuesday evening in New York.
+            ("2024-07-03T03:00:00Z", ymd(2024, 7, 2)),
+            // Friday 2024-07-05 morning: Thursday the 4th was a holiday.
+            ("2024-07-05T14:00:00Z", ymd(2024, 7, 3)),
+            // Monday 2024-01-15 (MLK) evening: back to Friday the 12th. EST is UTC-5.
+            ("2024-01-15T23:00:00Z", ymd(2024, 1, 12)),
+            ("2024-01-16T22:00:00Z", ymd(2024, 1, 16)),
+        ] {
+            assert_eq!(last_completed_session(utc(now)), session, "at {now}");
+        }
     }
 }

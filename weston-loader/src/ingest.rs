@@ -86,6 +86,30 @@ fn valid_currency(c: &str) -> bool {
     c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())
 }
 
+/// Keeps the rows that break no rule. `broken` names the first rule a row breaks, given how
+/// many rows of `rows` share its date; the others go to `reject` with their date.
+fn retain_valid<T>(
+    rows: &mut Vec<T>,
+    date_of: impl Fn(&T) -> NaiveDate,
+    broken: impl Fn(&T, usize) -> Option<(&'static str, String)>,
+    reject: &mut impl FnMut(NaiveDate, &'static str, String),
+) {
+    let mut per_date: HashMap<NaiveDate, usize> = HashMap::new();
+    for row in rows.iter() {
+        *per_date.entry(date_of(row)).or_default() += 1;
+    }
+    rows.retain(|row| {
+        let date = date_of(row);
+        match broken(row, per_date[&date]) {
+            Some((rule, detail)) => {
+                reject(date, rule, detail);
+                false
+            }
+            None => true,
+        }
+    });
+}
+
 /// Removes invalid rows from `batch` (see the module comment) and returns why each went.
 /// `today` is the New York date: anything after it is in the future.
 pub fn validate(batch: &mut Vec<SymbolLoad>, today: NaiveDate) -> Vec<Rejection> {
@@ -113,135 +137,116 @@ pub fn validate(batch: &mut Vec<SymbolLoad>, today: NaiveDate) -> Vec<Rejection>
     for load in batch.iter_mut() {
         let symbol = load.symbol.clone();
 
-        let mut seen: HashMap<NaiveDate, usize> = HashMap::new();
-        for bar in &load.bars {
-            *seen.entry(bar.date).or_default() += 1;
-        }
-        load.bars.retain(|b| {
-            let date = Some(b.date);
-            let rule = if b.symbol != symbol {
-                Some((
-                    "symbol mismatch",
-                    format!("bar is for {} in the payload of {symbol}", b.symbol),
-                ))
-            } else if seen[&b.date] > 1 {
-                Some((
-                    "duplicate key in payload",
-                    format!("{} bars for this date", seen[&b.date]),
-                ))
-            } else if b.date > today {
-                Some((
-                    "date in the future",
-                    format!("after {today}, today in New York"),
-                ))
-            } else if [b.open, b.high, b.low, b.close]
-                .iter()
-                .any(|p| *p <= Decimal::ZERO)
-                || b.vwap.is_some_and(|v| v <= Decimal::ZERO)
-            {
-                Some((
-                    "price not positive",
-                    format!(
-                        "open {} high {} low {} close {} vwap {:?}",
-                        b.open, b.high, b.low, b.close, b.vwap
-                    ),
-                ))
-            } else if b.volume < Decimal::ZERO {
-                Some(("negative volume", format!("volume {}", b.volume)))
-            } else if b.high < b.low {
-                Some(("high below low", format!("high {} < low {}", b.high, b.low)))
-            } else if b.open < b.low || b.open > b.high || b.close < b.low || b.close > b.high {
-                Some((
-                    "open or close outside low..high",
-                    format!(
-                        "open {} close {} range {}..{}",
-                        b.open, b.close, b.low, b.high
-                    ),
-                ))
-            } else {
-                None
-            };
-            match rule {
-                Some((rule, detail)) => {
-                    reject(&symbol, date, rule, detail);
-                    false
+        let mut reject_dated =
+            |date: NaiveDate, rule, detail| reject(&symbol, Some(date), rule, detail);
+        retain_valid(
+            &mut load.bars,
+            |b| b.date,
+            |b, same_date| {
+                if b.symbol != symbol {
+                    Some((
+                        "symbol mismatch",
+                        format!("bar is for {} in the payload of {symbol}", b.symbol),
+                    ))
+                } else if same_date > 1 {
+                    Some((
+                        "duplicate key in payload",
+                        format!("{same_date} bars for this date"),
+                    ))
+                } else if b.date > today {
+                    Some((
+                        "date in the future",
+                        format!("after {today}, today in New York"),
+                    ))
+                } else if [b.open, b.high, b.low, b.close]
+                    .iter()
+                    .any(|p| *p <= Decimal::ZERO)
+                    || b.vwap.is_some_and(|v| v <= Decimal::ZERO)
+                {
+                    Some((
+                        "price not positive",
+                        format!(
+                            "open {} high {} low {} close {} vwap {:?}",
+                            b.open, b.high, b.low, b.close, b.vwap
+                        ),
+                    ))
+                } else if b.volume < Decimal::ZERO {
+                    Some(("negative volume", format!("volume {}", b.volume)))
+                } else if b.high < b.low {
+                    Some(("high below low", format!("high {} < low {}", b.high, b.low)))
+                } else if b.open < b.low || b.open > b.high || b.close < b.low || b.close > b.high {
+                    Some((
+                        "open or close outside low..high",
+                        format!(
+                            "open {} close {} range {}..{}",
+                            b.open, b.close, b.low, b.high
+                        ),
+                    ))
+                } else {
+                    None
                 }
-                None => true,
-            }
-        });
-
-        let mut seen: HashMap<NaiveDate, usize> = HashMap::new();
-        for s in &load.splits {
-            *seen.entry(s.date).or_default() += 1;
-        }
-        load.splits.retain(|s| {
-            let rule = if s.symbol != symbol {
-                Some(("symbol mismatch", format!("split is for {}", s.symbol)))
-            } else if seen[&s.date] > 1 {
-                Some((
-                    "duplicate key in payload",
-                    format!("{} splits for this ex-date", seen[&s.date]),
-                ))
-            } else if s.date > today {
-                Some((
-                    "date in the future",
-                    format!("after {today}, today in New York"),
-                ))
-            } else if s.numerator <= Decimal::ZERO || s.denominator <= Decimal::ZERO {
-                Some((
-                    "split side not positive",
-                    format!("{}-for-{}", s.numerator, s.denominator),
-                ))
-            } else {
-                None
-            };
-            match rule {
-                Some((rule, detail)) => {
-                    reject(&symbol, Some(s.date), rule, detail);
-                    false
+            },
+            &mut reject_dated,
+        );
+        retain_valid(
+            &mut load.splits,
+            |s| s.date,
+            |s, same_date| {
+                if s.symbol != symbol {
+                    Some(("symbol mismatch", format!("split is for {}", s.symbol)))
+                } else if same_date > 1 {
+                    Some((
+                        "duplicate key in payload",
+                        format!("{same_date} splits for this ex-date"),
+                    ))
+                } else if s.date > today {
+                    Some((
+                        "date in the future",
+                        format!("after {today}, today in New York"),
+                    ))
+                } else if s.numerator <= Decimal::ZERO || s.denominator <= Decimal::ZERO {
+                    Some((
+                        "split side not positive",
+                        format!("{}-for-{}", s.numerator, s.denominator),
+                    ))
+                } else {
+                    None
                 }
-                None => true,
-            }
-        });
-
-        let mut seen: HashMap<NaiveDate, usize> = HashMap::new();
-        for d in &load.dividends {
-            *seen.entry(d.ex_date).or_default() += 1;
-        }
-        load.dividends.retain(|d| {
-            let rule = if d.symbol != symbol {
-                Some(("symbol mismatch", format!("dividend is for {}", d.symbol)))
-            } else if seen[&d.ex_date] > 1 {
-                Some((
-                    "duplicate key in payload",
-                    format!("{} dividends for this ex-date", seen[&d.ex_date]),
-                ))
-            } else if d.ex_date > today {
-                Some((
-                    "date in the future",
-                    format!("after {today}, today in New York"),
-                ))
-            } else if d.amount <= Decimal::ZERO {
-                Some((
-                    "dividend amount not positive",
-                    format!("amount {}", d.amount),
-                ))
-            } else if !valid_currency(&d.currency) {
-                Some((
-                    "currency format",
-                    format!("{:?} is not a three-letter ISO 4217 code", d.currency),
-                ))
-            } else {
-                None
-            };
-            match rule {
-                Some((rule, detail)) => {
-                    reject(&symbol, Some(d.ex_date), rule, detail);
-                    false
+            },
+            &mut reject_dated,
+        );
+        retain_valid(
+            &mut load.dividends,
+            |d| d.ex_date,
+            |d, same_date| {
+                if d.symbol != symbol {
+                    Some(("symbol mismatch", format!("dividend is for {}", d.symbol)))
+                } else if same_date > 1 {
+                    Some((
+                        "duplicate key in payload",
+                        format!("{same_date} dividends for this ex-date"),
+                    ))
+                } else if d.ex_date > today {
+                    Some((
+                        "date in the future",
+                        format!("after {today}, today in New York"),
+                    ))
+                } else if d.amount <= Decimal::ZERO {
+                    Some((
+                        "dividend amount not positive",
+                        format!("amount {}", d.amount),
+                    ))
+                } else if !valid_currency(&d.currency) {
+                    Some((
+                        "currency format",
+                        format!("{:?} is not a three-letter ISO 4217 code", d.currency),
+                    ))
+                } else {
+                    None
                 }
-                None => true,
-            }
-        });
+            },
+            &mut reject_dated,
+        );
 
         if let Some(info) = &load.security {
             let bad = if info.symbol != symbol {
@@ -351,6 +356,15 @@ fn upsert_bars_sql() -> String {
                                   EXCLUDED.volume, EXCLUDED.vwap, EXCLUDED.provider)
             AND {NOT_MOCK_OVER_REAL}"
     )
+}
+
+/// Runs one of the batch's writes (`$1` is the run's id); the rows it wrote.
+async fn write_for_run(tx: &mut PgConnection, sql: &str, run_id: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(sql)
+        .bind(run_id)
+        .execute(tx)
+        .await?
+        .rows_affected())
 }
 
 /// Writes one validated batch in one transaction and counts it with
@@ -477,8 +491,7 @@ pub async fn write_batch(
     )
     .await?;
 
-    let mut written = Written::default();
-    written.securities = sqlx::query(&format!(
+    let mut securities = write_for_run(&mut tx, &format!(
         "INSERT INTO securities AS t (symbol, name, exchange, sector, industry, listed_date, delisted_date, provider, run_id, updated_at)
          SELECT symbol, name, exchange, sector, industry, listed_date, delisted_date, provider, $1, now()
            FROM pg_temp.weston_stage_securities WHERE known
@@ -491,27 +504,18 @@ pub async fn write_batch(
                 IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.exchange, EXCLUDED.sector, EXCLUDED.industry,
                                   EXCLUDED.listed_date, EXCLUDED.delisted_date, EXCLUDED.provider)
             AND {NOT_MOCK_OVER_REAL}"
-    ))
-    .bind(run_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    ), run_id).await?;
     // Symbols without metadata still need their row (the bars' foreign key).
-    written.securities += sqlx::query(
+    securities += write_for_run(
+        &mut tx,
         "INSERT INTO securities (symbol, provider, run_id, updated_at)
          SELECT symbol, provider, $1, now() FROM pg_temp.weston_stage_securities WHERE NOT known
          ON CONFLICT (symbol) DO NOTHING",
+        run_id,
     )
-    .bind(run_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    written.prices_daily = sqlx::query(&upsert_bars_sql())
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    written.splits = sqlx::query(&format!(
+    .await?;
+    let prices_daily = write_for_run(&mut tx, &upsert_bars_sql(), run_id).await?;
+    let splits = write_for_run(&mut tx, &format!(
         "INSERT INTO splits AS t (symbol, date, numerator, denominator, provider, run_id, updated_at)
          SELECT symbol, date, numerator, denominator, provider, $1, now() FROM pg_temp.weston_stage_splits
          ON CONFLICT (symbol, date) DO UPDATE
@@ -520,12 +524,8 @@ pub async fn write_batch(
           WHERE (t.numerator, t.denominator, t.provider)
                 IS DISTINCT FROM (EXCLUDED.numerator, EXCLUDED.denominator, EXCLUDED.provider)
             AND {NOT_MOCK_OVER_REAL}"
-    ))
-    .bind(run_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    written.dividends = sqlx::query(&format!(
+    ), run_id).await?;
+    let dividends = write_for_run(&mut tx, &format!(
         "INSERT INTO dividends AS t (symbol, ex_date, amount, currency, provider, run_id, updated_at)
          SELECT symbol, ex_date, amount, currency, provider, $1, now() FROM pg_temp.weston_stage_dividends
          ON CONFLICT (symbol, ex_date) DO UPDATE
@@ -534,12 +534,14 @@ pub async fn write_batch(
           WHERE (t.amount, t.currency, t.provider)
                 IS DISTINCT FROM (EXCLUDED.amount, EXCLUDED.currency, EXCLUDED.provider)
             AND {NOT_MOCK_OVER_REAL}"
-    ))
-    .bind(run_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    ), run_id).await?;
 
+    let written = Written {
+        securities,
+        prices_daily,
+        splits,
+        dividends,
+    };
     sqlx::query("SELECT weston_etl_progress($1, $2)")
         .bind(run_id)
         .bind(written.total() as i64)

@@ -5,17 +5,22 @@
 #[path = "common/server.rs"]
 mod server;
 
+#[path = "common/fmp_stable.rs"]
+mod fmp_stable;
+
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use fmp_stable::fixture;
 use rust_decimal_macros::dec;
 use server::{Reply, Seen, TestServer};
 use weston_loader::cli::ProviderName;
 use weston_loader::providers::{
-    FmpProvider, HttpLimits, PolygonProvider, Provider, ProviderChain, ProviderError, RateLimit,
+    BarsOutcome, DailyBar, Dividend, FmpProvider, HttpLimits, PolygonProvider, Provider,
+    ProviderChain, ProviderError, ProviderStats, RateLimit, Split,
 };
 
 const KEY: &str = "k3y-S3CRET";
@@ -39,20 +44,49 @@ fn fast() -> HttpLimits {
     }
 }
 
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
 fn polygon(server: &TestServer) -> PolygonProvider {
     PolygonProvider::new(KEY, &server.base_url, fast()).unwrap()
 }
 
 fn fmp(server: &TestServer) -> FmpProvider {
     FmpProvider::new(KEY, &server.base_url, fast()).unwrap()
+}
+
+/// A local server answering with `api`, and a Polygon client of it.
+async fn polygon_on(
+    api: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+) -> (TestServer, PolygonProvider) {
+    let server = TestServer::start(api).await;
+    let provider = polygon(&server);
+    (server, provider)
+}
+
+/// A local server answering with `api`, and an FMP client of it.
+async fn fmp_on(api: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> (TestServer, FmpProvider) {
+    let server = TestServer::start(api).await;
+    let provider = fmp(&server);
+    (server, provider)
+}
+
+/// AAPL around its 4-for-1 split of 2020-08-31 (the days of the FMP fixture).
+async fn aapl_bars_around_the_split(
+    provider: &impl Provider,
+) -> Result<Vec<DailyBar>, ProviderError> {
+    provider
+        .daily_bars("AAPL", date("2020-08-27"), date("2020-08-31"))
+        .await
+}
+
+async fn aapl_splits_2020(provider: &impl Provider) -> Result<Vec<Split>, ProviderError> {
+    provider
+        .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
+        .await
+}
+
+async fn aapl_dividends_2020(provider: &impl Provider) -> Result<Vec<Dividend>, ProviderError> {
+    provider
+        .dividends("AAPL", date("2020-01-01"), date("2020-12-31"))
+        .await
 }
 
 fn assert_no_key(text: &str) {
@@ -106,34 +140,14 @@ fn polygon_api(seen: &Seen) -> Reply {
     }
 }
 
-/// FMP `/stable` as documented; the split-adjusted `full` endpoint answers too, so a client
-/// reading the wrong one would store adjusted prices.
+/// FMP `/stable` as documented, for a client holding KEY.
 fn fmp_api(seen: &Seen) -> Reply {
-    if seen.param("apikey") != Some(KEY) {
-        return Reply::status(
-            401,
-            r#"{"Error Message": "Invalid API KEY. Feel free to create a Free API Key or visit https://site.financialmodelingprep.com/faqs?search=why-is-my-api-key-invalid for more information."}"#,
-        );
-    }
-    let aapl = seen.param("symbol") == Some("AAPL");
-    match seen.path.as_str() {
-        "/stable/historical-price-eod/non-split-adjusted" if aapl => {
-            Reply::json(fixture("fmp_eod_non_split_adjusted_AAPL.json"))
-        }
-        "/stable/historical-price-eod/full" if aapl => {
-            Reply::json(fixture("fmp_eod_full_AAPL.json"))
-        }
-        "/stable/splits" if aapl => Reply::json(fixture("fmp_splits_AAPL.json")),
-        "/stable/dividends" if aapl => Reply::json(fixture("fmp_dividends_AAPL.json")),
-        "/stable/profile" if aapl => Reply::json(fixture("fmp_profile_AAPL.json")),
-        _ => Reply::json("[]"),
-    }
+    fmp_stable::fmp_api(KEY, seen)
 }
 
 #[tokio::test]
 async fn polygon_bars_are_raw_paginated_and_dated_in_new_york() {
-    let server = TestServer::start(polygon_api).await;
-    let provider = polygon(&server);
+    let (server, provider) = polygon_on(polygon_api).await;
     let bars = provider
         .daily_bars("AAPL", date("2024-03-07"), date("2024-03-12"))
         .await
@@ -175,8 +189,7 @@ async fn polygon_bars_are_raw_paginated_and_dated_in_new_york() {
 
 #[tokio::test]
 async fn polygon_unknown_ticker_and_missing_results_are_empty() {
-    let server = TestServer::start(polygon_api).await;
-    let provider = polygon(&server);
+    let (_server, provider) = polygon_on(polygon_api).await;
     assert!(provider
         .daily_bars("ZZZZ", date("2024-03-07"), date("2024-03-12"))
         .await
@@ -191,8 +204,7 @@ async fn polygon_unknown_ticker_and_missing_results_are_empty() {
 
 #[tokio::test]
 async fn polygon_grouped_daily_dates_bars_by_session_close() {
-    let server = TestServer::start(polygon_api).await;
-    let provider = polygon(&server);
+    let (server, provider) = polygon_on(polygon_api).await;
     let bars = provider
         .grouped_daily(date("2024-03-11"))
         .await
@@ -215,7 +227,7 @@ async fn polygon_grouped_daily_dates_bars_by_session_close() {
 async fn polygon_grouped_daily_around_both_dst_changes() {
     // Session-close stamps on the last EST and first EDT sessions of November 2024 and
     // at 20:00 New York (already the next day in UTC).
-    let server = TestServer::start(|seen: &Seen| {
+    let (_server, provider) = polygon_on(|seen: &Seen| {
         let t = match seen.path.rsplit('/').next().unwrap() {
             "2024-11-01" => 1_730_491_200_000i64, // 16:00 EDT
             "2024-11-04" => 1_730_764_800_000i64, // 20:00 EST = 01:00 UTC on the 5th
@@ -226,7 +238,6 @@ async fn polygon_grouped_daily_around_both_dst_changes() {
         ))
     })
     .await;
-    let provider = polygon(&server);
     for day in ["2024-11-01", "2024-11-04", "2024-03-08"] {
         let bars = provider.grouped_daily(date(day)).await.unwrap().unwrap();
         assert_eq!(bars[0].date, date(day));
@@ -248,20 +259,13 @@ async fn polygon_grouped_daily_around_both_dst_changes() {
 
 #[tokio::test]
 async fn polygon_reference_data() {
-    let server = TestServer::start(polygon_api).await;
-    let provider = polygon(&server);
-    let splits = provider
-        .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
-        .await
-        .unwrap();
+    let (server, provider) = polygon_on(polygon_api).await;
+    let splits = aapl_splits_2020(&provider).await.unwrap();
     assert_eq!(
         (splits[0].date, splits[0].numerator, splits[0].denominator),
         (date("2020-08-31"), dec!(4), dec!(1))
     );
-    let dividends = provider
-        .dividends("AAPL", date("2020-01-01"), date("2020-12-31"))
-        .await
-        .unwrap();
+    let dividends = aapl_dividends_2020(&provider).await.unwrap();
     assert_eq!(
         (
             dividends[0].ex_date,
@@ -299,12 +303,8 @@ async fn polygon_reverse_split_is_one_for_eight() {
 
 #[tokio::test]
 async fn fmp_bars_are_the_raw_non_split_adjusted_series_oldest_first() {
-    let server = TestServer::start(fmp_api).await;
-    let provider = fmp(&server);
-    let bars = provider
-        .daily_bars("AAPL", date("2020-08-27"), date("2020-08-31"))
-        .await
-        .unwrap();
+    let (server, provider) = fmp_on(fmp_api).await;
+    let bars = aapl_bars_around_the_split(&provider).await.unwrap();
     let dates: Vec<_> = bars.iter().map(|b| b.date.to_string()).collect();
     assert_eq!(dates, ["2020-08-27", "2020-08-28", "2020-08-31"]);
     // Before the 4-for-1 split of 2020-08-31 the raw close is ~500, the adjusted one ~125.
@@ -324,21 +324,14 @@ async fn fmp_bars_are_the_raw_non_split_adjusted_series_oldest_first() {
 
 #[tokio::test]
 async fn fmp_reference_data_keeps_declared_dividends() {
-    let server = TestServer::start(fmp_api).await;
-    let provider = fmp(&server);
-    let splits = provider
-        .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
-        .await
-        .unwrap();
+    let (_server, provider) = fmp_on(fmp_api).await;
+    let splits = aapl_splits_2020(&provider).await.unwrap();
     assert_eq!(splits.len(), 1, "the 2014 split is outside the range");
     assert_eq!(
         (splits[0].numerator, splits[0].denominator),
         (dec!(4), dec!(1))
     );
-    let dividends = provider
-        .dividends("AAPL", date("2020-01-01"), date("2020-12-31"))
-        .await
-        .unwrap();
+    let dividends = aapl_dividends_2020(&provider).await.unwrap();
     // `dividend` (0.82 as paid before the split), not `adjDividend` (0.205).
     assert_eq!(
         (dividends[0].ex_date, dividends[0].amount),
@@ -380,17 +373,13 @@ fn flaky(n: usize, first: Reply, api: fn(&Seen) -> Reply) -> impl Fn(&Seen) -> R
 
 #[tokio::test]
 async fn server_errors_are_retried_then_succeed() {
-    let server = TestServer::start(flaky(
+    let (_server, provider) = fmp_on(flaky(
         2,
         Reply::status(503, "upstream unavailable"),
         fmp_api,
     ))
     .await;
-    let provider = fmp(&server);
-    let bars = provider
-        .daily_bars("AAPL", date("2020-08-27"), date("2020-08-31"))
-        .await
-        .unwrap();
+    let bars = aapl_bars_around_the_split(&provider).await.unwrap();
     assert_eq!(bars.len(), 3);
     let stats = provider.stats();
     assert_eq!((stats.http_calls, stats.retries), (3, 2));
@@ -398,41 +387,36 @@ async fn server_errors_are_retried_then_succeed() {
 
 #[tokio::test]
 async fn permanent_server_errors_give_up_after_the_bounded_retries() {
-    let server = TestServer::start(|_: &Seen| Reply::status(500, "boom")).await;
-    let provider = fmp(&server);
-    let e = provider
-        .daily_bars("AAPL", date("2020-08-27"), date("2020-08-31"))
-        .await
-        .unwrap_err();
+    let (server, provider) = fmp_on(|_: &Seen| Reply::status(500, "boom")).await;
+    let e = aapl_bars_around_the_split(&provider).await.unwrap_err();
     assert!(matches!(e, ProviderError::Transient { .. }), "{e}");
     assert_eq!(server.requests().len(), 1 + fast().max_retries);
     assert_no_key(&e.to_string());
 }
 
+/// Polygon answering `first` once, then normally: how long AAPL's 2020 splits took, and
+/// the client's counters.
+async fn polygon_splits_after(first: Reply) -> (Duration, ProviderStats) {
+    let (_server, provider) = polygon_on(flaky(1, first, polygon_api)).await;
+    let started = Instant::now();
+    aapl_splits_2020(&provider).await.unwrap();
+    (started.elapsed(), provider.stats())
+}
+
 #[tokio::test]
 async fn rate_limited_with_retry_after_seconds_waits_that_long() {
-    let server = TestServer::start(flaky(
-        1,
+    let (elapsed, stats) = polygon_splits_after(
         Reply::status(
             429,
             r#"{"status":"ERROR","error":"You've exceeded the maximum requests per minute"}"#,
         )
         .header("retry-after", "1"),
-        polygon_api,
-    ))
+    )
     .await;
-    let provider = polygon(&server);
-    let started = Instant::now();
-    provider
-        .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
-        .await
-        .unwrap();
     assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After honoured: {:?}",
-        started.elapsed()
+        elapsed >= Duration::from_secs(1),
+        "Retry-After honoured: {elapsed:?}"
     );
-    let stats = provider.stats();
     assert_eq!((stats.http_calls, stats.rate_limited), (2, 1));
 }
 
@@ -440,29 +424,15 @@ async fn rate_limited_with_retry_after_seconds_waits_that_long() {
 async fn rate_limited_with_retry_after_http_date() {
     let at = chrono::Utc::now() + chrono::Duration::seconds(2);
     let header = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    let server = TestServer::start(flaky(
-        1,
-        Reply::status(429, "{}").header("Retry-After", header),
-        polygon_api,
-    ))
-    .await;
-    let provider = polygon(&server);
-    let started = Instant::now();
-    provider
-        .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
-        .await
-        .unwrap();
+    let (elapsed, _) =
+        polygon_splits_after(Reply::status(429, "{}").header("Retry-After", header)).await;
     // The header has whole seconds: at least one second remains.
-    assert!(
-        started.elapsed() >= Duration::from_millis(1000),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(elapsed >= Duration::from_millis(1000), "{elapsed:?}");
 }
 
 #[tokio::test]
 async fn rate_limited_without_retry_after_backs_off_and_succeeds() {
-    let server = TestServer::start(flaky(
+    let (_server, provider) = fmp_on(flaky(
         2,
         Reply::status(
             429,
@@ -471,15 +441,7 @@ async fn rate_limited_without_retry_after_backs_off_and_succeeds() {
         fmp_api,
     ))
     .await;
-    let provider = fmp(&server);
-    assert_eq!(
-        provider
-            .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(aapl_splits_2020(&provider).await.unwrap().len(), 1);
     let stats = provider.stats();
     assert_eq!(
         (stats.http_calls, stats.rate_limited, stats.retries),
@@ -489,14 +451,10 @@ async fn rate_limited_without_retry_after_backs_off_and_succeeds() {
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_limit_is_not_waited_for() {
-    let server =
-        TestServer::start(|_: &Seen| Reply::status(429, "{}").header("Retry-After", "86400")).await;
-    let provider = fmp(&server);
+    let (server, provider) =
+        fmp_on(|_: &Seen| Reply::status(429, "{}").header("Retry-After", "86400")).await;
     let started = Instant::now();
-    let e = provider
-        .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
-        .await
-        .unwrap_err();
+    let e = aapl_splits_2020(&provider).await.unwrap_err();
     assert!(
         matches!(e, ProviderError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(86400)),
         "{e}"
@@ -507,17 +465,13 @@ async fn a_retry_after_beyond_the_limit_is_not_waited_for() {
 
 #[tokio::test]
 async fn timeouts_are_transient_and_retried() {
-    let server = TestServer::start(flaky(
+    let (_server, provider) = fmp_on(flaky(
         1,
         Reply::json("[]").after(Duration::from_secs(3)),
         fmp_api,
     ))
     .await;
-    let provider = fmp(&server);
-    let bars = provider
-        .daily_bars("AAPL", date("2020-08-27"), date("2020-08-31"))
-        .await
-        .unwrap();
+    let bars = aapl_bars_around_the_split(&provider).await.unwrap();
     assert_eq!(bars.len(), 3, "the retry after the timeout answered");
     assert_eq!(provider.stats().retries, 1);
 
@@ -526,10 +480,7 @@ async fn timeouts_are_transient_and_retried() {
     limits.timeout = Duration::from_millis(200);
     limits.max_retries = 1;
     let provider = FmpProvider::new(KEY, &slow.base_url, limits).unwrap();
-    let e = provider
-        .daily_bars("AAPL", date("2020-08-27"), date("2020-08-31"))
-        .await
-        .unwrap_err();
+    let e = aapl_bars_around_the_split(&provider).await.unwrap_err();
     let text = e.to_string();
     assert!(
         matches!(e, ProviderError::Transient { .. }) && text.contains("timed out"),
@@ -542,10 +493,7 @@ async fn timeouts_are_transient_and_retried() {
 async fn bad_key_stops_the_provider_for_the_run() {
     let server = TestServer::start(fmp_api).await;
     let provider = FmpProvider::new("wrong-key", &server.base_url, fast()).unwrap();
-    let e = provider
-        .daily_bars("AAPL", date("2020-08-27"), date("2020-08-31"))
-        .await
-        .unwrap_err();
+    let e = aapl_bars_around_the_split(&provider).await.unwrap_err();
     assert!(
         matches!(e, ProviderError::Unauthorized { .. })
             && e.to_string().contains("Invalid API KEY"),
@@ -554,9 +502,7 @@ async fn bad_key_stops_the_provider_for_the_run() {
     assert!(!e.to_string().contains("wrong-key"));
     // No retry, and no further call for the rest of the run.
     assert!(matches!(
-        provider
-            .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
-            .await,
+        aapl_splits_2020(&provider).await,
         Err(ProviderError::Unauthorized { .. })
     ));
     assert_eq!(server.requests().len(), 1);
@@ -565,11 +511,10 @@ async fn bad_key_stops_the_provider_for_the_run() {
 
 #[tokio::test]
 async fn plan_restriction_403_is_unauthorized() {
-    let server = TestServer::start(|_: &Seen| {
+    let (server, provider) = polygon_on(|_: &Seen| {
         Reply::status(403, r#"{"status":"NOT_AUTHORIZED","request_id":"r","message":"You are not entitled to this data. Please upgrade your plan at https://polygon.io/pricing"}"#)
     })
     .await;
-    let provider = polygon(&server);
     let e = provider
         .grouped_daily(date("2024-03-11"))
         .await
@@ -588,38 +533,27 @@ async fn plan_restriction_403_is_unauthorized() {
 
 #[tokio::test]
 async fn fmp_errors_inside_http_200_bodies_are_classified() {
-    let answer = |body: &'static str| move |_: &Seen| Reply::json(body);
-    let server = TestServer::start(answer(
-        r#"{"Error Message": "Invalid API KEY. Feel free to create a Free API Key"}"#,
-    ))
-    .await;
-    let e = fmp(&server)
-        .daily_bars("AAPL", date("2020-08-27"), date("2020-08-31"))
-        .await
-        .unwrap_err();
+    let answering = |body: &'static str| fmp_on(move |_: &Seen| Reply::json(body));
+    let (_server, provider) =
+        answering(r#"{"Error Message": "Invalid API KEY. Feel free to create a Free API Key"}"#)
+            .await;
+    let e = aapl_bars_around_the_split(&provider).await.unwrap_err();
     assert!(matches!(e, ProviderError::Unauthorized { .. }), "{e}");
 
-    let server = TestServer::start(answer(r#"{"Error Message": "Restricted Endpoint: This endpoint is not available under your current subscription"}"#)).await;
-    let e = fmp(&server).security("AAPL").await.unwrap_err();
+    let (_server, provider) = answering(r#"{"Error Message": "Restricted Endpoint: This endpoint is not available under your current subscription"}"#).await;
+    let e = provider.security("AAPL").await.unwrap_err();
     assert!(matches!(e, ProviderError::Unauthorized { .. }), "{e}");
 
-    let server = TestServer::start(answer(
+    let (_server, provider) = answering(
         r#"{"Error Message": "Limit Reach . Please upgrade your plan or visit our documentation"}"#,
-    ))
+    )
     .await;
-    let provider = fmp(&server);
-    let e = provider
-        .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
-        .await
-        .unwrap_err();
+    let e = aapl_splits_2020(&provider).await.unwrap_err();
     assert!(matches!(e, ProviderError::RateLimited { .. }), "{e}");
     assert_eq!(provider.stats().http_calls as usize, 1 + fast().max_retries);
 
-    let server = TestServer::start(answer(r#"{"Error Message": "Something unexpected"}"#)).await;
-    let e = fmp(&server)
-        .dividends("AAPL", date("2020-01-01"), date("2020-12-31"))
-        .await
-        .unwrap_err();
+    let (_server, provider) = answering(r#"{"Error Message": "Something unexpected"}"#).await;
+    let e = aapl_dividends_2020(&provider).await.unwrap_err();
     let text = e.to_string();
     assert!(
         matches!(e, ProviderError::Malformed { .. })
@@ -631,7 +565,7 @@ async fn fmp_errors_inside_http_200_bodies_are_classified() {
 
 #[tokio::test]
 async fn truncated_or_misshapen_json_is_malformed_and_named() {
-    let server = TestServer::start(|seen: &Seen| {
+    let (server, provider) = fmp_on(|seen: &Seen| {
         if seen.path.contains("non-split-adjusted") {
             Reply::json(r#"[{"symbol": "AAPL", "date": "2020-08-31", "adjOpen": 127.58, "adjHi"#)
         } else {
@@ -639,11 +573,7 @@ async fn truncated_or_misshapen_json_is_malformed_and_named() {
         }
     })
     .await;
-    let provider = fmp(&server);
-    let e = provider
-        .daily_bars("AAPL", date("2020-08-27"), date("2020-08-31"))
-        .await
-        .unwrap_err();
+    let e = aapl_bars_around_the_split(&provider).await.unwrap_err();
     match &e {
         ProviderError::Malformed {
             provider,
@@ -663,10 +593,7 @@ async fn truncated_or_misshapen_json_is_malformed_and_named() {
         other => panic!("expected malformed, got {other}"),
     }
     assert_no_key(&e.to_string());
-    let e = provider
-        .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
-        .await
-        .unwrap_err();
+    let e = aapl_splits_2020(&provider).await.unwrap_err();
     assert!(
         matches!(e, ProviderError::Malformed { .. }) && e.to_string().contains("splits"),
         "{e}"
@@ -677,13 +604,13 @@ async fn truncated_or_misshapen_json_is_malformed_and_named() {
         "malformed answers are not retried"
     );
 
-    let server = TestServer::start(|_: &Seen| {
+    let (_server, provider) = polygon_on(|_: &Seen| {
         Reply::json(
             r#"{"ticker":"AAPL","status":"OK","results":[{"v":1,"o":1,"c":1,"h":1,"l":1}]}"#,
         )
     })
     .await;
-    let e = polygon(&server)
+    let e = provider
         .daily_bars("AAPL", date("2024-03-07"), date("2024-03-12"))
         .await
         .unwrap_err();
@@ -704,10 +631,7 @@ async fn client_side_rate_limit_spaces_calls() {
     let provider = FmpProvider::new(KEY, &server.base_url, limits).unwrap();
     let started = Instant::now();
     for _ in 0..6 {
-        provider
-            .splits("AAPL", date("2020-01-01"), date("2020-12-31"))
-            .await
-            .unwrap();
+        aapl_splits_2020(&provider).await.unwrap();
     }
     // 5 a second, evenly spaced: the sixth call goes out a second after the first.
     assert!(
@@ -719,15 +643,39 @@ async fn client_side_rate_limit_spaces_calls() {
 
 // ---- the fallback chain ----
 
-fn chain(fmp_server: &TestServer, polygon_server: &TestServer) -> ProviderChain {
-    ProviderChain::new(vec![
-        Arc::new(fmp(fmp_server)),
-        Arc::new(polygon(polygon_server)),
-    ])
+/// FMP then Polygon, each on a local server answering with its `api`.
+async fn chain_on(
+    fmp_api: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    polygon_api: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+) -> (TestServer, TestServer, ProviderChain) {
+    let fmp_server = TestServer::start(fmp_api).await;
+    let polygon_server = TestServer::start(polygon_api).await;
+    let chain = ProviderChain::new(vec![
+        Arc::new(fmp(&fmp_server)),
+        Arc::new(polygon(&polygon_server)),
+    ]);
+    (fmp_server, polygon_server, chain)
+}
+
+/// Polygon alone, on a local server answering with `api`.
+async fn polygon_chain_on(
+    api: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+) -> (TestServer, ProviderChain) {
+    let (server, provider) = polygon_on(api).await;
+    (server, ProviderChain::new(vec![Arc::new(provider)]))
 }
 
 fn sessions(days: &[&str]) -> Vec<NaiveDate> {
     days.iter().map(|d| date(d)).collect()
+}
+
+fn symbols(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// Which provider supplied each bar.
+fn suppliers(outcome: &BarsOutcome) -> Vec<ProviderName> {
+    outcome.bars.iter().map(|b| b.provider).collect()
 }
 
 /// Polygon serving AAPL and MSFT bars on the March 2024 sessions, one call per symbol.
@@ -743,20 +691,18 @@ fn polygon_two_symbols(seen: &Seen) -> Reply {
 #[tokio::test]
 async fn fallback_fills_unknown_symbols_and_missing_days_from_the_next_provider() {
     // FMP knows AAPL on the 7th and 8th only; it does not know MSFT.
-    let fmp_server = TestServer::start(|seen: &Seen| match (seen.path.as_str(), seen.param("symbol")) {
+    let fmp_bars_of_the_7th_and_8th = |seen: &Seen| match (seen.path.as_str(), seen.param("symbol"))
+    {
         ("/stable/historical-price-eod/non-split-adjusted", Some("AAPL")) => Reply::json(
             r#"[{"symbol":"AAPL","date":"2024-03-08","adjOpen":169,"adjHigh":173.7,"adjLow":168.94,"adjClose":170.73,"volume":76114634},
                 {"symbol":"AAPL","date":"2024-03-07","adjOpen":169.15,"adjHigh":170.73,"adjLow":168.49,"adjClose":169.12,"volume":102167383}]"#,
         ),
         _ => Reply::json("[]"),
-    })
-    .await;
-    let polygon_server = TestServer::start(polygon_two_symbols).await;
-    let chain = chain(&fmp_server, &polygon_server);
+    };
+    let (_fmp_server, polygon_server, chain) =
+        chain_on(fmp_bars_of_the_7th_and_8th, polygon_two_symbols).await;
     let wanted = sessions(&["2024-03-07", "2024-03-08", "2024-03-11", "2024-03-12"]);
-    let outcome = chain
-        .bars(&["AAPL".to_owned(), "MSFT".to_owned()], &wanted)
-        .await;
+    let outcome = chain.bars(&symbols(&["AAPL", "MSFT"]), &wanted).await;
     let got: Vec<_> = outcome
         .bars
         .iter()
@@ -803,20 +749,18 @@ async fn fallback_fills_unknown_symbols_and_missing_days_from_the_next_provider(
 
 #[tokio::test]
 async fn fallback_after_permanent_server_errors() {
-    let fmp_server = TestServer::start(|_: &Seen| Reply::status(502, "bad gateway")).await;
-    let polygon_server = TestServer::start(polygon_api).await;
-    let chain = chain(&fmp_server, &polygon_server);
+    let (_fmp_server, _polygon_server, chain) =
+        chain_on(|_: &Seen| Reply::status(502, "bad gateway"), polygon_api).await;
     let outcome = chain
         .bars(
-            &["AAPL".to_owned()],
+            &symbols(&["AAPL"]),
             &sessions(&["2024-03-07", "2024-03-08"]),
         )
         .await;
-    assert_eq!(outcome.bars.len(), 2);
-    assert!(outcome
-        .bars
-        .iter()
-        .all(|b| b.provider == ProviderName::Polygon));
+    assert_eq!(
+        suppliers(&outcome),
+        [ProviderName::Polygon, ProviderName::Polygon]
+    );
     assert!(outcome.missing.is_empty());
     assert!(
         matches!(outcome.failures[..], [(ref symbol, ProviderError::Transient { .. })] if symbol == "AAPL")
@@ -846,16 +790,12 @@ async fn fallback_drops_an_unauthorised_provider_for_the_run() {
         Arc::new(polygon(&polygon_server)),
     ]);
     let outcome = chain
-        .bars(
-            &["AAPL".to_owned(), "MSFT".to_owned()],
-            &sessions(&["2024-03-11"]),
-        )
+        .bars(&symbols(&["AAPL", "MSFT"]), &sessions(&["2024-03-11"]))
         .await;
-    assert_eq!(outcome.bars.len(), 2);
-    assert!(outcome
-        .bars
-        .iter()
-        .all(|b| b.provider == ProviderName::Polygon));
+    assert_eq!(
+        suppliers(&outcome),
+        [ProviderName::Polygon, ProviderName::Polygon]
+    );
     let dividends = chain
         .dividends("AAPL", date("2020-01-01"), date("2020-12-31"))
         .await
@@ -885,12 +825,8 @@ async fn fallback_drops_an_unauthorised_provider_for_the_run() {
 
 #[tokio::test]
 async fn nightly_uses_one_grouped_call_per_session_when_cheaper() {
-    let polygon_server = TestServer::start(polygon_api).await;
-    let chain = ProviderChain::new(vec![Arc::new(polygon(&polygon_server))]);
-    let symbols: Vec<String> = ["AAPL", "MSFT", "BRKB", "NVDA"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let (polygon_server, chain) = polygon_chain_on(polygon_api).await;
+    let symbols = symbols(&["AAPL", "MSFT", "BRKB", "NVDA"]);
     let outcome = chain.bars(&symbols, &sessions(&["2024-03-11"])).await;
     assert_eq!(
         polygon_server.requests().len(),
@@ -903,8 +839,7 @@ async fn nightly_uses_one_grouped_call_per_session_when_cheaper() {
         &sessions(&["2024-03-11"])
     );
     // One symbol over several sessions: one ranged call instead.
-    let polygon_server = TestServer::start(polygon_api).await;
-    let chain = ProviderChain::new(vec![Arc::new(polygon(&polygon_server))]);
+    let (polygon_server, chain) = polygon_chain_on(polygon_api).await;
     let outcome = chain
         .bars(
             &symbols[..1],
@@ -962,12 +897,8 @@ fn polygon_listings(seen: &Seen) -> Reply {
 
 #[tokio::test]
 async fn corporate_actions_of_the_universe_come_from_one_listing() {
-    let polygon_server = TestServer::start(polygon_listings).await;
-    let chain = ProviderChain::new(vec![Arc::new(polygon(&polygon_server))]);
-    let symbols: Vec<String> = ["AAPL", "MSFT", "NVDA"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let (polygon_server, chain) = polygon_chain_on(polygon_listings).await;
+    let symbols = symbols(&["AAPL", "MSFT", "NVDA"]);
     let splits = chain
         .splits_many(&symbols, date("2024-01-01"), date("2024-06-30"))
         .await;
@@ -1011,20 +942,21 @@ async fn corporate_actions_of_the_universe_come_from_one_listing() {
 
 #[tokio::test]
 async fn fmp_calendars_are_asked_in_90_day_windows_and_fall_back_when_restricted() {
-    let fmp_server = TestServer::start(|seen: &Seen| match seen.path.as_str() {
+    let fmp_calendars = |seen: &Seen| match seen.path.as_str() {
         "/stable/dividends-calendar" => Reply::json(format!(
             r#"[{{"symbol":"AAPL","date":"{}","recordDate":"","paymentDate":"","declarationDate":"","adjDividend":0.06,"dividend":0.24,"yield":0.5,"frequency":"Quarterly"}},
                 {{"symbol":"ZZZ","date":"{}","adjDividend":1,"dividend":1,"yield":1,"frequency":"Quarterly"}}]"#,
             seen.param("from").unwrap(),
             seen.param("to").unwrap()
         )),
-        "/stable/splits-calendar" => Reply::status(402, r#"{"Error Message": "Restricted Endpoint: This endpoint is not available under your current subscription please visit our subscription page to upgrade your plan"}"#),
+        "/stable/splits-calendar" => Reply::status(
+            402,
+            r#"{"Error Message": "Restricted Endpoint: This endpoint is not available under your current subscription please visit our subscription page to upgrade your plan"}"#,
+        ),
         _ => fmp_api(seen),
-    })
-    .await;
-    let polygon_server = TestServer::start(polygon_listings).await;
-    let chain = chain(&fmp_server, &polygon_server);
-    let symbols: Vec<String> = ["AAPL", "NVDA"].iter().map(|s| s.to_string()).collect();
+    };
+    let (fmp_server, _polygon_server, chain) = chain_on(fmp_calendars, polygon_listings).await;
+    let symbols = symbols(&["AAPL", "NVDA"]);
     let dividends = chain
         .dividends_many(&symbols, date("2024-01-01"), date("2024-06-28"))
         .await;
@@ -1086,19 +1018,15 @@ async fn fmp_calendars_are_asked_in_90_day_windows_and_fall_back_when_restricted
         .filter(|r| r.path == "/stable/splits-calendar")
         .count();
     assert_eq!(fmp_calendar_calls, 1);
-    let bars = chain
-        .bars(&["AAPL".to_owned()], &sessions(&["2020-08-28"]))
-        .await;
+    let bars = chain.bars(&symbols[..1], &sessions(&["2020-08-28"])).await;
     assert_eq!(bars.bars[0].provider, ProviderName::Fmp);
 }
 
 #[tokio::test]
 async fn one_symbol_asks_per_symbol() {
-    let fmp_server = TestServer::start(fmp_api).await;
-    let polygon_server = TestServer::start(polygon_api).await;
-    let chain = chain(&fmp_server, &polygon_server);
+    let (fmp_server, polygon_server, chain) = chain_on(fmp_api, polygon_api).await;
     let splits = chain
-        .splits_many(&["AAPL".to_owned()], date("2020-01-01"), date("2020-12-31"))
+        .splits_many(&symbols(&["AAPL"]), date("2020-01-01"), date("2020-12-31"))
         .await;
     assert_eq!(splits.rows.len(), 1);
     assert_eq!(fmp_server.requests()[0].path, "/stable/splits");
@@ -1107,15 +1035,17 @@ async fn one_symbol_asks_per_symbol() {
 
 #[tokio::test]
 async fn a_symbol_outside_the_plan_falls_back_for_that_symbol_only() {
-    let fmp_server = TestServer::start(|seen: &Seen| match seen.param("symbol") {
-        Some("MSFT") => Reply::status(402, r#"{"Error Message": "Premium Query Parameter: This value set for 'symbol' is not available under your current subscription please visit our subscription page to upgrade your plan at https://site.financialmodelingprep.com/developer/docs/pricing"}"#),
+    let fmp_without_msft = |seen: &Seen| match seen.param("symbol") {
+        Some("MSFT") => Reply::status(
+            402,
+            r#"{"Error Message": "Premium Query Parameter: This value set for 'symbol' is not available under your current subscription please visit our subscription page to upgrade your plan at https://site.financialmodelingprep.com/developer/docs/pricing"}"#,
+        ),
         _ => fmp_api(seen),
-    })
-    .await;
-    let polygon_server = TestServer::start(polygon_two_symbols).await;
-    let chain = chain(&fmp_server, &polygon_server);
+    };
+    let (_fmp_server, _polygon_server, chain) =
+        chain_on(fmp_without_msft, polygon_two_symbols).await;
     let outcome = chain
-        .bars(&["MSFT".to_owned()], &sessions(&["2024-03-11"]))
+        .bars(&symbols(&["MSFT"]), &sessions(&["2024-03-11"]))
         .await;
     assert_eq!(outcome.bars[0].provider, ProviderName::Polygon);
     assert!(
@@ -1125,7 +1055,7 @@ async fn a_symbol_outside_the_plan_falls_back_for_that_symbol_only() {
     );
     // FMP is still used for what its plan covers, on the same endpoint.
     let outcome = chain
-        .bars(&["AAPL".to_owned()], &sessions(&["2020-08-28"]))
+        .bars(&symbols(&["AAPL"]), &sessions(&["2020-08-28"]))
         .await;
     assert_eq!(
         (outcome.bars[0].provider, outcome.bars[0].row.close),

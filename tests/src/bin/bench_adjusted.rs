@@ -245,45 +245,42 @@ async fn main() {
     }
 
     let one = vec![one];
-    for (total_return, label) in [(false, "split-only"), (true, "total return")] {
-        let mut variants = vec![
-            Variant::new("raw SELECT", RAW),
-            Variant::new("weston_adjusted_prices", ADJUSTED_ONE),
-            Variant::new("same, not inlined (SET)", PINNED),
-            Variant::new("hand: window + range join", HAND_WINDOW),
-        ];
-        if !total_return {
-            variants.push(Variant::new("hand: correlated subquery", HAND_CORRELATED));
-        }
-        run(
-            &mut conn,
-            &format!("one symbol ({}), {YEAR_FROM}..{YEAR_TO}, {label}", one[0]),
+    // (what is read, its symbols, our function for them, repetitions)
+    let cases = [
+        (
+            format!("one symbol ({})", one[0]),
             &one,
-            total_return,
+            ("weston_adjusted_prices", ADJUSTED_ONE),
             30,
-            &mut variants,
-        )
-        .await;
-    }
-    for (total_return, label) in [(false, "split-only"), (true, "total return")] {
-        let mut variants = vec![
-            Variant::new("raw SELECT", RAW),
-            Variant::new("weston_adjusted_prices[]", ADJUSTED_MANY),
-            Variant::new("same, not inlined (SET)", PINNED),
-            Variant::new("hand: window + range join", HAND_WINDOW),
-        ];
-        if !total_return {
-            variants.push(Variant::new("hand: correlated subquery", HAND_CORRELATED));
-        }
-        run(
-            &mut conn,
-            &format!("all {SYMBOLS} symbols, {YEAR_FROM}..{YEAR_TO}, {label}"),
+        ),
+        (
+            format!("all {SYMBOLS} symbols"),
             &all,
-            total_return,
+            ("weston_adjusted_prices[]", ADJUSTED_MANY),
             5,
-            &mut variants,
-        )
-        .await;
+        ),
+    ];
+    for (what, symbols, (our_name, our_sql), reps) in cases {
+        for (total_return, label) in [(false, "split-only"), (true, "total return")] {
+            let mut variants = vec![
+                Variant::new("raw SELECT", RAW),
+                Variant::new(our_name, our_sql),
+                Variant::new("same, not inlined (SET)", PINNED),
+                Variant::new("hand: window + range join", HAND_WINDOW),
+            ];
+            if !total_return {
+                variants.push(Variant::new("hand: correlated subquery", HAND_CORRELATED));
+            }
+            run(
+                &mut conn,
+                &format!("{what}, {YEAR_FROM}..{YEAR_TO}, {label}"),
+                symbols,
+                total_return,
+                reps,
+                &mut variants,
+            )
+            .await;
+        }
     }
     drop(conn);
     db.pool.close().await;

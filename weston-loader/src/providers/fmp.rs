@@ -11,9 +11,7 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{
-    env_value, join_url, parse_base_url, BodyProblem, HttpClient, HttpLimits, ProviderStats,
-};
+use super::http::{join_url, ApiSpec, BodyProblem, HttpClient, HttpLimits, ProviderStats};
 use super::json::{decimal, opt_date};
 use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
 use crate::cli::ProviderName;
@@ -26,37 +24,30 @@ pub struct FmpProvider {
     base: Url,
 }
 
+const API: ApiSpec = ApiSpec {
+    provider: ProviderName::Fmp,
+    key_param: "apikey",
+    key_var: "FMP_API_KEY",
+    base_url_var: "WESTON_FMP_BASE_URL",
+    default_base_url: FmpProvider::DEFAULT_BASE_URL,
+    body_check: body_problem,
+};
+
 impl FmpProvider {
     pub const DEFAULT_BASE_URL: &'static str = "https://financialmodelingprep.com";
-
-    /// `WESTON_FMP_BASE_URL`, else the public API.
-    pub fn base_url_from_env() -> String {
-        env_value("WESTON_FMP_BASE_URL").unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned())
-    }
 
     pub fn new(
         api_key: impl Into<String>,
         base_url: &str,
         limits: HttpLimits,
     ) -> Result<Self, String> {
-        let base = parse_base_url("WESTON_FMP_BASE_URL", base_url)?;
-        let http = HttpClient::new(
-            ProviderName::Fmp,
-            api_key.into(),
-            "apikey",
-            limits,
-            body_problem,
-        )?;
+        let (http, base) = API.connect(api_key.into(), base_url, limits)?;
         Ok(FmpProvider { http, base })
     }
 
     /// The key, base URL and rate limit from the environment; `None` without `FMP_API_KEY`.
     pub fn from_env() -> Option<Result<Self, String>> {
-        let key = env_value("FMP_API_KEY")?;
-        Some(
-            HttpLimits::from_env(ProviderName::Fmp)
-                .and_then(|limits| Self::new(key, &Self::base_url_from_env(), limits)),
-        )
+        API.build_from_env(Self::new)
     }
 
     fn url(&self, endpoint: &str, query: &[(&str, &str)]) -> Url {

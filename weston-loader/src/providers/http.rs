@@ -539,6 +539,84 @@ fn body_message(body: &[u8]) -> String {
     text.chars().take(200).collect()
 }
 
+/// An environment variable's value; `None` when it is unset or blank.
+pub(crate) fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A provider's base URL, checked once so that building request URLs cannot fail;
+/// `setting` names where it came from in the error.
+pub(crate) fn parse_base_url(setting: &str, base_url: &str) -> Result<Url, String> {
+    let base =
+        Url::parse(base_url).map_err(|e| format!("{setting} {base_url:?} is not a URL: {e}"))?;
+    if base.cannot_be_a_base() {
+        return Err(format!("{setting} {base_url:?} cannot be a base URL"));
+    }
+    Ok(base)
+}
+
+/// `base` with `segments` appended to its path and `query` added.
+pub(crate) fn join_url<'a>(
+    base: &Url,
+    segments: impl IntoIterator<Item = &'a str>,
+    query: &[(&str, &str)],
+) -> Url {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .expect("parse_base_url accepts base URLs only")
+        .pop_if_empty()
+        .extend(segments);
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    url
+}
+
+/// What sets one provider's HTTP API apart: its name, the query parameter carrying the key,
+/// the environment variables configuring it, its public address and how it reports errors
+/// inside HTTP 200 bodies. Every real provider is built from one.
+pub(crate) struct ApiSpec {
+    pub provider: ProviderName,
+    pub key_param: &'static str,
+    /// The provider is configured only when this variable holds a key.
+    pub key_var: &'static str,
+    /// Overrides `default_base_url` (a local server in tests).
+    pub base_url_var: &'static str,
+    pub default_base_url: &'static str,
+    pub body_check: fn(&[u8]) -> Option<BodyProblem>,
+}
+
+impl ApiSpec {
+    /// The provider's client and its checked base URL.
+    pub fn connect(
+        &self,
+        api_key: String,
+        base_url: &str,
+        limits: HttpLimits,
+    ) -> Result<(HttpClient, Url), String> {
+        let base = parse_base_url(self.base_url_var, base_url)?;
+        let http = HttpClient::new(
+            self.provider,
+            api_key,
+            self.key_param,
+            limits,
+            self.body_check,
+        )?;
+        Ok((http, base))
+    }
+
+    /// `build` given the key, base URL and limits from the environment; `None` without a key.
+    pub fn build_from_env<P>(
+        &self,
+        build: impl FnOnce(String, &str, HttpLimits) -> Result<P, String>,
+    ) -> Option<Result<P, String>> {
+        let key = env_value(self.key_var)?;
+        let base_url =
+            env_value(self.base_url_var).unwrap_or_else(|| self.default_base_url.to_owned());
+        Some(HttpLimits::from_env(self.provider).and_then(|limits| build(key, &base_url, limits)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,37 +660,4 @@ mod tests {
             "{text}"
         );
     }
-}
-
-/// An environment variable's value; `None` when it is unset or blank.
-pub(crate) fn env_value(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// A provider's base URL, checked once so that building request URLs cannot fail;
-/// `setting` names where it came from in the error.
-pub(crate) fn parse_base_url(setting: &str, base_url: &str) -> Result<Url, String> {
-    let base =
-        Url::parse(base_url).map_err(|e| format!("{setting} {base_url:?} is not a URL: {e}"))?;
-    if base.cannot_be_a_base() {
-        return Err(format!("{setting} {base_url:?} cannot be a base URL"));
-    }
-    Ok(base)
-}
-
-/// `base` with `segments` appended to its path and `query` added.
-pub(crate) fn join_url<'a>(
-    base: &Url,
-    segments: impl IntoIterator<Item = &'a str>,
-    query: &[(&str, &str)],
-) -> Url {
-    let mut url = base.clone();
-    url.path_segments_mut()
-        .expect("parse_base_url accepts base URLs only")
-        .pop_if_empty()
-        .extend(segments);
-    if !query.is_empty() {
-        url.query_pairs_mut().extend_pairs(query);
-    }
-    url
 }

@@ -7,9 +7,7 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{
-    env_value, join_url, parse_base_url, BodyProblem, HttpClient, HttpLimits, ProviderStats,
-};
+use super::http::{join_url, ApiSpec, BodyProblem, HttpClient, HttpLimits, ProviderStats};
 use super::json::{decimal, new_york_date, opt_date, opt_decimal};
 use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
 use crate::cli::ProviderName;
@@ -22,37 +20,30 @@ pub struct PolygonProvider {
     base: Url,
 }
 
+const API: ApiSpec = ApiSpec {
+    provider: ProviderName::Polygon,
+    key_param: "apiKey",
+    key_var: "POLYGON_API_KEY",
+    base_url_var: "WESTON_POLYGON_BASE_URL",
+    default_base_url: PolygonProvider::DEFAULT_BASE_URL,
+    body_check: body_problem,
+};
+
 impl PolygonProvider {
     pub const DEFAULT_BASE_URL: &'static str = "https://api.polygon.io";
-
-    /// `WESTON_POLYGON_BASE_URL`, else the public API.
-    pub fn base_url_from_env() -> String {
-        env_value("WESTON_POLYGON_BASE_URL").unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned())
-    }
 
     pub fn new(
         api_key: impl Into<String>,
         base_url: &str,
         limits: HttpLimits,
     ) -> Result<Self, String> {
-        let base = parse_base_url("WESTON_POLYGON_BASE_URL", base_url)?;
-        let http = HttpClient::new(
-            ProviderName::Polygon,
-            api_key.into(),
-            "apiKey",
-            limits,
-            body_problem,
-        )?;
+        let (http, base) = API.connect(api_key.into(), base_url, limits)?;
         Ok(PolygonProvider { http, base })
     }
 
     /// The key, base URL and rate limit from the environment; `None` without `POLYGON_API_KEY`.
     pub fn from_env() -> Option<Result<Self, String>> {
-        let key = env_value("POLYGON_API_KEY")?;
-        Some(
-            HttpLimits::from_env(ProviderName::Polygon)
-                .and_then(|limits| Self::new(key, &Self::base_url_from_env(), limits)),
-        )
+        API.build_from_env(Self::new)
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
@@ -119,6 +110,29 @@ impl PolygonProvider {
             .malformed(endpoint, symbol, format!("more than {MAX_PAGES} pages")))
     }
 
+    /// The rows of the reference listing at `endpoint` (`/v3/reference/…`) whose
+    /// `date_field` is in `[from, to]`: of `ticker`, or of every ticker when `None`.
+    async fn reference_listing<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        date_field: &str,
+        ticker: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<T>, ProviderError> {
+        let (gte_field, lte_field) = (format!("{date_field}.gte"), format!("{date_field}.lte"));
+        let (gte, lte) = (from.to_string(), to.to_string());
+        let mut query = vec![
+            (gte_field.as_str(), gte.as_str()),
+            (lte_field.as_str(), lte.as_str()),
+            ("limit", "1000"),
+        ];
+        query.extend(ticker.map(|t| ("ticker", t)));
+        let segments: Vec<&str> = endpoint.trim_start_matches('/').split('/').collect();
+        let url = self.url(&segments, &query);
+        self.paged(url, endpoint, ticker.unwrap_or("*")).await
+    }
+
     /// Splits of `ticker`, or of every ticker (one paged listing) when `None`.
     async fn fetch_splits(
         &self,
@@ -127,16 +141,9 @@ impl PolygonProvider {
         to: NaiveDate,
     ) -> Result<Vec<Split>, ProviderError> {
         const ENDPOINT: &str = "/v3/reference/splits";
-        let (gte, lte) = (from.to_string(), to.to_string());
-        let mut query = vec![
-            ("execution_date.gte", gte.as_str()),
-            ("execution_date.lte", lte.as_str()),
-            ("limit", "1000"),
-        ];
-        query.extend(ticker.map(|t| ("ticker", t)));
-        let asked = ticker.unwrap_or("*");
-        let url = self.url(&["v3", "reference", "splits"], &query);
-        let rows: Vec<PolygonSplit> = self.paged(url, ENDPOINT, asked).await?;
+        let rows: Vec<PolygonSplit> = self
+            .reference_listing(ENDPOINT, "execution_date", ticker, from, to)
+            .await?;
         let mut splits = Vec::with_capacity(rows.len());
         for row in rows {
             let symbol = self.row_ticker(ENDPOINT, ticker, row.ticker.as_deref())?;
@@ -177,16 +184,9 @@ impl PolygonProvider {
         to: NaiveDate,
     ) -> Result<Vec<Dividend>, ProviderError> {
         const ENDPOINT: &str = "/v3/reference/dividends";
-        let (gte, lte) = (from.to_string(), to.to_string());
-        let mut query = vec![
-            ("ex_dividend_date.gte", gte.as_str()),
-            ("ex_dividend_date.lte", lte.as_str()),
-            ("limit", "1000"),
-        ];
-        query.extend(ticker.map(|t| ("ticker", t)));
-        let asked = ticker.unwrap_or("*");
-        let url = self.url(&["v3", "reference", "dividends"], &query);
-        let rows: Vec<PolygonDividend> = self.paged(url, ENDPOINT, asked).await?;
+        let rows: Vec<PolygonDividend> = self
+            .reference_listing(ENDPOINT, "ex_dividend_date", ticker, from, to)
+            .await?;
         let mut dividends = Vec::with_capacity(rows.len());
         for row in rows {
             let symbol = self.row_ticker(ENDPOINT, ticker, row.ticker.as_deref())?;
