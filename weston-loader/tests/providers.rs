@@ -1063,3 +1063,58 @@ async fn a_symbol_outside_the_plan_falls_back_for_that_symbol_only() {
     );
     assert_eq!(chain.stats()[0].disabled, None);
 }
+
+/// FMP writes share classes with a dash: BRK.B is asked for as BRK-B and comes back as
+/// BRK.B, from the per-symbol endpoints and from the calendars alike.
+#[tokio::test]
+async fn fmp_share_classes_are_asked_with_a_dash_and_stored_with_a_dot() {
+    let (_server, provider) = fmp_on(|seen: &Seen| {
+        if seen.param("apikey") != Some(KEY) {
+            return Reply::status(401, r#"{"Error Message": "Invalid API KEY."}"#);
+        }
+        match (seen.path.as_str(), seen.param("symbol")) {
+            ("/stable/historical-price-eod/non-split-adjusted", Some("BRK-B")) => Reply::json(
+                r#"[{"symbol": "BRK-B", "date": "2024-03-11", "adjOpen": 410.1, "adjHigh": 412.5, "adjLow": 408, "adjClose": 411.2, "volume": 3021845}]"#,
+            ),
+            ("/stable/profile", Some("BRK-B")) => Reply::json(
+                r#"[{"symbol": "BRK-B", "companyName": "Berkshire Hathaway Inc.", "exchange": "NYSE", "sector": "Financial Services", "industry": "Insurance - Diversified", "ipoDate": "1996-05-09"}]"#,
+            ),
+            ("/stable/splits-calendar", None) => Reply::json(
+                r#"[{"symbol": "BRK-B", "date": "2010-01-21", "numerator": 50, "denominator": 1}]"#,
+            ),
+            _ => Reply::json("[]"),
+        }
+    })
+    .await;
+    let bars = provider
+        .daily_bars("BRK.B", date("2024-03-11"), date("2024-03-11"))
+        .await
+        .unwrap();
+    assert_eq!(
+        bars.iter()
+            .map(|b| (b.symbol.as_str(), b.close))
+            .collect::<Vec<_>>(),
+        [("BRK.B", dec!(411.2))]
+    );
+    let info = provider
+        .security("BRK.B")
+        .await
+        .unwrap()
+        .expect("a profile");
+    assert_eq!(
+        (info.symbol.as_str(), info.name.as_deref()),
+        ("BRK.B", Some("Berkshire Hathaway Inc."))
+    );
+    let splits = provider
+        .all_splits(date("2010-01-01"), date("2010-03-31"))
+        .await
+        .unwrap()
+        .expect("FMP lists splits by date");
+    assert_eq!(
+        splits
+            .iter()
+            .map(|s| (s.symbol.as_str(), s.date, s.numerator, s.denominator))
+            .collect::<Vec<_>>(),
+        [("BRK.B", date("2010-01-21"), dec!(50), dec!(1))]
+    );
+}

@@ -103,7 +103,7 @@ impl FmpProvider {
     ) -> Result<String, ProviderError> {
         match (asked, row) {
             (Some(asked), _) => Ok(asked.to_owned()),
-            (None, Some(row)) if !row.trim().is_empty() => Ok(row),
+            (None, Some(row)) if !row.trim().is_empty() => Ok(stored_symbol(&row)),
             (None, _) => Err(self
                 .http
                 .malformed(endpoint, "*", "a row without its symbol")),
@@ -259,6 +259,18 @@ fn non_empty(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
+/// FMP writes a share class with a dash (BRK-B); the database, like Polygon and the US
+/// exchanges' listings, with a dot (BRK.B). FMP's own dots mark non-US exchanges (VOD.L),
+/// which a US universe never asks for.
+fn fmp_symbol(symbol: &str) -> String {
+    symbol.replace('.', "-")
+}
+
+/// A symbol as FMP writes it, as the database does.
+fn stored_symbol(fmp: &str) -> String {
+    fmp.trim().replace('-', ".")
+}
+
 #[async_trait::async_trait]
 impl Provider for FmpProvider {
     fn name(&self) -> ProviderName {
@@ -277,7 +289,11 @@ impl Provider for FmpProvider {
             .list(
                 ENDPOINT,
                 symbol,
-                &[("symbol", symbol), ("from", &from_text), ("to", &to_text)],
+                &[
+                    ("symbol", &fmp_symbol(symbol)),
+                    ("from", &from_text),
+                    ("to", &to_text),
+                ],
             )
             .await?;
         let mut bars: Vec<DailyBar> = rows
@@ -313,7 +329,9 @@ impl Provider for FmpProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Split>, ProviderError> {
-        let rows: Vec<FmpSplit> = self.list("splits", symbol, &[("symbol", symbol)]).await?;
+        let rows: Vec<FmpSplit> = self
+            .list("splits", symbol, &[("symbol", &fmp_symbol(symbol))])
+            .await?;
         self.to_splits("splits", Some(symbol), rows, from, to)
     }
 
@@ -324,7 +342,7 @@ impl Provider for FmpProvider {
         to: NaiveDate,
     ) -> Result<Vec<Dividend>, ProviderError> {
         let rows: Vec<FmpDividend> = self
-            .list("dividends", symbol, &[("symbol", symbol)])
+            .list("dividends", symbol, &[("symbol", &fmp_symbol(symbol))])
             .await?;
         self.to_dividends("dividends", Some(symbol), rows, from, to)
     }
@@ -355,10 +373,11 @@ impl Provider for FmpProvider {
 
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {
         const ENDPOINT: &str = "profile";
-        let rows: Vec<Profile> = self.list(ENDPOINT, symbol, &[("symbol", symbol)]).await?;
+        let asked = fmp_symbol(symbol);
+        let rows: Vec<Profile> = self.list(ENDPOINT, symbol, &[("symbol", &asked)]).await?;
         let Some(profile) = rows
             .into_iter()
-            .find(|p| p.symbol.eq_ignore_ascii_case(symbol))
+            .find(|p| p.symbol.eq_ignore_ascii_case(&asked))
         else {
             return Ok(None);
         };
