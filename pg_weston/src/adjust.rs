@@ -108,6 +108,9 @@ SET plan_cache_mode TO force_generic_plan
 LANGUAGE c AS 'MODULE_PATHNAME', 'weston_adjustment_segments_wrapper';
 "#
 )]
+// pgrx reads the column names from the `name!` types of this signature, so they cannot
+// move into a type alias.
+#[allow(clippy::type_complexity)]
 fn weston_adjustment_segments(
     symbols: Option<Vec<Option<String>>>,
     bars_from: Option<Date>,
@@ -135,7 +138,7 @@ fn weston_adjustment_segments(
     let mut by_symbol: BTreeMap<String, Events> = BTreeMap::new();
     Spi::connect(|client| {
         let rows = select_prepared(
-            &client,
+            client,
             EVENTS_SQL,
             &[
                 PgBuiltInOids::TEXTARRAYOID,
@@ -174,7 +177,7 @@ fn weston_adjustment_segments(
             }
         }
         if adjustment.total_return {
-            find_prior_closes(&client, &mut by_symbol);
+            find_prior_closes(client, &mut by_symbol);
         }
     });
 

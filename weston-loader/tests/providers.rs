@@ -817,10 +817,9 @@ async fn fallback_drops_an_unauthorised_provider_for_the_run() {
         "{:?}",
         fmp_server.requests()
     );
-    assert!(stats.iter().all(|s| s
-        .disabled
-        .as_deref()
-        .map_or(true, |d| !d.contains("expired"))));
+    assert!(stats
+        .iter()
+        .all(|s| s.disabled.as_deref().is_none_or(|d| !d.contains("expired"))));
 }
 
 #[tokio::test]

@@ -148,6 +148,9 @@ impl Adjustment {
 /// bar before it (simplest: all splits up to `as_of`), since they set the dividend's share
 /// basis. `prior_close(ex_date)` returns the last raw bar strictly before `ex_date`; it is
 /// asked only for dividends in effect, and only when `total_return`.
+// The error carries the offending exact values for its message; it is rare, so its size
+// costs nothing on the path that matters.
+#[allow(clippy::result_large_err)]
 pub fn factor_segments(
     splits: &[Split],
     dividends: &[Dividend],
@@ -524,7 +527,7 @@ mod tests {
                 if total_return {
                     for dv in dividends.iter().filter(|dv| applies(bar.date, dv.ex_date)) {
                         if let Some(m) = dividend_multiplier(bars, splits, dv) {
-                            price = price * m;
+                            price *= m;
                         }
                     }
                 }
@@ -535,7 +538,7 @@ mod tests {
 
     /// `1 - amount / close_before`, or None without a bar before the ex-date.
     fn dividend_multiplier(bars: &[Bar], splits: &[Split], dv: &Dividend) -> Option<Exact> {
-        let last = bars.iter().filter(|b| b.date < dv.ex_date).last()?;
+        let last = bars.iter().rfind(|b| b.date < dv.ex_date)?;
         let mut close_before = last.close.clone();
         for s in splits {
             if last.date < s.ex_date && s.ex_date <= dv.ex_date {
@@ -613,7 +616,7 @@ mod tests {
             let as_of = as_of.map(day);
             let bars_from = bars_from.map(day);
             let adjustment = Adjustment { as_of, total_return, bars_from };
-            let prior = |ex: NaiveDate| bars.iter().filter(|b| b.date < ex).last()
+            let prior = |ex: NaiveDate| bars.iter().rfind(|b| b.date < ex)
                 .map(|b| PriorClose { date: b.date, close: b.close.clone() });
             let expected = reference(&bars, &splits, &dividends, as_of, total_return, bars_from);
             match (factor_segments(&splits, &dividends, prior, adjustment), expected) {

@@ -70,7 +70,8 @@ impl MockProvider {
         let seed = fnv1a(symbol.as_bytes());
         let base_cents = 1_000 + (mix(seed, 1) % 49_000) as i64; // $10 .. $500
         let base_volume = 200_000 + (mix(seed, 2) % 4_800_000) as i64;
-        let pays_dividends = mix(seed, 3) % 4 == 0 || SPLIT_SCHEDULE.iter().any(|s| s.0 == symbol);
+        let pays_dividends =
+            mix(seed, 3).is_multiple_of(4) || SPLIT_SCHEDULE.iter().any(|s| s.0 == symbol);
         let dividend_offset = mix(seed, 4) % 63;
         let split = SPLIT_SCHEDULE.iter().find(|s| s.0 == symbol);
 
@@ -84,8 +85,12 @@ impl MockProvider {
             let h = mix(seed, 1_000 + index);
             let mut split_today = None;
             if let Some(&(_, every, first, (n, d))) = split {
-                if index >= first && (index - first) % every == 0 {
-                    let ratio = if splits_done % 2 == 0 { (n, d) } else { (d, n) };
+                if index >= first && (index - first).is_multiple_of(every) {
+                    let ratio = if splits_done.is_multiple_of(2) {
+                        (n, d)
+                    } else {
+                        (d, n)
+                    };
                     splits_done += 1;
                     prev_close = (prev_close * ratio.1 / ratio.0).max(100);
                     shares_num *= ratio.0;
@@ -248,7 +253,7 @@ impl Provider for MockProvider {
             symbol: symbol.to_string(),
             name: Some(name),
             exchange: Some(
-                if mix(seed, 5) % 3 == 0 {
+                if mix(seed, 5).is_multiple_of(3) {
                     "XNAS"
                 } else {
                     "XNYS"
