@@ -476,6 +476,17 @@ async fn configuration_errors_exit_2_without_a_run() {
         &[],
     );
     assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    let out = run_loader(
+        &db,
+        &["run", "--provider", "mock"],
+        &[(weston_loader::run::METADATA_REFRESH_ENV, "monthly")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("WESTON_METADATA_REFRESH_DAYS=\"monthly\""),
+        "{}",
+        output_text(&out)
+    );
     assert_eq!(scalar_i64(&db, "SELECT count(*) FROM etl_run").await, 0);
 }
 

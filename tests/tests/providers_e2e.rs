@@ -398,6 +398,88 @@ async fn a_mock_run_never_overwrites_fmp_rows() {
     assert_eq!(stats["written"]["prices_daily"], 0, "{stats}");
 }
 
+/// Stored metadata is asked again in turn (`WESTON_METADATA_REFRESH_DAYS`; 1: every night,
+/// 0: never), and a provider that lacks a field never blanks what another one stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_metadata_is_refreshed_in_turn_and_never_blanked() {
+    use std::sync::{Arc, Mutex};
+    let db = TestDb::migrated("e2e_metadata_refresh").await;
+    let profile = Arc::new(Mutex::new(
+        r#"[{"symbol": "AAPL", "companyName": "Apple Inc.", "exchange": "NASDAQ", "sector": "Technology", "industry": "Consumer Electronics", "ipoDate": "1980-12-12"}]"#
+            .to_string(),
+    ));
+    let answer = Arc::clone(&profile);
+    let fmp = TestServer::start(move |seen: &Seen| {
+        if seen.path == "/stable/profile" && seen.param("apikey") == Some(FMP_KEY) {
+            return Reply::json(answer.lock().unwrap().clone());
+        }
+        fmp_ok(seen)
+    })
+    .await;
+    let polygon = TestServer::start(polygon_ok).await;
+    let env = with_servers(&fmp, &polygon);
+    let profile_calls = || {
+        fmp.requests()
+            .iter()
+            .filter(|r| r.path == "/stable/profile")
+            .count()
+    };
+    let stored = || async {
+        let row: (Option<String>, Option<String>, Option<String>) =
+            sqlx::query_as("SELECT name, sector, industry FROM securities WHERE symbol = 'AAPL'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        row
+    };
+    let run_with = |days: &'static str| {
+        let mut env = env.clone();
+        env.push(("WESTON_METADATA_REFRESH_DAYS", days));
+        let out = run(&db, &run_args(&[]), &env);
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    };
+
+    run_with("0");
+    assert_eq!(profile_calls(), 1, "a symbol without metadata is described");
+    let apple = (
+        Some("Apple Inc.".to_string()),
+        Some("Technology".to_string()),
+        Some("Consumer Electronics".to_string()),
+    );
+    assert_eq!(stored().await, apple);
+
+    *profile.lock().unwrap() = r#"[{"symbol": "AAPL", "companyName": "Apple Incorporated", "exchange": "NASDAQ", "industry": "Consumer Electronics", "ipoDate": "1980-12-12"}]"#.to_string();
+    run_with("0");
+    assert_eq!(
+        profile_calls(),
+        1,
+        "0: described symbols are not asked again"
+    );
+    assert_eq!(stored().await, apple);
+
+    run_with("1");
+    assert_eq!(profile_calls(), 2, "1: every symbol is due every night");
+    assert_eq!(
+        stored().await,
+        (
+            Some("Apple Incorporated".to_string()),
+            Some("Technology".to_string()),
+            Some("Consumer Electronics".to_string())
+        ),
+        "the new name; the sector this answer lacks is kept"
+    );
+    let (_, _, stats) = last_run(&db).await;
+    assert_eq!(stats["written"]["securities"], 1, "{stats}");
+
+    run_with("1");
+    assert_eq!(profile_calls(), 3);
+    let (_, _, stats) = last_run(&db).await;
+    assert_eq!(
+        stats["written"]["securities"], 0,
+        "the same answer writes nothing: {stats}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_key_and_no_provider_is_a_configuration_error() {
     let db = TestDb::migrated("e2e_no_key").await;

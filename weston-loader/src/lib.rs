@@ -10,3 +10,11 @@ pub mod run;
 pub mod status;
 
 pub use error::LoaderError;
+
+/// FNV-1a: the same on every machine and in every run (std's hasher is seeded per
+/// process), for choices that must not move: the mock's prices, a symbol's refresh night.
+pub(crate) fn stable_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}

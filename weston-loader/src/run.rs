@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -30,6 +30,9 @@ pub const OVERLAP_DAYS: i64 = 7;
 pub const NEW_SYMBOL_DAYS: i64 = 180;
 /// Symbols per batch (one transaction): `WESTON_BATCH_SYMBOLS`, default 50.
 pub const BATCH_ENV: &str = "WESTON_BATCH_SYMBOLS";
+/// Days over which the metadata of every described symbol is asked again, a share of the
+/// symbols each night: `WESTON_METADATA_REFRESH_DAYS`, default 30; 0 never asks again.
+pub const METADATA_REFRESH_ENV: &str = "WESTON_METADATA_REFRESH_DAYS";
 /// Symbol metadata requests in flight at once (each provider's rate limiter paces them).
 const SECURITY_CONCURRENCY: usize = 8;
 /// Bars held in memory per fetch: symbols sharing a window are fetched together (so a
@@ -86,6 +89,29 @@ pub fn symbol_window(
     }
 }
 
+fn metadata_refresh_days() -> Result<u32, LoaderError> {
+    match std::env::var(METADATA_REFRESH_ENV) {
+        Err(_) => Ok(30),
+        Ok(v) => v.trim().parse::<u32>().map_err(|_| {
+            LoaderError::Config(format!(
+                "{METADATA_REFRESH_ENV}={v:?}: expected a number of days (0: never)"
+            ))
+        }),
+    }
+}
+
+/// Whether the metadata of `symbol` is asked again on `day`: on one day in every
+/// `period_days`, which day chosen by the symbol, so a universe is refreshed evenly rather
+/// than all on one night (750 symbols, 30 days: about 25 calls a night).
+pub fn metadata_refresh_due(symbol: &str, day: NaiveDate, period_days: u32) -> bool {
+    if period_days == 0 {
+        return false;
+    }
+    let period = u64::from(period_days);
+    let day_number = u64::try_from(day.num_days_from_ce()).unwrap_or(0);
+    crate::stable_hash(symbol.as_bytes()) % period == day_number % period
+}
+
 fn batch_size() -> Result<usize, LoaderError> {
     match std::env::var(BATCH_ENV) {
         Err(_) => Ok(50),
@@ -129,6 +155,7 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         }
     }
     let batch_size = batch_size()?;
+    let refresh_days = metadata_refresh_days()?;
     let providers = providers::build(&args.providers)?;
     if crate::migrate::applied_versions(pool).await?.is_empty() {
         return Err(LoaderError::Config(
@@ -169,8 +196,9 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
     .into_iter()
     .filter_map(|(s, d)| d.map(|d| (s, d)))
     .collect();
-    // Metadata is asked once per symbol (until a provider names it), not every night: on
-    // Polygon's free plan one call per symbol would take hours for the universe.
+    // Metadata is asked until a provider names the symbol, then again once every
+    // `refresh_days`, not every night: on Polygon's free plan one call per symbol would take
+    // hours for the universe.
     let described: HashSet<String> = sqlx::query_scalar(
         "SELECT symbol FROM securities WHERE symbol = ANY($1) AND name IS NOT NULL",
     )
@@ -178,6 +206,7 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
     .fetch_all(&mut conn)
     .await?
     .into_iter()
+    .filter(|symbol: &String| !metadata_refresh_due(symbol, today, refresh_days))
     .collect();
     let windows: Vec<SymbolWindow> = symbols
         .iter()
@@ -651,6 +680,36 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn metadata_is_refreshed_once_per_period_and_evenly_over_a_universe() {
+        let universe: Vec<String> = (1..=750).map(crate::providers::mock::mock_symbol).collect();
+        let start = d(2026, 11, 24);
+        let nights: Vec<NaiveDate> = (0..30).map(|i| start + Duration::days(i)).collect();
+        for symbol in &universe {
+            let due = nights
+                .iter()
+                .filter(|night| metadata_refresh_due(symbol, **night, 30))
+                .count();
+            assert_eq!(due, 1, "{symbol} is due once in any 30 consecutive nights");
+        }
+        let per_night: Vec<usize> = nights
+            .iter()
+            .map(|night| {
+                universe
+                    .iter()
+                    .filter(|s| metadata_refresh_due(s, *night, 30))
+                    .count()
+            })
+            .collect();
+        // 25 a night on average; no night takes a large share of the universe.
+        assert!(
+            per_night.iter().all(|n| (5..=50).contains(n)),
+            "{per_night:?}"
+        );
+        assert!(universe.iter().all(|s| metadata_refresh_due(s, start, 1)));
+        assert!(!universe.iter().any(|s| metadata_refresh_due(s, start, 0)));
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl MockProvider {
 
     /// Every session of `symbol` from the epoch to `to`, with its events.
     pub fn sessions(symbol: &str, to: NaiveDate) -> Vec<Session> {
-        let seed = fnv1a(symbol.as_bytes());
+        let seed = crate::stable_hash(symbol.as_bytes());
         let base_cents = 1_000 + (mix(seed, 1) % 49_000) as i64; // $10 .. $500
         let base_volume = 200_000 + (mix(seed, 2) % 4_800_000) as i64;
         let pays_dividends =
@@ -172,12 +172,6 @@ fn gcd(a: i64, b: i64) -> i64 {
 
 /// FNV-1a: a tiny hash whose output is fixed by its definition (std's hasher is not
 /// guaranteed stable across Rust releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 /// SplitMix64's finaliser over (seed, counter): well-spread bits from a counter.
 fn mix(seed: u64, counter: u64) -> u64 {
     let mut z = seed ^ counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -244,7 +238,7 @@ impl Provider for MockProvider {
     }
 
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {
-        let seed = fnv1a(symbol.as_bytes());
+        let seed = crate::stable_hash(symbol.as_bytes());
         let name = match symbol.strip_prefix("MOCK") {
             Some(n) if n.chars().all(|c| c.is_ascii_digit()) => format!("Mock Corp {n}"),
             _ => format!("Mock {symbol} Inc."),
