@@ -1,5 +1,6 @@
 -- pg_weston 0.1.0 -> 0.2.0: PUBLIC no longer has EXECUTE on the functions that make tables
--- or write data (privileges.sql says why).
+-- or write data (privileges.sql says why); weston_adjusted_prices(text[], ...) returns bars
+-- whose factor is 1 as stored, without multiplying them.
 \echo Use "ALTER EXTENSION pg_weston UPDATE" to load this file. \quit
 
 -- Revoked only where PUBLIC still has it. A GRANT or REVOKE in an extension script records
@@ -27,3 +28,36 @@ BEGIN
     END LOOP;
 END
 $revoke$;
+
+-- CREATE OR REPLACE keeps the function's privileges, comment and membership.
+CREATE OR REPLACE FUNCTION @extschema@.weston_adjusted_prices(
+    symbols text[], from_date date, to_date date,
+    as_of date DEFAULT NULL, total_return boolean DEFAULT false)
+RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
+              volume numeric, price_factor numeric, volume_factor numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    -- Most bars take a factor of 1 (no event after them): they are returned as stored,
+    -- without five numeric multiplications that would change nothing.
+    SELECT b.symbol, b.date,
+           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.open ELSE b.open OPERATOR(pg_catalog.*) b.pf END,
+           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.high ELSE b.high OPERATOR(pg_catalog.*) b.pf END,
+           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.low ELSE b.low OPERATOR(pg_catalog.*) b.pf END,
+           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.close ELSE b.close OPERATOR(pg_catalog.*) b.pf END,
+           CASE WHEN b.vf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.volume ELSE b.volume OPERATOR(pg_catalog.*) b.vf END,
+           b.pf, b.vf
+      FROM (SELECT p.symbol, p.date, p.open, p.high, p.low, p.close, p.volume,
+                   coalesce(s.price_factors[pg_catalog.width_bucket(p.date, s.bounds) OPERATOR(pg_catalog.+) 1],
+                            1::pg_catalog.numeric) AS pf,
+                   coalesce(s.volume_factors[pg_catalog.width_bucket(p.date, s.bounds) OPERATOR(pg_catalog.+) 1],
+                            1::pg_catalog.numeric) AS vf
+              FROM @extschema@.prices_daily p
+              LEFT JOIN @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return) s
+                ON s.symbol OPERATOR(pg_catalog.=) p.symbol
+             WHERE @extschema@.weston_check_adjusted_arguments(symbols, from_date, to_date, total_return)
+               AND p.symbol OPERATOR(pg_catalog.=) ANY (symbols)
+               AND p.date OPERATOR(pg_catalog.>=) from_date AND p.date OPERATOR(pg_catalog.<=) to_date
+             ORDER BY p.symbol, p.date
+            OFFSET 0) b -- not flattened: each factor is looked up once per bar, not per column
+     ORDER BY b.symbol, b.date
+$fn$;

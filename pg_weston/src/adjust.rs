@@ -361,10 +361,15 @@ RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, c
               volume numeric, price_factor numeric, volume_factor numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
+    -- Most bars take a factor of 1 (no event after them): they are returned as stored,
+    -- without five numeric multiplications that would change nothing.
     SELECT b.symbol, b.date,
-           b.open OPERATOR(pg_catalog.*) b.pf, b.high OPERATOR(pg_catalog.*) b.pf,
-           b.low OPERATOR(pg_catalog.*) b.pf, b.close OPERATOR(pg_catalog.*) b.pf,
-           b.volume OPERATOR(pg_catalog.*) b.vf, b.pf, b.vf
+           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.open ELSE b.open OPERATOR(pg_catalog.*) b.pf END,
+           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.high ELSE b.high OPERATOR(pg_catalog.*) b.pf END,
+           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.low ELSE b.low OPERATOR(pg_catalog.*) b.pf END,
+           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.close ELSE b.close OPERATOR(pg_catalog.*) b.pf END,
+           CASE WHEN b.vf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.volume ELSE b.volume OPERATOR(pg_catalog.*) b.vf END,
+           b.pf, b.vf
       FROM (SELECT p.symbol, p.date, p.open, p.high, p.low, p.close, p.volume,
                    coalesce(s.price_factors[pg_catalog.width_bucket(p.date, s.bounds) OPERATOR(pg_catalog.+) 1],
                             1::pg_catalog.numeric) AS pf,
