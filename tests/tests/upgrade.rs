@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use chrono::NaiveDate;
 use weston_loader::cli::{ProviderName, RunArgs};
 use weston_loader::providers::mock::mock_symbol;
 use weston_tests::{pg_config, TestDb};
@@ -222,14 +223,15 @@ async fn adjusted(db: &TestDb) -> String {
 }
 
 /// The nightly work: the loader's run for a few mock symbols (two of them split, some pay
-/// dividends), then rotation. Returns the rotation's status.
+/// dividends), then rotation. Returns the rotation's status. A fixed window, so databases
+/// loaded on either side of a New York midnight still hold the same bars.
 async fn nightly(db: &TestDb) -> String {
     let symbols = (1..=6).map(mock_symbol).collect();
     let outcome = weston_loader::run::run(
         &db.pool,
         RunArgs {
-            from: None,
-            to: None,
+            from: Some(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()),
+            to: Some(NaiveDate::from_ymd_opt(2026, 8, 31).unwrap()),
             symbols,
             providers: vec![ProviderName::Mock],
         },
