@@ -170,8 +170,6 @@ fn gcd(a: i64, b: i64) -> i64 {
     }
 }
 
-/// FNV-1a: a tiny hash whose output is fixed by its definition (std's hasher is not
-/// guaranteed stable across Rust releases).
 /// SplitMix64's finaliser over (seed, counter): well-spread bits from a counter.
 fn mix(seed: u64, counter: u64) -> u64 {
     let mut z = seed ^ counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
