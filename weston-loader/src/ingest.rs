@@ -493,21 +493,23 @@ pub async fn write_batch(
 
     let mut securities = write_for_run(&mut tx, &format!(
         "INSERT INTO securities AS t (symbol, name, exchange, sector, industry, listed_date, delisted_date, provider, run_id, updated_at)
-         SELECT symbol, name, exchange, sector, industry, listed_date, delisted_date, provider, $1, now()
-           FROM pg_temp.weston_stage_securities WHERE known
+         -- A field the answering provider lacks (Polygon has no sector, FMP no delisting
+         -- date) keeps what is stored: a refresh never blanks what another provider said.
+         SELECT s.symbol, coalesce(s.name, cur.name), coalesce(s.exchange, cur.exchange),
+                coalesce(s.sector, cur.sector), coalesce(s.industry, cur.industry),
+                coalesce(s.listed_date, cur.listed_date), coalesce(s.delisted_date, cur.delisted_date),
+                s.provider, $1, now()
+           FROM pg_temp.weston_stage_securities s
+           LEFT JOIN securities cur ON cur.symbol = s.symbol
+          WHERE s.known
          ON CONFLICT (symbol) DO UPDATE
-            -- A field the answering provider lacks (Polygon has no sector, FMP no delisting
-            -- date) keeps what is stored: a refresh never blanks what another provider said.
-            SET name = coalesce(EXCLUDED.name, t.name), exchange = coalesce(EXCLUDED.exchange, t.exchange),
-                sector = coalesce(EXCLUDED.sector, t.sector), industry = coalesce(EXCLUDED.industry, t.industry),
-                listed_date = coalesce(EXCLUDED.listed_date, t.listed_date),
-                delisted_date = coalesce(EXCLUDED.delisted_date, t.delisted_date), provider = EXCLUDED.provider,
+            SET name = EXCLUDED.name, exchange = EXCLUDED.exchange, sector = EXCLUDED.sector,
+                industry = EXCLUDED.industry, listed_date = EXCLUDED.listed_date,
+                delisted_date = EXCLUDED.delisted_date, provider = EXCLUDED.provider,
                 run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
           WHERE (t.name, t.exchange, t.sector, t.industry, t.listed_date, t.delisted_date, t.provider)
-                IS DISTINCT FROM (coalesce(EXCLUDED.name, t.name), coalesce(EXCLUDED.exchange, t.exchange),
-                                  coalesce(EXCLUDED.sector, t.sector), coalesce(EXCLUDED.industry, t.industry),
-                                  coalesce(EXCLUDED.listed_date, t.listed_date),
-                                  coalesce(EXCLUDED.delisted_date, t.delisted_date), EXCLUDED.provider)
+                IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.exchange, EXCLUDED.sector, EXCLUDED.industry,
+                                  EXCLUDED.listed_date, EXCLUDED.delisted_date, EXCLUDED.provider)
             AND {NOT_MOCK_OVER_REAL}"
     ), run_id).await?;
     // Symbols without metadata still need their row (the bars' foreign key).
