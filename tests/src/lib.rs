@@ -129,3 +129,28 @@ pub fn pg_config(what: &str) -> String {
     assert!(out.status.success(), "{pg_config} --{what} failed");
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// deploy/monitoring: the postgres_exporter queries file, its alert rules and their tests.
+pub fn monitoring_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/monitoring")
+}
+
+/// One query of the postgres_exporter queries file.
+#[derive(serde::Deserialize)]
+pub struct MonitoringQuery {
+    pub query: String,
+    /// Each entry maps one column name to its usage and description.
+    pub metrics: Vec<std::collections::BTreeMap<String, MonitoringMetric>>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct MonitoringMetric {
+    pub usage: String,
+    pub description: String,
+}
+
+/// `deploy/monitoring/queries.yaml`, by query name.
+pub fn monitoring_queries() -> std::collections::BTreeMap<String, MonitoringQuery> {
+    let text = std::fs::read_to_string(monitoring_dir().join("queries.yaml")).unwrap();
+    serde_norway::from_str(&text).expect("queries.yaml parses")
+}

@@ -9,29 +9,9 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 use sqlx::{Column, Row};
-use weston_tests::TestDb;
-
-fn monitoring_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/monitoring")
-}
-
-#[derive(Deserialize)]
-struct Query {
-    query: String,
-    /// Each entry maps one column name to its usage and description.
-    metrics: Vec<BTreeMap<String, Metric>>,
-}
-
-#[derive(Deserialize)]
-struct Metric {
-    usage: String,
-    description: String,
-}
-
-fn queries() -> BTreeMap<String, Query> {
-    let text = std::fs::read_to_string(monitoring_dir().join("queries.yaml")).unwrap();
-    serde_norway::from_str(&text).expect("queries.yaml parses")
-}
+use weston_tests::{
+    monitoring_dir, monitoring_queries as queries, MonitoringQuery as Query, TestDb,
+};
 
 /// `(query name, column, usage)` in file order.
 fn columns(query: &Query) -> Vec<(String, String)> {

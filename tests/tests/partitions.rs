@@ -670,18 +670,7 @@ async fn on_a_standby_rotation_is_a_no_op() {
     let port = std::env::var("WESTON_TEST_STANDBY_PGPORT").unwrap_or_else(|_| "55533".into());
     let data = std::env::var("WESTON_TEST_STANDBY_PGDATA")
         .unwrap_or_else(|_| "/tmp/weston-test-cluster/standby".into());
-    let pg_config = std::env::var("WESTON_PG_CONFIG")
-        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
-    let bindir = String::from_utf8(
-        std::process::Command::new(&pg_config)
-            .arg("--bindir")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
+    let bindir = weston_tests::pg_config("bindir");
     let primary: sqlx::postgres::PgConnectOptions = weston_tests::admin_url().parse().unwrap();
     let as_postgres = |args: &[&str]| {
         let out = std::process::Command::new("runuser")

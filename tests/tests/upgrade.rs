@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use chrono::NaiveDate;
 use weston_loader::cli::{ProviderName, RunArgs};
 use weston_loader::providers::mock::mock_symbol;
-use weston_tests::{pg_config, TestDb};
+use weston_tests::{monitoring_queries, pg_config, TestDb};
 
 const EXTENSION: &str = "pg_weston";
 
@@ -248,10 +248,7 @@ async fn nightly(db: &TestDb) -> String {
 
 /// The exporter's `weston_extension_update_pending` (deploy/monitoring/queries.yaml).
 async fn update_pending(db: &TestDb) -> f64 {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/monitoring/queries.yaml");
-    let queries: serde_norway::Value =
-        serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let query = queries["weston_extension"]["query"].as_str().unwrap();
+    let query = &monitoring_queries()["weston_extension"].query;
     let sql = format!("SELECT update_pending FROM ({query}) q");
     sqlx::query_scalar(&sql).fetch_one(&db.pool).await.unwrap()
 }
