@@ -7,7 +7,8 @@ source "$(dirname "$0")/env.sh"
 
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-partman
           postgresql-15-pgtap libclang-dev clang sudo pkg-config
-          prometheus prometheus-postgres-exporter pgbackrest podman buildah debootstrap)
+          prometheus prometheus-postgres-exporter prometheus-alertmanager
+          prometheus-node-exporter pgbackrest podman buildah debootstrap)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

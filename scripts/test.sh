@@ -35,6 +35,8 @@ rm -rf "$WESTON_PGDATA"
 bash scripts/cluster.sh start
 export WESTON_TEST_ADMIN_URL="postgres://postgres@127.0.0.1:$WESTON_PGPORT/postgres"
 export WESTON_TEST_CRON_URL="postgres://postgres@127.0.0.1:$WESTON_PGPORT/$WESTON_DB"
+# tests/tests/alerting.rs runs Prometheus, Alertmanager and both exporters on free loopback
+# ports, or on WESTON_TEST_MONITORING_PORT_BASE + 0..5 when set.
 tier 2 "integration tests against PostgreSQL 15 on port $WESTON_PGPORT" \
     cargo test --release -p weston-tests -- --test-threads "${WESTON_TEST_THREADS:-4}"
 bash scripts/cluster.sh stop || true

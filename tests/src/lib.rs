@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod promql;
+
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
@@ -153,4 +155,37 @@ pub struct MonitoringMetric {
 pub fn monitoring_queries() -> std::collections::BTreeMap<String, MonitoringQuery> {
     let text = std::fs::read_to_string(monitoring_dir().join("queries.yaml")).unwrap();
     serde_norway::from_str(&text).expect("queries.yaml parses")
+}
+
+/// Every numeric metric postgres_exporter makes of the queries file: `<query>_<column>`.
+pub fn monitoring_exported_metrics() -> Vec<String> {
+    monitoring_queries()
+        .iter()
+        .flat_map(|(name, q)| {
+            q.metrics
+                .iter()
+                .flat_map(|m| m.iter())
+                .filter(|(_, metric)| metric.usage != "LABEL")
+                .map(move |(column, _)| format!("{name}_{column}"))
+        })
+        .collect()
+}
+
+/// The metrics the backup scripts write for node_exporter's textfile collector, read from
+/// the scripts themselves (`scripts/backup/*.sh`).
+pub fn backup_textfile_metrics() -> std::collections::BTreeSet<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/backup");
+    let mut names = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sh") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text.lines() {
+                if let Some((_, rest)) = line.split_once("# TYPE ") {
+                    names.insert(rest.split(' ').next().unwrap().to_string());
+                }
+            }
+        }
+    }
+    names
 }

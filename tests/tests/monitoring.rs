@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 use sqlx::{Column, Row};
 use weston_tests::{
-    monitoring_dir, monitoring_queries as queries, MonitoringQuery as Query, TestDb,
+    monitoring_dir, monitoring_exported_metrics as exported_metric_names,
+    monitoring_queries as queries, MonitoringQuery as Query, TestDb,
 };
 
 /// `(query name, column, usage)` in file order.
@@ -22,18 +23,6 @@ fn columns(query: &Query) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Every numeric metric the exporter makes of the queries file: `<query>_<column>`.
-fn exported_metric_names() -> Vec<String> {
-    queries()
-        .iter()
-        .flat_map(|(name, q)| {
-            columns(q)
-                .into_iter()
-                .filter(|(_, usage)| usage != "LABEL")
-                .map(move |(column, _)| format!("{name}_{column}"))
-        })
-        .collect()
-}
 
 /// Two securities in the universe (one without bars, one whose last bar is 3 New York days
 /// old), a bar waiting in DEFAULT, next month's partition missing, a failed ETL run and a
@@ -126,6 +115,34 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
     );
     let since_success: f64 = etl["last_success_age_seconds"].parse().unwrap();
     assert!((172_000.0..173_500.0).contains(&since_success), "{etl:?}");
+    assert_eq!(etl["rows_loaded"], "0", "the failed run stored nothing");
+    let runs: BTreeMap<&str, &str> = values["weston_etl_runs"]
+        .iter()
+        .map(|r| (r["status"].as_str(), r["last_7d"].as_str()))
+        .collect();
+    assert_eq!(
+        runs,
+        BTreeMap::from([
+            ("abandoned", "0"),
+            ("failed", "1"),
+            ("running", "0"),
+            ("skipped", "0"),
+            ("succeeded", "1")
+        ]),
+        "every status has a row"
+    );
+    let partitions = only("weston_partitions");
+    assert_eq!(partitions["parent"], "public.prices_daily");
+    let months: f64 = partitions["months"].parse().unwrap();
+    let expected_months: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'prices_daily'::regclass
+            AND inhrelid <> 'prices_daily_default'::regclass",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(months, expected_months as f64, "DEFAULT is not a month");
+    assert!(partitions["bytes"].parse::<f64>().unwrap() > 0.0);
     assert_eq!(only("weston_archiver")["failing"], "0");
     let extension = only("weston_extension");
     assert_eq!(extension["installed"], env!("CARGO_PKG_VERSION"));
