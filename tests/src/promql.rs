@@ -174,6 +174,9 @@ mod tests {
             names(r#"count(ALERTS{alertstate="firing"}) or vector(0)"#),
             ["ALERTS"]
         );
-        assert_eq!(names("max without (a, b) (m1) and bool m2 1e3"), ["m1", "m2"]);
+        assert_eq!(
+            names("max without (a, b) (m1) and bool m2 1e3"),
+            ["m1", "m2"]
+        );
     }
 }

@@ -39,7 +39,11 @@ const DELIVERY_DEADLINE: Duration = Duration::from_secs(40);
 /// can be given apart ranges), else one the kernel says is free now.
 fn port(slot: u16) -> u16 {
     match std::env::var("WESTON_TEST_MONITORING_PORT_BASE") {
-        Ok(base) => base.parse::<u16>().expect("WESTON_TEST_MONITORING_PORT_BASE is a port") + slot,
+        Ok(base) => {
+            base.parse::<u16>()
+                .expect("WESTON_TEST_MONITORING_PORT_BASE is a port")
+                + slot
+        }
         Err(_) => std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
@@ -75,8 +79,8 @@ impl Stack {
                 Ok(Some(status)) => format!("EXITED {status}"),
                 _ => "running".to_string(),
             };
-            let log = std::fs::read_to_string(self.dir.join(format!("{name}.log")))
-                .unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(15).collect();
             out += &format!("\n--- {name} ({state}):\n");
             for line in tail.into_iter().rev() {
@@ -118,7 +122,11 @@ struct Inbox {
 
 impl Inbox {
     /// The first delivery matching `wanted`, waiting for it until `deadline`.
-    async fn wait(&mut self, deadline: Instant, wanted: impl Fn(&Received) -> bool) -> Option<Received> {
+    async fn wait(
+        &mut self,
+        deadline: Instant,
+        wanted: impl Fn(&Received) -> bool,
+    ) -> Option<Received> {
         loop {
             if let Some(found) = self.seen.iter().find(|r| wanted(r)) {
                 return Some(found.clone());
@@ -153,9 +161,14 @@ async fn http_receiver(port: u16, tx: mpsc::UnboundedSender<Received>) {
                     async move {
                         let path = request.uri().path().to_string();
                         let body = request.into_body().collect().await?.to_bytes();
-                        let body = serde_json::from_slice(&body)
-                            .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(&body).into()));
-                        let _ = tx.send(Received { path, at: Instant::now(), body });
+                        let body = serde_json::from_slice(&body).unwrap_or_else(|_| {
+                            Json::String(String::from_utf8_lossy(&body).into())
+                        });
+                        let _ = tx.send(Received {
+                            path,
+                            at: Instant::now(),
+                            body,
+                        });
                         Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::from("ok"))))
                     }
                 });
@@ -186,7 +199,11 @@ async fn smtp_sink(port: u16, tx: mpsc::UnboundedSender<Received>) {
                         if line == "." {
                             in_data = false;
                             let text = std::mem::take(&mut mail);
-                            let _ = tx.send(Received { path: "/smtp".into(), at: Instant::now(), body: Json::String(text) });
+                            let _ = tx.send(Received {
+                                path: "/smtp".into(),
+                                at: Instant::now(),
+                                body: Json::String(text),
+                            });
                             let _ = write.write_all(b"250 queued\r\n").await;
                         } else {
                             mail += line.strip_prefix('.').unwrap_or(&line);
@@ -219,8 +236,10 @@ async fn smtp_sink(port: u16, tx: mpsc::UnboundedSender<Received>) {
 /// `promtool test rules` (alerts_test.yml); here they would only make the test hours long.
 /// Expressions, labels and summaries are the shipped ones.
 fn rules_without_for(path: &Path) {
-    let mut rules: Yaml =
-        serde_norway::from_str(&std::fs::read_to_string(monitoring_dir().join("alerts.yml")).unwrap()).unwrap();
+    let mut rules: Yaml = serde_norway::from_str(
+        &std::fs::read_to_string(monitoring_dir().join("alerts.yml")).unwrap(),
+    )
+    .unwrap();
     for group in rules["groups"].as_sequence_mut().unwrap() {
         for rule in group["rules"].as_sequence_mut().unwrap() {
             rule.as_mapping_mut().unwrap().remove("for");
@@ -231,8 +250,10 @@ fn rules_without_for(path: &Path) {
 
 /// The shipped prometheus.yml with local targets, 1 s intervals and the test's rules copy.
 fn prometheus_config(path: &Path, rules: &Path, alertmanager: u16, targets: &BTreeMap<&str, u16>) {
-    let mut config: Yaml =
-        serde_norway::from_str(&std::fs::read_to_string(monitoring_dir().join("prometheus.yml")).unwrap()).unwrap();
+    let mut config: Yaml = serde_norway::from_str(
+        &std::fs::read_to_string(monitoring_dir().join("prometheus.yml")).unwrap(),
+    )
+    .unwrap();
     config["global"]["scrape_interval"] = "1s".into();
     config["global"]["evaluation_interval"] = "1s".into();
     config["rule_files"] = Yaml::Sequence(vec![rules.to_str().unwrap().into()]);
@@ -240,8 +261,11 @@ fn prometheus_config(path: &Path, rules: &Path, alertmanager: u16, targets: &BTr
         Yaml::Sequence(vec![format!("127.0.0.1:{alertmanager}").into()]);
     for job in config["scrape_configs"].as_sequence_mut().unwrap() {
         let name = job["job_name"].as_str().unwrap().to_string();
-        let port = targets.get(name.as_str()).unwrap_or_else(|| panic!("the test runs no target for job {name}"));
-        job["static_configs"][0]["targets"] = Yaml::Sequence(vec![format!("127.0.0.1:{port}").into()]);
+        let port = targets
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("the test runs no target for job {name}"));
+        job["static_configs"][0]["targets"] =
+            Yaml::Sequence(vec![format!("127.0.0.1:{port}").into()]);
     }
     std::fs::write(path, serde_norway::to_string(&config).unwrap()).unwrap();
 }
@@ -265,13 +289,22 @@ fn alertmanager_config(path: &Path, receiver: u16, smtp: u16) {
         .env("WESTON_SLACK_CHANNEL", "#pg-weston")
         .output()
         .unwrap();
-    assert!(out.status.success(), "render: {}", String::from_utf8_lossy(&out.stderr));
-    let mut config: Yaml = serde_norway::from_str(&std::fs::read_to_string(&rendered).unwrap()).unwrap();
+    assert!(
+        out.status.success(),
+        "render: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut config: Yaml =
+        serde_norway::from_str(&std::fs::read_to_string(&rendered).unwrap()).unwrap();
     // The local SMTP listener has no TLS (the shipped config requires it of real servers).
     config["global"]["smtp_require_tls"] = false.into();
     // Every grouping interval the shipped routes set, shortened.
     fn quick(route: &mut Yaml) {
-        for (key, value) in [("group_wait", "1s"), ("group_interval", "1s"), ("repeat_interval", "1h")] {
+        for (key, value) in [
+            ("group_wait", "1s"),
+            ("group_interval", "1s"),
+            ("repeat_interval", "1h"),
+        ] {
             if route.get(key).is_some() {
                 route[key] = value.into();
             }
@@ -333,7 +366,8 @@ fn nightly_dump(dir: &Path, textfile: &Path, database: &str) -> bool {
 
 /// Prometheus's answer to an instant query.
 async fn query(prometheus: &str, expr: &str) -> Result<Vec<Json>, String> {
-    let url = url::Url::parse_with_params(&format!("{prometheus}/api/v1/query"), [("query", expr)]).unwrap();
+    let url = url::Url::parse_with_params(&format!("{prometheus}/api/v1/query"), [("query", expr)])
+        .unwrap();
     let answer: Json = reqwest::get(url)
         .await
         .map_err(|e| e.to_string())?
@@ -343,7 +377,10 @@ async fn query(prometheus: &str, expr: &str) -> Result<Vec<Json>, String> {
     if answer["status"] != "success" {
         return Err(answer.to_string());
     }
-    Ok(answer["data"]["result"].as_array().cloned().unwrap_or_default())
+    Ok(answer["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
 }
 
 /// One fault: the alert it must raise, the labels and summary the alert must carry.
@@ -390,8 +427,12 @@ fn webhook_alert<'a>(r: &'a Received, alert: &str, status: &str) -> Option<&'a J
 fn slack_says(r: &Received, title: &str, text: &str) -> bool {
     let attachment = &r.body["attachments"][0];
     r.path == "/slack"
-        && attachment["title"].as_str().is_some_and(|t| t.starts_with(title))
-        && attachment["text"].as_str().is_some_and(|t| t.contains(text))
+        && attachment["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(title))
+        && attachment["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(text))
 }
 
 /// Whether the mail `r` has `subject` and, in its plain-text part, `text` (quoted-printable
@@ -412,27 +453,43 @@ async fn each_fault_raises_its_alert_at_the_receivers_and_undoing_it_resolves_it
     let _ = std::fs::remove_dir_all(&dir);
     let textfile = dir.join("textfile");
     std::fs::create_dir_all(&textfile).unwrap();
-    assert!(nightly_dump(&dir, &textfile, &db.name), "the nightly dump of a healthy database");
+    assert!(
+        nightly_dump(&dir, &textfile, &db.name),
+        "the nightly dump of a healthy database"
+    );
 
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut inbox = Inbox { rx, seen: Vec::new() };
-    let [prom_port, am_port, node_port, pg_port, hook_port, smtp_port] = [0, 1, 2, 3, 4, 5].map(port);
+    let mut inbox = Inbox {
+        rx,
+        seen: Vec::new(),
+    };
+    let [prom_port, am_port, node_port, pg_port, hook_port, smtp_port] =
+        [0, 1, 2, 3, 4, 5].map(port);
     http_receiver(hook_port, tx.clone()).await;
     smtp_sink(smtp_port, tx).await;
 
-    let mut stack = Stack { dir: dir.clone(), children: Vec::new() };
+    let mut stack = Stack {
+        dir: dir.clone(),
+        children: Vec::new(),
+    };
     let dsn = format!("{}?sslmode=disable", db.url.split('?').next().unwrap());
     let queries = monitoring_dir().join("queries.yaml");
     stack.start(
         "postgres_exporter",
         "prometheus-postgres-exporter",
-        &[format!("--web.listen-address=127.0.0.1:{pg_port}"), format!("--extend.query-path={}", queries.display())],
-        &[("DATA_SOURCE_NAME", &dsn)],
+        &[
+            format!("--web.listen-address=127.0.0.1:{pg_port}"),
+            format!("--extend.query-path={}", queries.display()),
+        ],
+        &[("DATA_SOURCE_NAME", dsn.as_str())],
     );
     stack.start(
         "node_exporter",
         "prometheus-node-exporter",
-        &[format!("--web.listen-address=127.0.0.1:{node_port}"), format!("--collector.textfile.directory={}", textfile.display())],
+        &[
+            format!("--web.listen-address=127.0.0.1:{node_port}"),
+            format!("--collector.textfile.directory={}", textfile.display()),
+        ],
         &[],
     );
     let am_config = dir.join("alertmanager.yml");
@@ -451,13 +508,21 @@ async fn each_fault_raises_its_alert_at_the_receivers_and_undoing_it_resolves_it
     let rules = dir.join("alerts.yml");
     rules_without_for(&rules);
     let prom_config = dir.join("prometheus.yml");
-    prometheus_config(&prom_config, &rules, am_port, &BTreeMap::from([("postgres", pg_port), ("node", node_port)]));
+    prometheus_config(
+        &prom_config,
+        &rules,
+        am_port,
+        &BTreeMap::from([("postgres", pg_port), ("node", node_port)]),
+    );
     stack.start(
         "prometheus",
         "prometheus",
         &[
             format!("--config.file={}", prom_config.display()),
-            format!("--storage.tsdb.path={}", dir.join("prometheus-data").display()),
+            format!(
+                "--storage.tsdb.path={}",
+                dir.join("prometheus-data").display()
+            ),
             format!("--web.listen-address=127.0.0.1:{prom_port}"),
         ],
         &[],
@@ -468,24 +533,34 @@ async fn each_fault_raises_its_alert_at_the_receivers_and_undoing_it_resolves_it
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let up = query(&prometheus, "up == 1").await.unwrap_or_default();
-        let evaluated = query(&prometheus, "weston_etl_failed").await.unwrap_or_default();
+        let evaluated = query(&prometheus, "weston_etl_failed")
+            .await
+            .unwrap_or_default();
         if up.len() == 2 && !evaluated.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "targets not up within 30 s: {up:?}{}", stack.logs());
+        assert!(
+            Instant::now() < deadline,
+            "targets not up within 30 s: {up:?}{}",
+            stack.logs()
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let firing = query(&prometheus, "ALERTS").await.unwrap();
     for expected in EXPECTED {
         assert!(
-            !firing.iter().any(|a| a["metric"]["alertname"] == expected.alert),
+            !firing
+                .iter()
+                .any(|a| a["metric"]["alertname"] == expected.alert),
             "{} fires on a healthy database: {firing:?}",
             expected.alert
         );
     }
     assert!(
-        !inbox.drain().iter().any(|r| EXPECTED.iter().any(|e| webhook_alert(r, e.alert, "firing").is_some())),
+        !inbox.drain().iter().any(|r| EXPECTED
+            .iter()
+            .any(|e| webhook_alert(r, e.alert, "firing").is_some())),
         "notified before any fault: {:?}",
         inbox.seen
     );
@@ -498,34 +573,71 @@ async fn each_fault_raises_its_alert_at_the_receivers_and_undoing_it_resolves_it
     injected.insert("WestonDataStale", Instant::now());
     sql(&db, "INSERT INTO etl_run (job_name, status, finished_at, error) VALUES ('nightly', 'failed', now(), 'provider down');").await;
     injected.insert("WestonEtlFailed", Instant::now());
-    sql(&db, "INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
-              SELECT 'GONE', '2099-01-15', 1, 1, 1, 1, 1, 'mock', max(run_id) FROM etl_run;").await;
+    sql(
+        &db,
+        "INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
+              SELECT 'GONE', '2099-01-15', 1, 1, 1, 1, 1, 'mock', max(run_id) FROM etl_run;",
+    )
+    .await;
     injected.insert("WestonDefaultPartitionRows", Instant::now());
-    assert!(!nightly_dump(&dir, &textfile, &format!("{}_missing", db.name)), "the dump of a missing database fails");
+    assert!(
+        !nightly_dump(&dir, &textfile, &format!("{}_missing", db.name)),
+        "the dump of a missing database fails"
+    );
     injected.insert("WestonBackupFailed", Instant::now());
 
     let mut latency = BTreeMap::new();
     for expected in EXPECTED {
         let deadline = injected[expected.alert] + DELIVERY_DEADLINE;
-        let Some(received) = inbox.wait(deadline, |r| webhook_alert(r, expected.alert, "firing").is_some()).await else {
-            panic!("{} did not reach the webhook within {DELIVERY_DEADLINE:?}{}", expected.alert, stack.logs());
+        let Some(received) = inbox
+            .wait(deadline, |r| {
+                webhook_alert(r, expected.alert, "firing").is_some()
+            })
+            .await
+        else {
+            panic!(
+                "{} did not reach the webhook within {DELIVERY_DEADLINE:?}{}",
+                expected.alert,
+                stack.logs()
+            );
         };
-        latency.insert(expected.alert, (received.at - injected[expected.alert], Duration::ZERO));
+        latency.insert(
+            expected.alert,
+            (received.at - injected[expected.alert], Duration::ZERO),
+        );
         let alert = webhook_alert(&received, expected.alert, "firing").unwrap();
         for (label, value) in expected.labels {
-            assert_eq!(alert["labels"][label], *value, "{}: label {label} in {alert}", expected.alert);
+            assert_eq!(
+                alert["labels"][label], *value,
+                "{}: label {label} in {alert}",
+                expected.alert
+            );
         }
-        assert_eq!(alert["annotations"]["summary"], expected.summary, "{}", expected.alert);
+        assert_eq!(
+            alert["annotations"]["summary"], expected.summary,
+            "{}",
+            expected.alert
+        );
         let title = format!("[FIRING] {}", expected.alert);
         assert!(
-            inbox.wait(deadline, |r| slack_says(r, &title, expected.summary)).await.is_some(),
+            inbox
+                .wait(deadline, |r| slack_says(r, &title, expected.summary))
+                .await
+                .is_some(),
             "{} did not reach Slack: {:?}",
             expected.alert,
-            inbox.seen.iter().filter(|r| r.path == "/slack").collect::<Vec<_>>()
+            inbox
+                .seen
+                .iter()
+                .filter(|r| r.path == "/slack")
+                .collect::<Vec<_>>()
         );
         let subject = format!("[pg_weston FIRING] {}", expected.alert);
         assert!(
-            inbox.wait(deadline, |r| mail_says(r, &subject, expected.summary)).await.is_some(),
+            inbox
+                .wait(deadline, |r| mail_says(r, &subject, expected.summary))
+                .await
+                .is_some(),
             "{} was not mailed{}",
             expected.alert,
             stack.logs()
@@ -543,31 +655,53 @@ async fn each_fault_raises_its_alert_at_the_receivers_and_undoing_it_resolves_it
     undone.insert("WestonEtlFailed", Instant::now());
     sql(&db, "DELETE FROM prices_daily WHERE symbol = 'GONE';").await;
     undone.insert("WestonDefaultPartitionRows", Instant::now());
-    assert!(nightly_dump(&dir, &textfile, &db.name), "the nightly dump succeeds again");
+    assert!(
+        nightly_dump(&dir, &textfile, &db.name),
+        "the nightly dump succeeds again"
+    );
     undone.insert("WestonBackupFailed", Instant::now());
     for expected in EXPECTED {
         let deadline = undone[expected.alert] + DELIVERY_DEADLINE;
-        let Some(received) = inbox.wait(deadline, |r| webhook_alert(r, expected.alert, "resolved").is_some()).await else {
-            panic!("{} did not resolve within {DELIVERY_DEADLINE:?}{}", expected.alert, stack.logs());
+        let Some(received) = inbox
+            .wait(deadline, |r| {
+                webhook_alert(r, expected.alert, "resolved").is_some()
+            })
+            .await
+        else {
+            panic!(
+                "{} did not resolve within {DELIVERY_DEADLINE:?}{}",
+                expected.alert,
+                stack.logs()
+            );
         };
         latency.get_mut(expected.alert).unwrap().1 = received.at - undone[expected.alert];
         let title = format!("[RESOLVED] {}", expected.alert);
         let resolved_text = format!("Resolved: {}", expected.summary);
         assert!(
-            inbox.wait(deadline, |r| slack_says(r, &title, &resolved_text)).await.is_some(),
+            inbox
+                .wait(deadline, |r| slack_says(r, &title, &resolved_text))
+                .await
+                .is_some(),
             "{}: no resolved message on Slack",
             expected.alert
         );
         let subject = format!("[pg_weston RESOLVED] {}", expected.alert);
         assert!(
-            inbox.wait(deadline, |r| mail_says(r, &subject, expected.summary)).await.is_some(),
+            inbox
+                .wait(deadline, |r| mail_says(r, &subject, expected.summary))
+                .await
+                .is_some(),
             "{}: no resolved mail",
             expected.alert
         );
     }
     eprintln!("alert delivery latency (fault in place -> webhook received; fault undone -> resolved received):");
     for (alert, (fire, resolve)) in &latency {
-        eprintln!("  {alert:<28} fired after {:>5.1} s, resolved after {:>5.1} s", fire.as_secs_f64(), resolve.as_secs_f64());
+        eprintln!(
+            "  {alert:<28} fired after {:>5.1} s, resolved after {:>5.1} s",
+            fire.as_secs_f64(),
+            resolve.as_secs_f64()
+        );
     }
     drop(stack);
 }
@@ -577,14 +711,27 @@ async fn each_fault_raises_its_alert_at_the_receivers_and_undoing_it_resolves_it
 async fn dashboard_reads_live_metrics(prometheus: &str, exporter_ports: &[u16]) {
     let mut produced: BTreeSet<String> = PROMETHEUS_SERIES.iter().map(|s| s.to_string()).collect();
     for port in exporter_ports {
-        let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+        let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         produced.extend(exposition_names(&body));
     }
     for (title, expr) in dashboard_queries(&dashboard()) {
         for name in metric_names(&expr) {
-            assert!(produced.contains(&name), "panel {title:?}: no exporter produces {name}");
+            assert!(
+                produced.contains(&name),
+                "panel {title:?}: no exporter produces {name}"
+            );
         }
-        let result = query(prometheus, &expr).await.unwrap_or_else(|e| panic!("panel {title:?}: {expr}: {e}"));
-        assert!(!result.is_empty(), "panel {title:?}: {expr} returns no data");
+        let result = query(prometheus, &expr)
+            .await
+            .unwrap_or_else(|e| panic!("panel {title:?}: {expr}: {e}"));
+        assert!(
+            !result.is_empty(),
+            "panel {title:?}: {expr} returns no data"
+        );
     }
 }

@@ -152,9 +152,13 @@ fn compose_runs_the_monitoring_stack_on_the_private_address() {
 
     // node_exporter reads the directory the backup scripts write to.
     let node = &services["node-exporter"];
-    let textfile = mounted_at(node, "${WESTON_METRICS_TEXTFILE_DIR:-/var/lib/weston/metrics}");
-    assert!(strings(&node["command"])
-        .contains(&format!("--collector.textfile.directory={textfile}")));
+    let textfile = mounted_at(
+        node,
+        "${WESTON_METRICS_TEXTFILE_DIR:-/var/lib/weston/metrics}",
+    );
+    assert!(
+        strings(&node["command"]).contains(&format!("--collector.textfile.directory={textfile}"))
+    );
 
     // Prometheus loads the shipped rules beside its configuration and scrapes the services.
     let prometheus = &services["prometheus"];
@@ -182,7 +186,10 @@ fn compose_runs_the_monitoring_stack_on_the_private_address() {
     for job in prometheus_yml["scrape_configs"].as_sequence().unwrap() {
         jobs.insert(job["job_name"].as_str().unwrap().to_string());
         for (host, _) in target_services(&job["static_configs"][0]["targets"]) {
-            assert!(services[host.as_str()].is_mapping(), "scrape target {host} is no service");
+            assert!(
+                services[host.as_str()].is_mapping(),
+                "scrape target {host} is no service"
+            );
         }
     }
     assert_eq!(jobs, BTreeSet::from(["postgres".into(), "node".into()]));
@@ -197,8 +204,14 @@ fn compose_runs_the_monitoring_stack_on_the_private_address() {
     let template = mounted_at(alertmanager, "./monitoring/alertmanager.yml.tmpl");
     let script = mounted_at(alertmanager, "./monitoring/render-alertmanager.sh");
     let start = strings(&alertmanager["command"]).join(" ");
-    assert!(start.starts_with(&format!("sh {script} {template} ")), "{start}");
-    assert!(start.contains("exec /bin/alertmanager --config.file="), "{start}");
+    assert!(
+        start.starts_with(&format!("sh {script} {template} ")),
+        "{start}"
+    );
+    assert!(
+        start.contains("exec /bin/alertmanager --config.file="),
+        "{start}"
+    );
     let environment = alertmanager["environment"].as_mapping().unwrap();
     for name in template_placeholders() {
         let value = environment
@@ -273,7 +286,10 @@ fn prometheus_and_alertmanager_configs_pass_their_checkers() {
         .args(["check", "config", "prometheus.yml"])
         .current_dir(monitoring_dir()));
     assert!(ok, "promtool check config: {text}");
-    assert!(text.contains("rule files found"), "the rules are loaded: {text}");
+    assert!(
+        text.contains("rule files found"),
+        "the rules are loaded: {text}"
+    );
 
     let dir = std::env::temp_dir().join(format!("weston-deploy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -286,23 +302,34 @@ fn prometheus_and_alertmanager_configs_pass_their_checkers() {
         ("WESTON_ALERT_EMAIL_TO", "team@example.org"),
         ("WESTON_SMTP_USERNAME", "weston"),
         ("WESTON_SMTP_PASSWORD", password),
-        ("WESTON_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/abc"),
+        (
+            "WESTON_SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T0/B0/abc",
+        ),
         ("WESTON_SLACK_CHANNEL", "#pg-weston"),
     ];
     assert_eq!(
-        variables.iter().map(|(k, _)| k.to_string()).collect::<BTreeSet<_>>(),
+        variables
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .collect::<BTreeSet<_>>(),
         template_placeholders(),
         "the test sets every placeholder"
     );
     let (ok, text) = render(&variables, &rendered);
     assert!(ok, "render: {text}");
     let config = yaml(&rendered);
-    assert_eq!(config["global"]["smtp_auth_password"].as_str(), Some(password));
+    assert_eq!(
+        config["global"]["smtp_auth_password"].as_str(),
+        Some(password)
+    );
     assert_eq!(
         config["receivers"][0]["email_configs"][0]["to"].as_str(),
         Some("team@example.org")
     );
-    let (ok, text) = run(Command::new(tool("amtool")).arg("check-config").arg(&rendered));
+    let (ok, text) = run(Command::new(tool("amtool"))
+        .arg("check-config")
+        .arg(&rendered));
     assert!(ok, "amtool check-config: {text}");
 
     // A receiver setting left out stops the start, naming it; nothing half-rendered is left.
@@ -310,7 +337,10 @@ fn prometheus_and_alertmanager_configs_pass_their_checkers() {
     std::fs::remove_file(&rendered).unwrap();
     let (ok, text) = render(&variables, &rendered);
     assert!(!ok, "rendered without the Slack webhook URL");
-    assert!(text.contains("WESTON_SLACK_WEBHOOK_URL is not set"), "{text}");
+    assert!(
+        text.contains("WESTON_SLACK_WEBHOOK_URL is not set"),
+        "{text}"
+    );
     assert!(!rendered.exists() && !dir.join("alertmanager.yml.tmp").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -329,7 +359,10 @@ fn the_dashboard_shows_what_matters_and_reads_only_exported_metrics() {
         for target in targets {
             assert_eq!(target["datasource"]["uid"], uid, "{title}: data source");
         }
-        assert!(panel["gridPos"]["w"].as_u64().unwrap() > 0, "{title}: placed");
+        assert!(
+            panel["gridPos"]["w"].as_u64().unwrap() > 0,
+            "{title}: placed"
+        );
     }
     // What the dashboard is for, each read by at least one panel.
     let read: BTreeSet<String> = dashboard_queries(&dashboard)

@@ -23,7 +23,6 @@ fn columns(query: &Query) -> Vec<(String, String)> {
         .collect()
 }
 
-
 /// Two securities in the universe (one without bars, one whose last bar is 3 New York days
 /// old), a bar waiting in DEFAULT, next month's partition missing, a failed ETL run and a
 /// partial rotation.
