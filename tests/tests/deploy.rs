@@ -97,11 +97,15 @@ fn mounts(service: &Value) -> Vec<(String, String)> {
     strings(&service["volumes"])
         .iter()
         .map(|v| {
-            let mut parts = v.split(':');
-            (
-                parts.next().unwrap().to_string(),
-                parts.next().unwrap_or("").to_string(),
-            )
+            // A host path may be a `${VAR:-default}`, colon and all.
+            let host_end = if v.starts_with("${") {
+                v.find('}').unwrap() + 1
+            } else {
+                v.find(':').unwrap_or(v.len())
+            };
+            let (host, rest) = v.split_at(host_end);
+            let target = rest.trim_start_matches(':').split(':').next().unwrap();
+            (host.to_string(), target.to_string())
         })
         .collect()
 }
