@@ -133,6 +133,7 @@ buildah run --isolation chroot --network host --user postgres \
         ! tcp loader-smoke weston_loader "CREATE TABLE t (x int)" 2>/dev/null || { echo "smoke: the loader user could create a table"; exit 1; }
         [ "$(tcp exporter-smoke weston_exporter "SELECT count(*) FROM prices_daily")" = 0 ] || { echo "smoke: the exporter user cannot read"; exit 1; }
         test -x /usr/local/bin/weston-loader && weston-loader --help >/dev/null
+        command -v pgbackrest rclone gpg >/dev/null   # the backup tools (scripts/backup/)
         test ! -e /usr/local/cargo && test ! -e /src   # nothing of the build stage
         pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
         echo "smoke test passed"
