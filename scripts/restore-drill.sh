@@ -60,7 +60,7 @@ rm -rf "$drill"
 mkdir -p "$drill"/{dumps,fetched,metrics,pgbackrest/{lock,log,spool}}
 chown -R postgres:postgres "$drill"
 
-log "restore drill: S3 server over TLS (s3s-fs behind stunnel)"
+log "restore drill [$(( $(date +%s) - started ))s]: S3 server over TLS (s3s-fs behind stunnel)"
 bash "$WESTON_ROOT/scripts/s3-local.sh" start "$drill/s3"
 source "$drill/s3/s3.env"
 
@@ -103,10 +103,10 @@ expect_failure() { # what, log file, command...: must exit non-zero, say FAILED,
     [ "$(metric "$kind")" = 1 ] || fail "$what: weston_backup_last_run_failed{kind=\"$kind\"} is $(metric "$kind"), not 1"
     grep -q "^weston_backup_last_success_timestamp_seconds{kind=\"$kind\"} [0-9]" "$drill/metrics/weston_backup.$kind.prom" \
         || fail "$what: the last success time was lost"
-    log "restore drill: $what failed as it must: $(grep -m1 -E 'ERROR|ERROR:|Failed|failed' "$out" | cut -c1-160)"
+    log "restore drill [$(( $(date +%s) - started ))s]: $what failed as it must: $(grep -m1 -E 'ERROR|ERROR:|Failed|failed' "$out" | cut -c1-160)"
 }
 
-log "restore drill: source cluster with WAL archiving to pgBackRest ($drill)"
+log "restore drill [$(( $(date +%s) - started ))s]: source cluster with WAL archiving to pgBackRest ($drill)"
 init_cluster source "$(cat "$WESTON_ROOT/deploy/pgbackrest/postgresql-archiving.conf")"
 as_pg createdb -h "$drill/sock-source" weston
 DATABASE_URL="postgres://postgres@localhost/weston?host=$drill/sock-source" "$WESTON_LOADER_BIN" migrate >/dev/null
@@ -146,7 +146,7 @@ sql source "
     CREATE TABLE app.watchlist (symbol text PRIMARY KEY, note text);
     INSERT INTO app.watchlist VALUES ('S001', 'split 4-for-1'), ('S002', 'reverse split');" >/dev/null
 
-log "restore drill: pgBackRest stanza and full backup into s3://$WESTON_S3_BUCKET"
+log "restore drill [$(( $(date +%s) - started ))s]: pgBackRest stanza and full backup into s3://$WESTON_S3_BUCKET"
 as_pg "${pgbackrest[@]}" stanza-create >/dev/null
 backup full >/dev/null
 [ "$(metric pgbackrest)" = 0 ] || fail "pgbackrest-backup.sh did not report success"
@@ -161,7 +161,7 @@ if [ "$(sql source "SELECT count(*) FROM pg_proc WHERE proname = 'weston_rotate_
     sql source "SELECT weston_rotate_partitions()" >/dev/null
 fi
 
-log "restore drill: nightly pg_dump, uploaded encrypted (with retention on disk and in the bucket)"
+log "restore drill [$(( $(date +%s) - started ))s]: nightly pg_dump, uploaded encrypted (with retention on disk and in the bucket)"
 touch -d '20 days ago' "$drill/dumps/weston-20000101T000000Z.dump" "$drill/dumps/weston-20000101T000000Z.roles.sql"
 touch -d '2 days ago' "$drill/dumps/weston-20000102T000000Z.dump"
 # Earlier nights in the bucket, named as the script names them: 2 and 20 days old.
@@ -183,8 +183,9 @@ dump_name=$(basename "$dump" .dump)
 in_bucket=$(as_pg bash "$WESTON_ROOT/scripts/backup/dump-s3.sh" list | tr '\n' ' ')
 [ "$in_bucket" = "$recent.dump.gpg $recent.roles.sql.gpg $dump_name.dump.gpg $dump_name.roles.sql.gpg " ] \
     || fail "the bucket's dumps after retention are [$in_bucket]"
+psql_at source -d weston -At -f "$WESTON_ROOT/scripts/backup/fingerprint.sql" > "$drill/fingerprint.at-dump"
 
-log "restore drill: the storage unreachable, then the credentials refused"
+log "restore drill [$(( $(date +%s) - started ))s]: the storage unreachable, then the credentials refused"
 # Written while the storage is away: archived once it is back, it must reach the restore.
 sql source "INSERT INTO etl_run (job_name, status, finished_at, rows_loaded) VALUES ('drill-outage', 'succeeded', now(), 0);
             SELECT pg_switch_wal();" >/dev/null
@@ -198,7 +199,7 @@ expect_failure "a backup with a wrong secret key" "$drill/credentials-backup.log
     backup diff PGBACKREST_REPO1_S3_KEY_SECRET=not-the-secret
 expect_failure "a dump upload with a wrong secret key" "$drill/credentials-dump.log" \
     nightly_dump WESTON_DUMP_S3_KEY_SECRET=not-the-secret
-log "restore drill: the storage back: a differential backup, and the alert's input clears"
+log "restore drill [$(( $(date +%s) - started ))s]: the storage back: a differential backup, and the alert's input clears"
 backup diff >/dev/null
 [ "$(metric pgbackrest)" = 0 ] || fail "the backup after the outage did not report success"
 
@@ -209,23 +210,23 @@ sql source "INSERT INTO securities (symbol, name) VALUES ('AFTER', 'after the re
             SELECT pg_switch_wal();" >/dev/null
 as_pg "${pgbackrest[@]}" check >/dev/null   # every WAL segment up to now is in the repository
 
-compare() { # cluster
+compare() { # cluster, the source's fingerprint to match (when the backup was taken)
     psql_at "$1" -d weston -At -f "$WESTON_ROOT/scripts/backup/fingerprint.sql" > "$drill/fingerprint.$1"
-    if ! diff -u "$drill/fingerprint.source" "$drill/fingerprint.$1" > "$drill/fingerprint.$1.diff"; then
+    if ! diff -u "$drill/fingerprint.$2" "$drill/fingerprint.$1" > "$drill/fingerprint.$1.diff"; then
         head -n 40 "$drill/fingerprint.$1.diff" >&2
         fail "the $1 restore differs from the source (see $drill/fingerprint.$1.diff)"
     fi
 }
 
-log "restore drill: the dump downloaded from the bucket, pg_restore into a fresh cluster"
+log "restore drill [$(( $(date +%s) - started ))s]: the dump downloaded from the bucket, pg_restore into a fresh cluster"
 as_pg bash "$WESTON_ROOT/scripts/backup/dump-s3.sh" fetch "$dump_name" "$drill/fetched"
 init_cluster logical
 # The roles first (the cluster's own superuser exists already), then the database with --create.
 grep -v '^CREATE ROLE postgres;$' "$drill/fetched/$dump_name.roles.sql" | psql_at logical -d postgres -f - >/dev/null
 as_pg pg_restore -h "$drill/sock-logical" -d postgres --create --exit-on-error "$drill/fetched/$dump_name.dump"
-compare logical
+compare logical at-dump
 
-log "restore drill: pgBackRest point-in-time recovery from the bucket to the restore point"
+log "restore drill [$(( $(date +%s) - started ))s]: pgBackRest point-in-time recovery from the bucket to the restore point"
 mkdir -p "$drill/pitr/data" && chown -R postgres:postgres "$drill/pitr" && chmod 700 "$drill/pitr/data"
 as_pg "${pgbackrest[@]}" --pg1-path="$drill/pitr/data" --type=name --target=weston-drill \
     --target-action=promote --archive-mode=off restore >/dev/null
@@ -235,14 +236,14 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 [ "$(sql pitr "SELECT pg_is_in_recovery()")" = f ] || fail "the point-in-time restore did not finish recovery"
-compare pitr
+compare pitr source
 [ "$(sql pitr "SELECT count(*) FROM securities WHERE symbol = 'AFTER'")" = 0 ] \
     || fail "the point-in-time restore went past its target"
 [ "$(sql source "SELECT count(*) FROM securities WHERE symbol = 'AFTER'")" = 1 ] || fail "the source lost its last row"
 [ "$(sql pitr "SELECT count(*) FROM etl_run WHERE job_name = 'drill-outage'")" = 1 ] \
     || fail "the point-in-time restore lost what was written while the storage was unreachable"
 
-log "restore drill: retention in the bucket (pgBackRest expire)"
+log "restore drill [$(( $(date +%s) - started ))s]: retention in the bucket (pgBackRest expire)"
 # A second full backup, then the expiry a count of one full backup asks for: the first full
 # and its differential leave the bucket.
 backup full >/dev/null
