@@ -10,7 +10,11 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 out=${1:?usage: image-artifacts.sh OUT}
 cd "$WESTON_ROOT"
-cargo pgrx package -p pg_weston --pg-config "$WESTON_PG_CONFIG" >/dev/null
+# (cargo pgrx reports every step on stderr: shown only when it fails.)
+pgrx_log=$(mktemp)
+cargo pgrx package -p pg_weston --pg-config "$WESTON_PG_CONFIG" > "$pgrx_log" 2>&1 \
+    || { cat "$pgrx_log" >&2; rm -f "$pgrx_log"; exit 1; }
+rm -f "$pgrx_log"
 cargo build --release -q -p weston-loader
 # The package mirrors pg_config's directories; a relocated PostgreSQL (a developer's copy)
 # has other prefixes than the image's Debian paths, so map each directory explicitly.
