@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Builds Dockerfile.pg15 with podman and smoke-tests the image, with no image registry:
+# Builds the image (Dockerfile.pg15) with podman and smoke-tests it, with no image registry:
 #   1. localhost/weston-bookworm: `debootstrap --variant=minbase bookworm` imported as an image;
-#   2. localhost/weston-builder:1.95: that plus clang, the PostgreSQL 15 headers, this
-#      machine's Rust 1.95 toolchain (without its docs) and its cargo-pgrx 0.18.1 binary;
-#   3. localhost/pg_weston:pg15 from Dockerfile.pg15 with those two as BASE_IMAGE / BUILDER_IMAGE;
-#   4. the smoke test, inside the image with `buildah run`: first-start initialisation,
-#      start, the roles, CREATE EXTENSION, rotation, a query, pg_hba, the health check.
-# Steps 1 and 2 are skipped when their images exist (WESTON_IMAGE_REBUILD=1 redoes them).
-# Tier 4 of scripts/test.sh. A cold run takes many minutes (see docs/RUNBOOK.md); warm
-# runs reuse the base and builder images and the build stage's cache mounts.
-# Run as root: bash scripts/image.sh
+#   2. localhost/pg_weston:pg15, target `prebuilt`: the extension and the loader of the host's
+#      build (the one the test command has just compiled, staged by scripts/image-artifacts.sh,
+#      the script the from-source stage runs too), so CI compiles the workspace once;
+#   3. the smoke test, inside the image with `buildah run`: first-start initialisation,
+#      start, the roles, CREATE EXTENSION, rotation, a query, pg_hba, the health check;
+#   4. the image holds exactly the staged files (list and sha256).
+# WESTON_IMAGE_FROM_SOURCE=1 also builds target `from-source` (compiling inside, as on a host
+# with a registry; cold: many minutes) on localhost/weston-builder:1.95 (this machine's Rust
+# 1.95 without its docs and its cargo-pgrx 0.18.1) and proves both images install the same
+# files: same list; same bytes for the control file and SQL; for the library and the loader
+# (whose bytes hold the build's source paths) the same exported symbols and the same --help.
+# The base and builder images are made once (WESTON_IMAGE_REBUILD=1 redoes them).
+# Tier 4 of scripts/test.sh. Run as root: bash scripts/image.sh
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$WESTON_ROOT"
@@ -38,7 +42,8 @@ SOURCES
     rm -rf "$work/rootfs"
 fi
 
-if ! podman image exists "$builder"; then
+from_source=${WESTON_IMAGE_FROM_SOURCE:-0}
+if [ "$from_source" = 1 ] && ! podman image exists "$builder"; then
     step "builder image (Rust $("$toolchain/bin/rustc" --version | cut -d' ' -f2), cargo-pgrx 0.18.1)"
     rustc_version=$("$toolchain/bin/rustc" --version)
     case "$rustc_version" in "rustc 1.95."*) ;; *) log "need Rust 1.95, $toolchain has $rustc_version"; exit 2 ;; esac
@@ -65,12 +70,18 @@ CONTAINERFILE
     rm -rf "$context"
 fi
 
-step "cargo vendor (the build stage cannot reach crates.io through this machine's proxy)"
-cargo vendor --locked --versioned-dirs -q "$work/vendor" >/dev/null
-step "podman build Dockerfile.pg15"
-podman build --isolation=chroot --network=host --pull=never --volume "$work/vendor:/opt/cargo-vendor:ro" \
-    --build-arg BASE_IMAGE="$base" --build-arg BUILDER_IMAGE="$builder" \
-    -f Dockerfile.pg15 -t "$image" . > "$work/build.log" 2>&1 \
+# Both targets share every layer but the compiled files: the runtime stage reads only these
+# paths of the context (a change there fails here, on the prebuilt build, too).
+step "staging the host's build (scripts/image-artifacts.sh)"
+context="$work/context"
+rm -rf "$context" && mkdir -p "$context/scripts"
+cp Dockerfile.pg15 "$context/"
+cp -a deploy "$context/deploy"
+cp -a scripts/backup "$context/scripts/backup"
+bash scripts/image-artifacts.sh "$context/image-artifacts"
+step "podman build Dockerfile.pg15 --target prebuilt"
+podman build --isolation=chroot --network=host --pull=never --build-arg BASE_IMAGE="$base" \
+    --target prebuilt -f "$context/Dockerfile.pg15" -t "$image" "$context" > "$work/build.log" 2>&1 \
     || { tail -n 40 "$work/build.log" >&2; log "image build failed (log: $work/build.log)"; exit 1; }
 built=$(date +%s)
 # Every build leaves the previous image and its build stage untagged (2.5 GB each); the
@@ -122,9 +133,64 @@ buildah run --isolation chroot --network host --user postgres \
         ! tcp loader-smoke weston_loader "CREATE TABLE t (x int)" 2>/dev/null || { echo "smoke: the loader user could create a table"; exit 1; }
         [ "$(tcp exporter-smoke weston_exporter "SELECT count(*) FROM prices_daily")" = 0 ] || { echo "smoke: the exporter user cannot read"; exit 1; }
         test -x /usr/local/bin/weston-loader && weston-loader --help >/dev/null
+        command -v pgbackrest rclone gpg >/dev/null   # the backup tools (scripts/backup/)
         test ! -e /usr/local/cargo && test ! -e /src   # nothing of the build stage
         pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
         echo "smoke test passed"
     '
+
+# The compiled files an image installs, extracted into DIR, and their manifest: one line per
+# file, its sha256, or for an ELF file in "source" mode (another build of the same source:
+# the bytes hold that build's paths) the sha256 of its exported symbols and of its --help.
+extract_installed() { # image dir
+    local ctr
+    ctr=$(podman create --pull=never "$1")
+    rm -rf "$2" && mkdir -p "$2"
+    podman export "$ctr" | tar -x -C "$2" --wildcards 'usr/lib/postgresql/15/lib/pg_weston*' \
+        'usr/share/postgresql/15/extension/pg_weston*' usr/local/bin/weston-loader
+    podman rm "$ctr" >/dev/null
+}
+manifest() { # dir bytes|source
+    (cd "$1" && find . -type f | sort | while read -r f; do
+        if [ "$2" = source ] && [ "$(head -c 4 "$f" | tail -c 3)" = ELF ]; then
+            if [ -x "$f" ]; then "$f" --help; else nm -D --defined-only "$f" | awk '{print $3}' | sort; fi \
+                | sha256sum | sed "s|-\$|$f (symbols or --help)|"
+        else
+            sha256sum "$f"
+        fi
+    done)
+}
+compare_manifests() { # what, left file, right file
+    diff -u "$2" "$3" > "$work/manifest.diff" \
+        || { cat "$work/manifest.diff" >&2; log "image: $1 differ (see $work/manifest.diff)"; exit 1; }
+}
+
+step "the image holds exactly the staged files"
+staged="$work/installed-staged"
+rm -rf "$staged" && mkdir -p "$staged/usr/local/bin"
+cp -a "$context/image-artifacts/extension/." "$staged/"
+cp "$context/image-artifacts/weston-loader" "$staged/usr/local/bin/"
+extract_installed "$image" "$work/installed-prebuilt"
+manifest "$staged" bytes > "$work/manifest.staged"
+manifest "$work/installed-prebuilt" bytes > "$work/manifest.prebuilt"
+compare_manifests "the staged files and the image's" "$work/manifest.staged" "$work/manifest.prebuilt"
+files=$(grep -c '' "$work/manifest.prebuilt")
+[ "$files" -ge 4 ] || { log "image: only $files compiled files in the image"; exit 1; }
 finished=$(date +%s)
-log "image $image: built in $((built - started))s, smoke test $((finished - built))s, $(podman image inspect "$image" --format '{{.Size}}' | numfmt --to=iec) "
+log "image $image: built in $((built - started))s, smoke test and file check $((finished - built))s, $files compiled files, $(podman image inspect "$image" --format '{{.Size}}' | numfmt --to=iec)"
+
+if [ "$from_source" = 1 ]; then
+    step "cargo vendor (the build stage cannot reach crates.io through this machine's proxy)"
+    cargo vendor --locked --versioned-dirs -q "$work/vendor" >/dev/null
+    step "podman build Dockerfile.pg15 --target from-source (compiles the workspace inside)"
+    podman build --isolation=chroot --network=host --pull=never --volume "$work/vendor:/opt/cargo-vendor:ro" \
+        --build-arg BASE_IMAGE="$base" --build-arg BUILDER_IMAGE="$builder" \
+        --target from-source -f Dockerfile.pg15 -t "$image-from-source" . > "$work/build-from-source.log" 2>&1 \
+        || { tail -n 40 "$work/build-from-source.log" >&2; log "from-source build failed (log: $work/build-from-source.log)"; exit 1; }
+    podman image prune -f >/dev/null
+    extract_installed "$image-from-source" "$work/installed-from-source"
+    manifest "$work/installed-prebuilt" source > "$work/manifest.prebuilt.source"
+    manifest "$work/installed-from-source" source > "$work/manifest.from-source"
+    compare_manifests "the prebuilt and the from-source images' files" "$work/manifest.prebuilt.source" "$work/manifest.from-source"
+    log "image: from-source and prebuilt install the same $files files (from-source built in $(( $(date +%s) - finished ))s)"
+fi

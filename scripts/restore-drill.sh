@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # The restore drill (docs/RUNBOOK.md, "Monthly restore drill"), end to end on throw-away
-# clusters: load data into a migrated database; back it up both ways (pgBackRest full
-# backup + WAL archive, and the nightly pg_dump); restore each into a fresh cluster
-# (pg_restore; pgBackRest point-in-time recovery to a named restore point); prove with
+# clusters and a local S3 server over TLS (scripts/s3-local.sh: s3s-fs behind stunnel, a CA
+# made here): load data into a migrated database; back it up both ways into the bucket
+# (pgBackRest full and differential backups + WAL archive, encrypted; the nightly pg_dump,
+# encrypted and uploaded, with retention on disk and in the bucket); make the storage
+# unreachable, then refuse the credentials: each backup run must fail loudly and raise the
+# backup alert's metric, and nothing already archived may be lost; restore each backup from
+# the bucket into a fresh cluster (pg_restore of the downloaded dump; pgBackRest
+# point-in-time recovery to a named restore point); prove with
 # scripts/backup/fingerprint.sql that every row (checksum per table and per partition),
 # the partitions, privileges, roles, the extension, its config, the pg_cron job and the
 # adjusted prices came back, and that the point-in-time restore stopped at its target.
@@ -22,6 +27,7 @@ stop_all() {
     for c in "${clusters[@]}"; do
         if [ -f "$drill/$c/data/postmaster.pid" ]; then as_pg pg_ctl -D "$drill/$c/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
     done
+    if [ -d "$drill/s3" ]; then bash "$WESTON_ROOT/scripts/s3-local.sh" stop "$drill/s3" || true; fi
 }
 trap stop_all EXIT
 
@@ -51,24 +57,57 @@ CONF
 
 stop_all
 rm -rf "$drill"
-mkdir -p "$drill"/{dumps,metrics,pgbackrest/{lock,log,spool},repo}
+mkdir -p "$drill"/{dumps,fetched,metrics,pgbackrest/{lock,log,spool}}
 chown -R postgres:postgres "$drill"
 
-# pgBackRest: the deployable configuration with the repository on local disk instead of S3
-# (and no client-side encryption, which needs the secret).
-sed -e 's/^repo1-type=s3/repo1-type=posix/' -e '/^repo1-s3-/d' -e '/^repo1-cipher-/d' \
-    -e "s|^repo1-path=.*|repo1-path=$drill/repo|" -e "s|^spool-path=.*|spool-path=$drill/pgbackrest/spool|" \
-    -e "s|^pg1-path=.*|pg1-path=$drill/source/data|" -e "s|^pg1-socket-path=.*|pg1-socket-path=$drill/sock-source|" \
-    -e '/^log-level-file=/d' \
-    "$WESTON_ROOT/deploy/pgbackrest/pgbackrest.conf" > "$drill/pgbackrest.conf"
-printf 'lock-path=%s\nlog-path=%s\n' "$drill/pgbackrest/lock" "$drill/pgbackrest/log" \
-    | sed -i '/^\[global\]/r /dev/stdin' "$drill/pgbackrest.conf"
-chown postgres:postgres "$drill/pgbackrest.conf"
-pgbackrest=(pgbackrest --config="$drill/pgbackrest.conf" --stanza=weston)
+log "restore drill [$(( $(date +%s) - started ))s]: S3 server over TLS (s3s-fs behind stunnel)"
+bash "$WESTON_ROOT/scripts/s3-local.sh" start "$drill/s3"
+source "$drill/s3/s3.env"
 
-log "restore drill: source cluster with WAL archiving to pgBackRest ($drill)"
-init_cluster source "$(sed "s|archive_command = 'pgbackrest |archive_command = 'pgbackrest --config=$drill/pgbackrest.conf |" \
-    "$WESTON_ROOT/deploy/pgbackrest/postgresql-archiving.conf")"
+# pgBackRest: the deployable configuration file as it is; the drill's store, paths and
+# secrets come from pgBackRest's environment variables (which take precedence over the
+# file), the way the container passes the secrets. The server inherits them for archiving.
+install -o postgres -m 600 "$WESTON_ROOT/deploy/pgbackrest/pgbackrest.conf" "$drill/pgbackrest.conf"
+export PGBACKREST_CONFIG=$drill/pgbackrest.conf \
+    PGBACKREST_REPO1_S3_ENDPOINT=$WESTON_S3_ENDPOINT PGBACKREST_REPO1_STORAGE_PORT=$WESTON_S3_PORT \
+    PGBACKREST_REPO1_STORAGE_CA_FILE=$WESTON_S3_CA_FILE PGBACKREST_REPO1_S3_REGION=$WESTON_S3_REGION \
+    PGBACKREST_REPO1_S3_BUCKET=$WESTON_S3_BUCKET PGBACKREST_REPO1_S3_URI_STYLE=path \
+    PGBACKREST_REPO1_S3_KEY=$WESTON_S3_KEY PGBACKREST_REPO1_S3_KEY_SECRET=$WESTON_S3_KEY_SECRET \
+    PGBACKREST_REPO1_CIPHER_PASS=$(openssl rand -hex 24) \
+    PGBACKREST_PG1_PATH=$drill/source/data PGBACKREST_PG1_SOCKET_PATH=$drill/sock-source \
+    PGBACKREST_SPOOL_PATH=$drill/pgbackrest/spool PGBACKREST_LOCK_PATH=$drill/pgbackrest/lock \
+    PGBACKREST_LOG_PATH=$drill/pgbackrest/log
+# The nightly dump's upload: the same bucket and keys (dump-s3.sh defaults to pgBackRest's).
+export WESTON_DUMP_S3_BUCKET=$WESTON_S3_BUCKET WESTON_DUMP_S3_ENDPOINT=$WESTON_S3_ENDPOINT:$WESTON_S3_PORT \
+    WESTON_DUMP_S3_CA_FILE=$WESTON_S3_CA_FILE WESTON_DUMP_S3_REGION=$WESTON_S3_REGION WESTON_DUMP_S3_PREFIX=dumps/weston
+pgbackrest=(pgbackrest --stanza=weston)
+objects() { find "$drill/s3/objects/$WESTON_S3_BUCKET/$1" -type f 2>/dev/null | wc -l; }
+metric() { # kind: the value of weston_backup_last_run_failed the last run wrote
+    sed -n "s/^weston_backup_last_run_failed{kind=\"$1\"} //p" "$drill/metrics/weston_backup.$1.prom"
+}
+backup() { # type [VAR=value ...]: scripts/backup/pgbackrest-backup.sh as postgres
+    local type=$1; shift
+    as_pg env WESTON_BACKUP_TYPE="$type" WESTON_METRICS_TEXTFILE_DIR="$drill/metrics" "$@" \
+        bash "$WESTON_ROOT/scripts/backup/pgbackrest-backup.sh"
+}
+nightly_dump() { # [VAR=value ...]: scripts/backup/nightly-dump.sh as postgres, prints the dump's path
+    as_pg env PGHOST="$drill/sock-source" PGUSER=postgres WESTON_DB=weston WESTON_DUMP_DIR="$drill/dumps" \
+        WESTON_PG_BINDIR="$bindir" WESTON_METRICS_TEXTFILE_DIR="$drill/metrics" "$@" \
+        bash "$WESTON_ROOT/scripts/backup/nightly-dump.sh"
+}
+expect_failure() { # what, log file, command...: must exit non-zero, say FAILED, raise the alert's input
+    local what=$1 out=$2 kind; shift 2
+    kind=$([ "$1" = backup ] && echo pgbackrest || echo pg_dump)
+    if "$@" > "$out" 2>&1; then cat "$out" >&2; fail "$what: the run succeeded"; fi
+    grep -q 'FAILED' "$out" || { cat "$out" >&2; fail "$what: no clear failure message"; }
+    [ "$(metric "$kind")" = 1 ] || fail "$what: weston_backup_last_run_failed{kind=\"$kind\"} is $(metric "$kind"), not 1"
+    grep -q "^weston_backup_last_success_timestamp_seconds{kind=\"$kind\"} [0-9]" "$drill/metrics/weston_backup.$kind.prom" \
+        || fail "$what: the last success time was lost"
+    log "restore drill [$(( $(date +%s) - started ))s]: $what failed as it must: $(grep -m1 -E 'ERROR|ERROR:|Failed|failed' "$out" | cut -c1-160)"
+}
+
+log "restore drill [$(( $(date +%s) - started ))s]: source cluster with WAL archiving to pgBackRest ($drill)"
+init_cluster source "$(cat "$WESTON_ROOT/deploy/pgbackrest/postgresql-archiving.conf")"
 as_pg createdb -h "$drill/sock-source" weston
 DATABASE_URL="postgres://postgres@localhost/weston?host=$drill/sock-source" "$WESTON_LOADER_BIN" migrate >/dev/null
 
@@ -107,31 +146,62 @@ sql source "
     CREATE TABLE app.watchlist (symbol text PRIMARY KEY, note text);
     INSERT INTO app.watchlist VALUES ('S001', 'split 4-for-1'), ('S002', 'reverse split');" >/dev/null
 
-log "restore drill: pgBackRest stanza and full backup"
+log "restore drill [$(( $(date +%s) - started ))s]: pgBackRest stanza and full backup into s3://$WESTON_S3_BUCKET"
 as_pg "${pgbackrest[@]}" stanza-create >/dev/null
-WESTON_PGBACKREST_CONFIG="$drill/pgbackrest.conf" WESTON_BACKUP_TYPE=full \
-    WESTON_METRICS_TEXTFILE_DIR="$drill/metrics" as_pg bash "$WESTON_ROOT/scripts/backup/pgbackrest-backup.sh" >/dev/null
-grep -q '^weston_backup_last_run_failed{kind="pgbackrest"} 0$' "$drill/metrics/weston_backup.pgbackrest.prom" \
-    || fail "pgbackrest-backup.sh did not report success"
+backup full >/dev/null
+[ "$(metric pgbackrest)" = 0 ] || fail "pgbackrest-backup.sh did not report success"
+[ "$(objects pgbackrest/weston/backup)" -gt 0 ] && [ "$(objects pgbackrest/weston/archive)" -gt 0 ] \
+    || fail "the backup or the WAL archive is not in the bucket"
+# Client-side encryption: not even pgBackRest's own index is readable in the bucket.
+! grep -q '^\[backrest\]' "$drill/s3/objects/$WESTON_S3_BUCKET/pgbackrest/weston/backup/weston/backup.info" \
+    || fail "the bucket holds pgBackRest's files unencrypted"
 
 load_batch 59 0 2
 if [ "$(sql source "SELECT count(*) FROM pg_proc WHERE proname = 'weston_rotate_partitions'")" = 1 ]; then
     sql source "SELECT weston_rotate_partitions()" >/dev/null
 fi
 
-log "restore drill: nightly pg_dump (with retention)"
+log "restore drill [$(( $(date +%s) - started ))s]: nightly pg_dump, uploaded encrypted (with retention on disk and in the bucket)"
 touch -d '20 days ago' "$drill/dumps/weston-20000101T000000Z.dump" "$drill/dumps/weston-20000101T000000Z.roles.sql"
 touch -d '2 days ago' "$drill/dumps/weston-20000102T000000Z.dump"
+# Earlier nights in the bucket, named as the script names them: 2 and 20 days old.
+stamp_days_ago() { date -u -d "$1 days ago" +%Y%m%dT%H%M%SZ; }
+recent=weston-$(stamp_days_ago 2) old=weston-$(stamp_days_ago 20)
+for name in "$recent" "$old"; do   # each upload applies the retention, sparing its own name
+    echo "an earlier night" > "$drill/dumps/$name.dump" && echo "--" > "$drill/dumps/$name.roles.sql"
+    chown postgres:postgres "$drill/dumps/$name".*
+    as_pg bash "$WESTON_ROOT/scripts/backup/dump-s3.sh" upload "$drill/dumps" "$name" >/dev/null
+    rm "$drill/dumps/$name".*
+done
 chown -R postgres:postgres "$drill/dumps"
-dump=$(as_pg env PGHOST="$drill/sock-source" PGUSER=postgres WESTON_DB=weston WESTON_DUMP_DIR="$drill/dumps" \
-        WESTON_PG_BINDIR="$bindir" WESTON_METRICS_TEXTFILE_DIR="$drill/metrics" \
-        bash "$WESTON_ROOT/scripts/backup/nightly-dump.sh" | tail -n 1)
+dump=$(nightly_dump | tail -n 1)
 [ ! -e "$drill/dumps/weston-20000101T000000Z.dump" ] && [ ! -e "$drill/dumps/weston-20000101T000000Z.roles.sql" ] \
     || fail "retention kept a dump older than 14 days"
 [ -e "$drill/dumps/weston-20000102T000000Z.dump" ] || fail "retention removed a 2-day-old dump"
-grep -q '^weston_backup_last_run_failed{kind="pg_dump"} 0$' "$drill/metrics/weston_backup.pg_dump.prom" \
-    || fail "nightly-dump.sh did not report success"
-roles_file=${dump%.dump}.roles.sql
+[ "$(metric pg_dump)" = 0 ] || fail "nightly-dump.sh did not report success"
+dump_name=$(basename "$dump" .dump)
+in_bucket=$(as_pg bash "$WESTON_ROOT/scripts/backup/dump-s3.sh" list | tr '\n' ' ')
+[ "$in_bucket" = "$recent.dump.gpg $recent.roles.sql.gpg $dump_name.dump.gpg $dump_name.roles.sql.gpg " ] \
+    || fail "the bucket's dumps after retention are [$in_bucket]"
+psql_at source -d weston -At -f "$WESTON_ROOT/scripts/backup/fingerprint.sql" > "$drill/fingerprint.at-dump"
+
+log "restore drill [$(( $(date +%s) - started ))s]: the storage unreachable, then the credentials refused"
+# Written while the storage is away: archived once it is back, it must reach the restore.
+sql source "INSERT INTO etl_run (job_name, status, finished_at, rows_loaded) VALUES ('drill-outage', 'succeeded', now(), 0);
+            SELECT pg_switch_wal();" >/dev/null
+bash "$WESTON_ROOT/scripts/s3-local.sh" tls-stop "$drill/s3"
+# (pgBackRest retries a refused connection until io-timeout, 60 s by default, for each file
+# it reads: 1 s keeps this run to seconds.)
+expect_failure "a backup with the storage unreachable" "$drill/unreachable-backup.log" backup diff PGBACKREST_IO_TIMEOUT=1
+expect_failure "a dump upload with the storage unreachable" "$drill/unreachable-dump.log" nightly_dump
+bash "$WESTON_ROOT/scripts/s3-local.sh" tls-start "$drill/s3"
+expect_failure "a backup with a wrong secret key" "$drill/credentials-backup.log" \
+    backup diff PGBACKREST_REPO1_S3_KEY_SECRET=not-the-secret
+expect_failure "a dump upload with a wrong secret key" "$drill/credentials-dump.log" \
+    nightly_dump WESTON_DUMP_S3_KEY_SECRET=not-the-secret
+log "restore drill [$(( $(date +%s) - started ))s]: the storage back: a differential backup, and the alert's input clears"
+backup diff >/dev/null
+[ "$(metric pgbackrest)" = 0 ] || fail "the backup after the outage did not report success"
 
 psql_at source -d weston -At -f "$WESTON_ROOT/scripts/backup/fingerprint.sql" > "$drill/fingerprint.source"
 sql source "SELECT pg_create_restore_point('weston-drill')" >/dev/null
@@ -140,22 +210,23 @@ sql source "INSERT INTO securities (symbol, name) VALUES ('AFTER', 'after the re
             SELECT pg_switch_wal();" >/dev/null
 as_pg "${pgbackrest[@]}" check >/dev/null   # every WAL segment up to now is in the repository
 
-compare() { # cluster
+compare() { # cluster, the source's fingerprint to match (when the backup was taken)
     psql_at "$1" -d weston -At -f "$WESTON_ROOT/scripts/backup/fingerprint.sql" > "$drill/fingerprint.$1"
-    if ! diff -u "$drill/fingerprint.source" "$drill/fingerprint.$1" > "$drill/fingerprint.$1.diff"; then
+    if ! diff -u "$drill/fingerprint.$2" "$drill/fingerprint.$1" > "$drill/fingerprint.$1.diff"; then
         head -n 40 "$drill/fingerprint.$1.diff" >&2
         fail "the $1 restore differs from the source (see $drill/fingerprint.$1.diff)"
     fi
 }
 
-log "restore drill: pg_restore into a fresh cluster"
+log "restore drill [$(( $(date +%s) - started ))s]: the dump downloaded from the bucket, pg_restore into a fresh cluster"
+as_pg bash "$WESTON_ROOT/scripts/backup/dump-s3.sh" fetch "$dump_name" "$drill/fetched"
 init_cluster logical
 # The roles first (the cluster's own superuser exists already), then the database with --create.
-grep -v '^CREATE ROLE postgres;$' "$roles_file" | psql_at logical -d postgres -f - >/dev/null
-as_pg pg_restore -h "$drill/sock-logical" -d postgres --create --exit-on-error "$dump"
-compare logical
+grep -v '^CREATE ROLE postgres;$' "$drill/fetched/$dump_name.roles.sql" | psql_at logical -d postgres -f - >/dev/null
+as_pg pg_restore -h "$drill/sock-logical" -d postgres --create --exit-on-error "$drill/fetched/$dump_name.dump"
+compare logical at-dump
 
-log "restore drill: pgBackRest point-in-time recovery to the restore point"
+log "restore drill [$(( $(date +%s) - started ))s]: pgBackRest point-in-time recovery from the bucket to the restore point"
 mkdir -p "$drill/pitr/data" && chown -R postgres:postgres "$drill/pitr" && chmod 700 "$drill/pitr/data"
 as_pg "${pgbackrest[@]}" --pg1-path="$drill/pitr/data" --type=name --target=weston-drill \
     --target-action=promote --archive-mode=off restore >/dev/null
@@ -165,10 +236,20 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 [ "$(sql pitr "SELECT pg_is_in_recovery()")" = f ] || fail "the point-in-time restore did not finish recovery"
-compare pitr
+compare pitr source
 [ "$(sql pitr "SELECT count(*) FROM securities WHERE symbol = 'AFTER'")" = 0 ] \
     || fail "the point-in-time restore went past its target"
 [ "$(sql source "SELECT count(*) FROM securities WHERE symbol = 'AFTER'")" = 1 ] || fail "the source lost its last row"
+[ "$(sql pitr "SELECT count(*) FROM etl_run WHERE job_name = 'drill-outage'")" = 1 ] \
+    || fail "the point-in-time restore lost what was written while the storage was unreachable"
+
+log "restore drill [$(( $(date +%s) - started ))s]: retention in the bucket (pgBackRest expire)"
+# A second full backup, then the expiry a count of one full backup asks for: the first full
+# and its differential leave the bucket.
+backup full >/dev/null
+as_pg "${pgbackrest[@]}" --repo1-retention-full-type=count --repo1-retention-full=1 expire >/dev/null
+backups=$(as_pg "${pgbackrest[@]}" info --output=json | python3 -c 'import json,sys; print(" ".join(b["type"] for b in json.load(sys.stdin)[0]["backup"]))')
+[ "$backups" = full ] || fail "after expire the repository holds [$backups], not one full backup"
 
 summary=$(sql source "SELECT format('%s bars in %s partitions, %s tables checked, extension %s, %s cron job(s)',
     (SELECT count(*) FROM prices_daily), (SELECT count(*) FROM pg_inherits WHERE inhparent = 'prices_daily'::regclass),

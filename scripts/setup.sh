@@ -8,7 +8,8 @@ source "$(dirname "$0")/env.sh"
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-partman
           postgresql-15-pgtap libclang-dev clang sudo pkg-config
           prometheus prometheus-postgres-exporter prometheus-alertmanager
-          prometheus-node-exporter pgbackrest podman buildah debootstrap)
+          prometheus-node-exporter pgbackrest podman buildah debootstrap
+          rclone gnupg stunnel4 binutils)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -30,6 +31,13 @@ fi
 if ! grep -qs "^pg15 = \"$WESTON_PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
     log "cargo pgrx init --pg15 $WESTON_PG_CONFIG"
     cargo pgrx init --pg15 "$WESTON_PG_CONFIG" >/dev/null
+fi
+
+# The restore drill's S3 server (scripts/s3-local.sh): s3s-fs, from crates.io, once per machine.
+tools=${WESTON_TOOLS_DIR:-/var/cache/pg_weston/tools}
+if [ ! -x "$tools/bin/s3s-fs" ]; then
+    log "installing s3s-fs 0.14.1 into $tools (the drill's S3 server; 0.17 needs Rust 1.96)"
+    cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet --root "$tools"
 fi
 
 cd "$WESTON_ROOT"

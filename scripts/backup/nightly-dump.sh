@@ -4,6 +4,10 @@
 # Connection from the usual libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD or
 # ~/.pgpass). Run it as a superuser: the roles file keeps the login users' password
 # hashes (so a restore lets people back in), which is why every file is private (umask 077).
+# With WESTON_DUMP_S3_BUCKET set, both files are also encrypted (gpg, AES-256, passphrase
+# WESTON_DUMP_PASSPHRASE) and uploaded with rclone to s3://BUCKET/WESTON_DUMP_S3_PREFIX/;
+# the bucket keeps WESTON_DUMP_S3_RETAIN_DAYS days of them, judged by the stamp in their
+# names (docs/RUNBOOK.md, "S3 settings"). A failed upload fails the run (the local dump stays).
 # With WESTON_METRICS_TEXTFILE_DIR set, writes weston_backup.pg_dump.prom for
 # node_exporter's textfile collector (deploy/monitoring/alerts.yml alerts on it).
 set -euo pipefail
@@ -30,7 +34,8 @@ write_metrics() {
     } > "$file.tmp"
     mv "$file.tmp" "$file"   # atomic: node_exporter never reads half a file
 }
-trap 'write_metrics 1' ERR
+step="the dump"
+trap 'status=$?; write_metrics 1; echo "nightly-dump: FAILED at $step (exit $status)" >&2' ERR
 
 umask 077
 mkdir -p "$backup_dir"
@@ -43,7 +48,13 @@ mv "$partial.roles.sql" "$backup_dir/${database}-$stamp.roles.sql"
 mv "$partial.dump" "$backup_dir/${database}-$stamp.dump"
 
 # Retention only after a good dump, and never the newest one.
+step="the local retention"
 find "$backup_dir" -maxdepth 1 -type f \( -name "${database}-*.dump" -o -name "${database}-*.roles.sql" \) \
      -mtime "+$((retain_days - 1))" ! -name "${database}-$stamp.*" -print -delete
+
+if [ -n "${WESTON_DUMP_S3_BUCKET:-}" ]; then
+    step="the upload to s3://$WESTON_DUMP_S3_BUCKET"
+    bash "$(dirname "$0")/dump-s3.sh" upload "$backup_dir" "${database}-$stamp"
+fi
 write_metrics 0
 echo "$backup_dir/${database}-$stamp.dump"
