@@ -16,7 +16,10 @@ const REFERENCE: &str = include_str!("../../docs/REFERENCE.md");
 fn section(heading: &str) -> Vec<&'static str> {
     let level = heading.chars().take_while(|c| *c == '#').count();
     let mut lines = REFERENCE.lines().skip_while(|l| *l != heading);
-    assert!(lines.next().is_some(), "docs/REFERENCE.md has no `{heading}`");
+    assert!(
+        lines.next().is_some(),
+        "docs/REFERENCE.md has no `{heading}`"
+    );
     lines
         .take_while(|l| {
             let hashes = l.chars().take_while(|c| *c == '#').count();
@@ -61,7 +64,10 @@ fn documented_functions() -> BTreeMap<String, String> {
             "docs/REFERENCE.md: `{signature}` is not followed by its comment as a `> ` block quote"
         );
         let previous = functions.insert(signature.to_owned(), comment.join(" "));
-        assert!(previous.is_none(), "docs/REFERENCE.md lists `{signature}` twice");
+        assert!(
+            previous.is_none(),
+            "docs/REFERENCE.md lists `{signature}` twice"
+        );
     }
     functions
 }

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    aapl_bars_around_the_split, aapl_dividends_2020, aapl_splits_2020, date, fast, fmp_api,
-    fmp_on, FmpProvider, Provider, ProviderError, Reply, Seen, TestServer, KEY,
+    aapl_bars_around_the_split, aapl_dividends_2020, aapl_splits_2020, date, fast, fmp_api, fmp_on,
+    FmpProvider, Provider, ProviderError, Reply, Seen, TestServer, KEY,
 };
 use rust_decimal_macros::dec;
 

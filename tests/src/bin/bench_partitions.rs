@@ -150,7 +150,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     rows.push((
-        format!("run that creates one month (median of {})", size.create_runs),
+        format!(
+            "run that creates one month (median of {})",
+            size.create_runs
+        ),
         median(&mut create[0]),
         median(&mut create[1]),
         create_blocked,

@@ -218,7 +218,11 @@ async fn run(
         outcome.missing.is_empty(),
         "{label}: every (symbol, session) supplied"
     );
-    assert_eq!(outcome.bars.len(), symbol_count() * sessions.len(), "{label}");
+    assert_eq!(
+        outcome.bars.len(),
+        symbol_count() * sessions.len(),
+        "{label}"
+    );
     (elapsed, chain.stats())
 }
 

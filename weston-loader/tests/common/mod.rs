@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-pub use fake_providers::{fixture, Reply, Seen, TestServer};
+pub use fake_providers::{Reply, Seen, TestServer};
 pub use weston_loader::cli::ProviderName;
 pub use weston_loader::providers::{
     BarsOutcome, DailyBar, Dividend, FmpProvider, HttpLimits, PolygonProvider, Provider,
@@ -56,7 +56,9 @@ pub async fn polygon_on(
 }
 
 /// A local server answering with `api`, and an FMP client of it.
-pub async fn fmp_on(api: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> (TestServer, FmpProvider) {
+pub async fn fmp_on(
+    api: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+) -> (TestServer, FmpProvider) {
     let server = TestServer::start(api).await;
     let provider = fmp(&server);
     (server, provider)
@@ -98,7 +100,11 @@ pub fn fmp_api(seen: &Seen) -> Reply {
 }
 
 /// A server answering `first` for the first `n` requests, then the normal API.
-pub fn flaky(n: usize, first: Reply, api: fn(&Seen) -> Reply) -> impl Fn(&Seen) -> Reply + Send + Sync {
+pub fn flaky(
+    n: usize,
+    first: Reply,
+    api: fn(&Seen) -> Reply,
+) -> impl Fn(&Seen) -> Reply + Send + Sync {
     let count = AtomicUsize::new(0);
     move |seen: &Seen| {
         if count.fetch_add(1, Ordering::SeqCst) < n {
