@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{
     aapl_bars_around_the_split, aapl_splits_2020, assert_no_key, date, fast, flaky, fmp_api,
-    fmp_on, polygon_api, polygon_on, FmpProvider, ProviderError, ProviderName, ProviderStats,
-    RateLimit, Reply, Seen, TestServer, KEY,
+    fmp_on, polygon_api, polygon_on, FmpProvider, Provider, ProviderError, ProviderName,
+    ProviderStats, RateLimit, Reply, Seen, TestServer, KEY,
 };
 
 #[tokio::test]

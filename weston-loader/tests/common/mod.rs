@@ -2,8 +2,8 @@
 //! here only, so a moved module is fixed in one place), limits scaled down to milliseconds,
 //! clients of the fake servers holding KEY, and AAPL's requests around its 2020 split.
 
-// Each test file uses part of this module.
-#![allow(dead_code)]
+// Each test file uses part of this module and of its re-exports.
+#![allow(dead_code, unused_imports)]
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
