@@ -41,8 +41,6 @@ if [ ! -x "$tools/bin/s3s-fs" ]; then
 fi
 
 cd "$WESTON_ROOT"
-log "building and installing the pg_weston extension"
-cargo pgrx install --release -p pg_weston --pg-config "$WESTON_PG_CONFIG" 2>&1 | grep -vE '^\s*(Compiling|Copying|Discovered|Writing|Building|Finished|Installing)' || true
-test -f "$("$WESTON_PG_CONFIG" --sharedir)/extension/pg_weston.control"
+install_extension
 log "building weston-loader"
 cargo build --release -q -p weston-loader

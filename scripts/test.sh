@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every test, in four tiers: pure Rust; integration against a real PostgreSQL 15 cluster
-# with pg_cron (and the restore drill); in-extension (cargo pgrx test); the container image.
-# Sets everything up first.
+# Every test, in tiers: formatting and lints; pure Rust; integration against a real
+# PostgreSQL 15 cluster with pg_cron (then every benchmark in smoke mode, and the restore
+# drill); in-extension (cargo pgrx test); the container image. Sets everything up first and
+# ends with the release build of the extension installed again.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$WESTON_ROOT"
@@ -9,13 +10,25 @@ bash scripts/setup.sh
 
 failed=0
 # WESTON_TEST_TIERS picks tiers for a quicker local loop (e.g. "1 2"); CI runs them all.
-tiers=" ${WESTON_TEST_TIERS:-1 2 2b 3 4} "
-tier() {
-    local id=$1; shift
-    case "$tiers" in *" $id "*) ;; *) log "skipping tier $id (WESTON_TEST_TIERS)"; return 0 ;; esac
-    log "tier $id: $1"; shift
+tiers=" ${WESTON_TEST_TIERS:-0 1 2 2c 2b 3 4} "
+selected() { case "$tiers" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+step() {
+    log "$1"; shift
     if ! "$@"; then failed=1; log "FAILED: $*"; fi
 }
+tier() {
+    local id=$1; shift
+    if ! selected "$id"; then log "skipping tier $id (WESTON_TEST_TIERS)"; return 0; fi
+    step "tier $id: $1" "${@:2}"
+}
+
+# Formatting and lints (warnings are errors; the lint set is [workspace.lints] in
+# Cargo.toml). pg_test turns on the extension's in-database tests so they are linted too.
+format_and_lints() {
+    cargo fmt --all --check &&
+        cargo clippy --release --workspace --all-targets --features pg_weston/pg_test -- -D warnings
+}
+tier 0 "formatting and lints (cargo fmt --check, cargo clippy -D warnings)" format_and_lints
 
 tier 1 "pure Rust (no PostgreSQL)" \
     cargo test --release --workspace --exclude weston-tests
@@ -39,19 +52,35 @@ export WESTON_TEST_CRON_URL="postgres://postgres@127.0.0.1:$WESTON_PGPORT/$WESTO
 # ports, or on WESTON_TEST_MONITORING_PORT_BASE + 0..5 when set.
 tier 2 "integration tests against PostgreSQL 15 on port $WESTON_PGPORT" \
     cargo test --release -p weston-tests -- --test-threads "${WESTON_TEST_THREADS:-4}"
+# Benchmarks assert no speed, but one that no longer runs fails here (seconds each).
+tier 2c "every benchmark in smoke mode (scripts/bench.sh --smoke) on the same cluster" \
+    env WESTON_BENCH_ADMIN_URL="$WESTON_TEST_ADMIN_URL" bash scripts/bench.sh --smoke
 bash scripts/cluster.sh stop || true
 
 # Backups: pg_dump and pgBackRest (WAL archive + point-in-time recovery), each restored
 # into a fresh cluster and compared table by table (Unix sockets only, no TCP port).
 tier 2b "restore drill" bash scripts/restore-drill.sh
 
-# Last: cargo pgrx test installs its own build (with the test schema) into PostgreSQL;
-# setup.sh puts the release build back on the next run.
+# Late: cargo pgrx test installs its own build (with the test schema) into PostgreSQL and
+# leaves it there; the release build is installed again right after (below).
 # cargo pgrx test runs initdb and postgres through sudo as the postgres user.
 pgrx_data=${WESTON_PGRX_TEST_DIR:-/tmp/weston-pgrx-test}
 mkdir -p "$pgrx_data" && chown postgres:postgres "$pgrx_data"
 tier 3 "in-extension tests (cargo pgrx test)" \
     cargo pgrx test pg15 --release -p pg_weston --runas postgres --pgdata "$pgrx_data/data"
+# So that the local cluster keeps working after the tests (a test build left installed
+# fails with "could not find function ..._wrapper"), and proven on the tier-2 cluster.
+release_build_installed() {
+    install_extension || return 1
+    bash scripts/cluster.sh start || return 1
+    local status=0
+    bash scripts/check-release-install.sh "$WESTON_TEST_ADMIN_URL" || status=$?
+    bash scripts/cluster.sh stop || true
+    return "$status"
+}
+if selected 3; then
+    step "after tier 3: the release build of the extension installed again" release_build_installed
+fi
 
 # The deployable image: Dockerfile.pg15 built with podman from a locally debootstrapped
 # base, then smoke-tested inside with buildah (first start, roles, rotation, scram).

@@ -314,7 +314,7 @@ pub(crate) fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys
 /// Creates every missing month overlapping `[from_date, to_date]`; returns how many.
 ///
 /// SECURITY DEFINER so that `etl_writer`, which owns no table, can add months before it
-/// loads them (CONTRACT.md). With the owner's rights it could otherwise alter or drain any
+/// loads them (docs/REFERENCE.md). With the owner's rights it could otherwise alter or drain any
 /// partitioned table, so it only acts on parents registered in `weston_partition_config`
 /// (which only `dba` may change). The pinned search_path puts our schema before pg_temp:
 /// the config lookup can be shadowed neither by the caller's schemas nor by a temp table.

@@ -189,3 +189,36 @@ pub fn backup_textfile_metrics() -> std::collections::BTreeSet<String> {
     }
     names
 }
+
+/// How big a benchmark runs. `scripts/bench.sh` runs them full and prints their ratios;
+/// `scripts/test.sh` runs each with `--smoke` (small sizes, seconds, speed never asserted)
+/// so that a benchmark that no longer runs fails CI instead of rotting unnoticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchSize {
+    Full,
+    Smoke,
+}
+
+impl BenchSize {
+    /// From the command line: no argument, or `--smoke`.
+    ///
+    /// # Panics
+    /// On any other argument, naming it.
+    #[must_use]
+    pub fn from_args() -> BenchSize {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            [] => BenchSize::Full,
+            ["--smoke"] => BenchSize::Smoke,
+            _ => panic!("usage: bench_<area> [--smoke]; got {args:?}"),
+        }
+    }
+
+    /// `full` or `smoke`, for this size.
+    pub fn pick<T>(self, full: T, smoke: T) -> T {
+        match self {
+            BenchSize::Full => full,
+            BenchSize::Smoke => smoke,
+        }
+    }
+}

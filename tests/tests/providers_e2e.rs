@@ -5,19 +5,10 @@
 //! scaled down through the loader's environment knobs. The tests run on a multi-threaded
 //! runtime: the loader is awaited synchronously while the servers answer on other threads.
 
-// The providers' own test server, shared by path (no crate depends on the other's tests).
-#[path = "../../weston-loader/tests/common/server.rs"]
-#[allow(dead_code)]
-mod server;
-
-#[path = "../../weston-loader/tests/common/fmp_stable.rs"]
-mod fmp_stable;
-
 use std::process::Output;
 
-use fmp_stable::fixture;
+use fake_providers::{fixture, Reply, Seen, TestServer};
 use rust_decimal::Decimal;
-use server::{Reply, Seen, TestServer};
 use weston_tests::{loader_command, output_text, TestDb};
 
 const FMP_KEY: &str = "fmp-k3y";
@@ -33,7 +24,7 @@ const WINDOW: [&str; 6] = [
 
 /// FMP `/stable` as documented, for a client holding FMP_KEY.
 fn fmp_ok(seen: &Seen) -> Reply {
-    fmp_stable::fmp_api(FMP_KEY, seen)
+    fake_providers::fmp::fmp_api(FMP_KEY, seen)
 }
 
 fn fmp_down(_: &Seen) -> Reply {

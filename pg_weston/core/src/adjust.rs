@@ -1,4 +1,4 @@
-//! Split and total-return adjustment (CONTRACT.md, "Adjusted prices"), computed exactly.
+//! Split and total-return adjustment (docs/REFERENCE.md, "Adjusted prices"), computed exactly.
 //!
 //! An event's date is its ex-date. A bar dated `d` is adjusted by every event with
 //! `d < ex_date <= as_of` (`as_of` `None`: every event given):

@@ -2,30 +2,30 @@
 //! analyst would write by hand, side by side in one run, on a synthetic universe of 750
 //! symbols x 5 years of weekdays with splits and dividends, generated set-based in SQL.
 //! Run by `scripts/bench.sh adjusted`. Prints medians and ratios; asserts nothing about speed.
+//! `--smoke`: 20 symbols, 2 repetitions.
 
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgConnection};
-use weston_tests::TestDb;
+use weston_tests::{BenchSize, TestDb};
 
-const SYMBOLS: i32 = 750;
 const YEAR_FROM: &str = "2023-01-01";
 const YEAR_TO: &str = "2023-12-31";
 
-/// The universe: weekdays 2020-2024, a deterministic wobbly price per symbol; a split for
-/// every third symbol (forward, reverse and 3-for-2), a second one for every seventh;
-/// quarterly dividends for two symbols in three.
+/// The universe of `{symbols}` symbols: weekdays 2020-2024, a deterministic wobbly price per
+/// symbol; a split for every third symbol (forward, reverse and 3-for-2), a second one for
+/// every seventh; quarterly dividends for two symbols in three.
 const GENERATE: &str = r#"
 SELECT weston_ensure_partitions('2020-01-01', '2024-12-31');
 INSERT INTO etl_run (job_name, window_start, window_end) VALUES ('bench-adjusted', '2020-01-01', '2024-12-31');
 INSERT INTO securities (symbol)
-SELECT 'S' || lpad(i::text, 4, '0') FROM generate_series(1, 750) i;
+SELECT 'S' || lpad(i::text, 4, '0') FROM generate_series(1, {symbols}) i;
 INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
 SELECT 'S' || lpad(i::text, 4, '0'), d::date,
        round(c * 0.995, 2), round(c * 1.01, 2), round(c * 0.99, 2), round(c, 2),
        100000 + (i * 7919 + n * 104729) % 900000, 'mock', 1
-  FROM generate_series(1, 750) i
+  FROM generate_series(1, {symbols}) i
  CROSS JOIN LATERAL (
        SELECT d, row_number() OVER (ORDER BY d) AS n
          FROM generate_series(date '2020-01-01', date '2024-12-31', interval '1 day') d
@@ -35,14 +35,14 @@ SELECT 'S' || lpad(i::text, 4, '0'), d::date,
 INSERT INTO splits (symbol, date, numerator, denominator, provider, run_id)
 SELECT 'S' || lpad(i::text, 4, '0'), date '2020-03-02' + (i * 37) % 1700,
        (ARRAY[2, 3, 4, 1, 7, 10])[1 + i % 6], (ARRAY[1, 2, 1, 8, 1, 1])[1 + i % 6], 'mock', 1
-  FROM generate_series(1, 750) i WHERE i % 3 = 0
+  FROM generate_series(1, {symbols}) i WHERE i % 3 = 0
 UNION ALL
 SELECT 'S' || lpad(i::text, 4, '0'), date '2021-06-01' + (i * 53) % 900, 3, 2, 'mock', 1
-  FROM generate_series(1, 750) i WHERE i % 7 = 0 AND (date '2021-06-01' + (i * 53) % 900) <> (date '2020-03-02' + (i * 37) % 1700)
+  FROM generate_series(1, {symbols}) i WHERE i % 7 = 0 AND (date '2021-06-01' + (i * 53) % 900) <> (date '2020-03-02' + (i * 37) % 1700)
 ON CONFLICT DO NOTHING;
 INSERT INTO dividends (symbol, ex_date, amount, provider, run_id)
 SELECT 'S' || lpad(i::text, 4, '0'), q::date + i % 20, round(0.10 + (i % 50) / 100.0, 2), 'mock', 1
-  FROM generate_series(1, 750) i
+  FROM generate_series(1, {symbols}) i
  CROSS JOIN generate_series(date '2020-02-03', date '2024-12-31', interval '3 months') q
  WHERE i % 3 <> 1;
 ANALYZE;
@@ -190,10 +190,15 @@ async fn run(
 
 #[tokio::main]
 async fn main() {
+    let size = BenchSize::from_args();
+    let symbols_count = size.pick(750, 20);
     let db = TestDb::migrated("bench_adjusted").await;
     let mut conn = db.pool.acquire().await.unwrap();
     let start = Instant::now();
-    sqlx::raw_sql(GENERATE).execute(&mut *conn).await.unwrap();
+    sqlx::raw_sql(&GENERATE.replace("{symbols}", &symbols_count.to_string()))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     sqlx::raw_sql(PINNED_WRAPPER)
         .execute(&mut *conn)
         .await
@@ -205,7 +210,7 @@ async fn main() {
     .await
     .unwrap();
     println!(
-        "universe generated set-based in SQL (the loader's mock provider is built in parallel): {SYMBOLS} symbols, {bars} bars 2020-2024, {splits} splits, {dividends} dividends (generated in {:.1} s)",
+        "universe generated set-based in SQL (the loader's mock provider is built in parallel): {symbols_count} symbols, {bars} bars 2020-2024, {splits} splits, {dividends} dividends (generated in {:.1} s)",
         start.elapsed().as_secs_f64()
     );
 
@@ -251,13 +256,13 @@ async fn main() {
             format!("one symbol ({})", one[0]),
             &one,
             ("weston_adjusted_prices", ADJUSTED_ONE),
-            30,
+            size.pick(30, 2),
         ),
         (
-            format!("all {SYMBOLS} symbols"),
+            format!("all {symbols_count} symbols"),
             &all,
             ("weston_adjusted_prices[]", ADJUSTED_MANY),
-            5,
+            size.pick(5, 2),
         ),
     ];
     for (what, symbols, (our_name, our_sql), reps) in cases {

@@ -1,7 +1,8 @@
 //! The loader's write path (validate, COPY into staging, upsert) against a plain COPY of
 //! the same bars into the same partitioned table, side by side in one run, for
 //! 750 x 180 rows and for 2.5 million rows; then the re-run of the unchanged window,
-//! which must write zero tuples. Run by `scripts/bench.sh ingest`.
+//! which must write zero tuples. Run by `scripts/bench.sh ingest`; `--smoke`: 20 x 30 and
+//! 40 x 60.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use weston_loader::calendar;
 use weston_loader::cli::ProviderName;
 use weston_loader::ingest::{self, SymbolLoad};
 use weston_loader::providers::mock::{mock_symbol, MockProvider};
-use weston_tests::TestDb;
+use weston_tests::{BenchSize, TestDb};
 
 const BATCH_SYMBOLS: usize = 50;
 
@@ -71,7 +72,7 @@ impl Timing {
     }
 }
 
-async fn scenario(label: &str, symbols: usize, sessions: usize) {
+async fn scenario(symbols: usize, sessions: usize) {
     let to = NaiveDate::from_ymd_opt(2026, 10, 30).unwrap();
     let days = calendar::trading_days(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(), to);
     let from = days[days.len() - sessions];
@@ -161,7 +162,7 @@ async fn scenario(label: &str, symbols: usize, sessions: usize) {
             .await
             .unwrap();
 
-    println!("{label}: {symbols} symbols x {sessions} sessions = {} rows, batches of {BATCH_SYMBOLS} symbols", copy.rows);
+    println!("{symbols} x {sessions}: {symbols} symbols x {sessions} sessions = {} rows, batches of {BATCH_SYMBOLS} symbols", copy.rows);
     println!(
         "  plain COPY into prices_daily      {:>9.0} rows/s  ({:.2}s)",
         copy.rate(),
@@ -189,6 +190,8 @@ async fn scenario(label: &str, symbols: usize, sessions: usize) {
 
 #[tokio::main]
 async fn main() {
-    scenario("750 x 180", 750, 180).await;
-    scenario("2.5M rows", 2_500, 1_000).await;
+    let scenarios = BenchSize::from_args().pick([(750, 180), (2_500, 1_000)], [(20, 30), (40, 60)]);
+    for (symbols, sessions) in scenarios {
+        scenario(symbols, sessions).await;
+    }
 }

@@ -5,7 +5,8 @@
 //! (pg_partman: partition_data_proc). A concurrent reader queries the table during each
 //! run; the longest time one of its queries took is printed too.
 //!
-//! Run by `scripts/bench.sh partitions` (a throw-away cluster; WESTON_TEST_ADMIN_URL).
+//! Run by `scripts/bench.sh partitions` (a throw-away cluster; WESTON_TEST_ADMIN_URL);
+//! `--smoke`: 2 years, fewer runs, 2k rows to drain.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,11 +15,32 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
+use weston_tests::BenchSize;
+
 const DB: &str = "bench_partitions";
-const NO_OP_RUNS: usize = 15;
-const CREATE_RUNS: usize = 5;
-const DRAIN_SYMBOLS: i32 = 5_000;
-const DRAIN_DAYS: i32 = 20; // 5 000 symbols x 20 days = 100 000 rows
+
+struct Sizes {
+    years: i32,
+    no_op_runs: usize,
+    create_runs: usize,
+    drain_symbols: i32,
+    drain_days: i32,
+}
+
+const FULL: Sizes = Sizes {
+    years: 20,
+    no_op_runs: 15,
+    create_runs: 5,
+    drain_symbols: 5_000,
+    drain_days: 20, // 5 000 symbols x 20 days = 100 000 rows
+};
+const SMOKE: Sizes = Sizes {
+    years: 2,
+    no_op_runs: 3,
+    create_runs: 2,
+    drain_symbols: 100,
+    drain_days: 20,
+};
 
 const SHAPE: &str = "symbol text NOT NULL, date date NOT NULL, open numeric NOT NULL, high numeric NOT NULL,
     low numeric NOT NULL, close numeric NOT NULL, volume numeric NOT NULL, vwap numeric, provider text NOT NULL,
@@ -47,6 +69,7 @@ const PARTMAN: System = System {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let size = BenchSize::from_args().pick(&FULL, &SMOKE);
     let admin_url = weston_tests::admin_url();
     let admin = PgPoolOptions::new()
         .max_connections(1)
@@ -65,14 +88,17 @@ async fn main() -> anyhow::Result<()> {
         .connect_with(options)
         .await?;
 
-    setup(&pool).await?;
+    setup(&pool, size.years).await?;
     let months: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM pg_inherits WHERE inhparent = 'w_prices'::regclass)
               + (SELECT count(*) FROM pg_inherits WHERE inhparent = 'p_prices'::regclass)",
     )
     .fetch_one(&pool)
     .await?;
-    println!("bench_partitions: two tables, {months} partitions in all (20 years of months + 3 ahead + DEFAULT each)");
+    println!(
+        "bench_partitions: two tables, {months} partitions in all ({} years of months + 3 ahead + DEFAULT each)",
+        size.years
+    );
 
     let mut rows = Vec::new();
     // What the reader's query takes with nothing else running, for scale.
@@ -88,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut no_op = [Vec::new(), Vec::new()];
     let mut no_op_blocked = [Duration::ZERO; 2];
-    for _ in 0..NO_OP_RUNS {
+    for _ in 0..size.no_op_runs {
         for (i, system) in [&OURS, &PARTMAN].into_iter().enumerate() {
             let (took, blocked) =
                 timed_with_reader(&pool, system.table, system.maintenance).await?;
@@ -97,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     rows.push((
-        "no-op maintenance run (median of 15)",
+        format!("no-op maintenance run (median of {})", size.no_op_runs),
         median(&mut no_op[0]),
         median(&mut no_op[1]),
         no_op_blocked,
@@ -106,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
     // 2. The run that creates one month: drop the furthest pre-made month, run maintenance.
     let mut create = [Vec::new(), Vec::new()];
     let mut create_blocked = [Duration::ZERO; 2];
-    for _ in 0..CREATE_RUNS {
+    for _ in 0..size.create_runs {
         for (i, system) in [&OURS, &PARTMAN].into_iter().enumerate() {
             let furthest = furthest_month(&pool, system.table).await?;
             sqlx::raw_sql(&format!("DROP TABLE {furthest}"))
@@ -124,7 +150,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     rows.push((
-        "run that creates one month (median of 5)",
+        format!(
+            "run that creates one month (median of {})",
+            size.create_runs
+        ),
         median(&mut create[0]),
         median(&mut create[1]),
         create_blocked,
@@ -144,9 +173,10 @@ async fn main() -> anyhow::Result<()> {
             "DROP TABLE {child};
              INSERT INTO {table} (symbol, date, open, high, low, close, volume, provider, run_id)
              SELECT 'S' || lpad(s::text, 5, '0'), to_date('{month}', 'YYYY_MM') + d, 10, 11, 9, 10, 1000, 'mock', 1
-               FROM generate_series(1, {DRAIN_SYMBOLS}) s, generate_series(0, {days}) d;",
+               FROM generate_series(1, {symbols}) s, generate_series(0, {days}) d;",
             table = system.table,
-            days = DRAIN_DAYS - 1
+            symbols = size.drain_symbols,
+            days = size.drain_days - 1
         ))
         .execute(&pool)
         .await?;
@@ -161,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
         .fetch_one(&pool)
         .await?;
         anyhow::ensure!(
-            moved == i64::from(DRAIN_SYMBOLS * DRAIN_DAYS) && left == 0,
+            moved == i64::from(size.drain_symbols * size.drain_days) && left == 0,
             "{}: moved {moved}, left {left} in DEFAULT",
             system.label
         );
@@ -169,7 +199,10 @@ async fn main() -> anyhow::Result<()> {
         drain_blocked[i] = blocked;
     }
     rows.push((
-        "run that drains 100k DEFAULT rows",
+        format!(
+            "run that drains {}k DEFAULT rows",
+            size.drain_symbols * size.drain_days / 1000
+        ),
         drain[0],
         drain[1],
         drain_blocked,
@@ -177,12 +210,12 @@ async fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "{:<42} {:>12} {:>12} {:>16} {:>18} {:>18}",
+        "{:<44} {:>12} {:>12} {:>16} {:>18} {:>18}",
         "", "pg_weston", "pg_partman", "ratio (ours/pm)", "reader max (ours)", "reader max (pm)"
     );
     for (label, ours, partman, blocked) in rows {
         println!(
-            "{label:<42} {:>12} {:>12} {:>16.2} {:>18} {:>18}",
+            "{label:<44} {:>12} {:>12} {:>16.2} {:>18} {:>18}",
             ms(ours),
             ms(partman),
             ours.as_secs_f64() / partman.as_secs_f64(),
@@ -191,7 +224,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!(
-        "{:<42} {:>12} {:>12} {:>16} {:>18} {:>18}",
+        "{:<44} {:>12} {:>12} {:>16} {:>18} {:>18}",
         "reader alone (nothing else running)",
         "",
         "",
@@ -208,7 +241,10 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn setup(pool: &PgPool) -> anyhow::Result<()> {
+/// Both tables with `years` of monthly partitions. pg_weston's is registered in
+/// `weston_partition_config` before its months are made: `weston_ensure_partitions` acts only
+/// on registered parents.
+async fn setup(pool: &PgPool, years: i32) -> anyhow::Result<()> {
     sqlx::raw_sql(&format!(
         "CREATE EXTENSION pg_weston;
          CREATE SCHEMA partman;
@@ -216,16 +252,16 @@ async fn setup(pool: &PgPool) -> anyhow::Result<()> {
 
          CREATE TABLE w_prices ({SHAPE}) PARTITION BY RANGE (date);
          CREATE TABLE w_prices_default PARTITION OF w_prices DEFAULT;
+         INSERT INTO weston_partition_config (parent, premake_months) VALUES ('w_prices', 3);
          SELECT weston_ensure_partitions(
-             ((now() AT TIME ZONE 'America/New_York')::date - interval '20 years')::date,
+             ((now() AT TIME ZONE 'America/New_York')::date - interval '{years} years')::date,
              ((now() AT TIME ZONE 'America/New_York')::date + interval '3 months')::date,
              'w_prices');
-         INSERT INTO weston_partition_config (parent, premake_months) VALUES ('w_prices', 3);
 
          CREATE TABLE p_prices ({SHAPE}) PARTITION BY RANGE (date);
          SELECT partman.create_parent('public.p_prices', 'date', 'native', 'monthly',
              p_premake := 3, p_jobmon := false,
-             p_start_partition := date_trunc('month', (now() AT TIME ZONE 'America/New_York')::date::timestamp - interval '20 years')::date::text);
+             p_start_partition := date_trunc('month', (now() AT TIME ZONE 'America/New_York')::date::timestamp - interval '{years} years')::date::text);
          -- Calendar-driven pre-making, as pg_weston does (otherwise pg_partman counts from the data).
          UPDATE partman.part_config SET infinite_time_partitions = true WHERE parent_table = 'public.p_prices';"
     ))

@@ -3,18 +3,14 @@
 //! speaking each provider's format. Rate limits are the real plans' (FMP 300/min, Polygon
 //! free 5/min) with their period divided by SCALE, so the limiter's waits are real but SCALE
 //! times shorter; the "at plan rate" column multiplies the measured time back by SCALE.
-//! No PostgreSQL involved. Run: `cargo run --release -p weston-tests --bin bench_providers`.
+//! No PostgreSQL involved. Run: `cargo run --release -p weston-tests --bin bench_providers`;
+//! `--smoke`: 20 symbols, a 30-day backfill.
 
-// Shared with the tier-1 tests; the benchmark uses part of it.
-#[allow(dead_code)]
-#[path = "../../../weston-loader/tests/common/server.rs"]
-mod server;
-
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, TimeZone, Weekday};
-use server::{Reply, Seen, TestServer};
+use fake_providers::{Reply, Seen, TestServer};
 use weston_loader::cli::ProviderName;
 use weston_loader::providers::{
     DailyBar, Dividend, FmpProvider, HttpLimits, PolygonProvider, Provider, ProviderChain,
@@ -22,7 +18,15 @@ use weston_loader::providers::{
 };
 
 const SCALE: u32 = 1000;
-const SYMBOLS: usize = 750;
+use weston_tests::BenchSize;
+
+/// How many symbols the universe has (750, or 20 with `--smoke`); set once in `main`, read
+/// by the servers' handlers too.
+static SYMBOLS: OnceLock<usize> = OnceLock::new();
+
+fn symbol_count() -> usize {
+    *SYMBOLS.get().expect("set in main")
+}
 /// Tickers in a grouped-daily answer besides ours (the real one has ~10,000).
 const OTHER_TICKERS: usize = 250;
 const LAST_SESSION: &str = "2026-11-20";
@@ -79,9 +83,9 @@ fn polygon_api(seen: &Seen) -> Reply {
         }
         ["", "v2", "aggs", "grouped", "locale", "us", "market", "stocks", day] => {
             let day: NaiveDate = day.parse().unwrap();
-            let rows: Vec<String> = (0..SYMBOLS + OTHER_TICKERS)
+            let rows: Vec<String> = (0..symbol_count() + OTHER_TICKERS)
                 .map(|i| {
-                    if i < SYMBOLS {
+                    if i < symbol_count() {
                         symbol(i)
                     } else {
                         format!("X{i:05}")
@@ -201,7 +205,7 @@ async fn run(
     sessions: &[NaiveDate],
     label: &str,
 ) -> (Duration, Vec<ProviderStats>) {
-    let symbols: Vec<String> = (0..SYMBOLS).map(symbol).collect();
+    let symbols: Vec<String> = (0..symbol_count()).map(symbol).collect();
     let started = Instant::now();
     let outcome = chain.bars(&symbols, sessions).await;
     let elapsed = started.elapsed();
@@ -214,7 +218,11 @@ async fn run(
         outcome.missing.is_empty(),
         "{label}: every (symbol, session) supplied"
     );
-    assert_eq!(outcome.bars.len(), SYMBOLS * sessions.len(), "{label}");
+    assert_eq!(
+        outcome.bars.len(),
+        symbol_count() * sessions.len(),
+        "{label}"
+    );
     (elapsed, chain.stats())
 }
 
@@ -248,12 +256,15 @@ impl Setup {
 
 #[tokio::main]
 async fn main() {
+    let size = BenchSize::from_args();
+    SYMBOLS.set(size.pick(750, 20)).expect("set once");
     let servers = Servers {
         fmp: TestServer::start(fmp_api).await,
         polygon: TestServer::start(polygon_api).await,
     };
     let nightly = sessions(1);
-    let backfill = sessions(180);
+    let backfill_days = size.pick(180, 30);
+    let backfill = sessions(backfill_days);
     let n = backfill.len();
     let scenarios: Vec<(String, Setup, &[NaiveDate])> = vec![
         (
@@ -272,22 +283,25 @@ async fn main() {
             &nightly,
         ),
         (
-            format!("backfill 180 d ({n} sessions), fmp"),
+            format!("backfill {backfill_days} d ({n} sessions), fmp"),
             Setup::Fmp,
             &backfill,
         ),
         (
-            format!("backfill 180 d ({n} sessions), polygon grouped"),
+            format!("backfill {backfill_days} d ({n} sessions), polygon grouped"),
             Setup::PolygonGrouped,
             &backfill,
         ),
         (
-            format!("backfill 180 d ({n} sessions), polygon per sym"),
+            format!("backfill {backfill_days} d ({n} sessions), polygon per sym"),
             Setup::PolygonPerSymbol,
             &backfill,
         ),
     ];
-    println!("bench_providers: {SYMBOLS} symbols; limits FMP {FMP_PLAN}/min, Polygon {POLYGON_PLAN}/min (free), calls evenly spaced");
+    println!(
+        "bench_providers: {} symbols; limits FMP {FMP_PLAN}/min, Polygon {POLYGON_PLAN}/min (free), calls evenly spaced",
+        symbol_count()
+    );
     println!("  unlimited: no rate limit (the clients' and local servers' own cost)");
     println!("  scaled:    plan limits with their period divided by {SCALE}");
     println!(
@@ -322,7 +336,7 @@ async fn main() {
     // Corporate actions of the universe over the nightly overlap window (a week).
     let last = *nightly.last().unwrap();
     let week_ago = last - chrono::Duration::days(7);
-    let symbols: Vec<String> = (0..SYMBOLS).map(symbol).collect();
+    let symbols: Vec<String> = (0..symbol_count()).map(symbol).collect();
     for (label, setup) in [
         ("nightly splits+dividends, fmp (calendars)", Setup::Fmp),
         (

@@ -1,20 +1,11 @@
 //! FMP's `/stable` API as documented, answering AAPL from the recorded fixtures. The
 //! split-adjusted `full` endpoint answers too, so a client reading the wrong one would
-//! store adjusted prices (124.81 instead of 499.23). Shared by path with weston-tests.
+//! store adjusted prices (124.81 instead of 499.23).
 
-use crate::server::{Reply, Seen};
-
-/// A recorded provider answer from `weston-loader/tests/fixtures`.
-pub fn fixture(name: &str) -> String {
-    // Both crates that include this file sit one level below the workspace root.
-    let path = format!(
-        "{}/../weston-loader/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use crate::{fixture, Reply, Seen};
 
 /// FMP for a client holding `key`; any other key is refused as FMP refuses it.
+#[must_use]
 pub fn fmp_api(key: &str, seen: &Seen) -> Reply {
     if seen.param("apikey") != Some(key) {
         return Reply::status(
