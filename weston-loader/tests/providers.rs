@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use fmp_stable::fixture;
 use rust_decimal_macros::dec;
 use server::{Reply, Seen, TestServer};
-use weston_loader::cli::ProviderName;
+use weston_loader::model::ProviderName;
 use weston_loader::providers::{
     BarsOutcome, DailyBar, Dividend, FmpProvider, HttpLimits, PolygonProvider, Provider,
     ProviderChain, ProviderError, ProviderStats, RateLimit, Split,

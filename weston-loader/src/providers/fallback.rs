@@ -2,20 +2,13 @@
 //! it did not supply, and every row says who supplied it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::{DailyBar, Dividend, Provider, ProviderError, ProviderStats, SecurityInfo, Split};
-use crate::cli::ProviderName;
-
-/// A row and the provider that supplied it (stored in the `provider` column).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sourced<T> {
-    pub provider: ProviderName,
-    pub row: T,
-}
+use super::{Provider, ProviderError};
+use crate::model::{DailyBar, Dividend, ProviderName, ProviderStats, SecurityInfo, Sourced, Split};
 
 /// Every provider failed (or none was usable) for `what`.
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +53,9 @@ pub struct BarsOutcome {
 
 struct Member {
     provider: Arc<dyn Provider>,
-    disabled: Mutex<Option<String>>,
     rows_supplied: AtomicU64,
+    /// Whether the log has said this provider was dropped (said once).
+    drop_logged: AtomicBool,
 }
 
 pub struct ProviderChain {
@@ -76,8 +70,8 @@ impl ProviderChain {
             .into_iter()
             .map(|provider| Member {
                 provider,
-                disabled: Mutex::new(None),
                 rows_supplied: AtomicU64::new(0),
+                drop_logged: AtomicBool::new(false),
             })
             .collect();
         // Calls in flight per provider; the rate limiter paces them.
@@ -103,9 +97,6 @@ impl ProviderChain {
             .map(|m| {
                 let mut stats = m.provider.stats();
                 stats.rows_supplied = m.rows_supplied.load(Ordering::Relaxed);
-                if let Some(reason) = m.disabled.lock().expect("disabled lock").clone() {
-                    stats.disabled = Some(reason);
-                }
                 stats
             })
             .collect()
@@ -133,24 +124,23 @@ impl ProviderChain {
     fn usable(&self) -> impl Iterator<Item = &Member> {
         self.members
             .iter()
-            .filter(|m| m.disabled.lock().expect("disabled lock").is_none())
+            .filter(|m| m.provider.disabled().is_none())
     }
 
-    /// A refused key drops the provider for the rest of the run; a refused endpoint or
-    /// parameter (part of a plan) only fails this call, which the next provider fills.
+    /// A refused key drops the provider for the rest of the run (its client says so and
+    /// `usable` then skips it); a refused endpoint or parameter only fails this call, which
+    /// the next provider fills.
     fn note_failure(&self, member: &Member, error: &ProviderError) {
         let name = member.provider.name();
         match error {
             ProviderError::Unauthorized { message, .. }
-                if member.provider.unusable_after(error) =>
+                if member.provider.disabled().is_some() =>
             {
-                let mut disabled = member.disabled.lock().expect("disabled lock");
-                if disabled.is_none() {
+                if !member.drop_logged.swap(true, Ordering::Relaxed) {
                     tracing::error!(
-                        provider = %name,
-                        "{name}: not authorised ({message}); the next provider takes over for the rest of this run"
+                    provider = %name,
+                    "{name}: not authorised ({message}); the next provider takes over for the rest of this run"
                     );
-                    *disabled = Some(message.clone());
                 }
             }
             _ => tracing::warn!(provider = %name, "{error}"),
@@ -180,7 +170,7 @@ impl ProviderChain {
             if missing.is_empty() {
                 break;
             }
-            if member.disabled.lock().expect("disabled lock").is_some() {
+            if member.provider.disabled().is_some() {
                 continue;
             }
             let dates: BTreeSet<NaiveDate> = missing.values().flatten().copied().collect();

@@ -7,10 +7,10 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{join_url, ApiSpec, BodyProblem, HttpClient, HttpLimits, ProviderStats};
+use super::http::{default_refusal, join_url, parse_base_url, without_key, ApiSpec, BodyProblem, HttpClient, HttpLimits};
 use super::json::{decimal, new_york_date, opt_date, opt_decimal};
-use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
-use crate::cli::ProviderName;
+use super::{Provider, ProviderError};
+use crate::model::{DailyBar, Dividend, ProviderName, ProviderStats, SecurityInfo, Split};
 
 /// Cursor pages followed at most per call (a daily history never needs more than a few).
 const MAX_PAGES: usize = 1000;
@@ -20,13 +20,11 @@ pub struct PolygonProvider {
     base: Url,
 }
 
-const API: ApiSpec = ApiSpec {
+static API: ApiSpec = ApiSpec {
     provider: ProviderName::Polygon,
     key_param: "apiKey",
-    key_var: "POLYGON_API_KEY",
-    base_url_var: "WESTON_POLYGON_BASE_URL",
-    default_base_url: PolygonProvider::DEFAULT_BASE_URL,
     body_check: body_problem,
+    refusal: default_refusal,
 };
 
 impl PolygonProvider {
@@ -37,13 +35,15 @@ impl PolygonProvider {
         base_url: &str,
         limits: HttpLimits,
     ) -> Result<Self, String> {
-        let (http, base) = API.connect(api_key.into(), base_url, limits)?;
+        let base = parse_base_url("the Polygon base URL", base_url)?;
+        let http = HttpClient::new(&API, api_key.into(), limits)?;
         Ok(PolygonProvider { http, base })
     }
 
-    /// The key, base URL and rate limit from the environment; `None` without `POLYGON_API_KEY`.
-    pub fn from_env() -> Option<Result<Self, String>> {
-        API.build_from_env(Self::new)
+    /// Answers larger than `bytes` are refused unread.
+    pub fn with_max_body_bytes(mut self, bytes: u64) -> Self {
+        self.http.set_max_body_bytes(bytes);
+        self
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
@@ -62,18 +62,10 @@ impl PolygonProvider {
             self.http
                 .malformed(endpoint, symbol, format!("bad next_url: {e}"))
         })?;
-        let mut url = self.base.clone();
         let base_path = self.base.path().trim_end_matches('/');
+        let mut url = self.base.clone();
         url.set_path(&format!("{base_path}{}", next.path()));
-        let pairs: Vec<(String, String)> = next
-            .query_pairs()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case("apikey"))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        url.set_query(None);
-        if !pairs.is_empty() {
-            url.query_pairs_mut().extend_pairs(pairs);
-        }
+        url.set_query(without_key(&next).query());
         Ok(url)
     }
 
@@ -151,16 +143,7 @@ impl PolygonProvider {
                 self.http
                     .malformed(ENDPOINT, &symbol, "a split without execution_date")
             })?;
-            if row.split_from <= Decimal::ZERO || row.split_to <= Decimal::ZERO {
-                return Err(self.http.malformed(
-                    ENDPOINT,
-                    &symbol,
-                    format!(
-                        "split on {date}: split_from {} / split_to {} must be positive",
-                        row.split_from, row.split_to
-                    ),
-                ));
-            }
+            // A zero or negative side is rejected by validation, which keeps the rest.
             if (from..=to).contains(&date) {
                 // split_from 1, split_to 4 is a 4-for-1 split.
                 splits.push(Split {
@@ -497,8 +480,8 @@ impl Provider for PolygonProvider {
         }))
     }
 
-    fn unusable_after(&self, _error: &ProviderError) -> bool {
-        self.http.stats().disabled.is_some()
+    fn disabled(&self) -> Option<String> {
+        self.http.disabled()
     }
 
     fn stats(&self) -> ProviderStats {
