@@ -17,7 +17,7 @@ AS 'MODULE_PATHNAME', 'weston_etl_skip_wrapper';
 
 CREATE  FUNCTION "weston_etl_set_stats"(
 	"run_id" bigint, /* i64 */
-	"stats" jsonb /* pgrx::datum::json::JsonB */
+	"stats" jsonb /* pgrx :: JsonB */
 ) RETURNS void
 STRICT VOLATILE PARALLEL UNSAFE
 SET search_path TO pg_catalog, @extschema@, pg_temp

@@ -54,11 +54,12 @@ async fn the_skipped_run_names_the_session_holding_the_lock() {
         &[],
     );
     assert_eq!(out.status.code(), Some(75), "{}", output_text(&out));
-    let error: String =
-        sqlx::query_scalar("SELECT error FROM etl_run WHERE status = 'skipped' ORDER BY run_id DESC LIMIT 1")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let error: String = sqlx::query_scalar(
+        "SELECT error FROM etl_run WHERE status = 'skipped' ORDER BY run_id DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
     for part in [
         "holds the run lock".to_string(),
         format!("backend pid {pid}"),
@@ -71,7 +72,21 @@ async fn the_skipped_run_names_the_session_holding_the_lock() {
     holder.close().await.unwrap();
 
     // The loader's own sessions say who they are.
-    let out = run(&db, &["run", "--provider", "mock", "--symbols", "MOCK0001", "--from", "2024-01-02", "--to", "2024-01-05"], &[]);
+    let out = run(
+        &db,
+        &[
+            "run",
+            "--provider",
+            "mock",
+            "--symbols",
+            "MOCK0001",
+            "--from",
+            "2024-01-02",
+            "--to",
+            "2024-01-05",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 }
 
@@ -79,20 +94,53 @@ async fn the_skipped_run_names_the_session_holding_the_lock() {
 async fn windows_and_settings_out_of_bounds_exit_2_and_record_nothing() {
     let db = TestDb::migrated("bounds").await;
     let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
-        (&["--from", "2099-12-01"], &[], "after the last completed session"),
+        (
+            &["--from", "2099-12-01"],
+            &[],
+            "after the last completed session",
+        ),
         (&["--from", "1900-01-01"], &[], "WESTON_EARLIEST_DATE"),
-        (&["--to", "2999-01-01"], &[], "after the last completed session"),
-        (&[], &[("WESTON_HTTP_MAX_RETRIES", "1000")], "WESTON_HTTP_MAX_RETRIES=\"1000\": must be from 0 to 10"),
-        (&[], &[("WESTON_HTTP_TIMEOUT_SECS", "86400")], "must be from 1 to 300"),
-        (&[], &[("WESTON_HTTP_MAX_RETRY_AFTER_SECS", "999999")], "must be from 0 to 3600"),
-        (&[], &[("WESTON_POLYGON_BASE_URL", "ftp://127.0.0.1/")], "http or https"),
-        (&[], &[("WESTON_FMP_BASE_URL", "file:///etc/passwd")], "http or https"),
+        (
+            &["--to", "2999-01-01"],
+            &[],
+            "after the last completed session",
+        ),
+        (
+            &[],
+            &[("WESTON_HTTP_MAX_RETRIES", "1000")],
+            "WESTON_HTTP_MAX_RETRIES=\"1000\": must be from 0 to 10",
+        ),
+        (
+            &[],
+            &[("WESTON_HTTP_TIMEOUT_SECS", "86400")],
+            "must be from 1 to 300",
+        ),
+        (
+            &[],
+            &[("WESTON_HTTP_MAX_RETRY_AFTER_SECS", "999999")],
+            "must be from 0 to 3600",
+        ),
+        (
+            &[],
+            &[("WESTON_POLYGON_BASE_URL", "ftp://127.0.0.1/")],
+            "http or https",
+        ),
+        (
+            &[],
+            &[("WESTON_FMP_BASE_URL", "file:///etc/passwd")],
+            "http or https",
+        ),
     ];
     for (args, env, expected) in cases {
         let mut argv = vec!["run", "--provider", "mock"];
         argv.extend(args.iter());
         let out = run(&db, &argv, env);
-        assert_eq!(out.status.code(), Some(2), "{argv:?} {env:?}: {}", output_text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{argv:?} {env:?}: {}",
+            output_text(&out)
+        );
         assert!(
             String::from_utf8_lossy(&out.stderr).contains(expected),
             "{argv:?} {env:?}: expected {expected:?} in {}",
@@ -112,7 +160,10 @@ async fn a_refused_database_port_is_reported_at_once() {
         .port();
     let mut child = std::process::Command::new(weston_tests::loader_bin())
         .args(["status"])
-        .env("DATABASE_URL", format!("postgres://postgres@127.0.0.1:{port}/weston"))
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/weston"),
+        )
         .env_remove("WESTON_DB_CONNECT_TIMEOUT_SECS")
         .current_dir(std::env::temp_dir())
         .stdout(Stdio::piped())
@@ -183,7 +234,10 @@ fn polygon(seen: &Seen) -> Reply {
             .filter(|(ticker, _)| seen.param("ticker").is_none_or(|t| t == *ticker))
             .map(|(_, row)| *row)
             .collect();
-        Reply::json(format!(r#"{{"status":"OK","results":[{}]}}"#, rows.join(",")))
+        Reply::json(format!(
+            r#"{{"status":"OK","results":[{}]}}"#,
+            rows.join(",")
+        ))
     };
     match path {
         "/v3/reference/splits" => listing(&[
@@ -208,8 +262,15 @@ async fn a_bad_split_in_the_listing_is_rejected_alone_and_the_listing_kept() {
     let out = run(
         &db,
         &[
-            "run", "--provider", "polygon", "--symbols", "AAPL,MSFT", "--from", "2020-08-27",
-            "--to", "2020-08-31",
+            "run",
+            "--provider",
+            "polygon",
+            "--symbols",
+            "AAPL,MSFT",
+            "--from",
+            "2020-08-27",
+            "--to",
+            "2020-08-31",
         ],
         &[
             ("POLYGON_API_KEY", POLYGON_KEY),

@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 use sqlx::Row;
 use weston_loader::calendar;
 use weston_loader::model::{Batch, DailyBar, Dividend, ProviderName, SecurityInfo, Sourced, Split};
-use weston_loader::{store, validate};
 use weston_loader::provenance::RUN_LOCK_KEY;
+use weston_loader::{store, validate};
 use weston_tests::{loader_command, output_text, partitions_like, TestDb};
 
 fn loader(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -718,7 +718,11 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
         div(d(2024, 1, 18), "US"),
     ];
     let mut batch = Batch {
-        described: vec![described("GOOD"), described("OTHER"), described("bad symbol")],
+        described: vec![
+            described("GOOD"),
+            described("OTHER"),
+            described("bad symbol"),
+        ],
         undescribed: vec![],
         bars: bars.into_iter().map(mock).collect(),
         splits: splits.into_iter().map(mock).collect(),
@@ -763,9 +767,7 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
 
     let mut conn = db.pool.acquire().await.unwrap();
     store::prepare_staging(&mut conn).await.unwrap();
-    let written = store::write_batch(&mut conn, run_id, &batch)
-        .await
-        .unwrap();
+    let written = store::write_batch(&mut conn, run_id, &batch).await.unwrap();
     assert_eq!(
         (
             written.prices_daily,

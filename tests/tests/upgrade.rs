@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use chrono::NaiveDate;
 use clap::Parser;
 use weston_loader::cli::{Cli, Command as LoaderCommand};
 use weston_loader::providers::mock::mock_symbol;
@@ -244,8 +243,8 @@ async fn nightly(db: &TestDb) -> String {
         unreachable!("a run")
     };
     let outcome = weston_loader::run::run(&db.pool, args)
-    .await
-    .expect("the loader's run");
+        .await
+        .expect("the loader's run");
     assert!(
         outcome.stats.failed_symbols.is_empty(),
         "{:?}",

@@ -38,7 +38,12 @@ pub struct Cli {
     pub database: DatabaseArgs,
 
     /// Log filter (tracing's EnvFilter syntax). Logs go to stderr.
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info,sqlx=warn", global = true)]
+    #[arg(
+        long = "log",
+        env = "RUST_LOG",
+        default_value = "info,sqlx=warn",
+        global = true
+    )]
     pub log: String,
 
     #[command(subcommand)]
@@ -75,7 +80,7 @@ pub struct DatabaseArgs {
 
     /// Seconds to wait for the database connection; a refused port fails at once.
     #[arg(long = "db-connect-timeout-secs", env = DB_CONNECT_TIMEOUT_ENV, default_value_t = 10,
-          value_parser = db_connect_timeout, global = true)]
+          value_parser = |s: &str| bounded::<u64>(s, DB_CONNECT_TIMEOUT_ENV, "seconds", 1..=300), global = true)]
     pub connect_timeout_secs: u64,
 }
 
@@ -98,11 +103,11 @@ pub struct RunArgs {
     #[arg(long, env = EARLIEST_DATE_ENV, default_value = "1990-01-01")]
     pub earliest_date: NaiveDate,
     /// Symbols per batch (one transaction).
-    #[arg(long, env = BATCH_ENV, default_value_t = 50, value_parser = batch_symbols)]
+    #[arg(long, env = BATCH_ENV, default_value_t = 50, value_parser = |s: &str| bounded::<usize>(s, BATCH_ENV, "a number of symbols", 1..=10_000))]
     pub batch_symbols: usize,
     /// Days over which every described symbol's metadata is asked again, a share of the
     /// symbols each night (0: never again).
-    #[arg(long, env = METADATA_REFRESH_ENV, default_value_t = 30, value_parser = metadata_refresh_days)]
+    #[arg(long, env = METADATA_REFRESH_ENV, default_value_t = 30, value_parser = |s: &str| bounded::<u32>(s, METADATA_REFRESH_ENV, "a number of days (0: never)", 0..=3650))]
     pub metadata_refresh_days: u32,
     #[command(flatten)]
     pub providers_config: ProviderArgs,
@@ -119,33 +124,33 @@ pub struct ProviderArgs {
     pub polygon_api_key: Option<String>,
     /// FMP's address (http or https).
     #[arg(long, env = "WESTON_FMP_BASE_URL", default_value = FmpProvider::DEFAULT_BASE_URL,
-          value_parser = fmp_base_url)]
+          value_parser = |s: &str| parse_base_url("WESTON_FMP_BASE_URL", s))]
     pub fmp_base_url: Url,
     /// Polygon's address (http or https).
     #[arg(long, env = "WESTON_POLYGON_BASE_URL", default_value = PolygonProvider::DEFAULT_BASE_URL,
-          value_parser = polygon_base_url)]
+          value_parser = |s: &str| parse_base_url("WESTON_POLYGON_BASE_URL", s))]
     pub polygon_base_url: Url,
     /// Requests FMP allows: N/s, N/min or N/h; calls are spaced evenly.
-    #[arg(long, env = "WESTON_FMP_RATE_LIMIT", default_value = "300/min", value_parser = fmp_rate)]
+    #[arg(long, env = "WESTON_FMP_RATE_LIMIT", default_value = "300/min", value_parser = |s: &str| rate(s, "WESTON_FMP_RATE_LIMIT"))]
     pub fmp_rate_limit: RateLimit,
     /// Requests Polygon allows (5/min is the free plan).
-    #[arg(long, env = "WESTON_POLYGON_RATE_LIMIT", default_value = "5/min", value_parser = polygon_rate)]
+    #[arg(long, env = "WESTON_POLYGON_RATE_LIMIT", default_value = "5/min", value_parser = |s: &str| rate(s, "WESTON_POLYGON_RATE_LIMIT"))]
     pub polygon_rate_limit: RateLimit,
     /// Whole-request timeout of a provider call, in seconds (1 to 300).
-    #[arg(long, env = HTTP_TIMEOUT_ENV, default_value_t = 30, value_parser = http_timeout)]
+    #[arg(long, env = HTTP_TIMEOUT_ENV, default_value_t = 30, value_parser = |s: &str| bounded::<u64>(s, HTTP_TIMEOUT_ENV, "seconds", 1..=300))]
     pub http_timeout_secs: u64,
     /// Retries of a transient or rate-limited call (0 to 10).
-    #[arg(long, env = HTTP_MAX_RETRIES_ENV, default_value_t = 5, value_parser = http_max_retries)]
+    #[arg(long, env = HTTP_MAX_RETRIES_ENV, default_value_t = 5, value_parser = |s: &str| bounded::<usize>(s, HTTP_MAX_RETRIES_ENV, "a number of retries", 0..=10))]
     pub http_max_retries: usize,
     /// A longer Retry-After (a daily quota) is not waited for: the next provider takes
     /// over (0 to 3600 seconds).
-    #[arg(long, env = HTTP_MAX_RETRY_AFTER_ENV, default_value_t = 120, value_parser = http_max_retry_after)]
+    #[arg(long, env = HTTP_MAX_RETRY_AFTER_ENV, default_value_t = 120, value_parser = |s: &str| bounded::<u64>(s, HTTP_MAX_RETRY_AFTER_ENV, "seconds", 0..=3600))]
     pub http_max_retry_after_secs: u64,
     /// Largest provider answer read, in bytes; a larger one is refused unparsed.
-    #[arg(long, env = HTTP_MAX_BODY_ENV, default_value_t = 32 * 1024 * 1024, value_parser = http_max_body)]
+    #[arg(long, env = HTTP_MAX_BODY_ENV, default_value_t = 32 * 1024 * 1024, value_parser = |s: &str| bounded::<u64>(s, HTTP_MAX_BODY_ENV, "bytes", 1024..=1024 * 1024 * 1024))]
     pub http_max_body_bytes: u64,
     /// Symbols of the mock market (MOCK0001…), 1 to 9999.
-    #[arg(long, env = MOCK_SYMBOLS_ENV, default_value_t = 750, value_parser = mock_symbols)]
+    #[arg(long, env = MOCK_SYMBOLS_ENV, default_value_t = 750, value_parser = |s: &str| bounded::<usize>(s, MOCK_SYMBOLS_ENV, "a number of symbols", 1..=9999))]
     pub mock_symbols: usize,
 }
 
@@ -199,58 +204,14 @@ where
     }
 }
 
-fn batch_symbols(s: &str) -> Result<usize, String> {
-    bounded(s, BATCH_ENV, "a number of symbols", 1..=10_000)
-}
-
-fn metadata_refresh_days(s: &str) -> Result<u32, String> {
-    bounded(s, METADATA_REFRESH_ENV, "a number of days (0: never)", 0..=3650)
-}
-
-fn mock_symbols(s: &str) -> Result<usize, String> {
-    bounded(s, MOCK_SYMBOLS_ENV, "a number of symbols", 1..=9999)
-}
-
-fn http_timeout(s: &str) -> Result<u64, String> {
-    bounded(s, HTTP_TIMEOUT_ENV, "seconds", 1..=300)
-}
-
-fn http_max_retries(s: &str) -> Result<usize, String> {
-    bounded(s, HTTP_MAX_RETRIES_ENV, "a number of retries", 0..=10)
-}
-
-fn http_max_retry_after(s: &str) -> Result<u64, String> {
-    bounded(s, HTTP_MAX_RETRY_AFTER_ENV, "seconds", 0..=3600)
-}
-
-fn http_max_body(s: &str) -> Result<u64, String> {
-    bounded(s, HTTP_MAX_BODY_ENV, "bytes", 1024..=1024 * 1024 * 1024)
-}
-
-fn db_connect_timeout(s: &str) -> Result<u64, String> {
-    bounded(s, DB_CONNECT_TIMEOUT_ENV, "seconds", 1..=300)
-}
-
-fn fmp_base_url(s: &str) -> Result<Url, String> {
-    parse_base_url("WESTON_FMP_BASE_URL", s)
-}
-
-fn polygon_base_url(s: &str) -> Result<Url, String> {
-    parse_base_url("WESTON_POLYGON_BASE_URL", s)
-}
-
-fn fmp_rate(s: &str) -> Result<RateLimit, String> {
-    RateLimit::parse(s).map_err(|e| format!("WESTON_FMP_RATE_LIMIT: {e}"))
-}
-
-fn polygon_rate(s: &str) -> Result<RateLimit, String> {
-    RateLimit::parse(s).map_err(|e| format!("WESTON_POLYGON_RATE_LIMIT: {e}"))
+fn rate(text: &str, var: &str) -> Result<RateLimit, String> {
+    RateLimit::parse(text).map_err(|e| format!("{var}: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     #[test]
     fn the_command_line_is_consistent() {
@@ -259,11 +220,17 @@ mod tests {
 
     #[test]
     fn bounds_are_named() {
-        let e = http_max_retries("1000").unwrap_err();
-        assert!(e.contains(HTTP_MAX_RETRIES_ENV) && e.contains("0 to 10"), "{e}");
-        assert!(metadata_refresh_days("monthly")
-            .unwrap_err()
-            .contains("WESTON_METADATA_REFRESH_DAYS=\"monthly\""));
-        assert!(fmp_base_url("ftp://example.com").is_err());
+        let e = bounded("1000", HTTP_MAX_RETRIES_ENV, "retries", 0..=10).unwrap_err();
+        assert!(
+            e.contains(HTTP_MAX_RETRIES_ENV) && e.contains("0 to 10"),
+            "{e}"
+        );
+        let e = bounded::<u32>("monthly", METADATA_REFRESH_ENV, "days", 0..=9).unwrap_err();
+        assert!(
+            e.contains("WESTON_METADATA_REFRESH_DAYS=\"monthly\""),
+            "{e}"
+        );
+        let e = Cli::try_parse_from(["weston-loader", "run", "--fmp-base-url", "ftp://x/"]);
+        assert!(e.unwrap_err().to_string().contains("http or https"));
     }
 }

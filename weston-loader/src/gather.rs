@@ -27,9 +27,7 @@ impl Gathered {
     pub fn take(&mut self, symbols: &[String]) -> Batch {
         let wanted: HashSet<&str> = symbols.iter().map(String::as_str).collect();
         fn take_of<T>(rows: &mut Vec<Sourced<T>>, keep: impl Fn(&T) -> bool) -> Vec<Sourced<T>> {
-            let (taken, rest) = std::mem::take(rows)
-                .into_iter()
-                .partition(|r| keep(&r.row));
+            let (taken, rest) = std::mem::take(rows).into_iter().partition(|r| keep(&r.row));
             *rows = rest;
             taken
         }
@@ -93,8 +91,16 @@ pub async fn gather(
 
     let served = |symbol: &str| !failed.contains_key(symbol);
     let mut rows = Batch {
-        bars: bars.bars.into_iter().filter(|b| served(&b.row.symbol)).collect(),
-        splits: splits.rows.into_iter().filter(|s| served(&s.row.symbol)).collect(),
+        bars: bars
+            .bars
+            .into_iter()
+            .filter(|b| served(&b.row.symbol))
+            .collect(),
+        splits: splits
+            .rows
+            .into_iter()
+            .filter(|s| served(&s.row.symbol))
+            .collect(),
         dividends: dividends
             .rows
             .into_iter()
@@ -106,9 +112,20 @@ pub async fn gather(
     // supplied its rows (else the first).
     let first = chain.order().first().copied().unwrap_or(ProviderName::Mock);
     let mut supplier: BTreeMap<&str, ProviderName> = BTreeMap::new();
-    let suppliers = (rows.bars.iter().map(|b| (b.row.symbol.as_str(), b.provider)))
-        .chain(rows.splits.iter().map(|s| (s.row.symbol.as_str(), s.provider)))
-        .chain(rows.dividends.iter().map(|d| (d.row.symbol.as_str(), d.provider)));
+    let suppliers = (rows
+        .bars
+        .iter()
+        .map(|b| (b.row.symbol.as_str(), b.provider)))
+    .chain(
+        rows.splits
+            .iter()
+            .map(|s| (s.row.symbol.as_str(), s.provider)),
+    )
+    .chain(
+        rows.dividends
+            .iter()
+            .map(|d| (d.row.symbol.as_str(), d.provider)),
+    );
     for (symbol, provider) in suppliers {
         supplier.entry(symbol).or_insert(provider);
     }

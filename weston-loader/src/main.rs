@@ -73,7 +73,11 @@ async fn connect(cli: &Cli) -> Result<sqlx::PgPool, LoaderError> {
     let timeout = Duration::from_secs(cli.database.connect_timeout_secs);
     let first = tokio::time::timeout(timeout, options.connect())
         .await
-        .map_err(|_| cannot(&format!("no answer within {timeout:?} (WESTON_DB_CONNECT_TIMEOUT_SECS)")))?
+        .map_err(|_| {
+            cannot(&format!(
+                "no answer within {timeout:?} (WESTON_DB_CONNECT_TIMEOUT_SECS)"
+            ))
+        })?
         .map_err(|e| cannot(&weston_loader::error::describe(&e)))?;
     let _ = first.close().await;
     PgPoolOptions::new()

@@ -184,7 +184,11 @@ pub async fn plan(
     }
     Ok(Plan {
         symbols: groups.values().map(Vec::len).sum(),
-        start: groups.keys().map(|(from, _)| *from).min().unwrap_or(request.to),
+        start: groups
+            .keys()
+            .map(|(from, _)| *from)
+            .min()
+            .unwrap_or(request.to),
         end: request.to,
         groups,
         described,
@@ -243,11 +247,20 @@ mod tests {
         let now = d(2026, 11, 24).and_hms_opt(20, 0, 0).unwrap().and_utc();
         let check = |extra: &[&str]| Request::check(&args(extra), now);
         let e = check(&["--from", "2099-12-01"]).unwrap_err().to_string();
-        assert!(e.contains("after the last completed session, 2026-11-23"), "{e}");
+        assert!(
+            e.contains("after the last completed session, 2026-11-23"),
+            "{e}"
+        );
         let e = check(&["--to", "2026-11-24"]).unwrap_err().to_string();
-        assert!(e.contains("--to 2026-11-24 is after the last completed session"), "{e}");
+        assert!(
+            e.contains("--to 2026-11-24 is after the last completed session"),
+            "{e}"
+        );
         let e = check(&["--from", "1900-01-01"]).unwrap_err().to_string();
-        assert!(e.contains("1990-01-01") && e.contains(EARLIEST_DATE_ENV), "{e}");
+        assert!(
+            e.contains("1990-01-01") && e.contains(EARLIEST_DATE_ENV),
+            "{e}"
+        );
         let ok = check(&["--from", "1900-01-01", "--earliest-date", "1900-01-01"]).unwrap();
         assert_eq!((ok.from, ok.to), (Some(d(1900, 1, 1)), d(2026, 11, 23)));
     }

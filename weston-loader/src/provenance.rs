@@ -175,12 +175,11 @@ async fn skip(pool: &PgPool) -> LoaderError {
         Some(who) => format!("another session holds the run lock: {who}"),
         None => "another session holds the run lock (it let go since)".to_string(),
     };
-    let recorded: Result<i64, sqlx::Error> =
-        sqlx::query_scalar("SELECT weston_etl_skip($1, $2)")
-            .bind(JOB_NAME)
-            .bind(&reason)
-            .fetch_one(pool)
-            .await;
+    let recorded: Result<i64, sqlx::Error> = sqlx::query_scalar("SELECT weston_etl_skip($1, $2)")
+        .bind(JOB_NAME)
+        .bind(&reason)
+        .fetch_one(pool)
+        .await;
     match recorded {
         Ok(_) => LoaderError::Locked(reason),
         Err(e) => LoaderError::Locked(format!(

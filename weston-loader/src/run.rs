@@ -133,8 +133,14 @@ impl Load<'_> {
                 .batch_symbols
                 .max(MAX_BARS_PER_FETCH / sessions.len().max(1));
             for fetch_symbols in symbols.chunks(per_fetch) {
-                let mut gathered =
-                    gather(self.chain, fetch_symbols, (from, to), &sessions, &plan.described).await;
+                let mut gathered = gather(
+                    self.chain,
+                    fetch_symbols,
+                    (from, to),
+                    &sessions,
+                    &plan.described,
+                )
+                .await;
                 self.note_failed(&gathered, fetch_symbols, (from, to))?;
                 for chunk in fetch_symbols.chunks(self.batch_symbols) {
                     self.write(&mut gathered, chunk).await?;

@@ -88,16 +88,12 @@ async fn stage(tx: &mut PgConnection, batch: &Batch) -> Result<(), sqlx::Error> 
     let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string());
     let mut securities = copy_text(&batch.described, |s| {
         let i = &s.row;
+        let (symbol, known, provider) = (text(&i.symbol), text(&"t"), text(&s.provider));
+        let (name, exchange) = (i.name.clone(), i.exchange.clone());
+        let (sector, industry) = (i.sector.clone(), i.industry.clone());
+        let (listed, delisted) = (date(i.listed_date), date(i.delisted_date));
         vec![
-            text(&i.symbol),
-            text(&"t"),
-            i.name.clone(),
-            i.exchange.clone(),
-            i.sector.clone(),
-            i.industry.clone(),
-            date(i.listed_date),
-            date(i.delisted_date),
-            text(&s.provider),
+            symbol, known, name, exchange, sector, industry, listed, delisted, provider,
         ]
     });
     securities += &copy_text(&batch.undescribed, |s| {
@@ -105,68 +101,56 @@ async fn stage(tx: &mut PgConnection, batch: &Batch) -> Result<(), sqlx::Error> 
         fields.extend([None, None, None, None, None, None, text(&s.provider)]);
         fields
     });
-    copy_in(
-        tx,
-        "weston_stage_securities",
-        "symbol, known, name, exchange, sector, industry, listed_date, delisted_date, provider",
-        securities,
-    )
-    .await?;
     let bars = copy_text(&batch.bars, |b| {
         let r = &b.row;
-        vec![
-            text(&r.symbol),
-            text(&r.date),
-            text(&r.open),
-            text(&r.high),
-            text(&r.low),
-            text(&r.close),
-            text(&r.volume),
-            r.vwap.map(|v| v.to_string()),
-            text(&b.provider),
-        ]
+        let prices = [r.open, r.high, r.low, r.close, r.volume].map(|p| text(&p));
+        let mut fields = vec![text(&r.symbol), text(&r.date)];
+        fields.extend(prices);
+        fields.extend([r.vwap.map(|v| v.to_string()), text(&b.provider)]);
+        fields
     });
-    copy_in(
-        tx,
-        "weston_stage_bars",
-        "symbol, date, open, high, low, close, volume, vwap, provider",
-        bars,
-    )
-    .await?;
     let splits = copy_text(&batch.splits, |s| {
         let r = &s.row;
-        vec![
-            text(&r.symbol),
-            text(&r.date),
-            text(&r.numerator),
-            text(&r.denominator),
-            text(&s.provider),
-        ]
+        let ratio = [text(&r.numerator), text(&r.denominator)];
+        let mut fields = vec![text(&r.symbol), text(&r.date)];
+        fields.extend(ratio);
+        fields.push(text(&s.provider));
+        fields
     });
-    copy_in(
-        tx,
-        "weston_stage_splits",
-        "symbol, date, numerator, denominator, provider",
-        splits,
-    )
-    .await?;
     let dividends = copy_text(&batch.dividends, |d| {
         let r = &d.row;
-        vec![
-            text(&r.symbol),
-            text(&r.ex_date),
-            text(&r.amount),
-            text(&r.currency),
-            text(&d.provider),
-        ]
+        let cash = [text(&r.amount), text(&r.currency)];
+        let mut fields = vec![text(&r.symbol), text(&r.ex_date)];
+        fields.extend(cash);
+        fields.push(text(&d.provider));
+        fields
     });
-    copy_in(
-        tx,
-        "weston_stage_dividends",
-        "symbol, ex_date, amount, currency, provider",
-        dividends,
-    )
-    .await
+    let staged = [
+        (
+            "weston_stage_securities",
+            "symbol, known, name, exchange, sector, industry, listed_date, delisted_date, provider",
+            securities,
+        ),
+        (
+            "weston_stage_bars",
+            "symbol, date, open, high, low, close, volume, vwap, provider",
+            bars,
+        ),
+        (
+            "weston_stage_splits",
+            "symbol, date, numerator, denominator, provider",
+            splits,
+        ),
+        (
+            "weston_stage_dividends",
+            "symbol, ex_date, amount, currency, provider",
+            dividends,
+        ),
+    ];
+    for (table, columns, data) in staged {
+        copy_in(tx, table, columns, data).await?;
+    }
+    Ok(())
 }
 
 /// Writes one validated batch in one transaction and counts it with
@@ -178,8 +162,12 @@ pub async fn write_batch(
 ) -> Result<Written, sqlx::Error> {
     let mut tx = conn.begin().await?;
     stage(&mut tx, batch).await?;
-    let securities = write_for_run(&mut tx, include_str!("../sql/upsert_securities.sql"), run_id)
-        .await?
+    let securities = write_for_run(
+        &mut tx,
+        include_str!("../sql/upsert_securities.sql"),
+        run_id,
+    )
+    .await?
         + write_for_run(
             &mut tx,
             include_str!("../sql/insert_bare_securities.sql"),
@@ -188,8 +176,12 @@ pub async fn write_batch(
         .await?;
     let written = Written {
         securities,
-        prices_daily: write_for_run(&mut tx, include_str!("../sql/upsert_prices_daily.sql"), run_id)
-            .await?,
+        prices_daily: write_for_run(
+            &mut tx,
+            include_str!("../sql/upsert_prices_daily.sql"),
+            run_id,
+        )
+        .await?,
         splits: write_for_run(&mut tx, include_str!("../sql/upsert_splits.sql"), run_id).await?,
         dividends: write_for_run(&mut tx, include_str!("../sql/upsert_dividends.sql"), run_id)
             .await?,

@@ -204,9 +204,10 @@ pub fn validate(batch: &mut Batch, today: NaiveDate) -> Vec<Rejection> {
     );
 
     // Metadata listed after its delisting is ignored; the symbol keeps a bare row.
-    let (kept, ignored): (Vec<_>, Vec<_>) = std::mem::take(&mut batch.described)
-        .into_iter()
-        .partition(|s| !matches!((s.row.listed_date, s.row.delisted_date), (Some(l), Some(d)) if l > d));
+    let (kept, ignored): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut batch.described).into_iter().partition(
+            |s| !matches!((s.row.listed_date, s.row.delisted_date), (Some(l), Some(d)) if l > d),
+        );
     batch.described = kept;
     for s in ignored {
         rejected.push(Rejection {

@@ -2,6 +2,7 @@
 //! malformed answer) or redirect the key to another host (redirects are never followed).
 
 #[path = "common/server.rs"]
+#[allow(dead_code)]
 mod server;
 
 use std::num::NonZeroU32;
@@ -78,7 +79,10 @@ async fn a_redirect_is_not_followed_and_the_key_never_reaches_another_host() {
     })
     .await;
     let provider = PolygonProvider::new(KEY, &redirecting.base_url, fast()).unwrap();
-    let e = provider.grouped_daily(date("2024-03-11")).await.unwrap_err();
+    let e = provider
+        .grouped_daily(date("2024-03-11"))
+        .await
+        .unwrap_err();
     let text = e.to_string();
     assert!(
         matches!(e, ProviderError::Malformed { .. }) && text.contains("HTTP 302"),

@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use sqlx::{Connection, PgConnection};
 use weston_loader::calendar;
 use weston_loader::model::{Batch, ProviderName, Sourced};
-use weston_loader::{store, validate};
 use weston_loader::providers::mock::{mock_symbol, MockProvider};
+use weston_loader::{store, validate};
 use weston_tests::TestDb;
 
 const BATCH_SYMBOLS: usize = 50;

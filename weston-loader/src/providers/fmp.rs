@@ -11,7 +11,9 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{join_url, parse_base_url, ApiSpec, BodyProblem, HttpClient, HttpLimits, Refusal};
+use super::http::{
+    join_url, parse_base_url, ApiSpec, BodyProblem, HttpClient, HttpLimits, Refusal,
+};
 use super::json::{decimal, opt_date};
 use super::{Provider, ProviderError};
 use crate::model::{DailyBar, Dividend, ProviderName, ProviderStats, SecurityInfo, Split};

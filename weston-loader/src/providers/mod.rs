@@ -16,12 +16,12 @@ mod json;
 pub mod mock;
 pub mod polygon;
 
+use crate::model::ProviderName;
 pub use crate::model::{DailyBar, Dividend, ProviderStats, SecurityInfo, Sourced, Split};
 pub use fallback::{ActionsOutcome, BarsOutcome, ChainError, ProviderChain};
 pub use fmp::FmpProvider;
 pub use http::{HttpLimits, RateLimit};
 pub use polygon::PolygonProvider;
-use crate::model::ProviderName;
 
 /// How a provider call failed; the loader's reaction depends on the kind.
 #[derive(Debug, thiserror::Error)]
@@ -209,16 +209,34 @@ pub fn build(
             match name {
                 ProviderName::Mock => Ok(Arc::new(mock::MockProvider::new(settings.mock_symbols))),
                 ProviderName::Fmp => {
-                    let key = settings.fmp_key.clone().ok_or_else(|| missing_key(name, "FMP_API_KEY"))?;
-                    let provider = FmpProvider::new(key, settings.fmp_base_url.as_str(), settings.fmp_limits.clone())
-                        .map_err(LoaderError::Config)?;
-                    Ok(Arc::new(provider.with_max_body_bytes(settings.max_body_bytes)))
+                    let key = settings
+                        .fmp_key
+                        .clone()
+                        .ok_or_else(|| missing_key(name, "FMP_API_KEY"))?;
+                    let provider = FmpProvider::new(
+                        key,
+                        settings.fmp_base_url.as_str(),
+                        settings.fmp_limits.clone(),
+                    )
+                    .map_err(LoaderError::Config)?;
+                    Ok(Arc::new(
+                        provider.with_max_body_bytes(settings.max_body_bytes),
+                    ))
                 }
                 ProviderName::Polygon => {
-                    let key = settings.polygon_key.clone().ok_or_else(|| missing_key(name, "POLYGON_API_KEY"))?;
-                    let provider = PolygonProvider::new(key, settings.polygon_base_url.as_str(), settings.polygon_limits.clone())
-                        .map_err(LoaderError::Config)?;
-                    Ok(Arc::new(provider.with_max_body_bytes(settings.max_body_bytes)))
+                    let key = settings
+                        .polygon_key
+                        .clone()
+                        .ok_or_else(|| missing_key(name, "POLYGON_API_KEY"))?;
+                    let provider = PolygonProvider::new(
+                        key,
+                        settings.polygon_base_url.as_str(),
+                        settings.polygon_limits.clone(),
+                    )
+                    .map_err(LoaderError::Config)?;
+                    Ok(Arc::new(
+                        provider.with_max_body_bytes(settings.max_body_bytes),
+                    ))
                 }
             }
         })

@@ -124,7 +124,10 @@ mod tests {
     fn statuses_are_classified() {
         assert_eq!(status_class(StatusCode::OK), StatusClass::Success);
         assert_eq!(status_class(StatusCode::FOUND), StatusClass::Unexpected);
-        assert_eq!(status_class(StatusCode::BAD_GATEWAY), StatusClass::Transient);
+        assert_eq!(
+            status_class(StatusCode::BAD_GATEWAY),
+            StatusClass::Transient
+        );
         assert_eq!(status_class(StatusCode::FORBIDDEN), StatusClass::Refused);
         assert_eq!(default_refusal("HTTP 401: nope"), Refusal::Key);
         assert_eq!(default_refusal("HTTP 403: not in plan"), Refusal::Endpoint);

@@ -166,9 +166,9 @@ impl HttpClient {
             Err(e) => return Err(e),
         };
         let Some(body) = body else { return Ok(None) };
-        serde_json::from_slice(&body)
-            .map(Some)
-            .map_err(|e| self.malformed(endpoint, symbol, format!("GET {}: {e}", without_key(&url))))
+        serde_json::from_slice(&body).map(Some).map_err(|e| {
+            self.malformed(endpoint, symbol, format!("GET {}: {e}", without_key(&url)))
+        })
     }
 
     /// `attempt` on the retry schedule: transient failures and short `Retry-After`s only.
@@ -333,9 +333,11 @@ impl HttpClient {
                 message: format!("HTTP {}: {}", status.as_u16(), message()),
             }),
             StatusClass::RateLimited => Err(rate_limited(None)),
-            StatusClass::Transient => {
-                Err(transient(format!("HTTP {}: {}", status.as_u16(), message())))
-            }
+            StatusClass::Transient => Err(transient(format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                message()
+            ))),
             StatusClass::Unexpected => Err(malformed(format!(
                 "HTTP {} for GET {}: {}",
                 status.as_u16(),

@@ -1,16 +1,19 @@
 //! Polygon.io REST API: raw daily aggregates (per ticker, and grouped per session for every
 //! ticker), splits, dividends and ticker details. The key goes in the `apiKey` parameter.
 
+mod wire;
+
 use chrono::NaiveDate;
 use reqwest::Url;
-use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
-use super::http::{default_refusal, join_url, parse_base_url, without_key, ApiSpec, BodyProblem, HttpClient, HttpLimits};
-use super::json::{decimal, new_york_date, opt_date, opt_decimal};
+use super::http::{
+    default_refusal, join_url, parse_base_url, without_key, ApiSpec, HttpClient, HttpLimits,
+};
+use super::json::new_york_date;
 use super::{Provider, ProviderError};
 use crate::model::{DailyBar, Dividend, ProviderName, ProviderStats, SecurityInfo, Split};
+use wire::{body_problem, Agg, DetailsEnvelope, Page, PolygonDividend, PolygonSplit};
 
 /// Cursor pages followed at most per call (a daily history never needs more than a few).
 const MAX_PAGES: usize = 1000;
@@ -230,121 +233,6 @@ impl PolygonProvider {
             vwap: agg.vw,
         })
     }
-}
-
-#[derive(Deserialize)]
-#[serde(bound = "T: DeserializeOwned")]
-struct Page<T> {
-    #[serde(default)]
-    results: Option<Vec<T>>,
-    #[serde(default)]
-    next_url: Option<String>,
-    #[serde(default)]
-    adjusted: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct Agg {
-    #[serde(rename = "T", default)]
-    ticker: Option<String>,
-    #[serde(deserialize_with = "decimal")]
-    o: Decimal,
-    #[serde(deserialize_with = "decimal")]
-    h: Decimal,
-    #[serde(deserialize_with = "decimal")]
-    l: Decimal,
-    #[serde(deserialize_with = "decimal")]
-    c: Decimal,
-    #[serde(deserialize_with = "decimal")]
-    v: Decimal,
-    #[serde(default, deserialize_with = "opt_decimal")]
-    vw: Option<Decimal>,
-    t: i64,
-}
-
-#[derive(Deserialize)]
-struct PolygonSplit {
-    #[serde(default)]
-    ticker: Option<String>,
-    #[serde(deserialize_with = "opt_date", default)]
-    execution_date: Option<NaiveDate>,
-    #[serde(deserialize_with = "decimal")]
-    split_from: Decimal,
-    #[serde(deserialize_with = "decimal")]
-    split_to: Decimal,
-}
-
-#[derive(Deserialize)]
-struct PolygonDividend {
-    #[serde(default)]
-    ticker: Option<String>,
-    #[serde(deserialize_with = "opt_date", default)]
-    ex_dividend_date: Option<NaiveDate>,
-    #[serde(deserialize_with = "decimal")]
-    cash_amount: Decimal,
-    #[serde(default)]
-    currency: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct DetailsEnvelope {
-    results: Option<TickerDetails>,
-}
-
-#[derive(Deserialize)]
-struct TickerDetails {
-    ticker: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    primary_exchange: Option<String>,
-    #[serde(default)]
-    sic_description: Option<String>,
-    #[serde(default, deserialize_with = "opt_date")]
-    list_date: Option<NaiveDate>,
-    #[serde(default, deserialize_with = "opt_date")]
-    delisted_utc: Option<NaiveDate>,
-}
-
-/// Polygon answers errors with `{"status": "ERROR" | "NOT_AUTHORIZED", "error"|"message": …}`,
-/// normally with a 4xx status; the same body under HTTP 200 is classified the same way.
-fn body_problem(body: &[u8]) -> Option<BodyProblem> {
-    #[derive(Deserialize)]
-    struct Status {
-        #[serde(default)]
-        status: Option<String>,
-        #[serde(default)]
-        error: Option<String>,
-        #[serde(default)]
-        message: Option<String>,
-    }
-    // Only objects can carry a status; skip the parse for anything else.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    let status: Status = serde_json::from_slice(body).ok()?;
-    let kind = status.status?;
-    if !matches!(kind.as_str(), "ERROR" | "NOT_AUTHORIZED") {
-        return None;
-    }
-    let message = status
-        .error
-        .or(status.message)
-        .unwrap_or_else(|| kind.clone());
-    let lower = message.to_ascii_lowercase();
-    Some(
-        if kind == "NOT_AUTHORIZED"
-            || lower.contains("api key")
-            || lower.contains("not entitled")
-            || lower.contains("upgrade")
-        {
-            BodyProblem::Unauthorized(message)
-        } else if lower.contains("maximum requests") || lower.contains("rate limit") {
-            BodyProblem::RateLimited(message)
-        } else {
-            BodyProblem::Other(message)
-        },
-    )
 }
 
 #[async_trait::async_trait]
