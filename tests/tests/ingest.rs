@@ -673,10 +673,12 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
             .unwrap();
     let today = d(2024, 1, 20);
     let good = bar("GOOD", d(2024, 1, 2), 10, 12, 9, 11, 1000);
-    let mock = |row| Sourced {
-        provider: ProviderName::Mock,
-        row,
-    };
+    fn mock<T>(row: T) -> Sourced<T> {
+        Sourced {
+            provider: ProviderName::Mock,
+            row,
+        }
+    }
     let described = |symbol: &str| {
         mock(SecurityInfo {
             symbol: symbol.into(),

@@ -109,21 +109,18 @@ async fn stage(tx: &mut PgConnection, batch: &Batch) -> Result<(), sqlx::Error> 
         fields.extend([r.vwap.map(|v| v.to_string()), text(&b.provider)]);
         fields
     });
+    // Splits and dividends: symbol, date, two values, provider.
+    let dated = |symbol: &str, date: chrono::NaiveDate, values: [String; 2], provider| {
+        let [first, second] = values.map(Some);
+        vec![text(&symbol), text(&date), first, second, text(&provider)]
+    };
     let splits = copy_text(&batch.splits, |s| {
-        let r = &s.row;
-        let ratio = [text(&r.numerator), text(&r.denominator)];
-        let mut fields = vec![text(&r.symbol), text(&r.date)];
-        fields.extend(ratio);
-        fields.push(text(&s.provider));
-        fields
+        let values = [s.row.numerator.to_string(), s.row.denominator.to_string()];
+        dated(&s.row.symbol, s.row.date, values, s.provider)
     });
     let dividends = copy_text(&batch.dividends, |d| {
-        let r = &d.row;
-        let cash = [text(&r.amount), text(&r.currency)];
-        let mut fields = vec![text(&r.symbol), text(&r.ex_date)];
-        fields.extend(cash);
-        fields.push(text(&d.provider));
-        fields
+        let values = [d.row.amount.to_string(), d.row.currency.clone()];
+        dated(&d.row.symbol, d.row.ex_date, values, d.provider)
     });
     let staged = [
         (

@@ -198,47 +198,39 @@ pub fn build(
         }
         unique
     };
-    let missing_key = |name: ProviderName, var: &str| {
-        LoaderError::Config(format!(
-            "--provider {name} needs {var} (environment or .env.local)"
-        ))
+    // The key of `name` from `var`, or the error naming the variable.
+    let key = |name: ProviderName, key: &Option<String>, var: &str| {
+        key.clone().ok_or_else(|| {
+            LoaderError::Config(format!(
+                "--provider {name} needs {var} (environment or .env.local)"
+            ))
+        })
     };
+    let body = settings.max_body_bytes;
     names
         .into_iter()
         .map(|name| -> Result<Arc<dyn Provider>, LoaderError> {
-            match name {
-                ProviderName::Mock => Ok(Arc::new(mock::MockProvider::new(settings.mock_symbols))),
-                ProviderName::Fmp => {
-                    let key = settings
-                        .fmp_key
-                        .clone()
-                        .ok_or_else(|| missing_key(name, "FMP_API_KEY"))?;
-                    let provider = FmpProvider::new(
-                        key,
+            Ok(match name {
+                ProviderName::Mock => Arc::new(mock::MockProvider::new(settings.mock_symbols)),
+                ProviderName::Fmp => Arc::new(
+                    FmpProvider::new(
+                        key(name, &settings.fmp_key, "FMP_API_KEY")?,
                         settings.fmp_base_url.as_str(),
                         settings.fmp_limits.clone(),
                     )
-                    .map_err(LoaderError::Config)?;
-                    Ok(Arc::new(
-                        provider.with_max_body_bytes(settings.max_body_bytes),
-                    ))
-                }
-                ProviderName::Polygon => {
-                    let key = settings
-                        .polygon_key
-                        .clone()
-                        .ok_or_else(|| missing_key(name, "POLYGON_API_KEY"))?;
-                    let provider = PolygonProvider::new(
-                        key,
+                    .map_err(LoaderError::Config)?
+                    .with_max_body_bytes(body),
+                ),
+                ProviderName::Polygon => Arc::new(
+                    PolygonProvider::new(
+                        key(name, &settings.polygon_key, "POLYGON_API_KEY")?,
                         settings.polygon_base_url.as_str(),
                         settings.polygon_limits.clone(),
                     )
-                    .map_err(LoaderError::Config)?;
-                    Ok(Arc::new(
-                        provider.with_max_body_bytes(settings.max_body_bytes),
-                    ))
-                }
-            }
+                    .map_err(LoaderError::Config)?
+                    .with_max_body_bytes(body),
+                ),
+            })
         })
         .collect()
 }
