@@ -12,3 +12,5 @@ REVOKE EXECUTE ON FUNCTION weston_etl_progress(bigint, bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_finish(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_fail(bigint, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_reap(interval) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_etl_skip(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_etl_set_stats(bigint, jsonb) FROM PUBLIC;

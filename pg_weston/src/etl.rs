@@ -113,6 +113,38 @@ fn weston_etl_fail(run_id: i64, error: Option<&str>) {
     })
 }
 
+/// Records a run that did not start because another held its lock: status `skipped`,
+/// finished now, `reason` as its error text; returns its run_id.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn weston_etl_skip(job_name: &str, reason: Option<&str>) -> i64 {
+    if job_name.trim().is_empty() {
+        error!("weston: job_name must not be empty");
+    }
+    Spi::get_one_with_args::<i64>(
+        "INSERT INTO etl_run (job_name, status, started_at, finished_at, heartbeat_at, error)
+         VALUES ($1, 'skipped', clock_timestamp(), clock_timestamp(), clock_timestamp(), $2)
+         RETURNING run_id",
+        &[job_name.into(), reason.into()],
+    )
+    .unwrap_or_else(|e| error!("weston: cannot record a skipped etl_run: {e}"))
+    .expect("run_id")
+}
+
+/// Replaces a running run's `stats` (what it did, per provider and table).
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn weston_etl_set_stats(run_id: i64, stats: pgrx::JsonB) {
+    Spi::connect_mut(|client| {
+        require_running(client, run_id, "set the stats of");
+        exec(
+            client,
+            "UPDATE etl_run SET stats = $2 WHERE run_id = $1",
+            &[run_id.into(), stats.into()],
+        );
+    })
+}
+
 /// Marks `running` runs whose heartbeat is older than `stale_after` as `abandoned`
 /// (their loader died without finishing); returns how many.
 #[pg_extern(volatile, parallel_unsafe)]
@@ -158,6 +190,8 @@ COMMENT ON FUNCTION weston_etl_begin(text, date, date) IS 'Starts an etl_run (st
 COMMENT ON FUNCTION weston_etl_progress(bigint, bigint) IS 'Adds rows to rows_loaded in the caller''s transaction and refreshes the heartbeat.';
 COMMENT ON FUNCTION weston_etl_finish(bigint) IS 'Marks a running etl_run succeeded.';
 COMMENT ON FUNCTION weston_etl_fail(bigint, text) IS 'Marks a running etl_run failed with its error text (call it after the failed batch rolled back).';
+COMMENT ON FUNCTION weston_etl_skip(text, text) IS 'Records a skipped etl_run (another run held the lock), finished now, with the reason; returns its run_id.';
+COMMENT ON FUNCTION weston_etl_set_stats(bigint, jsonb) IS 'Replaces a running etl_run''s stats (what the run did, per provider and table).';
 COMMENT ON FUNCTION weston_etl_reap(interval) IS 'Marks running etl_runs whose heartbeat is older than stale_after as abandoned; returns how many.';
 "#,
     name = "etl_comments",
@@ -166,6 +200,8 @@ COMMENT ON FUNCTION weston_etl_reap(interval) IS 'Marks running etl_runs whose h
         weston_etl_progress,
         weston_etl_finish,
         weston_etl_fail,
+        weston_etl_skip,
+        weston_etl_set_stats,
         weston_etl_reap
     ]
 );

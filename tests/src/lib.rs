@@ -35,11 +35,11 @@ pub fn loader_command(db: &TestDb, args: &[&str]) -> std::process::Command {
         .env_remove("POLYGON_API_KEY")
         .env_remove("WESTON_FMP_BASE_URL")
         .env_remove("WESTON_POLYGON_BASE_URL")
-        .env_remove(weston_loader::providers::MOCK_SYMBOLS_ENV)
-        .env_remove(weston_loader::run::BATCH_ENV)
+        .env_remove(weston_loader::cli::MOCK_SYMBOLS_ENV)
+        .env_remove(weston_loader::cli::BATCH_ENV)
         // Which night a symbol's metadata is asked again depends on the date: off, unless
         // a test sets it.
-        .env(weston_loader::run::METADATA_REFRESH_ENV, "0")
+        .env(weston_loader::cli::METADATA_REFRESH_ENV, "0")
         .env("RUST_LOG", "info,sqlx=warn")
         .current_dir(std::env::temp_dir());
     cmd

@@ -8,10 +8,9 @@ use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::Row;
 use weston_loader::calendar;
-use weston_loader::cli::ProviderName;
-use weston_loader::ingest::{self, SymbolLoad};
-use weston_loader::providers::{DailyBar, Dividend, SecurityInfo, Split};
-use weston_loader::run::RUN_LOCK_KEY;
+use weston_loader::model::{Batch, DailyBar, Dividend, ProviderName, SecurityInfo, Sourced, Split};
+use weston_loader::provenance::RUN_LOCK_KEY;
+use weston_loader::{store, validate};
 use weston_tests::{loader_command, output_text, partitions_like, TestDb};
 
 fn loader(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -479,7 +478,7 @@ async fn configuration_errors_exit_2_without_a_run() {
     let out = run_loader(
         &db,
         &["run", "--provider", "mock"],
-        &[(weston_loader::run::METADATA_REFRESH_ENV, "monthly")],
+        &[(weston_loader::cli::METADATA_REFRESH_ENV, "monthly")],
     );
     assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(
@@ -674,20 +673,20 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
             .unwrap();
     let today = d(2024, 1, 20);
     let good = bar("GOOD", d(2024, 1, 2), 10, 12, 9, 11, 1000);
-    let load = |symbol: &str| SymbolLoad {
-        provider: ProviderName::Mock,
-        symbol: symbol.into(),
-        security: Some(SecurityInfo {
+    fn mock<T>(row: T) -> Sourced<T> {
+        Sourced {
+            provider: ProviderName::Mock,
+            row,
+        }
+    }
+    let described = |symbol: &str| {
+        mock(SecurityInfo {
             symbol: symbol.into(),
             name: Some(format!("{symbol} Co\twith tab")),
             ..Default::default()
-        }),
-        bars: vec![],
-        splits: vec![],
-        dividends: vec![],
+        })
     };
-    let mut a = load("GOOD");
-    a.bars = vec![
+    let bars = vec![
         good.clone(),
         bar("GOOD", d(2024, 1, 3), 10, 9, 11, 10, 1000), // high below low
         bar("GOOD", d(2024, 1, 4), -1, 12, 9, 11, 1000), // negative price
@@ -696,6 +695,7 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
         bar("GOOD", d(2024, 1, 8), 10, 12, 9, 11, 1000), // duplicate key, both copies
         bar("GOOD", d(2024, 1, 8), 10, 12, 9, 11, 1001),
         bar("GOOD", d(2024, 1, 9), 13, 12, 9, 11, 1000), // open above high
+        bar("OTHER", d(2024, 1, 2), 5, 6, 4, 5, 10),
     ];
     let split = |date, n: i64, den: i64| Split {
         symbol: "GOOD".into(),
@@ -703,7 +703,7 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
         numerator: Decimal::from(n),
         denominator: Decimal::from(den),
     };
-    a.splits = vec![
+    let splits = vec![
         split(d(2024, 1, 10), 4, 1),
         split(d(2024, 1, 11), 0, 1),
         split(d(2024, 1, 12), 1, -8),
@@ -714,17 +714,24 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
         amount: Decimal::new(25, 2),
         currency: currency.into(),
     };
-    a.dividends = vec![
+    let dividends = vec![
         div(d(2024, 1, 16), "USD"),
         div(d(2024, 1, 17), "usd"),
         div(d(2024, 1, 18), "US"),
     ];
-    let mut b = load("OTHER");
-    b.bars = vec![bar("OTHER", d(2024, 1, 2), 5, 6, 4, 5, 10)];
-    let bad_symbol = load("bad symbol");
-    let mut batch = vec![a, b, bad_symbol];
+    let mut batch = Batch {
+        described: vec![
+            described("GOOD"),
+            described("OTHER"),
+            described("bad symbol"),
+        ],
+        undescribed: vec![],
+        bars: bars.into_iter().map(mock).collect(),
+        splits: splits.into_iter().map(mock).collect(),
+        dividends: dividends.into_iter().map(mock).collect(),
+    };
 
-    let rejections = ingest::validate(&mut batch, today);
+    let rejections = validate::validate(&mut batch, today);
     let mut rules: Vec<String> = rejections
         .iter()
         .map(|r| {
@@ -761,10 +768,8 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
     assert_eq!(message, "GOOD 2024-01-03: high below low (high 9 < low 11)");
 
     let mut conn = db.pool.acquire().await.unwrap();
-    ingest::prepare_staging(&mut conn).await.unwrap();
-    let written = ingest::write_batch(&mut conn, run_id, &batch)
-        .await
-        .unwrap();
+    store::prepare_staging(&mut conn).await.unwrap();
+    let written = store::write_batch(&mut conn, run_id, &batch).await.unwrap();
     assert_eq!(
         (
             written.prices_daily,

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use chrono::NaiveDate;
-use weston_loader::cli::{ProviderName, RunArgs};
+use clap::Parser;
+use weston_loader::cli::{Cli, Command as LoaderCommand};
 use weston_loader::providers::mock::mock_symbol;
 use weston_tests::{monitoring_queries, pg_config, TestDb};
 
@@ -226,18 +226,25 @@ async fn adjusted(db: &TestDb) -> String {
 /// dividends), then rotation. Returns the rotation's status. A fixed window, so databases
 /// loaded on either side of a New York midnight still hold the same bars.
 async fn nightly(db: &TestDb) -> String {
-    let symbols = (1..=6).map(mock_symbol).collect();
-    let outcome = weston_loader::run::run(
-        &db.pool,
-        RunArgs {
-            from: Some(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()),
-            to: Some(NaiveDate::from_ymd_opt(2026, 8, 31).unwrap()),
-            symbols,
-            providers: vec![ProviderName::Mock],
-        },
-    )
-    .await
-    .expect("the loader's run");
+    let symbols: Vec<String> = (1..=6).map(mock_symbol).collect();
+    let argv = [
+        "weston-loader",
+        "run",
+        "--provider",
+        "mock",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-08-31",
+        "--symbols",
+        &symbols.join(","),
+    ];
+    let LoaderCommand::Run(args) = Cli::parse_from(argv).command else {
+        unreachable!("a run")
+    };
+    let outcome = weston_loader::run::run(&db.pool, args)
+        .await
+        .expect("the loader's run");
     assert!(
         outcome.stats.failed_symbols.is_empty(),
         "{:?}",
@@ -432,6 +439,10 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
         assert_eq!(update_pending(&db).await, 1.0);
 
         execute(&db, "ALTER EXTENSION pg_weston UPDATE").await;
+        // The documented order: the update, then the migrations that grant what it added.
+        weston_loader::migrate::migrate(&db.pool)
+            .await
+            .expect("migrate after the update");
         assert_eq!(update_pending(&db).await, 0.0);
         assert_eq!(text(&db, "SELECT weston_version()").await, CURRENT);
         assert_eq!(

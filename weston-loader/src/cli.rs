@@ -1,7 +1,31 @@
-//! Command line and environment of CONTRACT.md.
+//! The command line and every environment knob, parsed once, here. Each knob is a flag
+//! with its environment variable and default shown in `--help`; values are checked against
+//! their bounds while parsing, so a bad one stops with exit 2 before anything is recorded.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use chrono::NaiveDate;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use reqwest::Url;
+
+use crate::model::ProviderName;
+use crate::providers::http::{parse_base_url, HttpLimits, RateLimit};
+use crate::providers::{FmpProvider, PolygonProvider, ProviderSettings};
+
+/// Symbols per batch (one transaction).
+pub const BATCH_ENV: &str = "WESTON_BATCH_SYMBOLS";
+/// Days over which every described symbol's metadata is asked again; 0 never.
+pub const METADATA_REFRESH_ENV: &str = "WESTON_METADATA_REFRESH_DAYS";
+/// How many symbols the mock market has (MOCK0001…).
+pub const MOCK_SYMBOLS_ENV: &str = "WESTON_MOCK_SYMBOLS";
+/// The earliest date a window may start at.
+pub const EARLIEST_DATE_ENV: &str = "WESTON_EARLIEST_DATE";
+pub const HTTP_TIMEOUT_ENV: &str = "WESTON_HTTP_TIMEOUT_SECS";
+pub const HTTP_MAX_RETRIES_ENV: &str = "WESTON_HTTP_MAX_RETRIES";
+pub const HTTP_MAX_RETRY_AFTER_ENV: &str = "WESTON_HTTP_MAX_RETRY_AFTER_SECS";
+pub const HTTP_MAX_BODY_ENV: &str = "WESTON_HTTP_MAX_BODY_BYTES";
+pub const DB_CONNECT_TIMEOUT_ENV: &str = "WESTON_DB_CONNECT_TIMEOUT_SECS";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -10,9 +34,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Loads daily prices into pg_weston"
 )]
 pub struct Cli {
-    /// PostgreSQL connection URL.
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Log filter (tracing's EnvFilter syntax). Logs go to stderr.
+    #[arg(
+        long = "log",
+        env = "RUST_LOG",
+        default_value = "info,sqlx=warn",
+        global = true
+    )]
+    pub log: String,
 
     #[command(subcommand)]
     pub command: Command,
@@ -28,12 +60,36 @@ pub enum Command {
     Status(StatusArgs),
 }
 
-#[derive(Debug, Args)]
+impl Command {
+    /// The `application_name` of the loader's database sessions, so that `pg_stat_activity`
+    /// (and the loader's own "who holds the lock" message) names the job.
+    pub fn application_name(&self) -> &'static str {
+        match self {
+            Command::Migrate => "weston-loader migrate",
+            Command::Run(_) => crate::provenance::JOB_NAME,
+            Command::Status(_) => "weston-loader status",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Seconds to wait for the database connection; a refused port fails at once.
+    #[arg(long = "db-connect-timeout-secs", env = DB_CONNECT_TIMEOUT_ENV, default_value_t = 10,
+          value_parser = |s: &str| bounded::<u64>(s, DB_CONNECT_TIMEOUT_ENV, "seconds", 1..=300), global = true)]
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// First date to load (default: per symbol, its last stored date minus a few days).
     #[arg(long)]
     pub from: Option<NaiveDate>,
-    /// Last date to load (default: the last completed US trading session).
+    /// Last date to load, at most the last completed US trading session (the default).
     #[arg(long)]
     pub to: Option<NaiveDate>,
     /// Comma-separated symbols (default: the universe, securities not delisted).
@@ -42,6 +98,83 @@ pub struct RunArgs {
     /// Providers in order of preference (default: fmp,polygon among those with keys).
     #[arg(long = "provider", value_delimiter = ',')]
     pub providers: Vec<ProviderName>,
+    /// No window may start before this date (guards against a mistyped --from making
+    /// centuries of partitions).
+    #[arg(long, env = EARLIEST_DATE_ENV, default_value = "1990-01-01")]
+    pub earliest_date: NaiveDate,
+    /// Symbols per batch (one transaction).
+    #[arg(long, env = BATCH_ENV, default_value_t = 50, value_parser = |s: &str| bounded::<usize>(s, BATCH_ENV, "a number of symbols", 1..=10_000))]
+    pub batch_symbols: usize,
+    /// Days over which every described symbol's metadata is asked again, a share of the
+    /// symbols each night (0: never again).
+    #[arg(long, env = METADATA_REFRESH_ENV, default_value_t = 30, value_parser = |s: &str| bounded::<u32>(s, METADATA_REFRESH_ENV, "a number of days (0: never)", 0..=3650))]
+    pub metadata_refresh_days: u32,
+    #[command(flatten)]
+    pub providers_config: ProviderArgs,
+}
+
+/// Keys, addresses and limits of the providers.
+#[derive(Debug, Clone, Args)]
+pub struct ProviderArgs {
+    /// Financial Modeling Prep API key (prefer the environment: flags show in `ps`).
+    #[arg(long, env = "FMP_API_KEY", hide_env_values = true)]
+    pub fmp_api_key: Option<String>,
+    /// Polygon.io API key (prefer the environment: flags show in `ps`).
+    #[arg(long, env = "POLYGON_API_KEY", hide_env_values = true)]
+    pub polygon_api_key: Option<String>,
+    /// FMP's address (http or https).
+    #[arg(long, env = "WESTON_FMP_BASE_URL", default_value = FmpProvider::DEFAULT_BASE_URL,
+          value_parser = |s: &str| parse_base_url("WESTON_FMP_BASE_URL", s))]
+    pub fmp_base_url: Url,
+    /// Polygon's address (http or https).
+    #[arg(long, env = "WESTON_POLYGON_BASE_URL", default_value = PolygonProvider::DEFAULT_BASE_URL,
+          value_parser = |s: &str| parse_base_url("WESTON_POLYGON_BASE_URL", s))]
+    pub polygon_base_url: Url,
+    /// Requests FMP allows: N/s, N/min or N/h; calls are spaced evenly.
+    #[arg(long, env = "WESTON_FMP_RATE_LIMIT", default_value = "300/min", value_parser = |s: &str| rate(s, "WESTON_FMP_RATE_LIMIT"))]
+    pub fmp_rate_limit: RateLimit,
+    /// Requests Polygon allows (5/min is the free plan).
+    #[arg(long, env = "WESTON_POLYGON_RATE_LIMIT", default_value = "5/min", value_parser = |s: &str| rate(s, "WESTON_POLYGON_RATE_LIMIT"))]
+    pub polygon_rate_limit: RateLimit,
+    /// Whole-request timeout of a provider call, in seconds (1 to 300).
+    #[arg(long, env = HTTP_TIMEOUT_ENV, default_value_t = 30, value_parser = |s: &str| bounded::<u64>(s, HTTP_TIMEOUT_ENV, "seconds", 1..=300))]
+    pub http_timeout_secs: u64,
+    /// Retries of a transient or rate-limited call (0 to 10).
+    #[arg(long, env = HTTP_MAX_RETRIES_ENV, default_value_t = 5, value_parser = |s: &str| bounded::<usize>(s, HTTP_MAX_RETRIES_ENV, "a number of retries", 0..=10))]
+    pub http_max_retries: usize,
+    /// A longer Retry-After (a daily quota) is not waited for: the next provider takes
+    /// over (0 to 3600 seconds).
+    #[arg(long, env = HTTP_MAX_RETRY_AFTER_ENV, default_value_t = 120, value_parser = |s: &str| bounded::<u64>(s, HTTP_MAX_RETRY_AFTER_ENV, "seconds", 0..=3600))]
+    pub http_max_retry_after_secs: u64,
+    /// Largest provider answer read, in bytes; a larger one is refused unparsed.
+    #[arg(long, env = HTTP_MAX_BODY_ENV, default_value_t = 32 * 1024 * 1024, value_parser = |s: &str| bounded::<u64>(s, HTTP_MAX_BODY_ENV, "bytes", 1024..=1024 * 1024 * 1024))]
+    pub http_max_body_bytes: u64,
+    /// Symbols of the mock market (MOCK0001…), 1 to 9999.
+    #[arg(long, env = MOCK_SYMBOLS_ENV, default_value_t = 750, value_parser = |s: &str| bounded::<usize>(s, MOCK_SYMBOLS_ENV, "a number of symbols", 1..=9999))]
+    pub mock_symbols: usize,
+}
+
+impl ProviderArgs {
+    /// What `providers::build` needs, in the providers' own words.
+    pub fn settings(&self) -> ProviderSettings {
+        let limits = |rate: RateLimit| HttpLimits {
+            timeout: Duration::from_secs(self.http_timeout_secs),
+            max_retries: self.http_max_retries,
+            max_retry_after: Duration::from_secs(self.http_max_retry_after_secs),
+            ..HttpLimits::with_rate(rate)
+        };
+        let key = |k: &Option<String>| k.clone().filter(|k| !k.trim().is_empty());
+        ProviderSettings {
+            fmp_key: key(&self.fmp_api_key),
+            polygon_key: key(&self.polygon_api_key),
+            fmp_base_url: self.fmp_base_url.clone(),
+            polygon_base_url: self.polygon_base_url.clone(),
+            fmp_limits: limits(self.fmp_rate_limit),
+            polygon_limits: limits(self.polygon_rate_limit),
+            max_body_bytes: self.http_max_body_bytes,
+            mock_symbols: self.mock_symbols,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -51,26 +184,53 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
-pub enum ProviderName {
-    Fmp,
-    Polygon,
-    Mock,
-}
-
-impl ProviderName {
-    /// The value stored in the `provider` columns.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderName::Fmp => "fmp",
-            ProviderName::Polygon => "polygon",
-            ProviderName::Mock => "mock",
-        }
+/// A whole number of `what` within `bounds`; the error names the variable and the bound.
+fn bounded<T>(text: &str, var: &str, what: &str, bounds: RangeInclusive<T>) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let value: T = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{var}={text:?}: expected {what}"))?;
+    if bounds.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{var}={text:?}: must be from {} to {} ({what})",
+            bounds.start(),
+            bounds.end()
+        ))
     }
 }
 
-impl std::fmt::Display for ProviderName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+fn rate(text: &str, var: &str) -> Result<RateLimit, String> {
+    RateLimit::parse(text).map_err(|e| format!("{var}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bounds_are_named() {
+        let e = bounded("1000", HTTP_MAX_RETRIES_ENV, "retries", 0..=10).unwrap_err();
+        assert!(
+            e.contains(HTTP_MAX_RETRIES_ENV) && e.contains("0 to 10"),
+            "{e}"
+        );
+        let e = bounded::<u32>("monthly", METADATA_REFRESH_ENV, "days", 0..=9).unwrap_err();
+        assert!(
+            e.contains("WESTON_METADATA_REFRESH_DAYS=\"monthly\""),
+            "{e}"
+        );
+        let e = Cli::try_parse_from(["weston-loader", "run", "--fmp-base-url", "ftp://x/"]);
+        assert!(e.unwrap_err().to_string().contains("http or https"));
     }
 }

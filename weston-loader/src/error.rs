@@ -9,8 +9,8 @@ pub enum LoaderError {
     /// The run failed (and etl_run says why, when a run was begun): exit 1.
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
-    /// Another run holds the lock (recorded as `skipped`): exit 75.
-    #[error("another weston-loader run holds the lock: {0}")]
+    /// Another session holds the run lock (recorded as `skipped`): exit 75.
+    #[error("the run is skipped: {0}")]
     Locked(String),
 }
 

@@ -3,11 +3,16 @@
 pub mod calendar;
 pub mod cli;
 pub mod error;
-pub mod ingest;
+pub mod gather;
 pub mod migrate;
+pub mod model;
+pub mod plan;
+pub mod provenance;
 pub mod providers;
 pub mod run;
 pub mod status;
+pub mod store;
+pub mod validate;
 
 pub use error::LoaderError;
 

@@ -1,8 +1,12 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use std::str::FromStr;
+use std::time::Duration;
+
 use clap::Parser;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
 use weston_loader::cli::{Cli, Command};
 use weston_loader::{migrate, run, status, LoaderError};
 
@@ -21,7 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    init_tracing();
+    init_tracing(&cli.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,8 +41,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -51,17 +55,41 @@ fn init_tracing() {
     }
 }
 
-async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
-    let url = cli.database_url.ok_or_else(|| {
+/// The pool, once one connection proved the database answers: a refused port or a wrong
+/// password fails at once, a silent host after the connect timeout (the pool alone would
+/// retry for 30 seconds).
+async fn connect(cli: &Cli) -> Result<sqlx::PgPool, LoaderError> {
+    let url = cli.database.database_url.as_deref().ok_or_else(|| {
         LoaderError::Config(
             "DATABASE_URL is not set (flag --database-url, the environment, or .env.local)".into(),
         )
     })?;
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&url)
+    let cannot = |e: &dyn std::fmt::Display| {
+        LoaderError::Config(format!("cannot connect to the database: {e}"))
+    };
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| cannot(&e))?
+        .application_name(cli.command.application_name());
+    let timeout = Duration::from_secs(cli.database.connect_timeout_secs);
+    let first = tokio::time::timeout(timeout, options.connect())
         .await
-        .map_err(|e| LoaderError::Config(format!("cannot connect to the database: {e}")))?;
+        .map_err(|_| {
+            cannot(&format!(
+                "no answer within {timeout:?} (WESTON_DB_CONNECT_TIMEOUT_SECS)"
+            ))
+        })?
+        .map_err(|e| cannot(&weston_loader::error::describe(&e)))?;
+    let _ = first.close().await;
+    PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(timeout)
+        .connect_with(options)
+        .await
+        .map_err(|e| cannot(&e))
+}
+
+async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
+    let pool = connect(&cli).await?;
     match cli.command {
         Command::Migrate => {
             let applied = migrate::migrate(&pool).await?;

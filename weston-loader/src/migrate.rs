@@ -1,5 +1,7 @@
 //! `weston-loader migrate`: the SQL files of `migrations/`, embedded in the binary.
 
+use std::borrow::Cow;
+
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Connection, PgPool};
 
@@ -7,12 +9,39 @@ use crate::LoaderError;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// Migrations that grant what a newer pg_weston adds, with a function that version adds:
+/// each waits (with every later one) until a superuser has run `ALTER EXTENSION pg_weston
+/// UPDATE`, so that the grants land on functions that exist.
+const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[(7, "weston_etl_set_stats(bigint,jsonb)")];
+
 /// Applies every migration the database does not have yet; returns the versions applied
 /// now (empty when it was already current).
 pub async fn migrate(pool: &PgPool) -> Result<Vec<i64>, LoaderError> {
     let before = applied_versions(pool).await?;
+    // Twice at most: the first pass may create the extension whose functions a waiting
+    // migration grants.
+    for _ in 0..2 {
+        let (migrator, waiting) = ready_migrations(pool).await?;
+        run(pool, &migrator).await?;
+        if waiting.is_none() {
+            break;
+        }
+    }
+    if let (_, Some(version)) = ready_migrations(pool).await? {
+        tracing::warn!(
+            version,
+            "migration {version} waits for the extension update: as a superuser run \
+             ALTER EXTENSION pg_weston UPDATE, then weston-loader migrate again"
+        );
+    }
+    let after = applied_versions(pool).await?;
+    Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
+}
+
+/// Runs `migrator`, its errors in the operator's words.
+async fn run(pool: &PgPool, migrator: &Migrator) -> Result<(), LoaderError> {
     let mut conn = pool.acquire().await?;
-    let result = MIGRATOR.run(&mut *conn).await;
+    let result = migrator.run(&mut *conn).await;
     if result.is_err() {
         // sqlx keeps its advisory lock when a migration fails; closing the session frees it
         // instead of handing a locked connection back to the pool.
@@ -34,9 +63,50 @@ pub async fn migrate(pool: &PgPool) -> Result<Vec<i64>, LoaderError> {
              repair it by hand, then delete its row from _sqlx_migrations"
         )),
         other => LoaderError::Failed(anyhow::Error::new(other).context("applying migrations")),
-    })?;
-    let after = applied_versions(pool).await?;
-    Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
+    })
+}
+
+/// The migrations that can run now: all of them, or those before the first that waits for
+/// an extension update (see `WAIT_FOR_EXTENSION`), whose version is returned too.
+async fn ready_migrations(pool: &PgPool) -> Result<(Migrator, Option<i64>), LoaderError> {
+    let applied = applied_versions(pool).await?;
+    let mut first_waiting = None;
+    for &(version, function) in WAIT_FOR_EXTENSION {
+        if applied.contains(&version) {
+            continue;
+        }
+        let present: bool = sqlx::query_scalar("SELECT to_regprocedure($1) IS NOT NULL")
+            .bind(function)
+            .fetch_one(pool)
+            .await?;
+        if !present {
+            first_waiting = Some(version);
+            break;
+        }
+    }
+    let ready = MIGRATOR
+        .iter()
+        .filter(|m| first_waiting.is_none_or(|v| m.version < v))
+        .cloned()
+        .collect::<Vec<_>>();
+    // The fields `migrate!` fills; a subset of its migrations, the same settings.
+    let migrator = Migrator {
+        migrations: Cow::Owned(ready),
+        ignore_missing: MIGRATOR.ignore_missing,
+        locking: MIGRATOR.locking,
+        no_tx: MIGRATOR.no_tx,
+    };
+    Ok((migrator, first_waiting))
+}
+
+/// Stops with the one message for a database never migrated.
+pub async fn require_schema(pool: &PgPool) -> Result<(), LoaderError> {
+    if applied_versions(pool).await?.is_empty() {
+        return Err(LoaderError::Config(
+            "this database has no pg_weston schema yet: run `weston-loader migrate` first".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Versions recorded in `_sqlx_migrations`; empty for a database never migrated.

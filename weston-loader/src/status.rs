@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
+use crate::model::RunStats;
 use crate::LoaderError;
 
 #[derive(Debug, Serialize)]
@@ -58,14 +59,17 @@ pub struct RunSummary {
     pub window_start: Option<NaiveDate>,
     pub window_end: Option<NaiveDate>,
     pub rows_loaded: i64,
-    pub rows_rejected: Option<i64>,
+    /// Rows rejected by validation, from `etl_run.stats`.
+    #[sqlx(skip)]
+    pub rows_rejected: usize,
     pub seconds: Option<f64>,
     pub error: Option<String>,
     /// Rows supplied and HTTP calls per provider, from `etl_run.stats`.
     #[sqlx(skip)]
     pub providers: Vec<ProviderUse>,
+    /// `etl_run.stats`, read through the type the loader wrote it with.
     #[serde(skip)]
-    provider_stats: Option<serde_json::Value>,
+    stats: sqlx::types::Json<RunStats>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -80,23 +84,19 @@ pub struct ProviderUse {
 }
 
 impl RunSummary {
-    fn read_providers(&mut self) {
-        let Some(serde_json::Value::Object(map)) = self.provider_stats.take() else {
-            return;
-        };
-        let count = |v: &serde_json::Value, k: &str| v.get(k).and_then(|n| n.as_u64()).unwrap_or(0);
-        self.providers = map
-            .into_iter()
-            .map(|(provider, v)| ProviderUse {
-                rows_supplied: count(&v, "rows_supplied"),
-                http_calls: count(&v, "http_calls"),
-                retries: count(&v, "retries"),
-                rate_limited: count(&v, "rate_limited"),
-                disabled: v
-                    .get("disabled")
-                    .and_then(|d| d.as_str())
-                    .map(str::to_owned),
-                provider,
+    fn read_stats(&mut self) {
+        let stats = &self.stats.0;
+        self.rows_rejected = stats.rejected;
+        self.providers = stats
+            .providers
+            .iter()
+            .map(|(provider, p)| ProviderUse {
+                provider: provider.clone(),
+                rows_supplied: p.rows_supplied,
+                http_calls: p.http_calls,
+                retries: p.retries,
+                rate_limited: p.rate_limited,
+                disabled: p.disabled.clone(),
             })
             .collect();
     }
@@ -111,15 +111,11 @@ pub struct PartitionSummary {
 }
 
 pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
+    crate::migrate::require_schema(pool).await?;
     let migration_version = crate::migrate::applied_versions(pool)
         .await?
         .into_iter()
         .max();
-    if migration_version.is_none() {
-        return Err(LoaderError::Config(
-            "this database has no pg_weston schema yet: run `weston-loader migrate` first".into(),
-        ));
-    }
     let (extension_version, extension_available_version): (Option<String>, Option<String>) =
         sqlx::query_as(
             "SELECT installed_version, default_version FROM pg_available_extensions WHERE name = 'pg_weston'",
@@ -129,15 +125,14 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
         .unwrap_or_default();
     let recent_runs = sqlx::query_as(
         "SELECT run_id, job_name, status, started_at, finished_at, window_start, window_end, rows_loaded,
-                (stats->>'rejected')::bigint AS rows_rejected,
                 extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at)::float8 AS seconds, error,
-                stats->'providers' AS provider_stats
+                stats
            FROM etl_run ORDER BY run_id DESC LIMIT 10",
     )
     .fetch_all(pool)
     .await?;
     let mut recent_runs: Vec<RunSummary> = recent_runs;
-    recent_runs.iter_mut().for_each(RunSummary::read_providers);
+    recent_runs.iter_mut().for_each(RunSummary::read_stats);
     let partitions = sqlx::query_as(
         r"SELECT count(*) FILTER (WHERE NOT d.is_default) AS monthly_partitions,
                 min(d.lower) AS oldest_month, max(d.lower) AS newest_month,
@@ -292,7 +287,7 @@ pub fn render_human(status: &Status) -> String {
                 r.started_at.format("%Y-%m-%d %H:%M:%SZ"),
                 window,
                 r.rows_loaded,
-                r.rows_rejected.unwrap_or(0),
+                r.rows_rejected,
                 duration,
                 r.error
                     .as_deref()

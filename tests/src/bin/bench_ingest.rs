@@ -10,45 +10,45 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use sqlx::{Connection, PgConnection};
 use weston_loader::calendar;
-use weston_loader::cli::ProviderName;
-use weston_loader::ingest::{self, SymbolLoad};
+use weston_loader::model::{Batch, ProviderName, Sourced};
 use weston_loader::providers::mock::{mock_symbol, MockProvider};
+use weston_loader::{store, validate};
 use weston_tests::{BenchSize, TestDb};
 
 const BATCH_SYMBOLS: usize = 50;
 
 /// The bars of one batch of symbols over the last `sessions` sessions up to `to`.
-fn batch(symbols: &[String], from: NaiveDate, to: NaiveDate) -> Vec<SymbolLoad> {
-    symbols
-        .iter()
-        .map(|s| SymbolLoad {
-            provider: ProviderName::Mock,
-            symbol: s.clone(),
-            security: None,
-            bars: MockProvider::sessions(s, to)
-                .into_iter()
-                .filter(|x| x.date >= from)
-                .map(|x| x.bar)
-                .collect(),
-            splits: vec![],
-            dividends: vec![],
-        })
-        .collect()
+fn batch(symbols: &[String], from: NaiveDate, to: NaiveDate) -> Batch {
+    let mock = |row| Sourced {
+        provider: ProviderName::Mock,
+        row,
+    };
+    Batch {
+        undescribed: symbols.iter().cloned().map(mock).collect(),
+        bars: symbols
+            .iter()
+            .flat_map(|s| MockProvider::sessions(s, to))
+            .filter(|x| x.date >= from)
+            .map(|x| Sourced {
+                provider: ProviderName::Mock,
+                row: x.bar,
+            })
+            .collect(),
+        ..Batch::default()
+    }
 }
 
-async fn plain_copy(conn: &mut PgConnection, run_id: i64, loads: &[SymbolLoad]) -> u64 {
+async fn plain_copy(conn: &mut PgConnection, run_id: i64, batch: &Batch) -> u64 {
     let mut data = String::new();
     let mut rows = 0;
-    for l in loads {
-        for b in &l.bars {
-            let vwap = b.vwap.map_or("\\N".to_string(), |v| v.to_string());
-            let _ = writeln!(
-                data,
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\tmock\t{run_id}",
-                b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, vwap
-            );
-            rows += 1;
-        }
+    for b in batch.bars.iter().map(|b| &b.row) {
+        let vwap = b.vwap.map_or("\\N".to_string(), |v| v.to_string());
+        let _ = writeln!(
+            data,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\tmock\t{run_id}",
+            b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, vwap
+        );
+        rows += 1;
     }
     let mut tx = conn.begin().await.unwrap();
     let mut copy = tx
@@ -96,7 +96,7 @@ async fn scenario(symbols: usize, sessions: usize) {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    ingest::prepare_staging(&mut conn).await.unwrap();
+    store::prepare_staging(&mut conn).await.unwrap();
 
     // Same batches, same order, same table; generation is outside the timings.
     let mut copy = Timing {
@@ -121,9 +121,9 @@ async fn scenario(symbols: usize, sessions: usize) {
     for chunk in universe.chunks(BATCH_SYMBOLS) {
         let mut loads = batch(chunk, from, to);
         let t = Instant::now();
-        let rejected = ingest::validate(&mut loads, to);
+        let rejected = validate::validate(&mut loads, to);
         assert!(rejected.is_empty());
-        loader.rows += ingest::write_batch(&mut conn, run_id, &loads)
+        loader.rows += store::write_batch(&mut conn, run_id, &loads)
             .await
             .unwrap()
             .prices_daily;
@@ -147,9 +147,9 @@ async fn scenario(symbols: usize, sessions: usize) {
     for chunk in universe.chunks(BATCH_SYMBOLS) {
         let mut loads = batch(chunk, from, to);
         let t = Instant::now();
-        ingest::validate(&mut loads, to);
-        rerun.rows += loads.iter().map(|l| l.bars.len() as u64).sum::<u64>();
-        rerun_written += ingest::write_batch(&mut conn, run_id, &loads)
+        validate::validate(&mut loads, to);
+        rerun.rows += loads.bars.len() as u64;
+        rerun_written += store::write_batch(&mut conn, run_id, &loads)
             .await
             .unwrap()
             .total();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, TimeZone, Weekday};
 use fake_providers::{Reply, Seen, TestServer};
-use weston_loader::cli::ProviderName;
+use weston_loader::model::ProviderName;
 use weston_loader::providers::{
     DailyBar, Dividend, FmpProvider, HttpLimits, PolygonProvider, Provider, ProviderChain,
     ProviderError, ProviderStats, RateLimit, SecurityInfo, Split,

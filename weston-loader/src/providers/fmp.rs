@@ -11,10 +11,12 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{join_url, ApiSpec, BodyProblem, HttpClient, HttpLimits, ProviderStats};
+use super::http::{
+    join_url, parse_base_url, ApiSpec, BodyProblem, HttpClient, HttpLimits, Refusal,
+};
 use super::json::{decimal, opt_date};
-use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
-use crate::cli::ProviderName;
+use super::{Provider, ProviderError};
+use crate::model::{DailyBar, Dividend, ProviderName, ProviderStats, SecurityInfo, Split};
 
 /// Calendar endpoints answer at most this many days per call.
 const CALENDAR_WINDOW_DAYS: i64 = 90;
@@ -24,13 +26,11 @@ pub struct FmpProvider {
     base: Url,
 }
 
-const API: ApiSpec = ApiSpec {
+static API: ApiSpec = ApiSpec {
     provider: ProviderName::Fmp,
     key_param: "apikey",
-    key_var: "FMP_API_KEY",
-    base_url_var: "WESTON_FMP_BASE_URL",
-    default_base_url: FmpProvider::DEFAULT_BASE_URL,
     body_check: body_problem,
+    refusal: fmp_refusal,
 };
 
 impl FmpProvider {
@@ -41,13 +41,15 @@ impl FmpProvider {
         base_url: &str,
         limits: HttpLimits,
     ) -> Result<Self, String> {
-        let (http, base) = API.connect(api_key.into(), base_url, limits)?;
+        let base = parse_base_url("the FMP base URL", base_url)?;
+        let http = HttpClient::new(&API, api_key.into(), limits)?;
         Ok(FmpProvider { http, base })
     }
 
-    /// The key, base URL and rate limit from the environment; `None` without `FMP_API_KEY`.
-    pub fn from_env() -> Option<Result<Self, String>> {
-        API.build_from_env(Self::new)
+    /// Answers larger than `bytes` are refused unread.
+    pub fn with_max_body_bytes(mut self, bytes: u64) -> Self {
+        self.http.set_max_body_bytes(bytes);
+        self
     }
 
     fn url(&self, endpoint: &str, query: &[(&str, &str)]) -> Url {
@@ -120,19 +122,9 @@ impl FmpProvider {
     ) -> Result<Vec<Split>, ProviderError> {
         let mut splits = Vec::new();
         for row in rows.into_iter().filter(|r| (from..=to).contains(&r.date)) {
-            let symbol = self.row_symbol(endpoint, asked, row.symbol)?;
-            if row.numerator <= Decimal::ZERO || row.denominator <= Decimal::ZERO {
-                return Err(self.http.malformed(
-                    endpoint,
-                    &symbol,
-                    format!(
-                        "split on {}: {}/{} must be positive",
-                        row.date, row.numerator, row.denominator
-                    ),
-                ));
-            }
+            // Values are checked by validation, which rejects a bad row and keeps the rest.
             splits.push(Split {
-                symbol,
+                symbol: self.row_symbol(endpoint, asked, row.symbol)?,
                 date: row.date,
                 numerator: row.numerator,
                 denominator: row.denominator,
@@ -164,6 +156,16 @@ impl FmpProvider {
         dividends.sort_by(|a, b| (&a.symbol, a.ex_date).cmp(&(&b.symbol, b.ex_date)));
         self.http.add_rows(dividends.len());
         Ok(dividends)
+    }
+}
+
+/// How far an FMP refusal reaches. "Premium Query Parameter": this symbol (or option) is
+/// outside the plan, the endpoint is not; the next provider fills that symbol.
+fn fmp_refusal(message: &str) -> Refusal {
+    if message.to_ascii_lowercase().contains("query parameter") {
+        Refusal::Call
+    } else {
+        super::http::default_refusal(message)
     }
 }
 
@@ -393,8 +395,8 @@ impl Provider for FmpProvider {
         }))
     }
 
-    fn unusable_after(&self, _error: &ProviderError) -> bool {
-        self.http.stats().disabled.is_some()
+    fn disabled(&self) -> Option<String> {
+        self.http.disabled()
     }
 
     fn stats(&self) -> ProviderStats {

@@ -6,9 +6,9 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
+use super::{Provider, ProviderError};
 use crate::calendar;
-use crate::cli::ProviderName;
+use crate::model::{DailyBar, Dividend, ProviderName, SecurityInfo, Split};
 
 /// The mock market opens on the first session of 2000; nothing exists before it.
 pub fn epoch() -> NaiveDate {

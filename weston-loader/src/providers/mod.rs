@@ -1,69 +1,27 @@
 //! Where market data comes from. Every provider hands back raw (unadjusted) values in
 //! these types; the loader validates and stores them with the provider's name.
 
-use chrono::NaiveDate;
-use rust_decimal::Decimal;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::ProviderName;
-use crate::LoaderError;
+use chrono::NaiveDate;
+use reqwest::Url;
 
-pub mod mock;
+use crate::LoaderError;
 
 pub mod fallback;
 pub mod fmp;
 pub mod http;
 mod json;
+pub mod mock;
 pub mod polygon;
 
-pub use fallback::{ActionsOutcome, BarsOutcome, ChainError, ProviderChain, Sourced};
+use crate::model::ProviderName;
+pub use crate::model::{DailyBar, Dividend, ProviderStats, SecurityInfo, Sourced, Split};
+pub use fallback::{ActionsOutcome, BarsOutcome, ChainError, ProviderChain};
 pub use fmp::FmpProvider;
-pub use http::{HttpLimits, ProviderStats, RateLimit};
-
+pub use http::{HttpLimits, RateLimit};
 pub use polygon::PolygonProvider;
-
-/// One raw daily bar, as traded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DailyBar {
-    pub symbol: String,
-    pub date: NaiveDate,
-    pub open: Decimal,
-    pub high: Decimal,
-    pub low: Decimal,
-    pub close: Decimal,
-    pub volume: Decimal,
-    pub vwap: Option<Decimal>,
-}
-
-/// A split by ex-date: `numerator`-for-`denominator` (4-for-1 is (4, 1)).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Split {
-    pub symbol: String,
-    pub date: NaiveDate,
-    pub numerator: Decimal,
-    pub denominator: Decimal,
-}
-
-/// Cash per share paid on `ex_date`, as declared (not split-adjusted).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dividend {
-    pub symbol: String,
-    pub ex_date: NaiveDate,
-    pub amount: Decimal,
-    pub currency: String,
-}
-
-/// A row of `securities`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SecurityInfo {
-    pub symbol: String,
-    pub name: Option<String>,
-    pub exchange: Option<String>,
-    pub sector: Option<String>,
-    pub industry: Option<String>,
-    pub listed_date: Option<NaiveDate>,
-    pub delisted_date: Option<NaiveDate>,
-}
 
 /// How a provider call failed; the loader's reaction depends on the kind.
 #[derive(Debug, thiserror::Error)]
@@ -142,10 +100,10 @@ pub trait Provider: Send + Sync {
         false
     }
 
-    /// Whether `error` (an `Unauthorized` one) means nothing more can be asked this run.
-    /// A provider that can tell a refused key from a refused endpoint or parameter says so.
-    fn unusable_after(&self, _error: &ProviderError) -> bool {
-        true
+    /// Why nothing more can be asked of this provider this run (its key was refused);
+    /// `None` while it is usable. The provider's client is the one place that knows.
+    fn disabled(&self) -> Option<String> {
+        None
     }
 
     /// HTTP calls and rows so far (zero for a provider without HTTP).
@@ -195,19 +153,32 @@ pub trait Provider: Send + Sync {
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError>;
 }
 
-/// How many symbols the mock market has (MOCK0001…): `WESTON_MOCK_SYMBOLS`, default 750.
-pub const MOCK_SYMBOLS_ENV: &str = "WESTON_MOCK_SYMBOLS";
+/// Everything the providers are built from, parsed by the command line.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub fmp_key: Option<String>,
+    pub polygon_key: Option<String>,
+    pub fmp_base_url: Url,
+    pub polygon_base_url: Url,
+    pub fmp_limits: HttpLimits,
+    pub polygon_limits: HttpLimits,
+    pub max_body_bytes: u64,
+    pub mock_symbols: usize,
+}
 
-/// The one place where providers are constructed from `--provider` and the environment.
+/// The one place where providers are constructed from `--provider` and the settings.
 /// Without `--provider`: `fmp,polygon` among those with an API key; the mock only when named.
-pub fn build(requested: &[ProviderName]) -> Result<Vec<std::sync::Arc<dyn Provider>>, LoaderError> {
+pub fn build(
+    requested: &[ProviderName],
+    settings: &ProviderSettings,
+) -> Result<Vec<Arc<dyn Provider>>, LoaderError> {
     let names: Vec<ProviderName> = if requested.is_empty() {
         let found: Vec<ProviderName> = [
-            (ProviderName::Fmp, "FMP_API_KEY"),
-            (ProviderName::Polygon, "POLYGON_API_KEY"),
+            (ProviderName::Fmp, &settings.fmp_key),
+            (ProviderName::Polygon, &settings.polygon_key),
         ]
         .into_iter()
-        .filter(|(_, var)| http::env_value(var).is_some())
+        .filter(|(_, key)| key.is_some())
         .map(|(name, _)| name)
         .collect();
         if found.is_empty() {
@@ -227,33 +198,39 @@ pub fn build(requested: &[ProviderName]) -> Result<Vec<std::sync::Arc<dyn Provid
         }
         unique
     };
+    // The key of `name` from `var`, or the error naming the variable.
+    let key = |name: ProviderName, key: &Option<String>, var: &str| {
+        key.clone().ok_or_else(|| {
+            LoaderError::Config(format!(
+                "--provider {name} needs {var} (environment or .env.local)"
+            ))
+        })
+    };
+    let body = settings.max_body_bytes;
     names
         .into_iter()
-        .map(|name| -> Result<std::sync::Arc<dyn Provider>, LoaderError> {
-            match name {
-                ProviderName::Mock => {
-                    let universe = match std::env::var(MOCK_SYMBOLS_ENV) {
-                        Err(_) => 750,
-                        Ok(v) => v.trim().parse::<usize>().ok().filter(|n| (1..=9999).contains(n)).ok_or_else(|| {
-                            LoaderError::Config(format!("{MOCK_SYMBOLS_ENV}={v:?}: expected a number of symbols from 1 to 9999"))
-                        })?,
-                    };
-                    Ok(std::sync::Arc::new(mock::MockProvider::new(universe)))
-                }
-                ProviderName::Fmp => match FmpProvider::from_env() {
-                    Some(built) => Ok(std::sync::Arc::new(built.map_err(LoaderError::Config)?)),
-                    None => Err(LoaderError::Config(
-                        "--provider fmp needs FMP_API_KEY (environment or .env.local)".into(),
-                    )),
-                },
-                ProviderName::Polygon => match PolygonProvider::from_env() {
-                    Some(built) => Ok(std::sync::Arc::new(built.map_err(LoaderError::Config)?)),
-                    None => Err(LoaderError::Config(
-                        "--provider polygon needs POLYGON_API_KEY (environment or .env.local)"
-                            .into(),
-                    )),
-                },
-            }
+        .map(|name| -> Result<Arc<dyn Provider>, LoaderError> {
+            Ok(match name {
+                ProviderName::Mock => Arc::new(mock::MockProvider::new(settings.mock_symbols)),
+                ProviderName::Fmp => Arc::new(
+                    FmpProvider::new(
+                        key(name, &settings.fmp_key, "FMP_API_KEY")?,
+                        settings.fmp_base_url.as_str(),
+                        settings.fmp_limits.clone(),
+                    )
+                    .map_err(LoaderError::Config)?
+                    .with_max_body_bytes(body),
+                ),
+                ProviderName::Polygon => Arc::new(
+                    PolygonProvider::new(
+                        key(name, &settings.polygon_key, "POLYGON_API_KEY")?,
+                        settings.polygon_base_url.as_str(),
+                        settings.polygon_limits.clone(),
+                    )
+                    .map_err(LoaderError::Config)?
+                    .with_max_body_bytes(body),
+                ),
+            })
         })
         .collect()
 }

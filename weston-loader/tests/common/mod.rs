@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 pub use fake_providers::{Reply, Seen, TestServer};
-pub use weston_loader::cli::ProviderName;
+pub use weston_loader::model::ProviderName;
 pub use weston_loader::providers::{
     BarsOutcome, DailyBar, Dividend, FmpProvider, HttpLimits, PolygonProvider, Provider,
     ProviderChain, ProviderError, ProviderStats, RateLimit, Split,

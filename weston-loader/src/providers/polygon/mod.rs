@@ -1,16 +1,19 @@
 //! Polygon.io REST API: raw daily aggregates (per ticker, and grouped per session for every
 //! ticker), splits, dividends and ticker details. The key goes in the `apiKey` parameter.
 
+mod wire;
+
 use chrono::NaiveDate;
 use reqwest::Url;
-use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
-use super::http::{join_url, ApiSpec, BodyProblem, HttpClient, HttpLimits, ProviderStats};
-use super::json::{decimal, new_york_date, opt_date, opt_decimal};
-use super::{DailyBar, Dividend, Provider, ProviderError, SecurityInfo, Split};
-use crate::cli::ProviderName;
+use super::http::{
+    default_refusal, join_url, parse_base_url, without_key, ApiSpec, HttpClient, HttpLimits,
+};
+use super::json::new_york_date;
+use super::{Provider, ProviderError};
+use crate::model::{DailyBar, Dividend, ProviderName, ProviderStats, SecurityInfo, Split};
+use wire::{body_problem, Agg, DetailsEnvelope, Page, PolygonDividend, PolygonSplit};
 
 /// Cursor pages followed at most per call (a daily history never needs more than a few).
 const MAX_PAGES: usize = 1000;
@@ -20,13 +23,11 @@ pub struct PolygonProvider {
     base: Url,
 }
 
-const API: ApiSpec = ApiSpec {
+static API: ApiSpec = ApiSpec {
     provider: ProviderName::Polygon,
     key_param: "apiKey",
-    key_var: "POLYGON_API_KEY",
-    base_url_var: "WESTON_POLYGON_BASE_URL",
-    default_base_url: PolygonProvider::DEFAULT_BASE_URL,
     body_check: body_problem,
+    refusal: default_refusal,
 };
 
 impl PolygonProvider {
@@ -37,13 +38,15 @@ impl PolygonProvider {
         base_url: &str,
         limits: HttpLimits,
     ) -> Result<Self, String> {
-        let (http, base) = API.connect(api_key.into(), base_url, limits)?;
+        let base = parse_base_url("the Polygon base URL", base_url)?;
+        let http = HttpClient::new(&API, api_key.into(), limits)?;
         Ok(PolygonProvider { http, base })
     }
 
-    /// The key, base URL and rate limit from the environment; `None` without `POLYGON_API_KEY`.
-    pub fn from_env() -> Option<Result<Self, String>> {
-        API.build_from_env(Self::new)
+    /// Answers larger than `bytes` are refused unread.
+    pub fn with_max_body_bytes(mut self, bytes: u64) -> Self {
+        self.http.set_max_body_bytes(bytes);
+        self
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
@@ -62,18 +65,10 @@ impl PolygonProvider {
             self.http
                 .malformed(endpoint, symbol, format!("bad next_url: {e}"))
         })?;
-        let mut url = self.base.clone();
         let base_path = self.base.path().trim_end_matches('/');
+        let mut url = self.base.clone();
         url.set_path(&format!("{base_path}{}", next.path()));
-        let pairs: Vec<(String, String)> = next
-            .query_pairs()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case("apikey"))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        url.set_query(None);
-        if !pairs.is_empty() {
-            url.query_pairs_mut().extend_pairs(pairs);
-        }
+        url.set_query(without_key(&next).query());
         Ok(url)
     }
 
@@ -151,16 +146,7 @@ impl PolygonProvider {
                 self.http
                     .malformed(ENDPOINT, &symbol, "a split without execution_date")
             })?;
-            if row.split_from <= Decimal::ZERO || row.split_to <= Decimal::ZERO {
-                return Err(self.http.malformed(
-                    ENDPOINT,
-                    &symbol,
-                    format!(
-                        "split on {date}: split_from {} / split_to {} must be positive",
-                        row.split_from, row.split_to
-                    ),
-                ));
-            }
+            // A zero or negative side is rejected by validation, which keeps the rest.
             if (from..=to).contains(&date) {
                 // split_from 1, split_to 4 is a 4-for-1 split.
                 splits.push(Split {
@@ -247,121 +233,6 @@ impl PolygonProvider {
             vwap: agg.vw,
         })
     }
-}
-
-#[derive(Deserialize)]
-#[serde(bound = "T: DeserializeOwned")]
-struct Page<T> {
-    #[serde(default)]
-    results: Option<Vec<T>>,
-    #[serde(default)]
-    next_url: Option<String>,
-    #[serde(default)]
-    adjusted: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct Agg {
-    #[serde(rename = "T", default)]
-    ticker: Option<String>,
-    #[serde(deserialize_with = "decimal")]
-    o: Decimal,
-    #[serde(deserialize_with = "decimal")]
-    h: Decimal,
-    #[serde(deserialize_with = "decimal")]
-    l: Decimal,
-    #[serde(deserialize_with = "decimal")]
-    c: Decimal,
-    #[serde(deserialize_with = "decimal")]
-    v: Decimal,
-    #[serde(default, deserialize_with = "opt_decimal")]
-    vw: Option<Decimal>,
-    t: i64,
-}
-
-#[derive(Deserialize)]
-struct PolygonSplit {
-    #[serde(default)]
-    ticker: Option<String>,
-    #[serde(deserialize_with = "opt_date", default)]
-    execution_date: Option<NaiveDate>,
-    #[serde(deserialize_with = "decimal")]
-    split_from: Decimal,
-    #[serde(deserialize_with = "decimal")]
-    split_to: Decimal,
-}
-
-#[derive(Deserialize)]
-struct PolygonDividend {
-    #[serde(default)]
-    ticker: Option<String>,
-    #[serde(deserialize_with = "opt_date", default)]
-    ex_dividend_date: Option<NaiveDate>,
-    #[serde(deserialize_with = "decimal")]
-    cash_amount: Decimal,
-    #[serde(default)]
-    currency: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct DetailsEnvelope {
-    results: Option<TickerDetails>,
-}
-
-#[derive(Deserialize)]
-struct TickerDetails {
-    ticker: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    primary_exchange: Option<String>,
-    #[serde(default)]
-    sic_description: Option<String>,
-    #[serde(default, deserialize_with = "opt_date")]
-    list_date: Option<NaiveDate>,
-    #[serde(default, deserialize_with = "opt_date")]
-    delisted_utc: Option<NaiveDate>,
-}
-
-/// Polygon answers errors with `{"status": "ERROR" | "NOT_AUTHORIZED", "error"|"message": …}`,
-/// normally with a 4xx status; the same body under HTTP 200 is classified the same way.
-fn body_problem(body: &[u8]) -> Option<BodyProblem> {
-    #[derive(Deserialize)]
-    struct Status {
-        #[serde(default)]
-        status: Option<String>,
-        #[serde(default)]
-        error: Option<String>,
-        #[serde(default)]
-        message: Option<String>,
-    }
-    // Only objects can carry a status; skip the parse for anything else.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    let status: Status = serde_json::from_slice(body).ok()?;
-    let kind = status.status?;
-    if !matches!(kind.as_str(), "ERROR" | "NOT_AUTHORIZED") {
-        return None;
-    }
-    let message = status
-        .error
-        .or(status.message)
-        .unwrap_or_else(|| kind.clone());
-    let lower = message.to_ascii_lowercase();
-    Some(
-        if kind == "NOT_AUTHORIZED"
-            || lower.contains("api key")
-            || lower.contains("not entitled")
-            || lower.contains("upgrade")
-        {
-            BodyProblem::Unauthorized(message)
-        } else if lower.contains("maximum requests") || lower.contains("rate limit") {
-            BodyProblem::RateLimited(message)
-        } else {
-            BodyProblem::Other(message)
-        },
-    )
 }
 
 #[async_trait::async_trait]
@@ -497,8 +368,8 @@ impl Provider for PolygonProvider {
         }))
     }
 
-    fn unusable_after(&self, _error: &ProviderError) -> bool {
-        self.http.stats().disabled.is_some()
+    fn disabled(&self) -> Option<String> {
+        self.http.disabled()
     }
 
     fn stats(&self) -> ProviderStats {

@@ -1,0 +1,154 @@
+//! The ground floor: the words every module of the loader shares. Rows as traded, who
+//! supplied them, what a write did and what a run did. It imports nothing of the loader's,
+//! so every other module may import it.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A market-data provider, as named on the command line and stored in `provider` columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+pub enum ProviderName {
+    Fmp,
+    Polygon,
+    Mock,
+}
+
+impl ProviderName {
+    /// The value stored in the `provider` columns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderName::Fmp => "fmp",
+            ProviderName::Polygon => "polygon",
+            ProviderName::Mock => "mock",
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One raw daily bar, as traded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyBar {
+    pub symbol: String,
+    pub date: NaiveDate,
+    pub open: Decimal,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub close: Decimal,
+    pub volume: Decimal,
+    pub vwap: Option<Decimal>,
+}
+
+/// A split by ex-date: `numerator`-for-`denominator` (4-for-1 is (4, 1)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub symbol: String,
+    pub date: NaiveDate,
+    pub numerator: Decimal,
+    pub denominator: Decimal,
+}
+
+/// Cash per share paid on `ex_date`, as declared (not split-adjusted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dividend {
+    pub symbol: String,
+    pub ex_date: NaiveDate,
+    pub amount: Decimal,
+    pub currency: String,
+}
+
+/// A row of `securities`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityInfo {
+    pub symbol: String,
+    pub name: Option<String>,
+    pub exchange: Option<String>,
+    pub sector: Option<String>,
+    pub industry: Option<String>,
+    pub listed_date: Option<NaiveDate>,
+    pub delisted_date: Option<NaiveDate>,
+}
+
+/// A row and the provider that supplied it (stored in the `provider` column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced<T> {
+    pub provider: ProviderName,
+    pub row: T,
+}
+
+/// What one transaction writes: every table's rows, each in the shape it has from the
+/// provider to the database. Every symbol of the batch has one `securities` row: its
+/// metadata when a provider described it, else a bare row (the bars' foreign key).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub described: Vec<Sourced<SecurityInfo>>,
+    /// Symbols without metadata this run; a stored description is kept.
+    pub undescribed: Vec<Sourced<String>>,
+    pub bars: Vec<Sourced<DailyBar>>,
+    pub splits: Vec<Sourced<Split>>,
+    pub dividends: Vec<Sourced<Dividend>>,
+}
+
+/// Rows actually written (inserted or changed) per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Written {
+    pub securities: u64,
+    pub prices_daily: u64,
+    pub splits: u64,
+    pub dividends: u64,
+}
+
+impl Written {
+    pub fn total(&self) -> u64 {
+        self.securities + self.prices_daily + self.splits + self.dividends
+    }
+
+    pub fn add(&mut self, other: Written) {
+        self.securities += other.securities;
+        self.prices_daily += other.prices_daily;
+        self.splits += other.splits;
+        self.dividends += other.dividends;
+    }
+}
+
+/// Counters of one provider for the run's log and `etl_run.stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderStats {
+    pub provider: String,
+    /// Requests sent (every attempt, retries and pages included).
+    pub http_calls: u64,
+    /// Attempts that were retried (transient failures and 429s).
+    pub retries: u64,
+    /// HTTP 429 answers received.
+    pub rate_limited: u64,
+    /// Rows parsed from the provider's answers.
+    pub rows_returned: u64,
+    /// Rows the fallback chain took from this provider (what gets stored).
+    pub rows_supplied: u64,
+    /// Why the provider was dropped for the rest of the run, if it was.
+    pub disabled: Option<String>,
+}
+
+/// What one run did, stored in `etl_run.stats` and read back by `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunStats {
+    pub symbols: usize,
+    pub batches: usize,
+    pub written: Written,
+    /// Per provider: rows supplied, HTTP calls, retries, 429s, and why it was dropped.
+    pub providers: BTreeMap<String, ProviderStats>,
+    pub rejected: usize,
+    /// The first rejections, for `status`; every one is logged.
+    pub rejections: Vec<String>,
+    pub failed_symbols: Vec<String>,
+}

@@ -1,0 +1,315 @@
+//! What a run loads: the symbols (named, or the universe) and each one's window, checked
+//! against the calendar and the configured bounds before anything is recorded.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use sqlx::PgConnection;
+
+use crate::calendar;
+use crate::cli::{RunArgs, EARLIEST_DATE_ENV};
+use crate::providers::Provider;
+use crate::validate::valid_symbol;
+use crate::LoaderError;
+
+/// Days re-read before a symbol's last stored bar, so providers' corrections land.
+pub const OVERLAP_DAYS: i64 = 7;
+/// Calendar days loaded for a symbol with no stored bars.
+pub const NEW_SYMBOL_DAYS: i64 = 180;
+
+/// The command line's request, checked: nothing is recorded for a request that fails here.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Named symbols, upper-cased and de-duplicated; empty for the universe.
+    pub symbols: Vec<String>,
+    pub from: Option<NaiveDate>,
+    pub to: NaiveDate,
+    /// Today in New York: anything after it is in the future.
+    pub today: NaiveDate,
+    pub metadata_refresh_days: u32,
+}
+
+impl Request {
+    /// `args` checked at `now`: `--from` no earlier than the earliest date, no window after
+    /// the last completed session, valid symbols.
+    pub fn check(args: &RunArgs, now: DateTime<Utc>) -> Result<Request, LoaderError> {
+        let today = calendar::new_york_today(now);
+        let session = calendar::last_completed_session(now);
+        let config = |message: String| Err(LoaderError::Config(message));
+        if let Some(to) = args.to {
+            if to > session {
+                return config(format!(
+                    "--to {to} is after the last completed session, {session} \
+                     (today is {today} in New York; a session is complete at 17:00)"
+                ));
+            }
+        }
+        let to = args.to.unwrap_or(session);
+        if let Some(from) = args.from {
+            if from > to {
+                return config(match args.to {
+                    Some(_) => format!("--from {from} is after --to {to}"),
+                    None => format!(
+                        "--from {from} is after the last completed session, {to} (the default --to)"
+                    ),
+                });
+            }
+            if from < args.earliest_date {
+                return config(format!(
+                    "--from {from} is before the earliest date allowed, {} \
+                     ({EARLIEST_DATE_ENV} or --earliest-date)",
+                    args.earliest_date
+                ));
+            }
+        }
+        let mut symbols = Vec::new();
+        for s in &args.symbols {
+            let s = s.trim().to_uppercase();
+            if !valid_symbol(&s) {
+                return config(format!("--symbols: {s:?} is not a valid symbol"));
+            }
+            if !symbols.contains(&s) {
+                symbols.push(s);
+            }
+        }
+        Ok(Request {
+            symbols,
+            from: args.from,
+            to,
+            today,
+            metadata_refresh_days: args.metadata_refresh_days,
+        })
+    }
+}
+
+/// The window to load for one symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolWindow {
+    pub symbol: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The run's plan: symbols grouped by window, and which need no metadata tonight.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Symbols sharing a window (on a nightly run, nearly all), asked for together.
+    pub groups: BTreeMap<(NaiveDate, NaiveDate), Vec<String>>,
+    pub symbols: usize,
+    /// Symbols whose stored metadata is not asked again tonight.
+    pub described: HashSet<String>,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+/// The contract's default window: from the last stored date minus the overlap, or
+/// 180 days back for a symbol with no data; `--from` overrides the start for all.
+pub fn symbol_window(
+    symbol: &str,
+    last_stored: Option<NaiveDate>,
+    from: Option<NaiveDate>,
+    to: NaiveDate,
+    today: NaiveDate,
+) -> SymbolWindow {
+    let start = from.unwrap_or_else(|| match last_stored {
+        Some(last) => last - Duration::days(OVERLAP_DAYS),
+        None => today - Duration::days(NEW_SYMBOL_DAYS),
+    });
+    SymbolWindow {
+        symbol: symbol.to_string(),
+        from: start,
+        to,
+    }
+}
+
+/// Whether the metadata of `symbol` is asked again on `day`: on one day in every
+/// `period_days`, which day chosen by the symbol, so a universe is refreshed evenly rather
+/// than all on one night (750 symbols, 30 days: about 25 calls a night).
+pub fn metadata_refresh_due(symbol: &str, day: NaiveDate, period_days: u32) -> bool {
+    if period_days == 0 {
+        return false;
+    }
+    let period = u64::from(period_days);
+    let day_number = u64::try_from(day.num_days_from_ce()).unwrap_or(0);
+    crate::stable_hash(symbol.as_bytes()) % period == day_number % period
+}
+
+/// Reads what is stored (the universe, last dates, described symbols) and plans the run.
+pub async fn plan(
+    conn: &mut PgConnection,
+    request: &Request,
+    providers: &[Arc<dyn Provider>],
+) -> Result<Plan, LoaderError> {
+    let symbols = if request.symbols.is_empty() {
+        universe(conn, providers).await?
+    } else {
+        request.symbols.clone()
+    };
+    let last_dates: HashMap<String, NaiveDate> = sqlx::query_as::<_, (String, Option<NaiveDate>)>(
+        "SELECT s, (SELECT max(date) FROM prices_daily WHERE symbol = s) FROM unnest($1::text[]) s",
+    )
+    .bind(&symbols)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .filter_map(|(s, d)| d.map(|d| (s, d)))
+    .collect();
+    // Metadata is asked until a provider names the symbol, then again once every
+    // `metadata_refresh_days`, not every night: on Polygon's free plan one call per symbol
+    // would take hours for the universe.
+    let described: HashSet<String> = sqlx::query_scalar(
+        "SELECT symbol FROM securities WHERE symbol = ANY($1) AND name IS NOT NULL",
+    )
+    .bind(&symbols)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .filter(|symbol: &String| {
+        !metadata_refresh_due(symbol, request.today, request.metadata_refresh_days)
+    })
+    .collect();
+    let mut groups: BTreeMap<(NaiveDate, NaiveDate), Vec<String>> = BTreeMap::new();
+    for symbol in &symbols {
+        let w = symbol_window(
+            symbol,
+            last_dates.get(symbol).copied(),
+            request.from,
+            request.to,
+            request.today,
+        );
+        if w.from <= w.to {
+            groups.entry((w.from, w.to)).or_default().push(w.symbol);
+        }
+    }
+    Ok(Plan {
+        symbols: groups.values().map(Vec::len).sum(),
+        start: groups
+            .keys()
+            .map(|(from, _)| *from)
+            .min()
+            .unwrap_or(request.to),
+        end: request.to,
+        groups,
+        described,
+    })
+}
+
+/// The universe: securities not delisted; an empty one is seeded from a provider that
+/// defines its own market (the mock), otherwise the operator names symbols.
+async fn universe(
+    conn: &mut PgConnection,
+    providers: &[Arc<dyn Provider>],
+) -> Result<Vec<String>, LoaderError> {
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT symbol FROM securities WHERE delisted_date IS NULL ORDER BY symbol",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if !stored.is_empty() {
+        return Ok(stored);
+    }
+    if let Some(seed) = providers.iter().find_map(|p| p.seed_universe()) {
+        tracing::info!(
+            symbols = seed.len(),
+            "the universe is empty: seeding it from the mock market"
+        );
+        return Ok(seed);
+    }
+    Err(LoaderError::Config(
+        "the universe is empty (no securities without delisted_date): name symbols with --symbols"
+            .into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["weston-loader", "run", "--provider", "mock"];
+        argv.extend(extra);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Run(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn windows_outside_the_bounds_are_refused_naming_the_bound() {
+        // Tuesday 2026-11-24, 20:00 UTC: 15:00 in New York, so the last completed session
+        // is Monday the 23rd.
+        let now = d(2026, 11, 24).and_hms_opt(20, 0, 0).unwrap().and_utc();
+        let check = |extra: &[&str]| Request::check(&args(extra), now);
+        let e = check(&["--from", "2099-12-01"]).unwrap_err().to_string();
+        assert!(
+            e.contains("after the last completed session, 2026-11-23"),
+            "{e}"
+        );
+        let e = check(&["--to", "2026-11-24"]).unwrap_err().to_string();
+        assert!(
+            e.contains("--to 2026-11-24 is after the last completed session"),
+            "{e}"
+        );
+        let e = check(&["--from", "1900-01-01"]).unwrap_err().to_string();
+        assert!(
+            e.contains("1990-01-01") && e.contains(EARLIEST_DATE_ENV),
+            "{e}"
+        );
+        let ok = check(&["--from", "1900-01-01", "--earliest-date", "1900-01-01"]).unwrap();
+        assert_eq!((ok.from, ok.to), (Some(d(1900, 1, 1)), d(2026, 11, 23)));
+    }
+
+    #[test]
+    fn metadata_is_refreshed_once_per_period_and_evenly_over_a_universe() {
+        let universe: Vec<String> = (1..=750).map(crate::providers::mock::mock_symbol).collect();
+        let start = d(2026, 11, 24);
+        let nights: Vec<NaiveDate> = (0..30).map(|i| start + Duration::days(i)).collect();
+        for symbol in &universe {
+            let due = nights
+                .iter()
+                .filter(|night| metadata_refresh_due(symbol, **night, 30))
+                .count();
+            assert_eq!(due, 1, "{symbol} is due once in any 30 consecutive nights");
+        }
+        let per_night: Vec<usize> = nights
+            .iter()
+            .map(|night| {
+                universe
+                    .iter()
+                    .filter(|s| metadata_refresh_due(s, *night, 30))
+                    .count()
+            })
+            .collect();
+        // 25 a night on average; no night takes a large share of the universe.
+        assert!(
+            per_night.iter().all(|n| (5..=50).contains(n)),
+            "{per_night:?}"
+        );
+        assert!(universe.iter().all(|s| metadata_refresh_due(s, start, 1)));
+        assert!(!universe.iter().any(|s| metadata_refresh_due(s, start, 0)));
+    }
+
+    #[test]
+    fn default_window_overlaps_stored_data_or_takes_180_days() {
+        let today = d(2026, 11, 24);
+        let to = d(2026, 11, 23);
+        assert_eq!(
+            symbol_window("A", Some(d(2026, 11, 20)), None, to, today).from,
+            d(2026, 11, 13)
+        );
+        assert_eq!(
+            symbol_window("A", None, None, to, today).from,
+            d(2026, 5, 28)
+        );
+        assert_eq!(
+            symbol_window("A", Some(d(2026, 11, 20)), Some(d(2020, 1, 1)), to, today).from,
+            d(2020, 1, 1)
+        );
+    }
+}
