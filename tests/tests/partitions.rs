@@ -803,8 +803,8 @@ async fn a_rotation_that_creates_and_retires_never_kills_a_reader() {
             .await
             .unwrap();
     assert!(
-        plan.iter().filter(|a| *a == "create").count() == 2 && plan.iter().any(|a| a == "detach"),
-        "the run creates two months and retires: {plan:?}"
+        plan.iter().filter(|a| *a == "create").count() >= 2 && plan.iter().any(|a| a == "detach"),
+        "the run creates months (the gap after the old ones too) and retires: {plan:?}"
     );
 
     let readers_pool = sqlx::postgres::PgPoolOptions::new()
@@ -823,10 +823,14 @@ async fn a_rotation_that_creates_and_retires_never_kills_a_reader() {
                     let mut conn = pool.acquire().await.unwrap();
                     conn.execute("SET lock_timeout = '20s'").await.unwrap();
                     let started = Instant::now();
-                    let result = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM bars WHERE v = 1")
-                        .fetch_one(&mut *conn)
-                        .await;
-                    (started.elapsed(), result.map(|_| ()).map_err(|e| e.to_string()))
+                    let result =
+                        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM bars WHERE v = 1")
+                            .fetch_one(&mut *conn)
+                            .await;
+                    (
+                        started.elapsed(),
+                        result.map(|_| ()).map_err(|e| e.to_string()),
+                    )
                 }));
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -845,18 +849,22 @@ async fn a_rotation_that_creates_and_retires_never_kills_a_reader() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let outcomes = spawner.await.unwrap();
 
-    let failed: Vec<&String> = outcomes.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
+    let failed: Vec<&String> = outcomes
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().err())
+        .collect();
     assert!(failed.is_empty(), "readers died: {failed:?}");
     assert_eq!(result["status"], "succeeded", "{result}");
     let table = &result["tables"][0];
-    assert_eq!(months(&table["created"]).len(), 2, "{result}");
+    assert!(months(&table["created"]).len() >= 2, "{result}");
     assert!(!months(&table["retired"]).is_empty(), "{result}");
     assert!(is_partition_of(&db.pool, &after_next, "bars").await);
 
     let mut waits: Vec<Duration> = outcomes.iter().map(|(w, _)| *w).collect();
     waits.sort();
     eprintln!(
-        "rotation (create 2 months, 280000 rows moved, retire {}) took {took:?}; {} readers: max {:?}, median {:?}",
+        "rotation (create {} months, 280000 rows moved, retire {}) took {took:?}; {} readers: max {:?}, median {:?}",
+        months(&table["created"]).len(),
         months(&table["retired"]).len(),
         waits.len(),
         waits.last().unwrap(),
@@ -878,7 +886,10 @@ async fn rotation_has_its_own_lock_key_and_names_who_holds_it() {
         .await
         .unwrap();
     let result = rotate(&db.pool).await;
-    assert_eq!(result["status"], "succeeded", "not skipped while a load runs: {result}");
+    assert_eq!(
+        result["status"], "succeeded",
+        "not skipped while a load runs: {result}"
+    );
     sqlx::query("SELECT pg_advisory_unlock_all()")
         .execute(&mut *loader)
         .await

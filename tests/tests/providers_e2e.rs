@@ -502,7 +502,9 @@ fn polygon_closing_at(close: &'static str) -> impl Fn(&Seen) -> Reply + Send + S
     move |seen| {
         let mut reply = polygon_ok(seen);
         if seen.path.starts_with("/v2/aggs/") {
-            reply.body = reply.body.replacen("\"c\":500.04", &format!("\"c\":{close}"), 1);
+            reply.body = reply
+                .body
+                .replacen("\"c\":500.04", &format!("\"c\":{close}"), 1);
         }
         reply
     }
@@ -517,13 +519,28 @@ async fn a_price_that_cannot_be_stored_exactly_is_refused_not_rounded() {
     const LONG: &str = "500.0400000000000000000000000000000000000001";
     let db = TestDb::migrated("e2e_long_decimal").await;
     let fmp = TestServer::start(fmp_down).await;
-    let exact = TestServer::start(polygon_closing_at("500.0400000000000000000000000000000000000000")).await;
-    let out = run(&db, &run_args(&["--provider", "polygon"]), &with_servers(&fmp, &exact));
+    let exact = TestServer::start(polygon_closing_at(
+        "500.0400000000000000000000000000000000000000",
+    ))
+    .await;
+    let out = run(
+        &db,
+        &run_args(&["--provider", "polygon"]),
+        &with_servers(&fmp, &exact),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    assert_eq!(bars(&db).await[0].1, dec("500.04"), "trailing zeros change nothing");
+    assert_eq!(
+        bars(&db).await[0].1,
+        dec("500.04"),
+        "trailing zeros change nothing"
+    );
 
     let long = TestServer::start(polygon_closing_at(LONG)).await;
-    let out = run(&db, &run_args(&["--provider", "polygon"]), &with_servers(&fmp, &long));
+    let out = run(
+        &db,
+        &run_args(&["--provider", "polygon"]),
+        &with_servers(&fmp, &long),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let (status, error, _) = last_run(&db).await;
     assert_eq!(status, "failed");

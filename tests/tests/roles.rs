@@ -709,6 +709,16 @@ async fn run_as(db: &TestDb, user: &str, sql: &str) -> Result<(), sqlx::Error> {
     result
 }
 
+/// A privileged way into the market-data tables: who runs what, whether the rules are
+/// planted, and which planted vectors must have run (proving the path was exercised).
+struct PrivilegedPath {
+    name: &'static str,
+    actor: String,
+    command: String,
+    rules: bool,
+    must_run: &'static [&'static str],
+}
+
 /// Issue 11, defect 1: a `dba` member planted code on the tables it owns, then privileged
 /// code ran over them: every SECURITY DEFINER function (called by each role allowed to),
 /// the nightly pg_cron jobs (their scheduled command, as their scheduled user), and the
@@ -737,61 +747,62 @@ async fn no_planted_code_runs_as_a_superuser() {
              SELECT weston_etl_progress(weston_etl_begin('loader', NULL, NULL), 1);
              SELECT weston_etl_finish(max(run_id)) FROM etl_run WHERE job_name = 'loader'";
     let ensure = "SELECT weston_ensure_partitions('2001-03-01', '2001-03-31')";
-    // (path, who runs it, what it runs, with the rules planted, vectors that must have run)
-    let paths: Vec<(&str, String, String, bool, &[&str])> = vec![
-        (
-            "weston_ensure_partitions (SECURITY DEFINER) called by etl_writer",
-            "etl_writer".into(),
-            ensure.into(),
-            false,
-            &["row trigger on DEFAULT", "row trigger on the parent", "CHECK constraint on the parent"],
-        ),
-        (
-            "weston_ensure_partitions (SECURITY DEFINER) called by dba",
-            "dba".into(),
-            ensure.into(),
-            false,
-            &["row trigger on DEFAULT", "row trigger on the parent", "CHECK constraint on the parent"],
-        ),
-        (
-            "pg_cron nightly rotation, creating and retiring",
-            rotate_user.clone(),
-            rotate_command.clone(),
-            false,
-            &["row trigger on DEFAULT", "row trigger on the parent", "CHECK constraint on the parent", "row trigger on etl_run"],
-        ),
-        (
-            "pg_cron nightly ETL reaping",
-            reap_user,
-            reap_command,
-            false,
-            &["row trigger on etl_run"],
-        ),
-        (
-            "superuser calls weston_create_partition and weston_etl_* (a loader run as postgres)",
-            "postgres".into(),
-            superuser_loader.into(),
-            false,
-            &["row trigger on DEFAULT", "CHECK constraint on the parent", "row trigger on etl_run", "column default on etl_run"],
-        ),
-        (
-            "superuser calls weston_create_partition and weston_etl_*, rules planted",
-            "postgres".into(),
-            "SELECT weston_etl_progress(weston_etl_begin('loader', NULL, NULL), 1)".into(),
-            true,
-            &["rule on etl_run"],
-        ),
-        (
-            "pg_cron nightly rotation, rules planted",
-            rotate_user,
-            rotate_command,
-            true,
-            &[],
-        ),
+    let paths = vec![
+        PrivilegedPath {
+            name: "weston_ensure_partitions (SECURITY DEFINER) called by etl_writer",
+            actor: "etl_writer".into(),
+            command: ensure.into(),
+            rules: false,
+            must_run: &["row trigger on DEFAULT", "row trigger on the parent", "CHECK constraint on the parent"],
+        },
+        PrivilegedPath {
+            name: "weston_ensure_partitions (SECURITY DEFINER) called by dba",
+            actor: "dba".into(),
+            command: ensure.into(),
+            rules: false,
+            must_run: &["row trigger on DEFAULT", "row trigger on the parent", "CHECK constraint on the parent"],
+        },
+        PrivilegedPath {
+            name: "pg_cron nightly rotation, creating and retiring",
+            actor: rotate_user.clone(),
+            command: rotate_command.clone(),
+            rules: false,
+            must_run: &["row trigger on DEFAULT", "row trigger on the parent", "CHECK constraint on the parent", "row trigger on etl_run"],
+        },
+        PrivilegedPath {
+            name: "pg_cron nightly ETL reaping",
+            actor: reap_user,
+            command: reap_command,
+            rules: false,
+            must_run: &["row trigger on etl_run"],
+        },
+        PrivilegedPath {
+            name: "superuser calls weston_create_partition and weston_etl_* (a loader run as postgres)",
+            actor: "postgres".into(),
+            command: superuser_loader.into(),
+            rules: false,
+            must_run: &["row trigger on DEFAULT", "CHECK constraint on the parent", "row trigger on etl_run", "column default on etl_run"],
+        },
+        PrivilegedPath {
+            name: "superuser calls weston_create_partition and weston_etl_*, rules planted",
+            actor: "postgres".into(),
+            command: "SELECT weston_etl_progress(weston_etl_begin('loader', NULL, NULL), 1)".into(),
+            rules: true,
+            must_run: &["rule on etl_run"],
+        },
+        PrivilegedPath {
+            name: "pg_cron nightly rotation, rules planted",
+            actor: rotate_user,
+            command: rotate_command,
+            rules: true,
+            must_run: &[],
+        },
     ];
     let mut matrix = Vec::new();
-    for (i, (path, actor, command, rules, expected)) in paths.iter().enumerate() {
-        let (db, attacker) = planted_db(&format!("roles_plant_{i}"), *rules).await;
+    for (i, step) in paths.iter().enumerate() {
+        let (path, actor, command, expected) =
+            (step.name, &step.actor, &step.command, step.must_run);
+        let (db, attacker) = planted_db(&format!("roles_plant_{i}"), step.rules).await;
         let outcome = match actor.as_str() {
             "etl_writer" | "dba" => {
                 let caller = login(&db, actor).await;

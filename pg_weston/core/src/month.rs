@@ -184,8 +184,12 @@ mod tests {
         let (from, to) = (d(1900, 1, 1), d(2100, 12, 31));
         let missing = months_overlapping(from, to).len();
         assert_eq!(missing, 2412);
-        assert_eq!(creation_within_limit(120, 120, from, to, "public.prices_daily"), Ok(()));
-        let refused = creation_within_limit(missing, 120, from, to, "public.prices_daily").unwrap_err();
+        assert_eq!(
+            creation_within_limit(120, 120, from, to, "public.prices_daily"),
+            Ok(())
+        );
+        let refused =
+            creation_within_limit(missing, 120, from, to, "public.prices_daily").unwrap_err();
         assert_eq!(
             refused,
             "weston: weston_ensure_partitions('1900-01-01', '2100-12-31') would create 2412 partitions \
