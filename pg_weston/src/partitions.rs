@@ -186,6 +186,23 @@ pub(crate) fn create_month(client: &mut SpiClient<'_>, parent: &Parent, month: M
         }
         // Emptying DEFAULT of this month first keeps ATTACH's scan of DEFAULT from failing.
         let default = parent.qualified_sibling(default);
+        let may_move = client
+            .select(
+                "SELECT pg_catalog.has_table_privilege($1::pg_catalog.regclass, 'DELETE')",
+                Some(1),
+                &[default.as_str().into()],
+            )
+            .ok()
+            .and_then(|t| t.first().get::<bool>(1).ok().flatten())
+            .unwrap_or(false);
+        if !may_move {
+            error!(
+                "weston: {default} does not belong to the owner of {}: months are made as the \
+                 parent's owner (so that none of its code runs as a superuser), who must be able \
+                 to move DEFAULT's rows; ALTER TABLE {default} OWNER TO the parent's owner",
+                parent.qualified()
+            );
+        }
         moved = client
             .update(
                 &format!(

@@ -9,7 +9,6 @@ use weston_core::month::Month;
 use weston_core::plan::{plan, Config, DefaultMonth, Plan, Retention};
 
 use crate::dates::{from_naive, to_naive};
-use crate::owner::{as_owner, owner_of};
 use crate::partitions::Parent;
 
 /// Today's US trading date, whatever the session TimeZone.
@@ -59,21 +58,12 @@ fn load_config(client: &SpiClient<'_>, parent: &Parent) -> Config {
 
 /// Rows waiting in DEFAULT, by month. The cast to `timestamp` (without time zone) keeps
 /// `date_trunc` off its `timestamptz` variant, which would depend on the session TimeZone.
-/// Read as the table's owner when a superuser (pg_cron's rotation) asks (owner.rs).
+/// A read: no trigger, rule or default of the table runs for it (and a superuser bypasses
+/// row security), so it stays the caller's, whoever owns DEFAULT.
 fn default_months(client: &SpiClient<'_>, parent: &Parent) -> Vec<DefaultMonth> {
     let Some(default) = &parent.default_partition else {
         return Vec::new();
     };
-    as_owner(owner_of(client, parent.oid), || {
-        default_months_as_caller(client, parent, default)
-    })
-}
-
-fn default_months_as_caller(
-    client: &SpiClient<'_>,
-    parent: &Parent,
-    default: &str,
-) -> Vec<DefaultMonth> {
     let key = quote_identifier(&parent.key_column);
     client
         .select(

@@ -535,6 +535,9 @@ async fn new_children_get_the_parents_owner_and_privileges() {
     sqlx::raw_sql(&format!(
         "CREATE ROLE {owner}; CREATE ROLE {reader};
          ALTER TABLE bars OWNER TO {owner};
+         -- Months are made as the parent's owner (issue 11), who moves DEFAULT's rows.
+         ALTER TABLE bars_default OWNER TO {owner};
+         GRANT CREATE ON SCHEMA public TO {owner};
          GRANT SELECT ON bars TO {reader};"
     ))
     .execute(&db.pool)
@@ -554,7 +557,7 @@ async fn new_children_get_the_parents_owner_and_privileges() {
     .unwrap();
     assert_eq!(row, (owner.clone(), true, false));
     sqlx::raw_sql(&format!(
-        "REASSIGN OWNED BY {owner} TO postgres; DROP OWNED BY {owner}; DROP OWNED BY {reader}; DROP ROLE {owner}; DROP ROLE {reader};"
+        "REASSIGN OWNED BY {owner} TO postgres; DROP OWNED BY {owner}; REVOKE CREATE ON SCHEMA public FROM {owner}; DROP OWNED BY {reader}; DROP ROLE {owner}; DROP ROLE {reader};"
     ))
     .execute(&db.pool)
     .await

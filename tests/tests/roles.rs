@@ -680,7 +680,7 @@ async fn scheduled(job: &str) -> (String, String) {
     let url = std::env::var("WESTON_TEST_CRON_URL")
         .unwrap_or_else(|_| admin_url().replace("/postgres", "/weston_cron"));
     let pool = PgPoolOptions::new()
-        .max_connections(1)
+        .max_connections(2)
         .connect(&url)
         .await
         .unwrap();
