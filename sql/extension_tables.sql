@@ -11,6 +11,10 @@ CREATE TABLE weston_partition_config (
     retention       text NOT NULL DEFAULT 'detach'
                     CONSTRAINT weston_partition_config_retention_known CHECK (retention IN ('detach', 'drop', 'archive')),
     archive_schema  name,
+    -- The most months one weston_ensure_partitions() call may create (each holds DEFAULT
+    -- locked until the call's transaction ends); only dba may change it, not the loader.
+    max_partitions_per_call int NOT NULL DEFAULT 120
+                    CONSTRAINT weston_partition_config_max_partitions_positive CHECK (max_partitions_per_call >= 1),
     CONSTRAINT weston_partition_config_archive_schema_iff_archive
         CHECK ((retention = 'archive') = (archive_schema IS NOT NULL))
 );

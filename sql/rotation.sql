@@ -35,16 +35,32 @@ DECLARE
     abandoned    int;
     run_status   text;
     result       jsonb;
+    holder       text;
 BEGIN
     IF pg_catalog.pg_is_in_recovery() THEN
         -- A standby cannot write; its primary rotates and the changes replicate.
         RETURN pg_catalog.jsonb_build_object('status', 'standby', 'today', today);
     END IF;
-    -- "weston" in ASCII then 0x0001: the key only pg_weston's rotation takes.
-    IF NOT pg_catalog.pg_try_advisory_xact_lock(8603409607084081153) THEN
+    -- "weston" in ASCII then 0x0002: the key only rotation takes (the loader's is 0x0001),
+    -- so a load and a rotation never turn each other away.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(8603409607084081154) THEN
+        -- Name the session holding it (pg_locks splits a bigint key into classid and objid).
+        SELECT pg_catalog.format('pid %s, application_name %L, role %L, in its transaction since %s',
+                                 l.pid, a.application_name, a.usename, a.xact_start)
+          INTO holder
+          FROM pg_catalog.pg_locks l
+          LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
+         WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted
+           AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d
+                                                   WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+           AND l.classid OPERATOR(pg_catalog.=) 2003137396::pg_catalog.oid
+           AND l.objid OPERATOR(pg_catalog.=) 1869479938::pg_catalog.oid
+           AND l.objsubid OPERATOR(pg_catalog.=) 1::pg_catalog.int2
+         LIMIT 1;
         result := pg_catalog.jsonb_build_object(
             'status', 'skipped', 'today', today,
-            'reason', 'another weston_rotate_partitions() is running in this database');
+            'reason', 'another weston_rotate_partitions() is running in this database ('
+                      || coalesce(holder, 'it has just finished') || ')');
         INSERT INTO @extschema@.weston_maintenance_log (started_at, finished_at, status, details)
         VALUES (started, pg_catalog.clock_timestamp(), 'skipped', result);
         RETURN result;
@@ -72,9 +88,14 @@ BEGIN
             CONTINUE;
         END;
 
+        -- Retirement first: DETACH and DROP take ACCESS EXCLUSIVE on the parent, then on
+        -- DEFAULT, the order in which readers lock them (parent, then partitions). Creating a
+        -- month first would hold DEFAULT while waiting for the parent: a reader holding the
+        -- parent and waiting for DEFAULT would then be a deadlock, and one of us killed.
         FOR step IN
             SELECT * FROM pg_catalog.jsonb_to_recordset(steps)
                 AS s(action text, month date, relation text, default_rows bigint, reason text)
+             ORDER BY s.action OPERATOR(pg_catalog.=) 'create', s.month
         LOOP
             IF step.action = 'stray' THEN
                 stray := stray || pg_catalog.jsonb_build_object(

@@ -23,37 +23,15 @@ use crate::dates::to_naive;
 /// return, dividends with `bars_from < ex_date <= as_of`, of every symbol in `$1`.
 /// `$1` is distinct. Joined rather than `= ANY ($1)`: in a generic plan that would be a
 /// linear search of the array for every row.
-const EVENTS_SQL: &str = "
-SELECT s.symbol, s.date, true, s.numerator::text, s.denominator::text
-  FROM unnest($1::text[]) q(symbol)
-  JOIN splits s ON s.symbol = q.symbol
- WHERE $3::date IS NULL OR s.date <= $3
-UNION ALL
-SELECT d.symbol, d.ex_date, false, d.amount::text, NULL
-  FROM unnest($1::text[]) q(symbol)
-  JOIN dividends d ON d.symbol = q.symbol
- WHERE $4 AND ($2::date IS NULL OR d.ex_date > $2) AND ($3::date IS NULL OR d.ex_date <= $3)";
+const EVENTS_SQL: &str = include_str!("../../sql/queries/adjust_events.sql");
 
 /// The last bar before each (symbol, ex-date) within ten days: nearly always there (the
 /// longest US market closures are shorter). `$3`/`$4` bound every lookup, so the plan
 /// opens only the partitions that can hold an answer; each lookup then prunes to one or two.
-const NEAR_CLOSES_SQL: &str = "
-SELECT w.i, b.date, b.close::text
-  FROM unnest($1::text[], $2::date[]) WITH ORDINALITY w(symbol, ex_date, i)
- CROSS JOIN LATERAL (
-       SELECT p.date, p.close FROM prices_daily p
-        WHERE p.symbol = w.symbol AND p.date < w.ex_date AND p.date >= w.ex_date - 10
-          AND p.date >= $3 AND p.date < $4
-        ORDER BY p.date DESC LIMIT 1) b";
+const NEAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_near_closes.sql");
 
 /// The rest (a gap in the data, or no earlier bar at all): without the window.
-const FAR_CLOSES_SQL: &str = "
-SELECT w.i, b.date, b.close::text
-  FROM unnest($1::text[], $2::date[]) WITH ORDINALITY w(symbol, ex_date, i)
- CROSS JOIN LATERAL (
-       SELECT p.date, p.close FROM prices_daily p
-        WHERE p.symbol = w.symbol AND p.date < w.ex_date
-        ORDER BY p.date DESC LIMIT 1) b";
+const FAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_far_closes.sql");
 
 thread_local! {
     /// Statements prepared once per backend: planning a query over every monthly partition
@@ -327,80 +305,8 @@ fn to_pg_numeric(value: &Exact) -> AnyNumeric {
         .unwrap_or_else(|e| error!("weston: factor {text} is not a numeric: {e}"))
 }
 
-extension_sql!(
-    r#"
-COMMENT ON FUNCTION weston_adjustment_segments(text[], date, date, boolean) IS
-'Internal to weston_adjusted_prices. For each of symbols with events in effect (bars_from < ex_date <= as_of; NULL: unbounded): bounds, the event dates ascending, and price_factors / volume_factors, the cumulative factors of bars before each bound plus a final 1, so a bar on d takes price_factors[width_bucket(d, bounds) + 1]. Exact; a non-terminating factor (2/3, 1/7) is rounded to 20 decimal places.';
-COMMENT ON FUNCTION weston_check_adjusted_arguments(text[], date, date, boolean) IS
-'Internal to weston_adjusted_prices: true, or an error naming the NULL argument or the from_date after to_date.';
-
-CREATE FUNCTION weston_adjustment_factors(
-    symbol text, as_of date DEFAULT NULL, total_return boolean DEFAULT false)
-RETURNS TABLE(effective_before date, price_factor numeric, volume_factor numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path TO pg_catalog, @extschema@, pg_temp
-AS $fn$
-    SELECT u.effective_before, u.price_factor, u.volume_factor
-      FROM weston_adjustment_segments(ARRAY[symbol], NULL, as_of, total_return) s,
-           unnest(s.bounds, s.price_factors, s.volume_factors) AS u(effective_before, price_factor, volume_factor)
-     WHERE u.effective_before IS NOT NULL
-     ORDER BY u.effective_before
-$fn$;
-COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean) IS
-'The adjustment factors of symbol, one row per event date (ex-date) on or before as_of (NULL: every stored event), ascending: bars dated before effective_before, and on or after the previous row''s date, are multiplied by these cumulative factors (prices by price_factor, volume by volume_factor); bars on or after the last row''s date by 1. A split n-for-d contributes d/n to price_factor and n/d to volume_factor; with total_return a dividend contributes 1 - amount/close_before to price_factor (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis; a dividend with no earlier bar contributes 1). Exact; a non-terminating factor is rounded to 20 decimal places. In the spirit of a LEAN factor file.';
-
--- The two weston_adjusted_prices are plain SQL that PostgreSQL inlines into the caller's
--- query: no SET clause (it would prevent inlining, and the rows would be materialised),
--- so instead every name in them is schema-qualified, operators included, and they mean
--- the same under any search_path. The segments are joined to the bars by symbol (a merge
--- join keeps the bars' index order) and each bar finds its factor by binary search.
-CREATE FUNCTION weston_adjusted_prices(
-    symbols text[], from_date date, to_date date,
-    as_of date DEFAULT NULL, total_return boolean DEFAULT false)
-RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
-              volume numeric, price_factor numeric, volume_factor numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $fn$
-    -- Most bars take a factor of 1 (no event after them): they are returned as stored,
-    -- without five numeric multiplications that would change nothing.
-    SELECT b.symbol, b.date,
-           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.open ELSE b.open OPERATOR(pg_catalog.*) b.pf END,
-           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.high ELSE b.high OPERATOR(pg_catalog.*) b.pf END,
-           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.low ELSE b.low OPERATOR(pg_catalog.*) b.pf END,
-           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.close ELSE b.close OPERATOR(pg_catalog.*) b.pf END,
-           CASE WHEN b.vf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.volume ELSE b.volume OPERATOR(pg_catalog.*) b.vf END,
-           b.pf, b.vf
-      FROM (SELECT p.symbol, p.date, p.open, p.high, p.low, p.close, p.volume,
-                   coalesce(s.price_factors[pg_catalog.width_bucket(p.date, s.bounds) OPERATOR(pg_catalog.+) 1],
-                            1::pg_catalog.numeric) AS pf,
-                   coalesce(s.volume_factors[pg_catalog.width_bucket(p.date, s.bounds) OPERATOR(pg_catalog.+) 1],
-                            1::pg_catalog.numeric) AS vf
-              FROM @extschema@.prices_daily p
-              LEFT JOIN @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return) s
-                ON s.symbol OPERATOR(pg_catalog.=) p.symbol
-             WHERE @extschema@.weston_check_adjusted_arguments(symbols, from_date, to_date, total_return)
-               AND p.symbol OPERATOR(pg_catalog.=) ANY (symbols)
-               AND p.date OPERATOR(pg_catalog.>=) from_date AND p.date OPERATOR(pg_catalog.<=) to_date
-             ORDER BY p.symbol, p.date
-            OFFSET 0) b -- not flattened: each factor is looked up once per bar, not per column
-     ORDER BY b.symbol, b.date
-$fn$;
-COMMENT ON FUNCTION weston_adjusted_prices(text[], date, date, date, boolean) IS
-'Adjusted daily bars of every symbol in symbols between from_date and to_date (inclusive), ordered by symbol, date, computed in one pass; same semantics as weston_adjusted_prices(text, ...). Unknown symbols give no rows. Write the array as ARRAY[...] or ''{...}''::text[].';
-
-CREATE FUNCTION weston_adjusted_prices(
-    ticker text, from_date date, to_date date,
-    as_of date DEFAULT NULL, total_return boolean DEFAULT false)
-RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
-              volume numeric, price_factor numeric, volume_factor numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $fn$
-    SELECT * FROM @extschema@.weston_adjusted_prices(
-        ARRAY[ticker]::pg_catalog.text[], from_date, to_date, as_of, total_return)
-$fn$;
-COMMENT ON FUNCTION weston_adjusted_prices(text, date, date, date, boolean) IS
-'Daily bars of one symbol between from_date and to_date (inclusive), ordered by date, adjusted as of as_of (NULL: every stored event). An event''s date is its ex-date: a bar on d is adjusted by events with d < ex_date <= as_of. Split n-for-d: prices times d/n, volume times n/d. total_return also multiplies prices by 1 - amount/close_before per dividend (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis). price_factor and volume_factor are the factors applied (see weston_adjustment_factors). Exact numeric: raw times factor, a non-terminating factor rounded to 20 decimal places. Unknown symbol: no rows. Errors on a NULL argument other than as_of, and on from_date > to_date.';
-"#,
+extension_sql_file!(
+    "../../sql/adjusted_prices.sql",
     name = "adjusted_prices",
     requires = [weston_adjustment_segments, weston_check_adjusted_arguments]
 );

@@ -7,6 +7,26 @@
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
+use crate::owner::{as_owner, owner_of};
+
+/// Runs `work` as the owner of `etl_run` when the caller is a superuser (pg_cron's reaping,
+/// a loader run as `postgres`): whoever owns it may have put triggers or defaults on it.
+fn on_etl_run<R>(work: impl FnOnce(&mut SpiClient<'_>) -> R) -> R {
+    Spi::connect_mut(|client| {
+        let table = client
+            .select(
+                "SELECT 'etl_run'::pg_catalog.regclass::pg_catalog.oid",
+                Some(1),
+                &[],
+            )
+            .ok()
+            .and_then(|t| t.first().get::<pg_sys::Oid>(1).ok().flatten())
+            .unwrap_or_else(|| error!("weston: no etl_run table in this database"));
+        let owner = owner_of(client, table);
+        as_owner(owner, || work(client))
+    })
+}
+
 /// Locks the run's row and returns its status; errors for an unknown run.
 fn lock_run(client: &mut SpiClient<'_>, run_id: i64) -> String {
     let rows = client
@@ -51,13 +71,18 @@ fn weston_etl_begin(job_name: &str, window_start: Option<Date>, window_end: Opti
             error!("weston: window_start {s} is after window_end {e}");
         }
     }
-    Spi::get_one_with_args::<i64>(
-        "INSERT INTO etl_run (job_name, window_start, window_end, started_at, heartbeat_at)
-         VALUES ($1, $2, $3, clock_timestamp(), clock_timestamp()) RETURNING run_id",
-        &[job_name.into(), window_start.into(), window_end.into()],
-    )
-    .unwrap_or_else(|e| error!("weston: cannot begin etl_run: {e}"))
-    .expect("run_id")
+    on_etl_run(|client| {
+        client
+            .update(
+                "INSERT INTO etl_run (job_name, window_start, window_end, started_at, heartbeat_at)
+                 VALUES ($1, $2, $3, clock_timestamp(), clock_timestamp()) RETURNING run_id",
+                Some(1),
+                &[job_name.into(), window_start.into(), window_end.into()],
+            )
+            .ok()
+            .and_then(|t| t.first().get::<i64>(1).ok().flatten())
+            .unwrap_or_else(|| error!("weston: cannot begin etl_run"))
+    })
 }
 
 /// Adds `rows` to the run's `rows_loaded` in the caller's transaction and refreshes its heartbeat.
@@ -67,7 +92,7 @@ fn weston_etl_progress(run_id: i64, rows: i64) {
     if rows < 0 {
         error!("weston: etl_run {run_id}: rows must not be negative (got {rows})");
     }
-    Spi::connect_mut(|client| {
+    on_etl_run(|client| {
         require_running(client, run_id, "record progress of");
         exec(
             client,
@@ -82,7 +107,7 @@ fn weston_etl_progress(run_id: i64, rows: i64) {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_etl_finish(run_id: i64) {
-    Spi::connect_mut(|client| {
+    on_etl_run(|client| {
         require_running(client, run_id, "finish");
         exec(
             client,
@@ -102,7 +127,7 @@ fn weston_etl_fail(run_id: i64, error: Option<&str>) {
         Some(e) if !e.is_empty() => e.to_string(),
         _ => error!("weston: etl_run {run_id}: a failed run needs an error text"),
     };
-    Spi::connect_mut(|client| {
+    on_etl_run(|client| {
         require_running(client, run_id, "fail");
         exec(
             client,
@@ -150,7 +175,7 @@ fn weston_etl_set_stats(run_id: i64, stats: pgrx::JsonB) {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_etl_reap(stale_after: default!(Interval, "'6 hours'")) -> i32 {
-    Spi::connect_mut(|client| {
+    on_etl_run(|client| {
         let negative = client
             .select(
                 "SELECT $1::interval < interval '0'",
@@ -184,16 +209,8 @@ fn weston_etl_reap(stale_after: default!(Interval, "'6 hours'")) -> i32 {
     })
 }
 
-extension_sql!(
-    r#"
-COMMENT ON FUNCTION weston_etl_begin(text, date, date) IS 'Starts an etl_run (status running); returns its run_id.';
-COMMENT ON FUNCTION weston_etl_progress(bigint, bigint) IS 'Adds rows to rows_loaded in the caller''s transaction and refreshes the heartbeat.';
-COMMENT ON FUNCTION weston_etl_finish(bigint) IS 'Marks a running etl_run succeeded.';
-COMMENT ON FUNCTION weston_etl_fail(bigint, text) IS 'Marks a running etl_run failed with its error text (call it after the failed batch rolled back).';
-COMMENT ON FUNCTION weston_etl_skip(text, text) IS 'Records a skipped etl_run (another run held the lock), finished now, with the reason; returns its run_id.';
-COMMENT ON FUNCTION weston_etl_set_stats(bigint, jsonb) IS 'Replaces a running etl_run''s stats (what the run did, per provider and table).';
-COMMENT ON FUNCTION weston_etl_reap(interval) IS 'Marks running etl_runs whose heartbeat is older than stale_after as abandoned; returns how many.';
-"#,
+extension_sql_file!(
+    "../../sql/etl_comments.sql",
     name = "etl_comments",
     requires = [
         weston_etl_begin,

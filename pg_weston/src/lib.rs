@@ -5,6 +5,7 @@ pgrx::pg_module_magic!();
 mod adjust;
 mod dates;
 mod etl;
+mod owner;
 mod partitions;
 mod rotation;
 
@@ -71,6 +72,41 @@ mod tests {
                 "FOR VALUES FROM ('2024-02-01') TO ('2024-03-01')".to_string()
             ))
         );
+    }
+
+    /// A table's owner can attach code to it; called by a superuser, the extension does the
+    /// work as that owner, so the code never runs as the superuser (owner.rs).
+    #[pg_test]
+    fn work_on_a_table_runs_as_its_owner_not_as_the_superuser_calling() {
+        Spi::run(
+            "CREATE ROLE weston_test_owner NOLOGIN;
+             GRANT CREATE ON SCHEMA public TO weston_test_owner;
+             CREATE TABLE owned (d date NOT NULL, v int) PARTITION BY RANGE (d);
+             CREATE TABLE owned_default PARTITION OF owned DEFAULT;
+             ALTER TABLE owned OWNER TO weston_test_owner;
+             ALTER TABLE owned_default OWNER TO weston_test_owner;
+             CREATE TABLE ran_as (who text, superuser boolean);
+             GRANT INSERT ON ran_as TO PUBLIC;
+             CREATE FUNCTION note_who() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 INSERT INTO ran_as SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+                 RETURN OLD;
+             END $$;
+             CREATE TRIGGER planted BEFORE DELETE ON owned_default FOR EACH ROW EXECUTE FUNCTION note_who();
+             INSERT INTO owned VALUES ('2024-05-06', 1);
+             INSERT INTO weston_partition_config (parent) VALUES ('owned');",
+        )
+        .unwrap();
+        Spi::run("SELECT weston_ensure_partitions('2024-05-01', '2024-05-31', 'owned')").unwrap();
+        let who = Spi::get_two::<String, bool>("SELECT who, superuser FROM ran_as");
+        assert_eq!(who, Ok((Some("weston_test_owner".into()), Some(false))));
+        let owner = Spi::get_one::<String>(
+            "SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE relname = 'owned_p2024_05'",
+        );
+        assert_eq!(owner, Ok(Some("weston_test_owner".into())));
+        // The caller is itself again afterwards.
+        let me = Spi::get_one::<bool>("SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
+        assert_eq!(me, Ok(Some(true)));
     }
 
     #[pg_test(

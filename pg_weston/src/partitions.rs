@@ -3,9 +3,10 @@
 use pgrx::prelude::*;
 use pgrx::spi::{quote_identifier, quote_literal, SpiClient};
 use pgrx::PgRelation;
-use weston_core::month::{months_overlapping, Month};
+use weston_core::month::{creation_within_limit, months_overlapping, Month};
 
 use crate::dates::to_naive;
+use crate::owner::{as_owner, owner_of};
 
 /// What rotation needs to know about a partitioned parent.
 pub(crate) struct Parent {
@@ -14,6 +15,9 @@ pub(crate) struct Parent {
     pub name: String,
     pub key_column: String,
     pub default_partition: Option<String>,
+    /// Whether DEFAULT belongs to a role other than the parent's owner and is not a
+    /// superuser's: rows moved out of it as a superuser would run that role's code.
+    pub default_owner_differs: bool,
 }
 
 impl Parent {
@@ -37,14 +41,17 @@ impl Parent {
     pub fn load(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Parent {
         let row = client
             .select(
-                "SELECT n.nspname::text, c.relname::text, a.attname::text, d.relname::text
+                "SELECT n.nspname::text, c.relname::text, a.attname::text, d.relname::text,
+                        d.relowner OPERATOR(pg_catalog.<>) c.relowner AND NOT dr.rolsuper
                    FROM pg_catalog.pg_partitioned_table pt
                    JOIN pg_catalog.pg_class c ON c.oid = pt.partrelid
                    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                    JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
-                   LEFT JOIN pg_catalog.pg_class d ON d.oid = pt.partdefid
-                  WHERE pt.partrelid = $1 AND pt.partstrat = 'r' AND pt.partnatts = 1
-                    AND a.atttypid = 'pg_catalog.date'::pg_catalog.regtype",
+                   LEFT JOIN pg_catalog.pg_class d ON d.oid OPERATOR(pg_catalog.=) pt.partdefid
+                   LEFT JOIN pg_catalog.pg_roles dr ON dr.oid OPERATOR(pg_catalog.=) d.relowner
+                  WHERE pt.partrelid OPERATOR(pg_catalog.=) $1 AND pt.partstrat OPERATOR(pg_catalog.=) 'r'
+                    AND pt.partnatts OPERATOR(pg_catalog.=) 1
+                    AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.date'::pg_catalog.regtype::pg_catalog.oid",
                 Some(1),
                 &[oid.into()],
             )
@@ -67,6 +74,7 @@ impl Parent {
             name: text(2),
             key_column: text(3),
             default_partition: row.get::<String>(4).expect("catalog column"),
+            default_owner_differs: row.get::<bool>(5).expect("catalog column") == Some(true),
         }
     }
 
@@ -165,8 +173,36 @@ pub(crate) fn create_month(client: &mut SpiClient<'_>, parent: &Parent, month: M
     );
     let mut moved = 0;
     if let Some(default) = &parent.default_partition {
+        // SAFETY: reads the current user's role attributes.
+        if parent.default_owner_differs && unsafe { pg_sys::superuser() } {
+            error!(
+                "weston: {} belongs to another role than its parent {} (a superuser's): moving its \
+                 rows as a superuser would run that role's triggers and rules; ALTER TABLE {} OWNER TO \
+                 the parent's owner",
+                parent.qualified_sibling(default),
+                parent.qualified(),
+                parent.qualified_sibling(default)
+            );
+        }
         // Emptying DEFAULT of this month first keeps ATTACH's scan of DEFAULT from failing.
         let default = parent.qualified_sibling(default);
+        let may_move = client
+            .select(
+                "SELECT pg_catalog.has_table_privilege($1::pg_catalog.regclass, 'DELETE')",
+                Some(1),
+                &[default.as_str().into()],
+            )
+            .ok()
+            .and_then(|t| t.first().get::<bool>(1).ok().flatten())
+            .unwrap_or(false);
+        if !may_move {
+            error!(
+                "weston: {default} does not belong to the owner of {}: months are made as the \
+                 parent's owner (so that none of its code runs as a superuser), who must be able \
+                 to move DEFAULT's rows; ALTER TABLE {default} OWNER TO the parent's owner",
+                parent.qualified()
+            );
+        }
         moved = client
             .update(
                 &format!(
@@ -248,33 +284,68 @@ fn copy_owner_and_privileges(client: &mut SpiClient<'_>, parent: &Parent, table:
     }
 }
 
-/// Refuses a parent that is not registered in `weston_partition_config`.
-fn require_configured(client: &SpiClient<'_>, parent: pg_sys::Oid) {
+/// The most months one call may create for `parent` when it is registered in
+/// `weston_partition_config`; an error otherwise. Runs with the definer's rights, before
+/// the switch to the table's owner, so only `pg_catalog` operators are used.
+fn require_configured(client: &SpiClient<'_>, parent: pg_sys::Oid) -> i64 {
+    // The column arrived in 0.3.0: between a deploy of this library and the DBA's ALTER
+    // EXTENSION UPDATE, the 0.2.0 table has no such column and the default applies.
+    let has_limit = !client
+        .select(
+            "SELECT 1 FROM pg_catalog.pg_attribute
+              WHERE attrelid OPERATOR(pg_catalog.=) 'weston_partition_config'::pg_catalog.regclass::pg_catalog.oid
+                AND attname OPERATOR(pg_catalog.=) 'max_partitions_per_call'::pg_catalog.name AND NOT attisdropped",
+            Some(1),
+            &[],
+        )
+        .expect("look up weston_partition_config's columns")
+        .is_empty();
+    let limit = if has_limit {
+        "max_partitions_per_call"
+    } else {
+        "NULL::pg_catalog.int4"
+    };
     let configured = client
         .select(
-            "SELECT 1 FROM weston_partition_config WHERE parent = $1",
+            &format!(
+                "SELECT {limit} FROM weston_partition_config
+                  WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+            ),
             Some(1),
             &[parent.into()],
         )
         .expect("look up weston_partition_config");
     if configured.is_empty() {
-        // Schema-qualified whatever the search_path, so the message names exactly one table.
-        let name = client
-            .select(
-                "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
-                   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  WHERE c.oid = $1",
-                Some(1),
-                &[parent.into()],
-            )
-            .ok()
-            .and_then(|t| t.first().get::<String>(1).ok().flatten())
-            .unwrap_or_else(|| format!("relation {parent:?}"));
         error!(
-            "weston: {name} is not registered in weston_partition_config; \
-             a dba must INSERT it there before partitions can be ensured for it"
+            "weston: {} is not registered in weston_partition_config; \
+             a dba must INSERT it there before partitions can be ensured for it",
+            qualified_name(client, parent)
         );
     }
+    configured
+        .first()
+        .get::<i32>(1)
+        .expect("max_partitions_per_call")
+        .map_or(DEFAULT_MAX_PARTITIONS_PER_CALL, i64::from)
+}
+
+/// `weston_partition_config.max_partitions_per_call`'s default (ten years of months).
+const DEFAULT_MAX_PARTITIONS_PER_CALL: i64 = 120;
+
+/// Schema-qualified whatever the search_path, so a message names exactly one table.
+fn qualified_name(client: &SpiClient<'_>, relation: pg_sys::Oid) -> String {
+    client
+        .select(
+            "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n
+                 ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+              WHERE c.oid OPERATOR(pg_catalog.=) $1",
+            Some(1),
+            &[relation.into()],
+        )
+        .ok()
+        .and_then(|t| t.first().get::<String>(1).ok().flatten())
+        .unwrap_or_else(|| format!("relation {relation:?}"))
 }
 
 /// The relcache reference pgrx opens for a `regclass` argument would make ALTER TABLE
@@ -306,8 +377,11 @@ pub(crate) fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys
     let parent = release(parent);
     let month = Month::containing(to_naive(month));
     Spi::connect_mut(|client| {
-        let parent = Parent::load(client, parent);
-        create_month(client, &parent, month).oid
+        let owner = owner_of(client, parent);
+        as_owner(owner, || {
+            let parent = Parent::load(client, parent);
+            create_month(client, &parent, month).oid
+        })
     })
 }
 
@@ -316,8 +390,11 @@ pub(crate) fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys
 /// SECURITY DEFINER so that `etl_writer`, which owns no table, can add months before it
 /// loads them (docs/REFERENCE.md). With the owner's rights it could otherwise alter or drain any
 /// partitioned table, so it only acts on parents registered in `weston_partition_config`
-/// (which only `dba` may change). The pinned search_path puts our schema before pg_temp:
-/// the config lookup can be shadowed neither by the caller's schemas nor by a temp table.
+/// (which only `dba` may change), and then does the work as the table's owner (owner.rs).
+/// The pinned search_path puts our schema before pg_temp: the config lookup can be
+/// shadowed neither by the caller's schemas nor by a temp table. One call creates at most
+/// the table's `max_partitions_per_call` months, so a mistyped range cannot hold DEFAULT
+/// locked for minutes.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_ensure_partitions(
@@ -331,18 +408,27 @@ fn weston_ensure_partitions(
         error!("weston: from_date {from} is after to_date {to}");
     }
     Spi::connect_mut(|client| {
-        require_configured(client, parent);
-        let parent = Parent::load(client, parent);
-        let existing = parent.existing_months(client);
-        let mut created = 0;
-        for month in months_overlapping(from, to)
-            .into_iter()
-            .filter(|m| !existing.contains(m))
-        {
-            if create_month(client, &parent, month).newly_created {
-                created += 1;
+        let limit = require_configured(client, parent);
+        let owner = owner_of(client, parent);
+        as_owner(owner, || {
+            let parent = Parent::load(client, parent);
+            let existing = parent.existing_months(client);
+            let missing: Vec<Month> = months_overlapping(from, to)
+                .into_iter()
+                .filter(|m| !existing.contains(m))
+                .collect();
+            if let Err(message) =
+                creation_within_limit(missing.len(), limit, from, to, &parent.qualified())
+            {
+                error!("{message}");
             }
-        }
-        created
+            let mut created = 0;
+            for month in missing {
+                if create_month(client, &parent, month).newly_created {
+                    created += 1;
+                }
+            }
+            created
+        })
     })
 }

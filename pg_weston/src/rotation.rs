@@ -31,7 +31,8 @@ fn trading_today(client: &SpiClient<'_>) -> chrono::NaiveDate {
 fn load_config(client: &SpiClient<'_>, parent: &Parent) -> Config {
     let rows = client
         .select(
-            "SELECT premake_months, retain_months, retention FROM weston_partition_config WHERE parent = $1",
+            "SELECT premake_months, retain_months, retention FROM weston_partition_config
+              WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
             Some(1),
             &[parent.oid.into()],
         )
@@ -57,6 +58,8 @@ fn load_config(client: &SpiClient<'_>, parent: &Parent) -> Config {
 
 /// Rows waiting in DEFAULT, by month. The cast to `timestamp` (without time zone) keeps
 /// `date_trunc` off its `timestamptz` variant, which would depend on the session TimeZone.
+/// A read: no trigger, rule or default of the table runs for it (and a superuser bypasses
+/// row security), so it stays the caller's, whoever owns DEFAULT.
 fn default_months(client: &SpiClient<'_>, parent: &Parent) -> Vec<DefaultMonth> {
     let Some(default) = &parent.default_partition else {
         return Vec::new();

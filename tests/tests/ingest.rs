@@ -819,5 +819,6 @@ async fn stale_runs_are_reaped_nightly_under_pg_cron() {
             .await
             .unwrap();
     assert_eq!(schedule, "10 6 * * *");
-    assert_eq!(command, "SELECT weston_etl_reap()");
+    // Schema-qualified since migration 0008: the job owner's search_path decides nothing.
+    assert_eq!(command, "SELECT public.weston_etl_reap()");
 }

@@ -535,6 +535,9 @@ async fn new_children_get_the_parents_owner_and_privileges() {
     sqlx::raw_sql(&format!(
         "CREATE ROLE {owner}; CREATE ROLE {reader};
          ALTER TABLE bars OWNER TO {owner};
+         -- Months are made as the parent's owner (issue 11), who moves DEFAULT's rows.
+         ALTER TABLE bars_default OWNER TO {owner};
+         GRANT CREATE ON SCHEMA public TO {owner};
          GRANT SELECT ON bars TO {reader};"
     ))
     .execute(&db.pool)
@@ -554,7 +557,7 @@ async fn new_children_get_the_parents_owner_and_privileges() {
     .unwrap();
     assert_eq!(row, (owner.clone(), true, false));
     sqlx::raw_sql(&format!(
-        "REASSIGN OWNED BY {owner} TO postgres; DROP OWNED BY {owner}; DROP OWNED BY {reader}; DROP ROLE {owner}; DROP ROLE {reader};"
+        "REASSIGN OWNED BY {owner} TO postgres; DROP OWNED BY {owner}; REVOKE CREATE ON SCHEMA public FROM {owner}; DROP OWNED BY {reader}; DROP ROLE {owner}; DROP ROLE {reader};"
     ))
     .execute(&db.pool)
     .await
@@ -766,4 +769,155 @@ async fn on_a_standby_rotation_is_a_no_op() {
             .await
             .unwrap();
     assert_eq!(partitions, 1, "only DEFAULT");
+}
+
+/// Issue 11, defect 2: a run that both creates months and retires one must never kill a
+/// reader. Readers are started every 20 ms from before the run until after it; each holds
+/// ACCESS SHARE on the parent and then on every partition, DEFAULT included. With months
+/// created first (ATTACH keeps DEFAULT locked) and a month retired after (DETACH waits for
+/// the parent), a reader holding the parent and waiting for DEFAULT closed a cycle:
+/// `deadlock detected`. Prints the readers' waits (max, median) for the closing note.
+#[tokio::test]
+async fn a_rotation_that_creates_and_retires_never_kills_a_reader() {
+    let db = bars_db("rotate_readers", 2).await;
+    rotate(&db.pool).await;
+    let (next, after_next) = (
+        month_name(&db.pool, "bars", 1).await,
+        month_name(&db.pool, "bars", 2).await,
+    );
+    // Two old months to retire; the next two to create again, the second with 280 000 rows
+    // waiting in DEFAULT, so the run holds DEFAULT (ATTACH of the first) while it moves them.
+    sqlx::raw_sql(&format!(
+        "SELECT weston_ensure_partitions(((now() AT TIME ZONE 'America/New_York')::date - interval '8 months')::date,
+                                         ((now() AT TIME ZONE 'America/New_York')::date - interval '7 months')::date, 'bars');
+         DROP TABLE {next}; DROP TABLE {after_next};
+         INSERT INTO bars SELECT 'S' || (i % 10000), (date_trunc('month', (now() AT TIME ZONE 'America/New_York')::date::timestamp)
+                                  + interval '2 months')::date + i / 10000, i
+           FROM generate_series(0, 279999) i;
+         UPDATE weston_partition_config SET retain_months = 3, retention = 'detach';
+         ANALYZE bars;"
+    ))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let plan: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM weston_partition_plan('bars', (now() AT TIME ZONE 'America/New_York')::date)")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert!(
+        plan.iter().filter(|a| *a == "create").count() >= 2 && plan.iter().any(|a| a == "detach"),
+        "the run creates months (the gap after the old ones too) and retires: {plan:?}"
+    );
+
+    let readers_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(40)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spawner = {
+        let (pool, stop) = (readers_pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut readers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let pool = pool.clone();
+                readers.push(tokio::spawn(async move {
+                    let mut conn = pool.acquire().await.unwrap();
+                    conn.execute("SET lock_timeout = '20s'").await.unwrap();
+                    let started = Instant::now();
+                    let result =
+                        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM bars WHERE v = 1")
+                            .fetch_one(&mut *conn)
+                            .await;
+                    (
+                        started.elapsed(),
+                        result.map(|_| ()).map_err(|e| e.to_string()),
+                    )
+                }));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let mut outcomes = Vec::new();
+            for reader in readers {
+                outcomes.push(reader.await.unwrap());
+            }
+            outcomes
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let result = rotate(&db.pool).await;
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let outcomes = spawner.await.unwrap();
+
+    let failed: Vec<&String> = outcomes
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().err())
+        .collect();
+    assert!(failed.is_empty(), "readers died: {failed:?}");
+    assert_eq!(result["status"], "succeeded", "{result}");
+    let table = &result["tables"][0];
+    assert!(months(&table["created"]).len() >= 2, "{result}");
+    assert!(!months(&table["retired"]).is_empty(), "{result}");
+    assert!(is_partition_of(&db.pool, &after_next, "bars").await);
+
+    let mut waits: Vec<Duration> = outcomes.iter().map(|(w, _)| *w).collect();
+    waits.sort();
+    eprintln!(
+        "rotation (create {} months, 280000 rows moved, retire {}) took {took:?}; {} readers: max {:?}, median {:?}",
+        months(&table["created"]).len(),
+        months(&table["retired"]).len(),
+        waits.len(),
+        waits.last().unwrap(),
+        waits[waits.len() / 2]
+    );
+    readers_pool.close().await;
+}
+
+/// Issue 11, defect 3: rotation and the loader hold different advisory keys. A rotation
+/// runs while a session holds the loader's key; a session holding rotation's own key
+/// makes it skip, and the skip names that session.
+#[tokio::test]
+async fn rotation_has_its_own_lock_key_and_names_who_holds_it() {
+    let db = bars_db("rotation_key", 1).await;
+    let mut loader = db.pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(0x7765_7374_6f6e_0001_i64)
+        .execute(&mut *loader)
+        .await
+        .unwrap();
+    let result = rotate(&db.pool).await;
+    assert_eq!(
+        result["status"], "succeeded",
+        "not skipped while a load runs: {result}"
+    );
+    sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut *loader)
+        .await
+        .unwrap();
+
+    let mut holder = db.pool.acquire().await.unwrap();
+    holder
+        .execute("SET application_name = 'rotation-key-holder'; BEGIN")
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(0x7765_7374_6f6e_0002_i64)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *holder)
+        .await
+        .unwrap();
+    let skipped = rotate(&db.pool).await;
+    holder.execute("COMMIT").await.unwrap();
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    let reason = skipped["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("pid {pid}")) && reason.contains("rotation-key-holder"),
+        "{reason}"
+    );
 }

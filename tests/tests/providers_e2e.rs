@@ -487,3 +487,62 @@ async fn no_key_and_no_provider_is_a_configuration_error() {
         .unwrap();
     assert_eq!(runs, 0, "no run is begun without a provider");
 }
+
+/// Polygon as `polygon_ok`, but the raw close of 2020-08-27 is `close`.
+fn polygon_closing_at(close: &'static str) -> impl Fn(&Seen) -> Reply + Send + Sync + 'static {
+    move |seen| {
+        let mut reply = polygon_ok(seen);
+        if seen.path.starts_with("/v2/aggs/") {
+            reply.body = reply
+                .body
+                .replacen("\"c\":500.04", &format!("\"c\":{close}"), 1);
+        }
+        reply
+    }
+}
+
+/// Issue 11, defect 6: a price with more digits than the loader can hold exactly (40
+/// decimals) was stored rounded to 28 significant digits, and a later different value then
+/// compared equal and was never written. It is refused, with an error naming the number,
+/// and nothing rounded is stored; a long value that is exact (trailing zeros) is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_that_cannot_be_stored_exactly_is_refused_not_rounded() {
+    const LONG: &str = "500.0400000000000000000000000000000000000001";
+    let db = TestDb::migrated("e2e_long_decimal").await;
+    let fmp = TestServer::start(fmp_down).await;
+    let exact = TestServer::start(polygon_closing_at(
+        "500.0400000000000000000000000000000000000000",
+    ))
+    .await;
+    let out = run(
+        &db,
+        &run_args(&["--provider", "polygon"]),
+        &with_servers(&fmp, &exact),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert_eq!(
+        bars(&db).await[0].1,
+        dec("500.04"),
+        "trailing zeros change nothing"
+    );
+
+    let long = TestServer::start(polygon_closing_at(LONG)).await;
+    let out = run(
+        &db,
+        &run_args(&["--provider", "polygon"]),
+        &with_servers(&fmp, &long),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let (status, error, _) = last_run(&db).await;
+    assert_eq!(status, "failed");
+    let error = error.expect("the failure is recorded");
+    assert!(
+        error.contains(LONG) && error.contains("cannot be stored exactly"),
+        "the error names the number: {error}"
+    );
+    assert_eq!(
+        bars(&db).await[0].1,
+        dec("500.04"),
+        "the stored close is what was sent before, not a rounding of the new one"
+    );
+}

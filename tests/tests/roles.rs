@@ -551,3 +551,376 @@ async fn hostile_search_path_cannot_redirect_or_hijack_our_functions() {
         .unwrap();
     etl.drop(&db).await;
 }
+
+/// Every way the owner of the market-data tables (a `dba` member) can attach code to them,
+/// planted by a `dba` login. Each vector calls `public.plant(vector)`, which logs who ran it
+/// in `public.probe` and tries to make the attacker a superuser.
+fn plant_sql(attacker: &str) -> String {
+    format!(
+        r#"
+CREATE TABLE public.probe (vector text, ran_as text, was_superuser boolean, escalated boolean);
+GRANT INSERT ON public.probe TO PUBLIC;
+CREATE FUNCTION public.plant(vector text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE escalated boolean := true;
+BEGIN
+    BEGIN
+        EXECUTE 'ALTER ROLE {attacker} SUPERUSER';
+    EXCEPTION WHEN OTHERS THEN escalated := false;
+    END;
+    INSERT INTO public.probe SELECT vector, current_user, r.rolsuper, escalated
+      FROM pg_catalog.pg_roles r WHERE r.rolname = current_user;
+    RETURN true;
+END $$;
+CREATE FUNCTION public.plant_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM public.plant(TG_ARGV[0]);
+    RETURN coalesce(NEW, OLD);
+END $$;
+CREATE FUNCTION public.plant_text(vector text, value text) RETURNS boolean IMMUTABLE LANGUAGE sql
+    AS $$ SELECT public.plant(vector) $$;
+CREATE FUNCTION public.plant_json(vector text) RETURNS jsonb LANGUAGE sql
+    AS $$ SELECT CASE WHEN public.plant(vector) THEN '{{}}'::jsonb END $$;
+CREATE FUNCTION public.plant_time(vector text) RETURNS timestamptz LANGUAGE sql
+    AS $$ SELECT CASE WHEN public.plant(vector) THEN now() END $$;
+CREATE FUNCTION public.plant_eq(regclass, oid) RETURNS boolean LANGUAGE sql
+    AS $$ SELECT public.plant('operator =(regclass, oid) in public') AND $1::oid OPERATOR(pg_catalog.=) $2 $$;
+CREATE OPERATOR public.= (LEFTARG = regclass, RIGHTARG = oid, FUNCTION = public.plant_eq);
+
+CREATE TRIGGER v_parent BEFORE INSERT OR UPDATE OR DELETE ON prices_daily
+    FOR EACH ROW EXECUTE FUNCTION public.plant_trigger('row trigger on the parent');
+CREATE TRIGGER v_default BEFORE INSERT OR UPDATE OR DELETE ON prices_daily_default
+    FOR EACH ROW EXECUTE FUNCTION public.plant_trigger('row trigger on DEFAULT');
+DO $plant$
+DECLARE part regclass;
+BEGIN
+    FOR part IN SELECT inhrelid::regclass FROM pg_inherits
+                 WHERE inhparent = 'prices_daily'::regclass AND inhrelid <> 'prices_daily_default'::regclass
+    LOOP
+        EXECUTE format('CREATE TRIGGER v_partition AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s
+                        FOR EACH STATEMENT EXECUTE FUNCTION public.plant_trigger(%L)', part, 'trigger on a month partition');
+    END LOOP;
+END $plant$;
+ALTER TABLE prices_daily ADD CONSTRAINT v_check CHECK (public.plant_text('CHECK constraint on the parent', symbol));
+CREATE INDEX v_index ON prices_daily ((public.plant_text('index expression on the parent', symbol)));
+ALTER TABLE prices_daily ALTER COLUMN updated_at SET DEFAULT public.plant_time('column default on prices_daily');
+CREATE TRIGGER v_etl_run BEFORE INSERT OR UPDATE ON etl_run
+    FOR EACH ROW EXECUTE FUNCTION public.plant_trigger('row trigger on etl_run');
+ALTER TABLE etl_run ALTER COLUMN stats SET DEFAULT public.plant_json('column default on etl_run');
+"#
+    )
+}
+
+/// Rules, planted apart: PostgreSQL refuses a statement with `WITH` that a rule rewrites
+/// into several (rotation's move out of DEFAULT, the reaping), so they stop those steps.
+const PLANT_RULES: &str = "
+CREATE RULE v_rule AS ON UPDATE TO etl_run DO ALSO SELECT public.plant('rule on etl_run');
+CREATE RULE v_rule_default AS ON DELETE TO prices_daily_default DO ALSO SELECT public.plant('rule on DEFAULT');";
+
+/// A migrated database with rows waiting in DEFAULT (March and April 2001, and last month,
+/// whose partition is gone), a stale running ETL run, retention that retires the oldest
+/// months, and every vector planted by a `dba` login (returned, to be dropped at the end),
+/// the rules only when `rules`.
+async fn planted_db(tag: &str, rules: bool) -> (TestDb, Login) {
+    let db = TestDb::migrated(tag).await;
+    seed(&db).await;
+    sqlx::raw_sql(
+        "DO $$ BEGIN EXECUTE format('DROP TABLE prices_daily_p%s', to_char(
+             date_trunc('month', (now() AT TIME ZONE 'America/New_York')::date::timestamp) - interval '1 month', 'YYYY_MM'));
+         END $$;
+         INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
+         SELECT 'AAPL', d, 10, 11, 9, 10.5, 1000, 'mock', (SELECT max(run_id) FROM etl_run)
+           FROM unnest(ARRAY['2001-03-05', '2001-04-05',
+                             (date_trunc('month', (now() AT TIME ZONE 'America/New_York')::date::timestamp)
+                                 - interval '1 month' + interval '2 days')::date]::date[]) d;
+         INSERT INTO etl_run (job_name, status, heartbeat_at) VALUES ('stale', 'running', now() - interval '1 day');
+         UPDATE weston_partition_config SET retain_months = 3, retention = 'detach';",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let attacker = login(&db, "dba").await;
+    attacker.ok(&plant_sql(&attacker.name)).await;
+    if rules {
+        attacker.ok(PLANT_RULES).await;
+    }
+    // Planting ran the CHECK and index expressions over the stored rows, as the attacker.
+    sqlx::raw_sql("DELETE FROM public.probe")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    (db, attacker)
+}
+
+/// What the planted code did on one path: (vector, ran as, as a superuser), and whether
+/// the attacker became a superuser.
+async fn probe(db: &TestDb, attacker: &Login) -> (Vec<(String, String, bool)>, bool) {
+    let ran: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT DISTINCT vector, ran_as, was_superuser OR escalated FROM public.probe ORDER BY 1, 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let superuser: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = $1")
+        .bind(&attacker.name)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    if superuser {
+        sqlx::query(&format!("ALTER ROLE {} NOSUPERUSER", attacker.name))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    (ran, superuser)
+}
+
+/// The command pg_cron runs for `job` and the user it runs it as, as scheduled by
+/// `weston-loader migrate` in the cluster's pg_cron database.
+async fn scheduled(job: &str) -> (String, String) {
+    let url = std::env::var("WESTON_TEST_CRON_URL")
+        .unwrap_or_else(|_| admin_url().replace("/postgres", "/weston_cron"));
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    weston_loader::migrate::migrate(&pool).await.unwrap();
+    let row = sqlx::query_as(
+        "SELECT command, username FROM cron.job WHERE jobname = $1 AND database = current_database()",
+    )
+    .bind(job)
+    .fetch_one(&pool)
+    .await
+    .unwrap_or_else(|e| panic!("pg_cron job {job}: {e}"));
+    pool.close().await;
+    row
+}
+
+/// `sql` in `db` as the existing role `user`, the way a job of pg_cron runs: a session of
+/// that user in that database, one command, its own transaction.
+async fn run_as(db: &TestDb, user: &str, sql: &str) -> Result<(), sqlx::Error> {
+    let options: PgConnectOptions = admin_url().parse().unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.database(&db.name).username(user))
+        .await?;
+    let result = sqlx::raw_sql(sql).execute(&pool).await.map(|_| ());
+    pool.close().await;
+    result
+}
+
+/// A privileged way into the market-data tables: who runs what, whether the rules are
+/// planted, and which planted vectors must have run (proving the path was exercised).
+struct PrivilegedPath {
+    name: &'static str,
+    actor: String,
+    command: String,
+    rules: bool,
+    must_run: &'static [&'static str],
+}
+
+/// Issue 11, defect 1: a `dba` member planted code on the tables it owns, then privileged
+/// code ran over them: every SECURITY DEFINER function (called by each role allowed to),
+/// the nightly pg_cron jobs (their scheduled command, as their scheduled user), and the
+/// caller's-rights functions called by a superuser (a loader run as `postgres`). Planted
+/// code must run as the table's owner at most, never as a superuser; the other group roles
+/// cannot plant anything. Prints the matrix (role x path x result) for the closing note.
+#[tokio::test]
+async fn no_planted_code_runs_as_a_superuser() {
+    let definers: Vec<String> = sqlx::query_scalar(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p
+           JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+          WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_weston') AND p.prosecdef
+          ORDER BY 1",
+    )
+    .fetch_all(&TestDb::migrated("roles_definers").await.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        definers,
+        ["weston_ensure_partitions(date,date,regclass)"],
+        "a new SECURITY DEFINER function needs its path in this matrix"
+    );
+    let (rotate_command, rotate_user) = scheduled("weston_rotate_partitions").await;
+    let (reap_command, reap_user) = scheduled("weston_etl_reap").await;
+    let superuser_loader = "SELECT weston_create_partition('2001-04-15');
+             SELECT weston_etl_progress(weston_etl_begin('loader', NULL, NULL), 1);
+             SELECT weston_etl_finish(max(run_id)) FROM etl_run WHERE job_name = 'loader'";
+    let ensure = "SELECT weston_ensure_partitions('2001-03-01', '2001-03-31')";
+    let paths = vec![
+        PrivilegedPath {
+            name: "weston_ensure_partitions (SECURITY DEFINER) called by etl_writer",
+            actor: "etl_writer".into(),
+            command: ensure.into(),
+            rules: false,
+            must_run: &["row trigger on DEFAULT", "row trigger on the parent", "CHECK constraint on the parent"],
+        },
+        PrivilegedPath {
+            name: "weston_ensure_partitions (SECURITY DEFINER) called by dba",
+            actor: "dba".into(),
+            command: ensure.into(),
+            rules: false,
+            must_run: &["row trigger on DEFAULT", "row trigger on the parent", "CHECK constraint on the parent"],
+        },
+        PrivilegedPath {
+            name: "pg_cron nightly rotation, creating and retiring",
+            actor: rotate_user.clone(),
+            command: rotate_command.clone(),
+            rules: false,
+            must_run: &["row trigger on DEFAULT", "row trigger on the parent", "CHECK constraint on the parent", "row trigger on etl_run"],
+        },
+        PrivilegedPath {
+            name: "pg_cron nightly ETL reaping",
+            actor: reap_user,
+            command: reap_command,
+            rules: false,
+            must_run: &["row trigger on etl_run"],
+        },
+        PrivilegedPath {
+            name: "superuser calls weston_create_partition and weston_etl_* (a loader run as postgres)",
+            actor: "postgres".into(),
+            command: superuser_loader.into(),
+            rules: false,
+            must_run: &["row trigger on DEFAULT", "CHECK constraint on the parent", "row trigger on etl_run", "column default on etl_run"],
+        },
+        PrivilegedPath {
+            name: "superuser calls weston_create_partition and weston_etl_*, rules planted",
+            actor: "postgres".into(),
+            command: "SELECT weston_etl_progress(weston_etl_begin('loader', NULL, NULL), 1)".into(),
+            rules: true,
+            must_run: &["rule on etl_run"],
+        },
+        PrivilegedPath {
+            name: "pg_cron nightly rotation, rules planted",
+            actor: rotate_user,
+            command: rotate_command,
+            rules: true,
+            must_run: &[],
+        },
+    ];
+    let mut matrix = Vec::new();
+    for (i, step) in paths.iter().enumerate() {
+        let (path, actor, command, expected) =
+            (step.name, &step.actor, &step.command, step.must_run);
+        let (db, attacker) = planted_db(&format!("roles_plant_{i}"), step.rules).await;
+        let outcome = match actor.as_str() {
+            // The dba member who planted the code calls it itself.
+            "dba" => sqlx::raw_sql(command)
+                .execute(&attacker.pool)
+                .await
+                .map(|_| ()),
+            "etl_writer" => {
+                let caller = login(&db, actor).await;
+                let result = sqlx::raw_sql(command).execute(&caller.pool).await;
+                caller.drop(&db).await;
+                result.map(|_| ())
+            }
+            user => run_as(&db, user, command).await,
+        };
+        let (ran, escalated) = probe(&db, &attacker).await;
+        let reached: Vec<&str> = ran.iter().map(|(v, _, _)| v.as_str()).collect();
+        for (vector, ran_as, as_superuser) in &ran {
+            matrix.push(format!(
+                "dba member | {path} | {vector}: ran as {ran_as}{}",
+                if *as_superuser { " — SUPERUSER" } else { "" }
+            ));
+        }
+        matrix.push(format!(
+            "dba member | {path} | call {}; attacker superuser afterwards: {escalated}",
+            match &outcome {
+                Ok(()) => "succeeded".to_string(),
+                Err(e) => format!("failed: {e}"),
+            }
+        ));
+        for vector in expected.iter() {
+            assert!(
+                reached.contains(vector),
+                "{path}: the planted {vector} did not run, so this path was not exercised: {ran:?} {outcome:?}"
+            );
+        }
+        assert!(
+            ran.iter().all(|(_, _, as_superuser)| !as_superuser) && !escalated,
+            "{path}: planted code ran as a superuser: {ran:?}"
+        );
+        outcome.unwrap_or_else(|e| panic!("{path}: {e}"));
+        // The planted functions hold up the tables' triggers, checks and defaults.
+        attacker.pool.close().await;
+        sqlx::raw_sql(&format!(
+            "DROP OWNED BY {0} CASCADE; DROP ROLE {0}",
+            attacker.name
+        ))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+
+    // The other group roles cannot attach code to the market-data tables at all.
+    let db = TestDb::migrated("roles_plant_denied").await;
+    for group in ["etl_writer", "app_rw", "app_ro"] {
+        let user = login(&db, group).await;
+        for sql in [
+            "CREATE TRIGGER t BEFORE DELETE ON prices_daily_default FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
+            "CREATE TRIGGER t BEFORE UPDATE ON etl_run FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
+            "CREATE RULE r AS ON UPDATE TO etl_run DO ALSO NOTIFY x",
+            "ALTER TABLE etl_run ALTER COLUMN stats SET DEFAULT '{}'",
+            "ALTER TABLE prices_daily ADD CONSTRAINT c CHECK (true)",
+            "CREATE INDEX ON prices_daily_default (close)",
+            "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "CREATE OPERATOR public.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)",
+        ] {
+            user.denied(sql).await;
+        }
+        matrix.push(format!("{group} member | any path | cannot plant: trigger, rule, default, CHECK, index, function or operator all refused (42501)"));
+        user.drop(&db).await;
+    }
+    eprintln!("role x path x result:\n{}", matrix.join("\n"));
+}
+
+/// Issue 11, defect 4: one weston_ensure_partitions call creates at most the table's
+/// `max_partitions_per_call` months (120 unless a dba sets it); the loader cannot raise it.
+#[tokio::test]
+async fn partition_creation_per_call_is_bounded_by_what_a_dba_configures() {
+    let db = TestDb::migrated("roles_bounded").await;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'prices_daily'::regclass",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let before = count().await;
+    let etl = login(&db, "etl_writer").await;
+    etl.error_contains(
+        "SELECT weston_ensure_partitions('1900-01-01', '2100-12-31')",
+        "more than its limit of 120 per call (weston_partition_config.max_partitions_per_call); \
+         ask for a narrower range, or a dba raises the limit: UPDATE weston_partition_config \
+         SET max_partitions_per_call = ",
+    )
+    .await;
+    assert_eq!(count().await, before, "nothing was created");
+    etl.denied("UPDATE weston_partition_config SET max_partitions_per_call = 5000")
+        .await;
+
+    let dba = login(&db, "dba").await;
+    dba.ok("UPDATE weston_partition_config SET max_partitions_per_call = 2 WHERE parent = 'prices_daily'::regclass")
+        .await;
+    etl.error_contains(
+        "SELECT weston_ensure_partitions('1990-01-01', '1990-03-31')",
+        "would create 3 partitions of public.prices_daily, more than its limit of 2 per call",
+    )
+    .await;
+    // Months that exist already do not count.
+    etl.ok("SELECT weston_ensure_partitions('1990-02-01', '1990-03-31')")
+        .await;
+    etl.ok("SELECT weston_ensure_partitions('1990-01-01', '1990-03-31')")
+        .await;
+    assert_eq!(count().await, before + 3);
+    dba.error_contains(
+        "UPDATE weston_partition_config SET max_partitions_per_call = 0",
+        "weston_partition_config_max_partitions_positive",
+    )
+    .await;
+    etl.drop(&db).await;
+    dba.drop(&db).await;
+}

@@ -196,14 +196,19 @@ async fn text(db: &TestDb, sql: &str) -> String {
 async fn rows(db: &TestDb) -> String {
     text(
         db,
-        "SELECT string_agg(format('%s %s %s', c.oid::regclass,
+        "SELECT concat_ws(E'\n', (
+         SELECT string_agg(format('%s %s %s', c.oid::regclass,
                     (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass), false, true, '')))[1],
                     (xpath('/row/m/text()', query_to_xml(format('SELECT md5(string_agg(t::text, '','' ORDER BY t::text)) AS m FROM %s t',
                                                                  c.oid::regclass), false, true, '')))[1]),
                     E'\n' ORDER BY c.relname)
            FROM pg_class c
           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
-            AND c.relname ~ '^(securities|prices_daily|splits|dividends|etl_run|weston_partition_config)'",
+            AND c.relname ~ '^(securities|prices_daily|splits|dividends|etl_run)'), (
+         -- The configuration by the columns every version has (0.3.0 adds max_partitions_per_call).
+         SELECT 'weston_partition_config ' || string_agg(format('%s %s %s %s %s', parent, premake_months,
+                    retain_months, retention, archive_schema), ',' ORDER BY parent::text)
+           FROM weston_partition_config))",
     )
     .await
 }

@@ -103,6 +103,26 @@ pub fn months_overlapping(from: NaiveDate, to: NaiveDate) -> Vec<Month> {
         .collect()
 }
 
+/// Refuses to create `missing` months in one call when that is more than `limit`, saying
+/// how a dba raises the limit (`weston_partition_config.max_partitions_per_call`).
+pub fn creation_within_limit(
+    missing: usize,
+    limit: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+    parent: &str,
+) -> Result<(), String> {
+    if i64::try_from(missing).unwrap_or(i64::MAX) <= limit {
+        return Ok(());
+    }
+    Err(format!(
+        "weston: weston_ensure_partitions('{from}', '{to}') would create {missing} partitions of {parent}, \
+         more than its limit of {limit} per call (weston_partition_config.max_partitions_per_call); \
+         ask for a narrower range, or a dba raises the limit: UPDATE weston_partition_config \
+         SET max_partitions_per_call = {missing} WHERE parent = '{parent}'::regclass"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +176,27 @@ mod tests {
             proptest::prop_assert_eq!(start.months_until(moved), n);
             proptest::prop_assert!(moved.first_day() < moved.end());
         }
+    }
+
+    #[test]
+    fn creating_more_months_than_the_limit_is_refused_with_how_to_raise_it() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let (from, to) = (d(1900, 1, 1), d(2100, 12, 31));
+        let missing = months_overlapping(from, to).len();
+        assert_eq!(missing, 2412);
+        assert_eq!(
+            creation_within_limit(120, 120, from, to, "public.prices_daily"),
+            Ok(())
+        );
+        let refused =
+            creation_within_limit(missing, 120, from, to, "public.prices_daily").unwrap_err();
+        assert_eq!(
+            refused,
+            "weston: weston_ensure_partitions('1900-01-01', '2100-12-31') would create 2412 partitions \
+             of public.prices_daily, more than its limit of 120 per call \
+             (weston_partition_config.max_partitions_per_call); ask for a narrower range, or a dba \
+             raises the limit: UPDATE weston_partition_config SET max_partitions_per_call = 2412 \
+             WHERE parent = 'public.prices_daily'::regclass"
+        );
     }
 }

@@ -1,8 +1,6 @@
 //! Exact parsing of provider JSON: numbers keep every digit (no f64 on the way), dates
 //! are the provider's calendar dates, epoch milliseconds become New York trading dates.
 
-use std::str::FromStr;
-
 use chrono::{NaiveDate, TimeZone};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
@@ -26,16 +24,69 @@ pub fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D
     }
 }
 
+/// The exact value of a JSON number, or an error naming it when a `Decimal` (28 significant
+/// digits, 28 decimal places) cannot hold it exactly: a stored price is what was sent,
+/// never a rounding of it (two different long values would otherwise compare equal).
 fn parse_decimal(text: &str) -> Result<Decimal, String> {
     let literal = text.trim().trim_matches('"');
-    let parsed = if literal.contains(['e', 'E']) {
-        Decimal::from_scientific(literal)
-    } else {
-        Decimal::from_str_exact(literal).or_else(|_| Decimal::from_str(literal))
+    let (mantissa, exponent) = match literal.split_once(['e', 'E']) {
+        Some((m, e)) => (
+            m,
+            e.parse::<i32>()
+                .map_err(|e| format!("expected a number, got {text}: {e}"))?,
+        ),
+        None => (literal, 0),
     };
-    parsed
-        .map(|d| d.normalize())
-        .map_err(|e| format!("expected a number, got {text}: {e}"))
+    // Trailing zeros after the point change no value: 1.50000… is 1.5 whatever its length.
+    let mantissa = if mantissa.contains('.') {
+        mantissa.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        mantissa
+    };
+    let is_number = !mantissa.is_empty()
+        && mantissa
+            .trim_start_matches(['-', '+'])
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.');
+    if !is_number {
+        return Err(format!("expected a number, got {text}"));
+    }
+    let inexact = || {
+        format!(
+            "the number {text} cannot be stored exactly (at most 28 significant digits and \
+             28 decimal places); refusing to round it"
+        )
+    };
+    let value = Decimal::from_str_exact(mantissa).map_err(|e| {
+        if mantissa.chars().filter(char::is_ascii_digit).count() > 28 {
+            inexact()
+        } else {
+            format!("expected a number, got {text}: {e}")
+        }
+    })?;
+    // value = digits * 10^-places, in integers: exact or refused, never rounded.
+    let mut digits = value.mantissa();
+    if digits == 0 {
+        return Ok(Decimal::ZERO);
+    }
+    let mut places = i64::from(value.scale()) - i64::from(exponent);
+    while places > 28 && digits % 10 == 0 {
+        digits /= 10;
+        places -= 1;
+    }
+    if places < 0 {
+        digits = u32::try_from(-places)
+            .ok()
+            .and_then(|n| 10i128.checked_pow(n))
+            .and_then(|f| digits.checked_mul(f))
+            .ok_or_else(inexact)?;
+        places = 0;
+    }
+    let places = u32::try_from(places).ok().filter(|p| *p <= 28);
+    let value = places
+        .and_then(|p| Decimal::try_from_i128_with_scale(digits, p).ok())
+        .ok_or_else(inexact)?;
+    Ok(value.normalize())
 }
 
 /// A `YYYY-MM-DD` date; an empty string or `null` gives `None` (FMP writes `""`).
@@ -87,6 +138,43 @@ mod tests {
         assert_eq!((row.v, row.vw), (dec!(5), None));
         assert!(serde_json::from_str::<Row>(r#"{"v": "lots"}"#).is_err());
         assert!(serde_json::from_str::<Row>(r#"{"v": true}"#).is_err());
+    }
+
+    #[test]
+    fn a_number_a_decimal_cannot_hold_exactly_is_refused_not_rounded() {
+        let forty = format!("1.{}", "1234567890".repeat(4));
+        let error = serde_json::from_str::<Row>(&format!(r#"{{"v": {forty}}}"#))
+            .err()
+            .expect("40 decimals are refused");
+        assert!(
+            error.to_string().contains(&forty) && error.to_string().contains("exactly"),
+            "{error}"
+        );
+        // One more digit than 28 significant ones, as a string and in scientific notation.
+        for text in [
+            r#""99999999999999999999999999999""#,
+            "9.9999999999999999999999999999e5",
+            "1e-29",
+            "1e29",
+        ] {
+            let error = serde_json::from_str::<Row>(&format!(r#"{{"v": {text}}}"#))
+                .err()
+                .unwrap_or_else(|| panic!("{text} is refused"));
+            assert!(error.to_string().contains("exactly"), "{text}: {error}");
+        }
+        // Long only in trailing zeros, or exactly at the limits: kept exactly.
+        let row: Row = serde_json::from_str(&format!(r#"{{"v": 2.5{}}}"#, "0".repeat(40))).unwrap();
+        assert_eq!(row.v, dec!(2.5));
+        let row: Row = serde_json::from_str(r#"{"v": 1234567890.123456789012345678}"#).unwrap();
+        assert_eq!(row.v, dec!(1234567890.123456789012345678));
+        let row: Row = serde_json::from_str(r#"{"v": 1e-28}"#).unwrap();
+        assert_eq!(row.v, dec!(0.0000000000000000000000000001));
+        let row: Row = serde_json::from_str(r#"{"v": 25e-1}"#).unwrap();
+        assert_eq!(row.v, dec!(2.5));
+        let row: Row = serde_json::from_str(r#"{"v": -3.10E+2}"#).unwrap();
+        assert_eq!(row.v, dec!(-310));
+        assert!(serde_json::from_str::<Row>(r#"{"v": "1.2.3"}"#).is_err());
+        assert!(serde_json::from_str::<Row>(r#"{"v": ""}"#).is_err());
     }
 
     #[test]
