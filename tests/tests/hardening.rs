@@ -3,7 +3,6 @@
 //! recorded, a refused database reported at once, and one bad corporate action rejected
 //! alone while the rest of the universe-wide listing is kept.
 
-
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -86,10 +85,13 @@ async fn the_skipped_run_names_the_session_holding_the_lock() {
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 }
 
+/// Arguments, environment, and the text the refusal must contain.
+type RefusedCase<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[tokio::test]
 async fn windows_and_settings_out_of_bounds_exit_2_and_record_nothing() {
     let db = TestDb::migrated("bounds").await;
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[RefusedCase] = &[
         (
             &["--from", "2099-12-01"],
             &[],

@@ -747,7 +747,7 @@ async fn no_planted_code_runs_as_a_superuser() {
              SELECT weston_etl_progress(weston_etl_begin('loader', NULL, NULL), 1);
              SELECT weston_etl_finish(max(run_id)) FROM etl_run WHERE job_name = 'loader'";
     let ensure = "SELECT weston_ensure_partitions('2001-03-01', '2001-03-31')";
-    let paths = vec![
+    let paths = [
         PrivilegedPath {
             name: "weston_ensure_partitions (SECURITY DEFINER) called by etl_writer",
             actor: "etl_writer".into(),

@@ -50,6 +50,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process and moved, never copied in bulk: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply migrations/ (extension, tables, initial partitions, rotation schedule).

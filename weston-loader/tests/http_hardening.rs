@@ -1,7 +1,6 @@
 //! What a provider's answer may not do: be larger than the body cap (refused unread, a
 //! malformed answer) or redirect the key to another host (redirects are never followed).
 
-
 use std::num::NonZeroU32;
 use std::time::Duration;
 
