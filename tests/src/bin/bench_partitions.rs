@@ -243,7 +243,8 @@ async fn main() -> anyhow::Result<()> {
 
 /// Both tables with `years` of monthly partitions. pg_weston's is registered in
 /// `weston_partition_config` before its months are made: `weston_ensure_partitions` acts only
-/// on registered parents.
+/// on registered parents, and one call makes at most the configured `max_partitions_per_call`
+/// (120 by default), so the 20-year table raises it as a dba would.
 async fn setup(pool: &PgPool, years: i32) -> anyhow::Result<()> {
     sqlx::raw_sql(&format!(
         "CREATE EXTENSION pg_weston;
@@ -252,7 +253,8 @@ async fn setup(pool: &PgPool, years: i32) -> anyhow::Result<()> {
 
          CREATE TABLE w_prices ({SHAPE}) PARTITION BY RANGE (date);
          CREATE TABLE w_prices_default PARTITION OF w_prices DEFAULT;
-         INSERT INTO weston_partition_config (parent, premake_months) VALUES ('w_prices', 3);
+         INSERT INTO weston_partition_config (parent, premake_months, max_partitions_per_call)
+             VALUES ('w_prices', 3, {years} * 12 + 12);
          SELECT weston_ensure_partitions(
              ((now() AT TIME ZONE 'America/New_York')::date - interval '{years} years')::date,
              ((now() AT TIME ZONE 'America/New_York')::date + interval '3 months')::date,
