@@ -1,30 +1,11 @@
 //! What a provider's answer may not do: be larger than the body cap (refused unread, a
 //! malformed answer) or redirect the key to another host (redirects are never followed).
 
-use std::num::NonZeroU32;
-use std::time::Duration;
+mod common;
 
-use chrono::NaiveDate;
+use common::{date, fast, KEY};
 use fake_providers::{Reply, Seen, TestServer};
-use weston_loader::providers::{HttpLimits, PolygonProvider, Provider, ProviderError, RateLimit};
-
-const KEY: &str = "k3y-S3CRET";
-
-fn fast() -> HttpLimits {
-    HttpLimits {
-        max_retries: 1,
-        min_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(20),
-        ..HttpLimits::with_rate(RateLimit {
-            requests: NonZeroU32::new(1000).unwrap(),
-            per: Duration::from_secs(1),
-        })
-    }
-}
-
-fn date(text: &str) -> NaiveDate {
-    text.parse().unwrap()
-}
+use weston_loader::providers::{PolygonProvider, Provider, ProviderError};
 
 /// A grouped-daily answer with `n` bars of 2024-03-11 (stamped at the close).
 fn grouped(n: usize) -> String {
