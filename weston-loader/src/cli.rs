@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use reqwest::Url;
 
 use crate::model::ProviderName;
-use crate::providers::http::{parse_base_url, HttpLimits, RateLimit};
+use crate::providers::http::{parse_base_url, HttpLimits, RateLimit, DEFAULT_MAX_BODY_BYTES};
 use crate::providers::{FmpProvider, PolygonProvider, ProviderSettings};
 
 /// Symbols per batch (one transaction).
@@ -149,7 +149,7 @@ pub struct ProviderArgs {
     #[arg(long, env = HTTP_MAX_RETRY_AFTER_ENV, default_value_t = 120, value_parser = |s: &str| bounded::<u64>(s, HTTP_MAX_RETRY_AFTER_ENV, "seconds", 0..=3600))]
     pub http_max_retry_after_secs: u64,
     /// Largest provider answer read, in bytes; a larger one is refused unparsed.
-    #[arg(long, env = HTTP_MAX_BODY_ENV, default_value_t = 32 * 1024 * 1024, value_parser = |s: &str| bounded::<u64>(s, HTTP_MAX_BODY_ENV, "bytes", 1024..=1024 * 1024 * 1024))]
+    #[arg(long, env = HTTP_MAX_BODY_ENV, default_value_t = DEFAULT_MAX_BODY_BYTES, value_parser = |s: &str| bounded::<u64>(s, HTTP_MAX_BODY_ENV, "bytes", 1024..=1024 * 1024 * 1024))]
     pub http_max_body_bytes: u64,
     /// Symbols of the mock market (MOCK0001…), 1 to 9999.
     #[arg(long, env = MOCK_SYMBOLS_ENV, default_value_t = 750, value_parser = |s: &str| bounded::<usize>(s, MOCK_SYMBOLS_ENV, "a number of symbols", 1..=9999))]
@@ -163,6 +163,7 @@ impl ProviderArgs {
             timeout: Duration::from_secs(self.http_timeout_secs),
             max_retries: self.http_max_retries,
             max_retry_after: Duration::from_secs(self.http_max_retry_after_secs),
+            max_body_bytes: self.http_max_body_bytes,
             ..HttpLimits::with_rate(rate)
         };
         let key = |k: &Option<String>| k.clone().filter(|k| !k.trim().is_empty());
@@ -173,7 +174,6 @@ impl ProviderArgs {
             polygon_base_url: self.polygon_base_url.clone(),
             fmp_limits: limits(self.fmp_rate_limit),
             polygon_limits: limits(self.polygon_rate_limit),
-            max_body_bytes: self.http_max_body_bytes,
             mock_symbols: self.mock_symbols,
         }
     }

@@ -5,7 +5,7 @@ mod common;
 
 use common::{date, fast, KEY};
 use fake_providers::{Reply, Seen, TestServer};
-use weston_loader::providers::{PolygonProvider, Provider, ProviderError};
+use weston_loader::providers::{HttpLimits, PolygonProvider, Provider, ProviderError};
 
 /// A grouped-daily answer with `n` bars of 2024-03-11 (stamped at the close).
 fn grouped(n: usize) -> String {
@@ -27,9 +27,15 @@ async fn an_answer_over_the_body_cap_is_refused_unread() {
     let bars = provider.grouped_daily(date("2024-03-11")).await.unwrap();
     assert_eq!(bars.map(|b| b.len()), Some(200), "under the default cap");
 
-    let capped = PolygonProvider::new(KEY, &server.base_url, fast())
-        .unwrap()
-        .with_max_body_bytes(body_len - 1);
+    let capped = PolygonProvider::new(
+        KEY,
+        &server.base_url,
+        HttpLimits {
+            max_body_bytes: body_len - 1,
+            ..fast()
+        },
+    )
+    .unwrap();
     let e = capped.grouped_daily(date("2024-03-11")).await.unwrap_err();
     let text = e.to_string();
     assert!(

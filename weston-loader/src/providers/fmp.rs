@@ -11,9 +11,7 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{
-    join_url, parse_base_url, ApiSpec, BodyProblem, HttpClient, HttpLimits, Refusal,
-};
+use super::http::{join_url, keyed_api, ApiSpec, BodyProblem, HttpClient, HttpLimits, Refusal};
 use super::json::{decimal, opt_date};
 use super::{Provider, ProviderError};
 use crate::model::{DailyBar, Dividend, ProviderName, ProviderStats, SecurityInfo, Split};
@@ -41,15 +39,8 @@ impl FmpProvider {
         base_url: &str,
         limits: HttpLimits,
     ) -> Result<Self, String> {
-        let base = parse_base_url("the FMP base URL", base_url)?;
-        let http = HttpClient::new(&API, api_key.into(), limits)?;
+        let (http, base) = keyed_api(&API, "the FMP base URL", api_key.into(), base_url, limits)?;
         Ok(FmpProvider { http, base })
-    }
-
-    /// Answers larger than `bytes` are refused unread.
-    pub fn with_max_body_bytes(mut self, bytes: u64) -> Self {
-        self.http.set_max_body_bytes(bytes);
-        self
     }
 
     fn url(&self, endpoint: &str, query: &[(&str, &str)]) -> Url {

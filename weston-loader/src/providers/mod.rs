@@ -162,7 +162,6 @@ pub struct ProviderSettings {
     pub polygon_base_url: Url,
     pub fmp_limits: HttpLimits,
     pub polygon_limits: HttpLimits,
-    pub max_body_bytes: u64,
     pub mock_symbols: usize,
 }
 
@@ -198,38 +197,45 @@ pub fn build(
         }
         unique
     };
-    // The key of `name` from `var`, or the error naming the variable.
-    let key = |name: ProviderName, key: &Option<String>, var: &str| {
-        key.clone().ok_or_else(|| {
+    // A keyed provider's key (or the error naming its variable), base URL and limits.
+    let access = |name: ProviderName| {
+        let (key, var, base_url, limits) = match name {
+            ProviderName::Fmp => (
+                &settings.fmp_key,
+                "FMP_API_KEY",
+                &settings.fmp_base_url,
+                &settings.fmp_limits,
+            ),
+            ProviderName::Polygon => (
+                &settings.polygon_key,
+                "POLYGON_API_KEY",
+                &settings.polygon_base_url,
+                &settings.polygon_limits,
+            ),
+            ProviderName::Mock => unreachable!("the mock provider has no key"),
+        };
+        let key = key.clone().ok_or_else(|| {
             LoaderError::Config(format!(
                 "--provider {name} needs {var} (environment or .env.local)"
             ))
-        })
+        })?;
+        Ok::<_, LoaderError>((key, base_url.as_str(), limits.clone()))
     };
-    let body = settings.max_body_bytes;
     names
         .into_iter()
         .map(|name| -> Result<Arc<dyn Provider>, LoaderError> {
             Ok(match name {
                 ProviderName::Mock => Arc::new(mock::MockProvider::new(settings.mock_symbols)),
-                ProviderName::Fmp => Arc::new(
-                    FmpProvider::new(
-                        key(name, &settings.fmp_key, "FMP_API_KEY")?,
-                        settings.fmp_base_url.as_str(),
-                        settings.fmp_limits.clone(),
+                ProviderName::Fmp => {
+                    let (key, base_url, limits) = access(name)?;
+                    Arc::new(FmpProvider::new(key, base_url, limits).map_err(LoaderError::Config)?)
+                }
+                ProviderName::Polygon => {
+                    let (key, base_url, limits) = access(name)?;
+                    Arc::new(
+                        PolygonProvider::new(key, base_url, limits).map_err(LoaderError::Config)?,
                     )
-                    .map_err(LoaderError::Config)?
-                    .with_max_body_bytes(body),
-                ),
-                ProviderName::Polygon => Arc::new(
-                    PolygonProvider::new(
-                        key(name, &settings.polygon_key, "POLYGON_API_KEY")?,
-                        settings.polygon_base_url.as_str(),
-                        settings.polygon_limits.clone(),
-                    )
-                    .map_err(LoaderError::Config)?
-                    .with_max_body_bytes(body),
-                ),
+                }
             })
         })
         .collect()

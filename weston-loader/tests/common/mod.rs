@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 pub use fake_providers::{Reply, Seen, TestServer};
 pub use weston_loader::model::ProviderName;
+use weston_loader::providers::http::DEFAULT_MAX_BODY_BYTES;
 pub use weston_loader::providers::{
     BarsOutcome, DailyBar, Dividend, FmpProvider, HttpLimits, PolygonProvider, Provider,
     ProviderChain, ProviderError, ProviderStats, RateLimit, Split,
@@ -35,6 +36,7 @@ pub fn fast() -> HttpLimits {
         min_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(40),
         max_retry_after: Duration::from_secs(5),
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
     }
 }
 

@@ -43,6 +43,10 @@ impl RateLimit {
     }
 }
 
+/// The largest answer read by default: several times the largest legitimate one (Polygon's
+/// grouped daily for the whole US market is about 3 MB; FMP's longest history about 2 MB).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Rate limit, timeouts and retry policy of one provider.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
@@ -55,6 +59,8 @@ pub struct HttpLimits {
     pub max_backoff: Duration,
     /// A `Retry-After` longer than this is not waited for.
     pub max_retry_after: Duration,
+    /// Answers larger than this are refused unread.
+    pub max_body_bytes: u64,
 }
 
 impl HttpLimits {
@@ -68,6 +74,7 @@ impl HttpLimits {
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             max_retry_after: Duration::from_secs(120),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }

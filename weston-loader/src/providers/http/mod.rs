@@ -18,16 +18,12 @@ use reqwest::Url;
 use serde::de::DeserializeOwned;
 
 pub use classify::{default_refusal, parse_retry_after, BodyProblem, Refusal};
-pub use limits::{HttpLimits, RateLimit};
+pub use limits::{HttpLimits, RateLimit, DEFAULT_MAX_BODY_BYTES};
 pub use redact::without_key;
 
 use super::ProviderError;
 use crate::model::{ProviderName, ProviderStats};
 use classify::{body_message, describe_reqwest, status_class, StatusClass};
-
-/// The largest answer read by default: several times the largest legitimate one (Polygon's
-/// grouped daily for the whole US market is about 3 MB; FMP's longest history about 2 MB).
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
 
 /// What sets one provider's HTTP API apart: its name, the query parameter carrying the key
 /// and how it reports errors inside HTTP 200 bodies and how far its refusals reach.
@@ -46,7 +42,6 @@ pub struct HttpClient {
     client: reqwest::Client,
     limiter: DefaultDirectRateLimiter,
     limits: HttpLimits,
-    max_body_bytes: u64,
     api_key: String,
     http_calls: AtomicU64,
     retries: AtomicU64,
@@ -80,7 +75,6 @@ impl HttpClient {
             client,
             limiter: RateLimiter::direct(quota),
             limits,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             api_key,
             http_calls: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -89,10 +83,6 @@ impl HttpClient {
             disabled: Mutex::new(None),
             restricted: Mutex::new(BTreeMap::new()),
         })
-    }
-
-    pub fn set_max_body_bytes(&mut self, bytes: u64) {
-        self.max_body_bytes = bytes;
     }
 
     pub fn provider(&self) -> ProviderName {
@@ -295,11 +285,11 @@ impl HttpClient {
             .await
             .map_err(|e| transient(describe_reqwest(e)))?
         {
-            if (body.len() + chunk.len()) as u64 > self.max_body_bytes {
+            if (body.len() + chunk.len()) as u64 > self.limits.max_body_bytes {
                 return Err(malformed(format!(
                     "GET {}: the answer is larger than {} bytes (WESTON_HTTP_MAX_BODY_BYTES); not read",
                     without_key(url),
-                    self.max_body_bytes
+                    self.limits.max_body_bytes
                 )));
             }
             body.extend_from_slice(&chunk);
@@ -351,6 +341,19 @@ impl HttpClient {
     pub fn redact(&self, text: &str) -> String {
         redact::redact(text, &self.api_key)
     }
+}
+
+/// The client and checked base URL of a keyed API, which is what every real provider is
+/// built from; `base_setting` names the base URL's setting in errors.
+pub(crate) fn keyed_api(
+    spec: &'static ApiSpec,
+    base_setting: &str,
+    api_key: String,
+    base_url: &str,
+    limits: HttpLimits,
+) -> Result<(HttpClient, Url), String> {
+    let base = parse_base_url(base_setting, base_url)?;
+    Ok((HttpClient::new(spec, api_key, limits)?, base))
 }
 
 /// A provider's base URL, checked once so that building request URLs cannot fail; only

@@ -8,7 +8,7 @@ use reqwest::Url;
 use serde::de::DeserializeOwned;
 
 use super::http::{
-    default_refusal, join_url, parse_base_url, without_key, ApiSpec, HttpClient, HttpLimits,
+    default_refusal, join_url, keyed_api, without_key, ApiSpec, HttpClient, HttpLimits,
 };
 use super::json::new_york_date;
 use super::{Provider, ProviderError};
@@ -38,15 +38,14 @@ impl PolygonProvider {
         base_url: &str,
         limits: HttpLimits,
     ) -> Result<Self, String> {
-        let base = parse_base_url("the Polygon base URL", base_url)?;
-        let http = HttpClient::new(&API, api_key.into(), limits)?;
+        let (http, base) = keyed_api(
+            &API,
+            "the Polygon base URL",
+            api_key.into(),
+            base_url,
+            limits,
+        )?;
         Ok(PolygonProvider { http, base })
-    }
-
-    /// Answers larger than `bytes` are refused unread.
-    pub fn with_max_body_bytes(mut self, bytes: u64) -> Self {
-        self.http.set_max_body_bytes(bytes);
-        self
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
