@@ -113,13 +113,10 @@ impl TestDb {
             .max_connections(4)
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::query(&format!(
-                        "SET search_path TO {}",
-                        TEST_SEARCH_PATH
-                    ))
-                    .execute(conn)
-                    .await
-                    .map(|_| ())
+                    sqlx::query(&format!("SET search_path TO {}", TEST_SEARCH_PATH))
+                        .execute(conn)
+                        .await
+                        .map(|_| ())
                 })
             })
             .connect_with(options)

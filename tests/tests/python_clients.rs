@@ -27,7 +27,11 @@ fn python() -> PathBuf {
         .arg(repo().join("scripts/python-venv.sh"))
         .output()
         .expect("scripts/python-venv.sh");
-    assert!(out.status.success(), "python-venv.sh: {}", output_text(&out));
+    assert!(
+        out.status.success(),
+        "python-venv.sh: {}",
+        output_text(&out)
+    );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("bin/python")
 }
 
@@ -125,7 +129,10 @@ async fn alembic_autogenerate_and_check_see_only_the_applications_tables() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert_eq!(placed, ["app.alembic_version", "app.price_alert", "app.watchlist"]);
+    assert_eq!(
+        placed,
+        ["app.alembic_version", "app.price_alert", "app.watchlist"]
+    );
     std::fs::remove_dir_all(&workdir).ok();
     drop_login(&db, &login).await;
 }
@@ -185,7 +192,10 @@ async fn a_new_developer_reads_adjusted_prices_in_python() {
             .filter(|l| l.split('|').nth(7) != Some("1"))
             .count();
     }
-    assert!(adjusted_rows > 0, "some bars are adjusted (a split in the window)");
+    assert!(
+        adjusted_rows > 0,
+        "some bars are adjusted (a split in the window)"
+    );
     std::fs::remove_dir_all(&workdir).ok();
     drop_login(&db, &login).await;
 }
@@ -212,8 +222,5 @@ fn the_env_local_template_names_every_loader_variable() {
             }
         }
     }
-    assert!(
-        missing.is_empty(),
-        ".env.local.example lacks {missing:?}"
-    );
+    assert!(missing.is_empty(), ".env.local.example lacks {missing:?}");
 }

@@ -110,6 +110,9 @@ async fn without_the_roles_migration_public_cannot_run_the_writing_functions() {
     let db = TestDb::empty("roles_bare").await;
     sqlx::raw_sql(
         "CREATE EXTENSION pg_weston;
+         -- CREATE EXTENSION makes schema weston closed to PUBLIC (since 0.4.0); opened here,
+         -- as a DBA might, the functions' own privileges must still close the writing ones.
+         GRANT USAGE ON SCHEMA weston TO PUBLIC;
          CREATE TABLE bars (d date NOT NULL, v int) PARTITION BY RANGE (d);
          CREATE TABLE bars_default PARTITION OF bars DEFAULT;
          INSERT INTO weston_partition_config (parent) VALUES ('bars');",
@@ -119,18 +122,18 @@ async fn without_the_roles_migration_public_cannot_run_the_writing_functions() {
     .unwrap();
     let user = login(&db, NO_GROUP).await;
     for sql in [
-        "SELECT weston_ensure_partitions('2030-01-01', '2030-12-31', 'bars')",
-        "SELECT weston_create_partition('2030-01-01', 'bars')",
-        "SELECT weston_rotate_partitions()",
-        "SELECT weston_etl_begin('job', NULL, NULL)",
-        "SELECT weston_etl_progress(1, 1)",
-        "SELECT weston_etl_finish(1)",
-        "SELECT weston_etl_fail(1, 'error')",
-        "SELECT weston_etl_reap()",
+        "SELECT weston.weston_ensure_partitions('2030-01-01', '2030-12-31', 'bars')",
+        "SELECT weston.weston_create_partition('2030-01-01', 'bars')",
+        "SELECT weston.weston_rotate_partitions()",
+        "SELECT weston.weston_etl_begin('job', NULL, NULL)",
+        "SELECT weston.weston_etl_progress(1, 1)",
+        "SELECT weston.weston_etl_finish(1)",
+        "SELECT weston.weston_etl_fail(1, 'error')",
+        "SELECT weston.weston_etl_reap()",
     ] {
         user.denied(sql).await;
     }
-    user.ok("SELECT weston_version()").await;
+    user.ok("SELECT weston.weston_version()").await;
     user.drop(&db).await;
     assert_eq!(
         partitions_like(&db.pool, "bars", "%").await,
@@ -505,8 +508,9 @@ async fn hostile_search_path_cannot_redirect_or_hijack_our_functions() {
     )
     .await;
 
-    let with_hostile_path =
-        |sql: &str| format!("SET search_path = hostile, pg_temp, public, weston; {sql}; RESET search_path");
+    let with_hostile_path = |sql: &str| {
+        format!("SET search_path = hostile, pg_temp, public, weston; {sql}; RESET search_path")
+    };
     // The default parent is ours, whatever the caller's search_path says.
     etl.ok(&with_hostile_path(
         "SELECT weston_ensure_partitions('2003-05-01', '2003-06-30')",
