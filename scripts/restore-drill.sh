@@ -253,7 +253,7 @@ backups=$(as_pg "${pgbackrest[@]}" info --output=json | python3 -c 'import json,
 
 summary=$(sql source "SELECT format('%s bars in %s partitions, %s tables checked, extension %s, %s cron job(s)',
     (SELECT count(*) FROM prices_daily), (SELECT count(*) FROM pg_inherits WHERE inhparent = 'prices_daily'::regclass),
-    (SELECT count(*) FROM pg_class WHERE relnamespace IN ('public'::regnamespace, 'app'::regnamespace) AND relkind IN ('r','p')),
+    (SELECT count(*) FROM pg_class WHERE relnamespace IN ('weston'::regnamespace, 'public'::regnamespace, 'app'::regnamespace) AND relkind IN ('r','p')),
     (SELECT extversion FROM pg_extension WHERE extname = 'pg_weston'), (SELECT count(*) FROM cron.job))")
 log "restore drill passed in $(( $(date +%s) - started ))s: both restores match the source ($summary; $(grep -c '' "$drill/fingerprint.source") fingerprint lines)"
 stop_all

@@ -134,7 +134,9 @@ mod tests {
 pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
 
+    /// The database default that migration 0009 sets: the tests name pg_weston's objects
+    /// unqualified, as a client of a migrated database does.
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        vec![r#"search_path = '"$user", public, weston'"#]
     }
 }

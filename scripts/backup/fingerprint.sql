@@ -10,7 +10,7 @@ SELECT 'rows', format('%I.%I', n.nspname, c.relname), c.relkind,
        coalesce((xpath('/row/m/text()', query_to_xml(format(
            'SELECT md5(string_agg(t::text, E''\n'' ORDER BY t::text)) AS m FROM %I.%I t', n.nspname, c.relname), false, true, '')))[1]::text, 'empty')
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname IN ('public', 'app', 'cron') AND c.relkind IN ('r', 'p')
+ WHERE n.nspname IN ('weston', 'public', 'app', 'cron') AND c.relkind IN ('r', 'p')
    AND c.relname NOT IN ('job_run_details')  -- pg_cron's run history is not backed-up state
  ORDER BY 2;
 
@@ -22,11 +22,14 @@ SELECT 'partition', i.inhparent::regclass::text, c.relname, pg_get_expr(c.relpar
 -- Owners and privileges of tables, schemas, the database and the extension's functions.
 SELECT 'acl', format('%I.%I', n.nspname, c.relname), pg_get_userbyid(c.relowner), c.relacl::text
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname IN ('public', 'app') AND c.relkind IN ('r', 'p', 'S')
+ WHERE n.nspname IN ('weston', 'public', 'app') AND c.relkind IN ('r', 'p', 'S')
  ORDER BY 2;
 SELECT 'schema', nspname, pg_get_userbyid(nspowner), nspacl::text FROM pg_namespace
- WHERE nspname IN ('public', 'app') ORDER BY 2;
+ WHERE nspname IN ('weston', 'public', 'app') ORDER BY 2;
 SELECT 'database', pg_get_userbyid(datdba), datacl::text FROM pg_database WHERE datname = current_database();
+-- The database's own settings: its default search_path (migration 0009) finds pg_weston's schema.
+SELECT 'setting', s.setconfig::text FROM pg_db_role_setting s
+ WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) AND s.setrole = 0;
 SELECT 'function', p.oid::regprocedure::text, p.prosecdef, p.proconfig::text, p.proacl::text
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_weston')

@@ -69,6 +69,12 @@ pub fn output_text(output: &std::process::Output) -> String {
 }
 
 /// A fresh database for one test.
+/// The search_path of the tests' sessions: the database default that migration 0009 sets
+/// (`weston_loader::home::DATABASE_SEARCH_PATH`) without the application's schema `app`, so
+/// that what a test creates unqualified lands in public; pg_weston's objects resolve
+/// unqualified wherever they are (public before 0.4.0, weston since).
+pub const TEST_SEARCH_PATH: &str = "\"$user\", public, weston";
+
 pub struct TestDb {
     pub name: String,
     pub url: String,
@@ -102,8 +108,17 @@ impl TestDb {
         let options: PgConnectOptions = admin_url().parse().expect("admin URL");
         let options = options.database(&name);
         let url = options.to_url_lossy().to_string();
+        // Set on every session: sessions opened before a migration do not have its default.
         let pool = PgPoolOptions::new()
             .max_connections(4)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query(&format!("SET search_path TO {}", TEST_SEARCH_PATH))
+                        .execute(conn)
+                        .await
+                        .map(|_| ())
+                })
+            })
             .connect_with(options)
             .await
             .unwrap();

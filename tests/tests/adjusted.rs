@@ -502,7 +502,7 @@ async fn hostile_search_path_and_time_zone_change_nothing() {
     aapl_2020(&db.pool).await;
     let mut conn = db.pool.acquire().await.unwrap();
     let query = format!(
-        "SELECT {AS_TEXT} FROM public.weston_adjusted_prices('AAPL'::text, '2020-08-01'::date, '2020-08-31'::date)"
+        "SELECT {AS_TEXT} FROM weston.weston_adjusted_prices('AAPL'::text, '2020-08-01'::date, '2020-08-31'::date)"
     );
     let expected = text_rows(&mut conn, &query).await;
     assert_eq!(expected.len(), 3);
@@ -510,12 +510,12 @@ async fn hostile_search_path_and_time_zone_change_nothing() {
     // Look-alike tables and a look-alike operator in a schema searched first.
     sqlx::raw_sql(
         "CREATE SCHEMA evil;
-         CREATE TABLE evil.splits (LIKE public.splits);
-         INSERT INTO evil.splits SELECT symbol, date, 1, 1000, provider, run_id, updated_at FROM public.splits;
-         CREATE TABLE evil.prices_daily (LIKE public.prices_daily);
+         CREATE TABLE evil.splits (LIKE weston.splits);
+         INSERT INTO evil.splits SELECT symbol, date, 1, 1000, provider, run_id, updated_at FROM weston.splits;
+         CREATE TABLE evil.prices_daily (LIKE weston.prices_daily);
          CREATE FUNCTION evil.times(numeric, numeric) RETURNS numeric LANGUAGE sql AS 'SELECT 0::numeric';
          CREATE OPERATOR evil.* (FUNCTION = evil.times, LEFTARG = numeric, RIGHTARG = numeric);
-         CREATE TEMP TABLE splits (LIKE public.splits);",
+         CREATE TEMP TABLE splits (LIKE weston.splits);",
     )
     .execute(&mut *conn)
     .await
@@ -643,11 +643,11 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
             ),
             (
                 "weston_adjustment_factors(text,date,boolean)".to_string(),
-                "search_path=pg_catalog, public, pg_temp".to_string()
+                "search_path=pg_catalog, weston, pg_temp".to_string()
             ),
             (
                 "weston_adjustment_segments(text[],date,date,boolean)".to_string(),
-                "search_path=pg_catalog, public, pg_temp,plan_cache_mode=force_generic_plan"
+                "search_path=pg_catalog, weston, pg_temp,plan_cache_mode=force_generic_plan"
                     .to_string()
             ),
             (

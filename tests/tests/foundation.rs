@@ -8,7 +8,7 @@ use weston_tests::{loader_bin, TestDb};
 async fn migrate_from_empty_creates_the_contract_schema() {
     let db = TestDb::migrated("schema").await;
     let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r','p')
+        "SELECT relname::text FROM pg_class WHERE relnamespace = 'weston'::regnamespace AND relkind IN ('r','p')
           AND relname IN ('securities','prices_daily','splits','dividends','etl_run','weston_partition_config','weston_maintenance_log')
           ORDER BY 1",
     )
@@ -213,7 +213,7 @@ async fn extension_is_non_relocatable_dumpable_and_search_path_proof() {
     sqlx::raw_sql(
         "CREATE SCHEMA decoy;
          CREATE TABLE decoy.prices_daily (date date) PARTITION BY RANGE (date);
-         SET search_path = decoy, public;",
+         SET search_path = decoy, public, weston;",
     )
     .execute(&mut *conn)
     .await
@@ -225,8 +225,8 @@ async fn extension_is_non_relocatable_dumpable_and_search_path_proof() {
             .unwrap();
     assert_eq!(created, 2);
     let real: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.prices_daily'::regclass
-          AND inhrelid::regclass::text IN ('public.prices_daily_p2031_01', 'public.prices_daily_p2031_02', 'prices_daily_p2031_01', 'prices_daily_p2031_02')",
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'weston.prices_daily'::regclass
+          AND inhrelid::regclass::text IN ('weston.prices_daily_p2031_01', 'weston.prices_daily_p2031_02', 'prices_daily_p2031_01', 'prices_daily_p2031_02')",
     )
     .fetch_one(&mut *conn)
     .await

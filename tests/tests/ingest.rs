@@ -206,7 +206,7 @@ async fn etl_functions_keep_provenance() {
         .execute(&mut *conn)
         .await
         .unwrap();
-    sqlx::query("SELECT public.weston_etl_finish($1)")
+    sqlx::query("SELECT weston.weston_etl_finish($1)")
         .bind(fresh)
         .execute(&mut *conn)
         .await
@@ -820,5 +820,5 @@ async fn stale_runs_are_reaped_nightly_under_pg_cron() {
             .unwrap();
     assert_eq!(schedule, "10 6 * * *");
     // Schema-qualified since migration 0008: the job owner's search_path decides nothing.
-    assert_eq!(command, "SELECT public.weston_etl_reap()");
+    assert_eq!(command, "SELECT weston.weston_etl_reap()");
 }

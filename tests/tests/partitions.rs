@@ -89,7 +89,7 @@ async fn rotation_premakes_from_the_calendar_drains_default_and_logs() {
     let result = rotate(&db.pool).await;
     assert_eq!(result["status"], "succeeded", "{result}");
     let table = &result["tables"][0];
-    assert_eq!(table["parent"], "public.prices_daily");
+    assert_eq!(table["parent"], "weston.prices_daily");
     let created = months(&table["created"]);
     assert_eq!(created.len(), 2, "{result}");
     assert_eq!(created[0], "2019-05-01");
@@ -500,7 +500,7 @@ async fn a_hostile_search_path_is_ignored() {
     .execute(&mut *conn)
     .await
     .unwrap();
-    let result: JsonValue = sqlx::query_scalar("SELECT public.weston_rotate_partitions()")
+    let result: JsonValue = sqlx::query_scalar("SELECT weston.weston_rotate_partitions()")
         .fetch_one(&mut *conn)
         .await
         .unwrap();
@@ -512,14 +512,14 @@ async fn a_hostile_search_path_is_ignored() {
         .unwrap();
     assert_eq!(calls, 0, "a decoy was called");
     let logged: (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM public.weston_maintenance_log), (SELECT count(*) FROM evil.weston_maintenance_log)",
+        "SELECT (SELECT count(*) FROM weston.weston_maintenance_log), (SELECT count(*) FROM evil.weston_maintenance_log)",
     )
     .fetch_one(&mut *conn)
     .await
     .unwrap();
     assert_eq!(logged, (1, 0));
     let health: i32 = sqlx::query_scalar(
-        "SELECT missing_future_months FROM public.weston_partition_health('public.bars')",
+        "SELECT missing_future_months FROM weston.weston_partition_health('public.bars')",
     )
     .fetch_one(&mut *conn)
     .await
@@ -619,7 +619,7 @@ async fn pg_cron_runs_the_rotation_and_the_partitions_appear() {
         nightly,
         (
             "15 6 * * *".into(),
-            "SELECT public.weston_rotate_partitions()".into()
+            "SELECT weston.weston_rotate_partitions()".into()
         )
     );
 
@@ -629,7 +629,7 @@ async fn pg_cron_runs_the_rotation_and_the_partitions_appear() {
         .await
         .unwrap();
     let job: i64 = sqlx::query_scalar(
-        "SELECT cron.schedule_in_database('weston_rotate_test', '* * * * *', 'SELECT public.weston_rotate_partitions()', current_database())",
+        "SELECT cron.schedule_in_database('weston_rotate_test', '* * * * *', 'SELECT weston.weston_rotate_partitions()', current_database())",
     )
     .fetch_one(&pool)
     .await

@@ -110,6 +110,9 @@ async fn without_the_roles_migration_public_cannot_run_the_writing_functions() {
     let db = TestDb::empty("roles_bare").await;
     sqlx::raw_sql(
         "CREATE EXTENSION pg_weston;
+         -- CREATE EXTENSION makes schema weston closed to PUBLIC (since 0.4.0); opened here,
+         -- as a DBA might, the functions' own privileges must still close the writing ones.
+         GRANT USAGE ON SCHEMA weston TO PUBLIC;
          CREATE TABLE bars (d date NOT NULL, v int) PARTITION BY RANGE (d);
          CREATE TABLE bars_default PARTITION OF bars DEFAULT;
          INSERT INTO weston_partition_config (parent) VALUES ('bars');",
@@ -119,18 +122,18 @@ async fn without_the_roles_migration_public_cannot_run_the_writing_functions() {
     .unwrap();
     let user = login(&db, NO_GROUP).await;
     for sql in [
-        "SELECT weston_ensure_partitions('2030-01-01', '2030-12-31', 'bars')",
-        "SELECT weston_create_partition('2030-01-01', 'bars')",
-        "SELECT weston_rotate_partitions()",
-        "SELECT weston_etl_begin('job', NULL, NULL)",
-        "SELECT weston_etl_progress(1, 1)",
-        "SELECT weston_etl_finish(1)",
-        "SELECT weston_etl_fail(1, 'error')",
-        "SELECT weston_etl_reap()",
+        "SELECT weston.weston_ensure_partitions('2030-01-01', '2030-12-31', 'bars')",
+        "SELECT weston.weston_create_partition('2030-01-01', 'bars')",
+        "SELECT weston.weston_rotate_partitions()",
+        "SELECT weston.weston_etl_begin('job', NULL, NULL)",
+        "SELECT weston.weston_etl_progress(1, 1)",
+        "SELECT weston.weston_etl_finish(1)",
+        "SELECT weston.weston_etl_fail(1, 'error')",
+        "SELECT weston.weston_etl_reap()",
     ] {
         user.denied(sql).await;
     }
-    user.ok("SELECT weston_version()").await;
+    user.ok("SELECT weston.weston_version()").await;
     user.drop(&db).await;
     assert_eq!(
         partitions_like(&db.pool, "bars", "%").await,
@@ -159,7 +162,7 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
     }
     let owners: Vec<(String, String)> = sqlx::query_as(
         "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text FROM pg_class c
-          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+          WHERE c.relnamespace = 'weston'::regnamespace AND c.relkind IN ('r', 'p')
             AND c.relname !~ '^(weston_|_sqlx)' ORDER BY 1",
     )
     .fetch_all(&db.pool)
@@ -313,8 +316,8 @@ async fn etl_writer_loads_and_adds_months_but_nothing_else() {
         "TRUNCATE securities",
         "ALTER TABLE prices_daily ADD COLUMN x int",
         "DROP TABLE splits",
-        "CREATE TABLE public.scratch (x int)",
-        "CREATE TABLE public.prices_daily_p2002_01 PARTITION OF prices_daily FOR VALUES FROM ('2002-01-01') TO ('2002-02-01')",
+        "CREATE TABLE weston.scratch (x int)",
+        "CREATE TABLE weston.prices_daily_p2002_01 PARTITION OF prices_daily FOR VALUES FROM ('2002-01-01') TO ('2002-02-01')",
         "SELECT weston_create_partition('2002-01-01')",
         "INSERT INTO weston_partition_config (parent) VALUES ('other_parted')",
         "DELETE FROM weston_maintenance_log",
@@ -363,7 +366,7 @@ async fn app_rw_reads_market_data_and_writes_only_its_schema() {
         "TRUNCATE prices_daily",
         "INSERT INTO etl_run (job_name) VALUES ('app')",
         "ALTER TABLE securities ADD COLUMN x int",
-        "CREATE TABLE public.scratch (x int)",
+        "CREATE TABLE weston.scratch (x int)",
         "CREATE INDEX ON prices_daily (close)",
         "SELECT weston_ensure_partitions('2001-01-01', '2001-02-01')",
         "SELECT weston_create_partition('2001-01-01')",
@@ -420,7 +423,7 @@ async fn app_ro_only_reads() {
         "SELECT * FROM app.notes",
         "INSERT INTO app.notes VALUES ('x')",
         "CREATE TABLE app.mine (x int)",
-        "CREATE TABLE public.mine (x int)",
+        "CREATE TABLE weston.mine (x int)",
         "SELECT weston_ensure_partitions('2001-01-01', '2001-02-01')",
         "ALTER TABLE prices_daily DETACH PARTITION prices_daily_default",
         "ALTER ROLE CURRENT_USER SUPERUSER",
@@ -443,7 +446,7 @@ async fn dba_maintains_the_schema_without_being_superuser() {
         .await;
     dba.ok("UPDATE weston_partition_config SET premake_months = 4")
         .await;
-    dba.ok("CREATE TABLE public.dba_scratch (x int); DROP TABLE public.dba_scratch")
+    dba.ok("CREATE TABLE weston.dba_scratch (x int); DROP TABLE weston.dba_scratch")
         .await;
     let rotate_exists: bool =
         sqlx::query_scalar("SELECT to_regproc('weston_rotate_partitions') IS NOT NULL")
@@ -505,8 +508,9 @@ async fn hostile_search_path_cannot_redirect_or_hijack_our_functions() {
     )
     .await;
 
-    let with_hostile_path =
-        |sql: &str| format!("SET search_path = hostile, pg_temp, public; {sql}; RESET search_path");
+    let with_hostile_path = |sql: &str| {
+        format!("SET search_path = hostile, pg_temp, public, weston; {sql}; RESET search_path")
+    };
     // The default parent is ours, whatever the caller's search_path says.
     etl.ok(&with_hostile_path(
         "SELECT weston_ensure_partitions('2003-05-01', '2003-06-30')",
@@ -523,7 +527,7 @@ async fn hostile_search_path_cannot_redirect_or_hijack_our_functions() {
     )
     .await;
 
-    let ours = partitions_like(&db.pool, "public.prices_daily", "%2003%").await;
+    let ours = partitions_like(&db.pool, "weston.prices_daily", "%2003%").await;
     assert_eq!(ours, ["prices_daily_p2003_05", "prices_daily_p2003_06"]);
     let theirs: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_inherits WHERE inhparent = 'hostile.prices_daily'::regclass",
@@ -534,7 +538,7 @@ async fn hostile_search_path_cannot_redirect_or_hijack_our_functions() {
     assert_eq!(theirs, 0, "no partition was added to the look-alike table");
     let in_public: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_class WHERE relname LIKE 'prices_daily_p2003%'
-            AND relnamespace <> 'public'::regnamespace",
+            AND relnamespace <> 'weston'::regnamespace",
     )
     .fetch_one(&db.pool)
     .await
@@ -553,43 +557,43 @@ async fn hostile_search_path_cannot_redirect_or_hijack_our_functions() {
 }
 
 /// Every way the owner of the market-data tables (a `dba` member) can attach code to them,
-/// planted by a `dba` login. Each vector calls `public.plant(vector)`, which logs who ran it
-/// in `public.probe` and tries to make the attacker a superuser.
+/// planted by a `dba` login. Each vector calls `weston.plant(vector)`, which logs who ran it
+/// in `weston.probe` and tries to make the attacker a superuser.
 fn plant_sql(attacker: &str) -> String {
     format!(
         r#"
-CREATE TABLE public.probe (vector text, ran_as text, was_superuser boolean, escalated boolean);
-GRANT INSERT ON public.probe TO PUBLIC;
-CREATE FUNCTION public.plant(vector text) RETURNS boolean LANGUAGE plpgsql AS $$
+CREATE TABLE weston.probe (vector text, ran_as text, was_superuser boolean, escalated boolean);
+GRANT INSERT ON weston.probe TO PUBLIC;
+CREATE FUNCTION weston.plant(vector text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE escalated boolean := true;
 BEGIN
     BEGIN
         EXECUTE 'ALTER ROLE {attacker} SUPERUSER';
     EXCEPTION WHEN OTHERS THEN escalated := false;
     END;
-    INSERT INTO public.probe SELECT vector, current_user, r.rolsuper, escalated
+    INSERT INTO weston.probe SELECT vector, current_user, r.rolsuper, escalated
       FROM pg_catalog.pg_roles r WHERE r.rolname = current_user;
     RETURN true;
 END $$;
-CREATE FUNCTION public.plant_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION weston.plant_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM public.plant(TG_ARGV[0]);
+    PERFORM weston.plant(TG_ARGV[0]);
     RETURN coalesce(NEW, OLD);
 END $$;
-CREATE FUNCTION public.plant_text(vector text, value text) RETURNS boolean IMMUTABLE LANGUAGE sql
-    AS $$ SELECT public.plant(vector) $$;
-CREATE FUNCTION public.plant_json(vector text) RETURNS jsonb LANGUAGE sql
-    AS $$ SELECT CASE WHEN public.plant(vector) THEN '{{}}'::jsonb END $$;
-CREATE FUNCTION public.plant_time(vector text) RETURNS timestamptz LANGUAGE sql
-    AS $$ SELECT CASE WHEN public.plant(vector) THEN now() END $$;
-CREATE FUNCTION public.plant_eq(regclass, oid) RETURNS boolean LANGUAGE sql
-    AS $$ SELECT public.plant('operator =(regclass, oid) in public') AND $1::oid OPERATOR(pg_catalog.=) $2 $$;
-CREATE OPERATOR public.= (LEFTARG = regclass, RIGHTARG = oid, FUNCTION = public.plant_eq);
+CREATE FUNCTION weston.plant_text(vector text, value text) RETURNS boolean IMMUTABLE LANGUAGE sql
+    AS $$ SELECT weston.plant(vector) $$;
+CREATE FUNCTION weston.plant_json(vector text) RETURNS jsonb LANGUAGE sql
+    AS $$ SELECT CASE WHEN weston.plant(vector) THEN '{{}}'::jsonb END $$;
+CREATE FUNCTION weston.plant_time(vector text) RETURNS timestamptz LANGUAGE sql
+    AS $$ SELECT CASE WHEN weston.plant(vector) THEN now() END $$;
+CREATE FUNCTION weston.plant_eq(regclass, oid) RETURNS boolean LANGUAGE sql
+    AS $$ SELECT weston.plant('operator =(regclass, oid) in weston') AND $1::oid OPERATOR(pg_catalog.=) $2 $$;
+CREATE OPERATOR weston.= (LEFTARG = regclass, RIGHTARG = oid, FUNCTION = weston.plant_eq);
 
 CREATE TRIGGER v_parent BEFORE INSERT OR UPDATE OR DELETE ON prices_daily
-    FOR EACH ROW EXECUTE FUNCTION public.plant_trigger('row trigger on the parent');
+    FOR EACH ROW EXECUTE FUNCTION weston.plant_trigger('row trigger on the parent');
 CREATE TRIGGER v_default BEFORE INSERT OR UPDATE OR DELETE ON prices_daily_default
-    FOR EACH ROW EXECUTE FUNCTION public.plant_trigger('row trigger on DEFAULT');
+    FOR EACH ROW EXECUTE FUNCTION weston.plant_trigger('row trigger on DEFAULT');
 DO $plant$
 DECLARE part regclass;
 BEGIN
@@ -597,15 +601,15 @@ BEGIN
                  WHERE inhparent = 'prices_daily'::regclass AND inhrelid <> 'prices_daily_default'::regclass
     LOOP
         EXECUTE format('CREATE TRIGGER v_partition AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s
-                        FOR EACH STATEMENT EXECUTE FUNCTION public.plant_trigger(%L)', part, 'trigger on a month partition');
+                        FOR EACH STATEMENT EXECUTE FUNCTION weston.plant_trigger(%L)', part, 'trigger on a month partition');
     END LOOP;
 END $plant$;
-ALTER TABLE prices_daily ADD CONSTRAINT v_check CHECK (public.plant_text('CHECK constraint on the parent', symbol));
-CREATE INDEX v_index ON prices_daily ((public.plant_text('index expression on the parent', symbol)));
-ALTER TABLE prices_daily ALTER COLUMN updated_at SET DEFAULT public.plant_time('column default on prices_daily');
+ALTER TABLE prices_daily ADD CONSTRAINT v_check CHECK (weston.plant_text('CHECK constraint on the parent', symbol));
+CREATE INDEX v_index ON prices_daily ((weston.plant_text('index expression on the parent', symbol)));
+ALTER TABLE prices_daily ALTER COLUMN updated_at SET DEFAULT weston.plant_time('column default on prices_daily');
 CREATE TRIGGER v_etl_run BEFORE INSERT OR UPDATE ON etl_run
-    FOR EACH ROW EXECUTE FUNCTION public.plant_trigger('row trigger on etl_run');
-ALTER TABLE etl_run ALTER COLUMN stats SET DEFAULT public.plant_json('column default on etl_run');
+    FOR EACH ROW EXECUTE FUNCTION weston.plant_trigger('row trigger on etl_run');
+ALTER TABLE etl_run ALTER COLUMN stats SET DEFAULT weston.plant_json('column default on etl_run');
 "#
     )
 }
@@ -613,8 +617,8 @@ ALTER TABLE etl_run ALTER COLUMN stats SET DEFAULT public.plant_json('column def
 /// Rules, planted apart: PostgreSQL refuses a statement with `WITH` that a rule rewrites
 /// into several (rotation's move out of DEFAULT, the reaping), so they stop those steps.
 const PLANT_RULES: &str = "
-CREATE RULE v_rule AS ON UPDATE TO etl_run DO ALSO SELECT public.plant('rule on etl_run');
-CREATE RULE v_rule_default AS ON DELETE TO prices_daily_default DO ALSO SELECT public.plant('rule on DEFAULT');";
+CREATE RULE v_rule AS ON UPDATE TO etl_run DO ALSO SELECT weston.plant('rule on etl_run');
+CREATE RULE v_rule_default AS ON DELETE TO prices_daily_default DO ALSO SELECT weston.plant('rule on DEFAULT');";
 
 /// A migrated database with rows waiting in DEFAULT (March and April 2001, and last month,
 /// whose partition is gone), a stale running ETL run, retention that retires the oldest
@@ -644,7 +648,7 @@ async fn planted_db(tag: &str, rules: bool) -> (TestDb, Login) {
         attacker.ok(PLANT_RULES).await;
     }
     // Planting ran the CHECK and index expressions over the stored rows, as the attacker.
-    sqlx::raw_sql("DELETE FROM public.probe")
+    sqlx::raw_sql("DELETE FROM weston.probe")
         .execute(&db.pool)
         .await
         .unwrap();
@@ -655,7 +659,7 @@ async fn planted_db(tag: &str, rules: bool) -> (TestDb, Login) {
 /// the attacker became a superuser.
 async fn probe(db: &TestDb, attacker: &Login) -> (Vec<(String, String, bool)>, bool) {
     let ran: Vec<(String, String, bool)> = sqlx::query_as(
-        "SELECT DISTINCT vector, ran_as, was_superuser OR escalated FROM public.probe ORDER BY 1, 2",
+        "SELECT DISTINCT vector, ran_as, was_superuser OR escalated FROM weston.probe ORDER BY 1, 2",
     )
     .fetch_all(&db.pool)
     .await
@@ -865,8 +869,8 @@ async fn no_planted_code_runs_as_a_superuser() {
             "ALTER TABLE etl_run ALTER COLUMN stats SET DEFAULT '{}'",
             "ALTER TABLE prices_daily ADD CONSTRAINT c CHECK (true)",
             "CREATE INDEX ON prices_daily_default (close)",
-            "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
-            "CREATE OPERATOR public.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)",
+            "CREATE FUNCTION weston.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "CREATE OPERATOR weston.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)",
         ] {
             user.denied(sql).await;
         }
@@ -907,7 +911,7 @@ async fn partition_creation_per_call_is_bounded_by_what_a_dba_configures() {
         .await;
     etl.error_contains(
         "SELECT weston_ensure_partitions('1990-01-01', '1990-03-31')",
-        "would create 3 partitions of public.prices_daily, more than its limit of 2 per call",
+        "would create 3 partitions of weston.prices_daily, more than its limit of 2 per call",
     )
     .await;
     // Months that exist already do not count.

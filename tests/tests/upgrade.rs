@@ -74,6 +74,18 @@ fn install_released_scripts() -> Vec<Release> {
                     target.display()
                 )
             });
+        if version != CURRENT {
+            // Released before 0.4.0, whose control file names schema weston: those versions
+            // had none, and were installed where the session's search_path put them (public).
+            // A secondary control file gives an install of that version its old schema, so
+            // that the update moves a database as it really is.
+            let control = extension_dir.join(format!("{EXTENSION}--{version}.control"));
+            std::fs::write(
+                &control,
+                "# Written by tests/tests/upgrade.rs: where this version was installed.\nschema = public\n",
+            )
+            .unwrap_or_else(|e| panic!("writing {}: {e}", control.display()));
+        }
         releases.push(Release {
             version: version.to_string(),
             installed_as,
@@ -197,13 +209,13 @@ async fn rows(db: &TestDb) -> String {
     text(
         db,
         "SELECT concat_ws(E'\n', (
-         SELECT string_agg(format('%s %s %s', c.oid::regclass,
+         SELECT string_agg(format('%s %s %s', c.relname,
                     (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass), false, true, '')))[1],
                     (xpath('/row/m/text()', query_to_xml(format('SELECT md5(string_agg(t::text, '','' ORDER BY t::text)) AS m FROM %s t',
                                                                  c.oid::regclass), false, true, '')))[1]),
                     E'\n' ORDER BY c.relname)
            FROM pg_class c
-          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+          WHERE c.relnamespace::regnamespace::text IN ('public', 'weston') AND c.relkind = 'r'
             AND c.relname ~ '^(securities|prices_daily|splits|dividends|etl_run)'), (
          -- The configuration by the columns every version has (0.3.0 adds max_partitions_per_call).
          SELECT 'weston_partition_config ' || string_agg(format('%s %s %s %s %s', parent, premake_months,
@@ -454,6 +466,17 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
             rows(&db).await,
             before,
             "rows changed in the update from {release}"
+        );
+        // Nothing of pg_weston is left in public (issue 14): tables, partitions, history.
+        assert_eq!(
+            text(
+                &db,
+                "SELECT coalesce(string_agg(relname, ', ' ORDER BY relname), '') FROM pg_class
+                  WHERE relnamespace = 'public'::regnamespace"
+            )
+            .await,
+            "",
+            "left in public by the update from {release}"
         );
         assert_eq!(
             adjusted(&db).await,

@@ -4,6 +4,7 @@ pub mod calendar;
 pub mod cli;
 pub mod error;
 pub mod gather;
+pub mod home;
 pub mod migrate;
 pub mod model;
 pub mod plan;

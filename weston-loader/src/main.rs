@@ -80,9 +80,11 @@ async fn connect(cli: &Cli) -> Result<sqlx::PgPool, LoaderError> {
         })?
         .map_err(|e| cannot(&weston_loader::error::describe(&e)))?;
     let _ = first.close().await;
+    // Every session names pg_weston's objects from where the extension lives (home.rs).
     PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(timeout)
+        .after_connect(|conn, _| Box::pin(weston_loader::home::pin_search_path(conn)))
         .connect_with(options)
         .await
         .map_err(|e| cannot(&e))

@@ -5,14 +5,19 @@ use std::borrow::Cow;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Connection, PgPool};
 
-use crate::LoaderError;
+use crate::{home, LoaderError};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// Migrations that grant what a newer pg_weston adds, with a function that version adds:
 /// each waits (with every later one) until a superuser has run `ALTER EXTENSION pg_weston
 /// UPDATE`, so that the grants land on functions that exist.
-const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[(7, "weston_etl_set_stats(bigint,jsonb)")];
+/// Looked up from pg_weston's schema (`home`): an unqualified name is found wherever the
+/// extension lives; `weston.weston_version()` only once it lives in weston (0.4.0 moves it).
+const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
+    (7, "weston_etl_set_stats(bigint,jsonb)"),
+    (9, "weston.weston_version()"),
+];
 
 /// Applies every migration the database does not have yet; returns the versions applied
 /// now (empty when it was already current).
@@ -41,11 +46,14 @@ pub async fn migrate(pool: &PgPool) -> Result<Vec<i64>, LoaderError> {
 /// Runs `migrator`, its errors in the operator's words.
 async fn run(pool: &PgPool, migrator: &Migrator) -> Result<(), LoaderError> {
     let mut conn = pool.acquire().await?;
+    let search_path = home::enter_for_migrations(&mut conn).await?;
     let result = migrator.run(&mut *conn).await;
     if result.is_err() {
         // sqlx keeps its advisory lock when a migration fails; closing the session frees it
         // instead of handing a locked connection back to the pool.
         let _ = conn.detach().close().await;
+    } else {
+        home::restore_search_path(&mut conn, &search_path).await?;
     }
     result.map_err(|e| match e {
         MigrateError::VersionMissing(v) => LoaderError::Config(format!(
@@ -71,14 +79,20 @@ async fn run(pool: &PgPool, migrator: &Migrator) -> Result<(), LoaderError> {
 async fn ready_migrations(pool: &PgPool) -> Result<(Migrator, Option<i64>), LoaderError> {
     let applied = applied_versions(pool).await?;
     let mut first_waiting = None;
+    let mut conn = pool.acquire().await?;
+    let home = home::schema(&mut conn).await?;
     for &(version, function) in WAIT_FOR_EXTENSION {
         if applied.contains(&version) {
             continue;
         }
-        let present: bool = sqlx::query_scalar("SELECT to_regprocedure($1) IS NOT NULL")
-            .bind(function)
-            .fetch_one(pool)
-            .await?;
+        let present: bool = sqlx::query_scalar(
+            "SELECT to_regprocedure(CASE WHEN position('.' IN $1) > 0 THEN $1
+                                         ELSE quote_ident($2) || '.' || $1 END) IS NOT NULL",
+        )
+        .bind(function)
+        .bind(&home)
+        .fetch_one(&mut *conn)
+        .await?;
         if !present {
             first_waiting = Some(version);
             break;
@@ -109,17 +123,21 @@ pub async fn require_schema(pool: &PgPool) -> Result<(), LoaderError> {
     Ok(())
 }
 
-/// Versions recorded in `_sqlx_migrations`; empty for a database never migrated.
+/// Versions recorded in `_sqlx_migrations` (in weston since 0.4.0, in public before);
+/// empty for a database never migrated.
 pub async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, LoaderError> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
-    if !exists {
-        return Ok(Vec::new());
-    }
-    Ok(
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .fetch_all(pool)
-            .await?,
+    let history: Option<String> = sqlx::query_scalar(
+        "SELECT CASE WHEN to_regclass('weston._sqlx_migrations') IS NOT NULL THEN 'weston._sqlx_migrations'
+                     WHEN to_regclass('public._sqlx_migrations') IS NOT NULL THEN 'public._sqlx_migrations' END",
     )
+    .fetch_one(pool)
+    .await?;
+    let Some(history) = history else {
+        return Ok(Vec::new());
+    };
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT version FROM {history} WHERE success ORDER BY version"
+    ))
+    .fetch_all(pool)
+    .await?)
 }

@@ -61,8 +61,8 @@ const PINNED_WRAPPER: &str = "
 CREATE FUNCTION bench_pinned_adjusted_prices(symbols text[], from_date date, to_date date, as_of date, total_return boolean)
 RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
               volume numeric, price_factor numeric, volume_factor numeric)
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp
-AS 'SELECT * FROM public.weston_adjusted_prices(symbols, from_date, to_date, as_of, total_return)'";
+LANGUAGE sql STABLE SET search_path = pg_catalog, weston, pg_temp
+AS 'SELECT * FROM weston.weston_adjusted_prices(symbols, from_date, to_date, as_of, total_return)'";
 const PINNED: &str = "SELECT * FROM bench_pinned_adjusted_prices($1::text[], $2, $3, NULL, $4)";
 
 /// By hand, split-only: a correlated subquery per bar, product as exp(sum(ln)).

@@ -57,8 +57,8 @@ struct System {
 const OURS: System = System {
     label: "pg_weston",
     table: "w_prices",
-    maintenance: "SELECT public.weston_rotate_partitions()",
-    drain: "SELECT public.weston_rotate_partitions()",
+    maintenance: "SELECT weston.weston_rotate_partitions()",
+    drain: "SELECT weston.weston_rotate_partitions()",
 };
 const PARTMAN: System = System {
     label: "pg_partman",

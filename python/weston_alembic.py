@@ -1,0 +1,115 @@
+"""Keep pg_weston's objects out of Alembic's autogenerate when env.py sets include_schemas=True.
+
+pg_weston's objects live in schema `weston`, outside the application's own schema (`app`).
+Alembic compares "the default schema" as SQLAlchemy reflects it: every table visible on the
+session's search_path. A migration connection whose search_path holds only the application's
+schema (`?options=-csearch_path%3Dapp` in its URL) sees none of pg_weston's tables with an
+unmodified env.py. A session with the database's default search_path (which ends in
+`weston`, so that pg_weston's names resolve unqualified), or an env.py that compares every
+schema (`include_schemas=True`), sees them, and autogenerate would propose to drop them;
+these filters exclude what pg_weston manages, read from the database when env.py connects
+(not a list written here, so the partitions rotation adds next month are excluded too):
+
+- the extension's schema (weston) and every schema rotation archives months into
+  (`weston_partition_config.archive_schema`);
+- every table that belongs to an extension (pg_weston's own, pg_cron's `cron.job`, ...);
+- every partition, at any depth, of a table registered in `weston_partition_config`.
+
+In env.py's run_migrations_online():
+
+    from weston_alembic import pg_weston_filters
+
+    with connectable.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            include_schemas=True,
+            **pg_weston_filters(connection),
+        )
+
+(copy this file next to env.py, or put the repository's python/ directory on sys.path).
+"""
+
+from sqlalchemy import text
+
+_EXTENSION_SCHEMA = text(
+    """SELECT n.nspname FROM pg_catalog.pg_extension e
+         JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname = 'pg_weston'"""
+)
+
+_EXTENSION_TABLES = text(
+    """SELECT n.nspname, c.relname
+         FROM pg_catalog.pg_depend d
+         JOIN pg_catalog.pg_class c ON c.oid = d.objid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+          AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+          AND d.deptype = 'e'"""
+)
+
+# The schema name comes from pg_extension and is quoted by quote_ident in the query text.
+_PARTITIONS = """SELECT n.nspname, c.relname
+                   FROM {schema}.weston_partition_config cfg
+                  CROSS JOIN LATERAL pg_catalog.pg_partition_tree(cfg.parent) t
+                   JOIN pg_catalog.pg_class c ON c.oid = t.relid
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"""
+
+_ARCHIVE_SCHEMAS = """SELECT DISTINCT archive_schema::text FROM {schema}.weston_partition_config
+                       WHERE archive_schema IS NOT NULL"""
+
+
+# SQLAlchemy's PostgreSQL dialect reflects "the default schema" as every table visible on the
+# session's search_path (pg_table_is_visible), not only current_schema(): with the database's
+# default search_path, pg_weston's tables are among them.
+_VISIBLE = text(
+    """SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND pg_catalog.pg_table_is_visible(c.oid)"""
+)
+
+
+class Managed:
+    """What pg_weston manages in one database, read once."""
+
+    def __init__(self, connection):
+        self.default_schema = connection.dialect.default_schema_name
+        self.visible = {t: s for s, t in connection.execute(_VISIBLE)}
+        self.schemas = set()
+        self.tables = {(s, t) for s, t in connection.execute(_EXTENSION_TABLES)}
+        home = connection.execute(_EXTENSION_SCHEMA).scalar()
+        if home is not None:
+            quoted = connection.execute(text("SELECT pg_catalog.quote_ident(:s)"), {"s": home}).scalar()
+            self.schemas.add(home)
+            self.schemas.update(s for (s,) in connection.execute(text(_ARCHIVE_SCHEMAS.format(schema=quoted))))
+            self.tables.update((s, t) for s, t in connection.execute(text(_PARTITIONS.format(schema=quoted))))
+
+    def has_table(self, schema, name):
+        if schema is None or schema == self.default_schema:
+            schema = self.visible.get(name, self.default_schema)
+        return schema in self.schemas or (schema, name) in self.tables
+
+    def include_name(self, name, type_, parent_names):
+        """Alembic's include_name: skips pg_weston's schemas before they are reflected."""
+        if type_ == "schema":
+            return name not in self.schemas
+        if type_ == "table":
+            return not self.has_table(parent_names.get("schema_name"), name)
+        return True
+
+    def include_object(self, obj, name, type_, reflected, compare_to):
+        """Alembic's include_object: a reflected table pg_weston manages is never compared."""
+        if type_ == "table" and reflected and compare_to is None:
+            return not self.has_table(obj.schema, name)
+        return True
+
+
+def pg_weston_filters(connection):
+    """The keyword arguments for context.configure(): include_name and include_object."""
+    # The reads begin a transaction (SQLAlchemy 2 autobegins). Left open, Alembic would take
+    # it for the caller's and never commit the migration: end it when it is ours.
+    ours = not connection.in_transaction()
+    managed = Managed(connection)
+    if ours:
+        connection.commit()
+    return {"include_name": managed.include_name, "include_object": managed.include_object}
