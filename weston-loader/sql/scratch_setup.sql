@@ -22,9 +22,16 @@ BEGIN
         'CREATE SERVER weston_shared FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %L, port %L, dbname %L, updatable %L)',
         pg_catalog.current_setting('weston_scratch.host'), pg_catalog.current_setting('weston_scratch.port'),
         pg_catalog.current_setting('weston_scratch.dbname'), 'false');
+    -- The owner's, and (IMPORT FOREIGN SCHEMA reads the remote catalog as the caller) the
+    -- superuser's who runs this, both as the reader.
     EXECUTE pg_catalog.format(
         'CREATE USER MAPPING FOR %I SERVER weston_shared OPTIONS (user %L, password %L, password_required %L)',
         owner_role, reader, pg_catalog.current_setting('weston_scratch.password'), 'false');
+    IF owner_role <> current_user THEN
+        EXECUTE pg_catalog.format(
+            'CREATE USER MAPPING FOR CURRENT_USER SERVER weston_shared OPTIONS (user %L, password %L)',
+            reader, pg_catalog.current_setting('weston_scratch.password'));
+    END IF;
     EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', tables_schema);
     EXECUTE pg_catalog.format('IMPORT FOREIGN SCHEMA %I LIMIT TO (%s) FROM SERVER weston_shared INTO %I',
         tables_schema, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(t), ', ') FROM pg_catalog.unnest(market_tables) t),
