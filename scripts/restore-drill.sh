@@ -7,10 +7,11 @@
 # unreachable, then refuse the credentials: each backup run must fail loudly and raise the
 # backup alert's metric, and nothing already archived may be lost; restore each backup from
 # the bucket into a fresh cluster (pg_restore of the downloaded dump; pgBackRest
-# point-in-time recovery to a named restore point); prove with
-# scripts/backup/fingerprint.sql that every row (checksum per table and per partition),
-# the partitions, privileges, roles, the extension, its config, the pg_cron job and the
-# adjusted prices came back, and that the point-in-time restore stopped at its target.
+# point-in-time recovery to a named restore point); prove with `weston-loader verify`
+# (the source's fingerprint saved with --save, each restore compared with --against-saved)
+# that every row (checksum per table and per partition), the partitions, privileges, roles,
+# the extensions, the config, the pg_cron jobs and the adjusted prices came back, and that
+# the point-in-time restore stopped at its target.
 # The clusters listen on Unix sockets only (no TCP port). Run as root; scripts/test.sh runs it.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -21,6 +22,10 @@ as_pg() { runuser -u postgres -- env PATH="$bindir:$PATH" "$@"; }
 psql_at() { local sock=$1; shift; as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$drill/sock-$sock" "$@"; }
 sql() { local sock=$1; shift; psql_at "$sock" -d weston -At -c "$1"; }
 fail() { log "RESTORE DRILL FAILED: $*"; exit 1; }
+# weston-loader verify on a cluster's weston database (every symbol's adjusted prices).
+verify() { local sock=$1; shift
+    DATABASE_URL="postgres://postgres@localhost/weston?host=$drill/sock-$sock" RUST_LOG=warn \
+        "$WESTON_LOADER_BIN" verify --sample-symbols 1000000 "$@"; }
 
 clusters=(source logical pitr)
 stop_all() {
@@ -183,7 +188,7 @@ dump_name=$(basename "$dump" .dump)
 in_bucket=$(as_pg bash "$WESTON_ROOT/scripts/backup/dump-s3.sh" list | tr '\n' ' ')
 [ "$in_bucket" = "$recent.dump.gpg $recent.roles.sql.gpg $dump_name.dump.gpg $dump_name.roles.sql.gpg " ] \
     || fail "the bucket's dumps after retention are [$in_bucket]"
-psql_at source -d weston -At -f "$WESTON_ROOT/scripts/backup/fingerprint.sql" > "$drill/fingerprint.at-dump"
+verify source --save "$drill/fingerprint.at-dump.json" >/dev/null
 
 log "restore drill [$(( $(date +%s) - started ))s]: the storage unreachable, then the credentials refused"
 # Written while the storage is away: archived once it is back, it must reach the restore.
@@ -203,7 +208,7 @@ log "restore drill [$(( $(date +%s) - started ))s]: the storage back: a differen
 backup diff >/dev/null
 [ "$(metric pgbackrest)" = 0 ] || fail "the backup after the outage did not report success"
 
-psql_at source -d weston -At -f "$WESTON_ROOT/scripts/backup/fingerprint.sql" > "$drill/fingerprint.source"
+verify source --save "$drill/fingerprint.source.json" >/dev/null
 sql source "SELECT pg_create_restore_point('weston-drill')" >/dev/null
 # After the restore point: the point-in-time restore must not have these.
 sql source "INSERT INTO securities (symbol, name) VALUES ('AFTER', 'after the restore point');
@@ -211,10 +216,9 @@ sql source "INSERT INTO securities (symbol, name) VALUES ('AFTER', 'after the re
 as_pg "${pgbackrest[@]}" check >/dev/null   # every WAL segment up to now is in the repository
 
 compare() { # cluster, the source's fingerprint to match (when the backup was taken)
-    psql_at "$1" -d weston -At -f "$WESTON_ROOT/scripts/backup/fingerprint.sql" > "$drill/fingerprint.$1"
-    if ! diff -u "$drill/fingerprint.$2" "$drill/fingerprint.$1" > "$drill/fingerprint.$1.diff"; then
-        head -n 40 "$drill/fingerprint.$1.diff" >&2
-        fail "the $1 restore differs from the source (see $drill/fingerprint.$1.diff)"
+    if ! verify "$1" --against-saved "$drill/fingerprint.$2.json" > "$drill/verify.$1" 2>&1; then
+        head -n 40 "$drill/verify.$1" >&2
+        fail "the $1 restore differs from the source (see $drill/verify.$1)"
     fi
 }
 
@@ -251,10 +255,7 @@ as_pg "${pgbackrest[@]}" --repo1-retention-full-type=count --repo1-retention-ful
 backups=$(as_pg "${pgbackrest[@]}" info --output=json | python3 -c 'import json,sys; print(" ".join(b["type"] for b in json.load(sys.stdin)[0]["backup"]))')
 [ "$backups" = full ] || fail "after expire the repository holds [$backups], not one full backup"
 
-summary=$(sql source "SELECT format('%s bars in %s partitions, %s tables checked, extension %s, %s cron job(s)',
-    (SELECT count(*) FROM prices_daily), (SELECT count(*) FROM pg_inherits WHERE inhparent = 'prices_daily'::regclass),
-    (SELECT count(*) FROM pg_class WHERE relnamespace IN ('weston'::regnamespace, 'public'::regnamespace, 'app'::regnamespace) AND relkind IN ('r','p')),
-    (SELECT extversion FROM pg_extension WHERE extname = 'pg_weston'), (SELECT count(*) FROM cron.job))")
-log "restore drill passed in $(( $(date +%s) - started ))s: both restores match the source ($summary; $(grep -c '' "$drill/fingerprint.source") fingerprint lines)"
+summary=$(sed -n 's/^verify: this database matches [^:]*: //p' "$drill/verify.pitr")
+log "restore drill passed in $(( $(date +%s) - started ))s: both restores match the source ($summary)"
 stop_all
 rm -rf "$drill"

@@ -237,3 +237,81 @@ impl BenchSize {
         }
     }
 }
+
+/// A little market in a migrated database, as a superuser writes it: 4 symbols, bars over
+/// three months (partitions made by the extension), a 4-for-1 split and a dividend.
+pub async fn seed_small_market(pool: &PgPool) {
+    sqlx::raw_sql(
+        "INSERT INTO etl_run (job_name, status, finished_at, rows_loaded) VALUES ('seed', 'succeeded', now(), 0);
+         INSERT INTO securities (symbol, name, exchange)
+         SELECT 'S' || i, 'Security ' || i, 'XNAS' FROM generate_series(1, 4) i;
+         SELECT weston_ensure_partitions('2024-01-01', '2024-03-31');
+         INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
+         SELECT 'S' || i, d::date, 100 + i, 102 + i, 99 + i, 101 + i, 1000 * i, 'mock',
+                (SELECT max(run_id) FROM etl_run)
+           FROM generate_series(1, 4) i, generate_series('2024-01-02'::date, '2024-03-28', '1 day') d
+          WHERE extract(isodow FROM d) < 6;
+         INSERT INTO splits (symbol, date, numerator, denominator, provider, run_id)
+         VALUES ('S1', '2024-02-15', 4, 1, 'mock', (SELECT max(run_id) FROM etl_run));
+         INSERT INTO dividends (symbol, ex_date, amount, provider, run_id)
+         VALUES ('S2', '2024-03-01', 0.5, 'mock', (SELECT max(run_id) FROM etl_run));",
+    )
+    .execute(pool)
+    .await
+    .expect("seed the small market");
+}
+
+/// A fresh database `to`, a copy of `from` (which nobody may be connected to) with its
+/// privileges and settings, as a dump restored with `--create` would have them.
+pub async fn clone_database(from: &str, to: &str) -> String {
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin_url())
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {to} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {to} TEMPLATE {from}"))
+        .execute(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("copy {from} into {to}: {e}"));
+    // CREATE DATABASE copies neither the ACL nor the per-database settings.
+    sqlx::query(
+        "UPDATE pg_database SET datacl = (SELECT datacl FROM pg_database WHERE datname = $1) WHERE datname = $2",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(&admin)
+    .await
+    .unwrap();
+    let settings: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(setconfig) FROM pg_db_role_setting
+          WHERE setrole = 0 AND setdatabase = (SELECT oid FROM pg_database WHERE datname = $1)",
+    )
+    .bind(from)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    for setting in settings {
+        let (name, value) = setting.split_once('=').unwrap();
+        sqlx::query(&format!("ALTER DATABASE {to} SET {name} = {value}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    admin.close().await;
+    let options: PgConnectOptions = admin_url().parse().expect("admin URL");
+    options.database(to).to_url_lossy().to_string()
+}
+
+/// A fingerprint (`weston-loader verify`'s) without the cluster-wide roles, which tests
+/// running at the same time change.
+pub async fn data_fingerprint(url: &str) -> weston_loader::verify::Fingerprint {
+    let mut print = weston_loader::verify::collect::fingerprint(url, 100)
+        .await
+        .expect("fingerprint");
+    print.sections.remove(weston_loader::verify::collect::ROLE);
+    print
+}

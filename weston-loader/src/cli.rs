@@ -3,6 +3,7 @@
 //! their bounds while parsing, so a bad one stops with exit 2 before anything is recorded.
 
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -26,6 +27,16 @@ pub const HTTP_MAX_RETRIES_ENV: &str = "WESTON_HTTP_MAX_RETRIES";
 pub const HTTP_MAX_RETRY_AFTER_ENV: &str = "WESTON_HTTP_MAX_RETRY_AFTER_SECS";
 pub const HTTP_MAX_BODY_ENV: &str = "WESTON_HTTP_MAX_BODY_BYTES";
 pub const DB_CONNECT_TIMEOUT_ENV: &str = "WESTON_DB_CONNECT_TIMEOUT_SECS";
+/// Where `migrate` keeps its snapshots.
+pub const SNAPSHOT_DIR_ENV: &str = "WESTON_SNAPSHOT_DIR";
+/// How many snapshots `migrate` keeps per database.
+pub const SNAPSHOT_KEEP_ENV: &str = "WESTON_SNAPSHOT_KEEP";
+/// The directory of pg_dump and pg_restore (the backup scripts read it too).
+pub const PG_BINDIR_ENV: &str = "WESTON_PG_BINDIR";
+/// How many symbols' adjusted prices `verify` compares.
+pub const VERIFY_SAMPLE_ENV: &str = "WESTON_VERIFY_SAMPLE_SYMBOLS";
+/// The other database of `verify`.
+pub const VERIFY_AGAINST_ENV: &str = "WESTON_VERIFY_AGAINST";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,12 +65,20 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Apply migrations/ (extension, tables, initial partitions, rotation schedule).
-    Migrate,
+    /// Apply migrations/ (extension, tables, initial partitions, rotation schedule), after a
+    /// snapshot (pg_dump) when any is pending.
+    Migrate(MigrateArgs),
     /// The nightly job: load bars, splits, dividends and security metadata.
     Run(RunArgs),
     /// Recent runs, freshness per symbol, partition health.
     Status(StatusArgs),
+    /// Compare this database with another (rows and checksums per table and partition,
+    /// partition bounds, extensions, configuration, cron jobs, privileges, adjusted prices):
+    /// exit 0 when they match, 1 listing the differences.
+    Verify(VerifyArgs),
+    /// A developer's own database on this server, the shared market data readable in it
+    /// (postgres_fdw, read-only); run with a superuser's DATABASE_URL.
+    Scratch(ScratchArgs),
 }
 
 impl Command {
@@ -67,7 +86,9 @@ impl Command {
     /// (and the loader's own "who holds the lock" message) names the job.
     pub fn application_name(&self) -> &'static str {
         match self {
-            Command::Migrate => "weston-loader migrate",
+            Command::Migrate(_) => "weston-loader migrate",
+            Command::Verify(_) => "weston-loader verify",
+            Command::Scratch(_) => "weston-loader scratch",
             Command::Run(_) => crate::provenance::JOB_NAME,
             Command::Status(_) => "weston-loader status",
         }
@@ -177,6 +198,78 @@ impl ProviderArgs {
             mock_symbols: self.mock_symbols,
         }
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// Apply pending migrations without taking a snapshot first.
+    #[arg(long)]
+    pub no_snapshot: bool,
+    /// Directory of the snapshots (pg_dump custom format); default
+    /// $XDG_STATE_HOME/weston-loader/snapshots, else ~/.local/state/weston-loader/snapshots.
+    #[arg(long, env = SNAPSHOT_DIR_ENV)]
+    pub snapshot_dir: Option<PathBuf>,
+    /// Snapshots kept per database (the oldest beyond are deleted), 1 to 1000.
+    #[arg(long, env = SNAPSHOT_KEEP_ENV, default_value_t = 5,
+          value_parser = |s: &str| bounded::<usize>(s, SNAPSHOT_KEEP_ENV, "a number of snapshots", 1..=1000))]
+    pub snapshot_keep: usize,
+    #[command(flatten)]
+    pub tools: PgToolsArgs,
+}
+
+/// Where PostgreSQL's client programs are.
+#[derive(Debug, Clone, Args)]
+pub struct PgToolsArgs {
+    /// Directory of pg_dump and pg_restore; default /usr/lib/postgresql/<server major>/bin,
+    /// else the PATH. Their major version must be at least the server's.
+    #[arg(long, env = PG_BINDIR_ENV)]
+    pub pg_bindir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("other").required(true).multiple(true)
+    .args(["against", "against_saved", "save"])))]
+pub struct VerifyArgs {
+    /// The other database's connection URL (prefer the environment: flags show in `ps`).
+    #[arg(long, env = VERIFY_AGAINST_ENV, hide_env_values = true, conflicts_with = "against_saved")]
+    pub against: Option<String>,
+    /// Compare with a fingerprint written earlier by --save (a database as it was).
+    #[arg(long, value_name = "FILE")]
+    pub against_saved: Option<PathBuf>,
+    /// Write this database's fingerprint (JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Symbols whose adjusted prices are compared (the same deterministic sample on both
+    /// sides), 1 to 1000000.
+    #[arg(long, env = VERIFY_SAMPLE_ENV, default_value_t = 25,
+          value_parser = |s: &str| bounded::<usize>(s, VERIFY_SAMPLE_ENV, "a number of symbols", 1..=1_000_000))]
+    pub sample_symbols: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScratchArgs {
+    #[command(subcommand)]
+    pub action: ScratchAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ScratchAction {
+    /// Create weston_scratch_NAME, owned by --owner; prints its URL as the last line.
+    Create {
+        /// The scratch database's name (letters, digits, _), with or without the
+        /// weston_scratch_ prefix.
+        name: String,
+        /// The developer's login role that owns it (default: the connecting user).
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// The scratch databases: name, owner, size, created.
+    List,
+    /// Drop a scratch database (refuses any other database); the shared data is untouched.
+    Drop {
+        /// The scratch database's name, with or without the weston_scratch_ prefix.
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -7,13 +7,18 @@ pub mod gather;
 pub mod home;
 pub mod migrate;
 pub mod model;
+pub mod pgurl;
 pub mod plan;
 pub mod provenance;
 pub mod providers;
 pub mod run;
+pub mod scratch;
+pub mod snapshot;
 pub mod status;
 pub mod store;
 pub mod validate;
+pub mod verify;
+pub mod writable;
 
 pub use error::LoaderError;
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 use clap::Parser;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
-use weston_loader::cli::{Cli, Command};
-use weston_loader::{migrate, run, status, LoaderError};
+use weston_loader::cli::{Cli, Command, DatabaseArgs};
+use weston_loader::pgurl::PgUrl;
+use weston_loader::{migrate, run, scratch, snapshot, status, verify, writable, LoaderError};
 
 fn main() -> ExitCode {
     // A missing .env.local is normal; a malformed one is a configuration error.
@@ -59,11 +60,7 @@ fn init_tracing(filter: &str) {
 /// password fails at once, a silent host after the connect timeout (the pool alone would
 /// retry for 30 seconds).
 async fn connect(cli: &Cli) -> Result<sqlx::PgPool, LoaderError> {
-    let url = cli.database.database_url.as_deref().ok_or_else(|| {
-        LoaderError::Config(
-            "DATABASE_URL is not set (flag --database-url, the environment, or .env.local)".into(),
-        )
-    })?;
+    let url = database_url(&cli.database)?;
     let cannot = |e: &dyn std::fmt::Display| {
         LoaderError::Config(format!("cannot connect to the database: {e}"))
     };
@@ -90,10 +87,29 @@ async fn connect(cli: &Cli) -> Result<sqlx::PgPool, LoaderError> {
         .map_err(|e| cannot(&e))
 }
 
+fn database_url(database: &DatabaseArgs) -> Result<&str, LoaderError> {
+    database.database_url.as_deref().ok_or_else(|| {
+        LoaderError::Config(
+            "DATABASE_URL is not set (flag --database-url, the environment, or .env.local)".into(),
+        )
+    })
+}
+
 async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
     let pool = connect(&cli).await?;
     match cli.command {
-        Command::Migrate => {
+        Command::Migrate(args) => {
+            writable::require_writable(&pool, "migrate").await?;
+            let pending = migrate::pending_versions(&pool).await?;
+            if pending.is_empty() {
+                // Nothing to apply: no snapshot.
+            } else if args.no_snapshot {
+                println!("migrate: no snapshot (--no-snapshot) before applying {pending:?}");
+            } else {
+                let url = PgUrl::parse(database_url(&cli.database)?)?;
+                let taken = snapshot::take(&pool, &url, &args).await?;
+                print!("{}", taken.report(&pending));
+            }
             let applied = migrate::migrate(&pool).await?;
             if applied.is_empty() {
                 println!("migrate: already up to date");
@@ -112,7 +128,14 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
                 print!("{}", status::render_human(&status));
             }
         }
+        Command::Verify(args) => {
+            verify::verify(database_url(&cli.database)?, &args).await?;
+        }
+        Command::Scratch(args) => {
+            scratch::scratch(&pool, database_url(&cli.database)?, &args.action).await?;
+        }
         Command::Run(args) => {
+            writable::require_writable(&pool, "run").await?;
             let outcome = run::run(&pool, args).await?;
             let w = &outcome.stats.written;
             println!(

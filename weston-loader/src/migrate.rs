@@ -113,6 +113,16 @@ async fn ready_migrations(pool: &PgPool) -> Result<(Migrator, Option<i64>), Load
     Ok((migrator, first_waiting))
 }
 
+/// The embedded migrations this database has not applied yet (what `migrate` would try).
+pub async fn pending_versions(pool: &PgPool) -> Result<Vec<i64>, LoaderError> {
+    let applied = applied_versions(pool).await?;
+    Ok(MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect())
+}
+
 /// Stops with the one message for a database never migrated.
 pub async fn require_schema(pool: &PgPool) -> Result<(), LoaderError> {
     if applied_versions(pool).await?.is_empty() {

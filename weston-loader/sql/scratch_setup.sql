@@ -1,0 +1,51 @@
+-- scratch create, in the new scratch database (as a superuser): the shared market data as
+-- postgres_fdw foreign tables, read through the scratch database's reader role (app_ro in
+-- the shared database), in the schema they have there, readable by the owner only;
+-- pg_weston in the schema it has there, so weston_adjusted_prices works on them; the shared
+-- database's search_path. Everything comes from weston_scratch.* settings of this session.
+-- The owner gets no USAGE on the foreign server: they cannot change the user mapping nor
+-- point new foreign tables at it. password_required is off because the server may trust
+-- its own local connections (then no password is asked); the mapping's user stays the reader.
+-- Everything else is the owner's: the database and its schema public (pg_database_owner's).
+DO $setup$
+DECLARE
+    owner_role    text := pg_catalog.current_setting('weston_scratch.owner');
+    reader        text := pg_catalog.current_setting('weston_scratch.reader');
+    tables_schema text := pg_catalog.current_setting('weston_scratch.tables_schema');
+    ext_schema    text := pg_catalog.current_setting('weston_scratch.extension_schema');
+    market_tables text[] := ARRAY['securities', 'prices_daily', 'splits', 'dividends', 'etl_run'];
+    search_path   text := pg_catalog.current_setting('weston_scratch.search_path');
+    market_table  text;
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+    EXECUTE pg_catalog.format(
+        'CREATE SERVER weston_shared FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %L, port %L, dbname %L, updatable %L)',
+        pg_catalog.current_setting('weston_scratch.host'), pg_catalog.current_setting('weston_scratch.port'),
+        pg_catalog.current_setting('weston_scratch.dbname'), 'false');
+    -- The owner's, and (IMPORT FOREIGN SCHEMA reads the remote catalog as the caller) the
+    -- superuser's who runs this, both as the reader.
+    EXECUTE pg_catalog.format(
+        'CREATE USER MAPPING FOR %I SERVER weston_shared OPTIONS (user %L, password %L, password_required %L)',
+        owner_role, reader, pg_catalog.current_setting('weston_scratch.password'), 'false');
+    IF owner_role <> current_user THEN
+        EXECUTE pg_catalog.format(
+            'CREATE USER MAPPING FOR CURRENT_USER SERVER weston_shared OPTIONS (user %L, password %L)',
+            reader, pg_catalog.current_setting('weston_scratch.password'));
+    END IF;
+    EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', tables_schema);
+    EXECUTE pg_catalog.format('IMPORT FOREIGN SCHEMA %I LIMIT TO (%s) FROM SERVER weston_shared INTO %I',
+        tables_schema, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(t), ', ') FROM pg_catalog.unnest(market_tables) t),
+        tables_schema);
+    FOREACH market_table IN ARRAY market_tables LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %I.%I FROM PUBLIC', tables_schema, market_table);
+        EXECUTE pg_catalog.format('GRANT SELECT ON TABLE %I.%I TO %I', tables_schema, market_table, owner_role);
+    END LOOP;
+    EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', ext_schema);
+    EXECUTE pg_catalog.format('CREATE EXTENSION pg_weston WITH SCHEMA %I VERSION %L',
+        ext_schema, pg_catalog.current_setting('weston_scratch.extension_version'));
+    EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I, %I TO %I', tables_schema, ext_schema, owner_role);
+    IF search_path <> '' THEN
+        EXECUTE pg_catalog.format('ALTER DATABASE %I SET search_path = %s', pg_catalog.current_database(), search_path);
+    END IF;
+END
+$setup$

@@ -1,0 +1,352 @@
+//! The snapshot `migrate` takes before applying pending migrations: `pg_dump` in custom
+//! format, by the real pg_dump of the server's major version (or newer), into the snapshot
+//! directory; the newest `keep` per database are kept.
+//!
+//! Rolling back is whole-database: the printed command drops the database (WITH FORCE, so
+//! pg_cron's launcher and idle sessions cannot block it) and recreates it from the snapshot
+//! with `pg_restore --create`. An in-place `pg_restore --clean` would leave behind every object
+//! a migration created that the snapshot does not have, so the database would claim the old
+//! version while holding the new objects.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use chrono::Utc;
+use sqlx::PgPool;
+
+use crate::cli::{MigrateArgs, PgToolsArgs, PG_BINDIR_ENV, SNAPSHOT_DIR_ENV};
+use crate::pgurl::PgUrl;
+use crate::LoaderError;
+
+/// A snapshot written, and how to go back to it.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub path: PathBuf,
+    pub restore_command: String,
+    /// Said with the command when the database is pg_cron's: dropping it stops pg_cron's
+    /// scheduler, which starts again only with the server.
+    pub cron_note: Option<String>,
+    pub removed: Vec<PathBuf>,
+}
+
+impl Snapshot {
+    /// What `migrate` prints: where the snapshot is, the one command that rolls back to it.
+    pub fn report(&self, pending: &[i64]) -> String {
+        let mut out = String::new();
+        for old in &self.removed {
+            out.push_str(&format!(
+                "migrate: removed the old snapshot {}\n",
+                old.display()
+            ));
+        }
+        out.push_str(&format!(
+            "migrate: snapshot before applying {pending:?}: {}\n",
+            self.path.display()
+        ));
+        out.push_str(&format!(
+            "migrate: to roll back to it (every session of the database is ended): {}\n",
+            self.restore_command
+        ));
+        if let Some(note) = &self.cron_note {
+            out.push_str(&format!("migrate: {note}\n"));
+        }
+        out
+    }
+}
+
+/// pg_dump, pg_restore and psql of one PostgreSQL installation.
+#[derive(Debug, Clone)]
+pub struct PgTools {
+    bindir: Option<PathBuf>,
+}
+
+impl PgTools {
+    /// The client programs able to work with this server: `--pg-bindir`, else the Debian
+    /// layout's directory of the server's major version, else the PATH; refused when their
+    /// major version is older than the server's (pg_dump cannot dump a newer server).
+    pub async fn find(pool: &PgPool, args: &PgToolsArgs) -> Result<PgTools, LoaderError> {
+        let server: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+            .fetch_one(pool)
+            .await?;
+        let server_major = server / 10_000;
+        let bindir = args.pg_bindir.clone().or_else(|| {
+            let debian = PathBuf::from(format!("/usr/lib/postgresql/{server_major}/bin"));
+            debian.join("pg_dump").exists().then_some(debian)
+        });
+        let tools = PgTools { bindir };
+        let dump_major = tools.major_version("pg_dump").await?;
+        if dump_major < server_major {
+            return Err(LoaderError::Config(format!(
+                "{} is version {dump_major}, older than the server ({server_major}): \
+                 set {PG_BINDIR_ENV} to the bin directory of PostgreSQL {server_major} or newer",
+                tools.program("pg_dump").display()
+            )));
+        }
+        Ok(tools)
+    }
+
+    pub fn program(&self, name: &str) -> PathBuf {
+        self.bindir
+            .as_ref()
+            .map_or_else(|| PathBuf::from(name), |dir| dir.join(name))
+    }
+
+    /// `NAME --version`'s major version ("pg_dump (PostgreSQL) 15.10 (Debian …)" → 15).
+    async fn major_version(&self, name: &str) -> Result<i32, LoaderError> {
+        let program = self.program(name);
+        let out = tokio::process::Command::new(&program)
+            .arg("--version")
+            .output()
+            .await
+            .map_err(|e| {
+                LoaderError::Config(format!(
+                    "cannot run {}: {e} (set {PG_BINDIR_ENV} to PostgreSQL's bin directory)",
+                    program.display()
+                ))
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        parse_major(&text).ok_or_else(|| {
+            LoaderError::Config(format!(
+                "{} --version said {text:?}, not a PostgreSQL version",
+                program.display()
+            ))
+        })
+    }
+}
+
+fn parse_major(version_output: &str) -> Option<i32> {
+    let after = version_output.split(')').nth(1)?.trim();
+    after.split(['.', ' ']).next()?.parse().ok()
+}
+
+/// Dumps the database of `url` into the snapshot directory and applies the retention.
+pub async fn take(pool: &PgPool, url: &PgUrl, args: &MigrateArgs) -> Result<Snapshot, LoaderError> {
+    let tools = PgTools::find(pool, &args.tools).await?;
+    let dir = match &args.snapshot_dir {
+        Some(dir) => dir.clone(),
+        None => default_dir()?,
+    };
+    create_private_dir(&dir)?;
+    let database = url.database();
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S%3fZ");
+    let path = dir.join(format!("{}-{stamp}.dump", file_safe(&database)));
+    let partial = dir.join(format!(".{}-{stamp}.partial", file_safe(&database)));
+
+    let mut dump = tokio::process::Command::new(tools.program("pg_dump"));
+    dump.args(["--format=custom", "--file"])
+        .arg(&partial)
+        .arg("--dbname")
+        .arg(url.as_str())
+        .stdin(Stdio::null());
+    if let Some(password) = url.password() {
+        dump.env("PGPASSWORD", password);
+    }
+    let out = dump.output().await.map_err(|e| {
+        LoaderError::Failed(anyhow::anyhow!(
+            "cannot run {}: {e}",
+            tools.program("pg_dump").display()
+        ))
+    })?;
+    if !out.status.success() {
+        let _ = std::fs::remove_file(&partial);
+        return Err(LoaderError::Failed(anyhow::anyhow!(
+            "the snapshot before migrating failed, nothing was migrated ({} exited with {}: {}); \
+             `migrate --no-snapshot` skips the snapshot",
+            tools.program("pg_dump").display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    std::fs::rename(&partial, &path).map_err(|e| {
+        LoaderError::Failed(anyhow::anyhow!(
+            "renaming the snapshot {}: {e}",
+            partial.display()
+        ))
+    })?;
+    let removed = apply_retention(&dir, &database, args.snapshot_keep)?;
+    let holds_cron: bool = sqlx::query_scalar(
+        "SELECT coalesce(current_setting('cron.database_name', true) = current_database(), false)",
+    )
+    .fetch_one(pool)
+    .await?;
+    let cron_note = holds_cron.then(|| {
+        "pg_cron runs in this database: after the restore, restart PostgreSQL so that its \
+         scheduler (stopped by the DROP) starts again"
+            .to_string()
+    });
+    Ok(Snapshot {
+        cron_note,
+        restore_command: restore_command(&tools, url, &path),
+        path,
+        removed,
+    })
+}
+
+/// One shell line: drop the database (every session of it ended), recreate it from the
+/// snapshot. It connects to the `postgres` database of the same server as the same user.
+pub fn restore_command(tools: &PgTools, url: &PgUrl, snapshot: &Path) -> String {
+    let maintenance = url.with_database("postgres");
+    let drop = format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_ident(&url.database())
+    );
+    let quote = |s: &str| shlex::try_quote(s).map_or_else(|_| s.to_string(), |q| q.into_owned());
+    format!(
+        "{} -X -v ON_ERROR_STOP=1 -d {} -c {} && {} --create --exit-on-error -d {} {}",
+        quote(&tools.program("psql").to_string_lossy()),
+        quote(maintenance.as_str()),
+        quote(&drop),
+        quote(&tools.program("pg_restore").to_string_lossy()),
+        quote(maintenance.as_str()),
+        quote(&snapshot.to_string_lossy()),
+    )
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Deletes the oldest snapshots of `database` beyond `keep` (the names sort by time).
+pub fn apply_retention(
+    dir: &Path,
+    database: &str,
+    keep: usize,
+) -> Result<Vec<PathBuf>, LoaderError> {
+    let prefix = format!("{}-", file_safe(database));
+    let listing = std::fs::read_dir(dir)
+        .map_err(|e| LoaderError::Failed(anyhow::anyhow!("listing {}: {e}", dir.display())))?;
+    let mut snapshots: Vec<PathBuf> = listing
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| is_snapshot_of(n, &prefix))
+        })
+        .collect();
+    snapshots.sort();
+    let excess = snapshots.len().saturating_sub(keep);
+    let removed: Vec<PathBuf> = snapshots.into_iter().take(excess).collect();
+    for old in &removed {
+        std::fs::remove_file(old).map_err(|e| {
+            LoaderError::Failed(anyhow::anyhow!(
+                "removing the old snapshot {}: {e}",
+                old.display()
+            ))
+        })?;
+    }
+    Ok(removed)
+}
+
+/// `<database>-<stamp>.dump`, the stamp starting with a digit (so database `a` never claims
+/// database `a-b`'s snapshots).
+fn is_snapshot_of(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(".dump"))
+        .is_some_and(|stamp| {
+            stamp.len() == 19
+                && stamp.starts_with(|c: char| c.is_ascii_digit())
+                && stamp.ends_with('Z')
+        })
+}
+
+fn file_safe(database: &str) -> String {
+    database
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn default_dir() -> Result<PathBuf, LoaderError> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .ok_or_else(|| {
+            LoaderError::Config(format!(
+                "neither {SNAPSHOT_DIR_ENV}, XDG_STATE_HOME nor HOME is set: set {SNAPSHOT_DIR_ENV}"
+            ))
+        })?;
+    Ok(state.join("weston-loader/snapshots"))
+}
+
+/// Snapshots hold the whole database: only their owner reads them.
+fn create_private_dir(dir: &Path) -> Result<(), LoaderError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            LoaderError::Config(format!(
+                "cannot create the snapshot directory {} ({SNAPSHOT_DIR_ENV}): {e}",
+                dir.display()
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_of_the_client_programs() {
+        assert_eq!(
+            parse_major("pg_dump (PostgreSQL) 15.10 (Debian 15.10-0+deb12u1)\n"),
+            Some(15)
+        );
+        assert_eq!(parse_major("pg_dump (PostgreSQL) 17beta1\n"), None);
+        assert_eq!(parse_major("pg_dump (PostgreSQL) 16.2\n"), Some(16));
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_of_that_database_only() {
+        let dir =
+            std::env::temp_dir().join(format!("weston-snapshot-retention-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let names = [
+            "weston-20260101T000000000Z.dump",
+            "weston-20260102T000000000Z.dump",
+            "weston-20260103T000000000Z.dump",
+            "weston_b-20260101T000000000Z.dump",
+            "weston-notes.txt",
+        ];
+        for name in names {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        let removed = apply_retention(&dir, "weston", 2).unwrap();
+        assert_eq!(removed, vec![dir.join(names[0])]);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut expected: Vec<String> = names[1..].iter().map(ToString::to_string).collect();
+        expected.sort();
+        assert_eq!(left, expected);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_restore_command_recreates_the_database_from_the_snapshot() {
+        let tools = PgTools {
+            bindir: Some(PathBuf::from("/usr/lib/postgresql/15/bin")),
+        };
+        let url = PgUrl::parse("postgres://dba:pw@db:5432/weston").unwrap();
+        let cmd = restore_command(&tools, &url, Path::new("/var/snap/weston-1.dump"));
+        assert_eq!(
+            cmd,
+            "/usr/lib/postgresql/15/bin/psql -X -v ON_ERROR_STOP=1 -d postgres://dba@db:5432/postgres \
+             -c 'DROP DATABASE IF EXISTS \"weston\" WITH (FORCE)' && /usr/lib/postgresql/15/bin/pg_restore \
+             --create --exit-on-error -d postgres://dba@db:5432/postgres /var/snap/weston-1.dump"
+        );
+        assert!(!cmd.contains("pw"));
+    }
+}
