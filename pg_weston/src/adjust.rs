@@ -20,12 +20,14 @@ use weston_core::adjust::{
 use crate::dates::to_naive;
 
 /// Splits up to `as_of` (all of them: they also set dividends' share basis) and, for total
-/// return, dividends with `bars_from < ex_date <= as_of`, of every symbol in `$1`.
+/// return, dividends with `bars_from < ex_date <= as_of`, of the security every symbol in `$1`
+/// names as of `as_of`, under each of its tickers (`ticker_pieces`, migrations/0016).
 /// `$1` is distinct. Joined rather than `= ANY ($1)`: in a generic plan that would be a
 /// linear search of the array for every row.
 const EVENTS_SQL: &str = include_str!("../../sql/queries/adjust_events.sql");
 
-/// The last bar before each (symbol, ex-date) within ten days: nearly always there (the
+/// The last bar of the security before each (symbol, ex-date), under any of its tickers,
+/// within ten days: nearly always there (the
 /// longest US market closures are shorter). `$3`/`$4` bound every lookup, so the plan
 /// opens only the partitions that can hold an answer; each lookup then prunes to one or two.
 const NEAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_near_closes.sql");
@@ -155,7 +157,7 @@ fn weston_adjustment_segments(
             }
         }
         if adjustment.total_return {
-            find_prior_closes(client, &mut by_symbol);
+            find_prior_closes(client, &mut by_symbol, adjustment.as_of);
         }
     });
 
@@ -192,7 +194,11 @@ fn weston_adjustment_segments(
 
 /// Fills `prior_closes` for every dividend: two set-based lookups, the second only for
 /// the few the first does not answer.
-fn find_prior_closes(client: &SpiClient<'_>, by_symbol: &mut BTreeMap<String, Events>) {
+fn find_prior_closes(
+    client: &SpiClient<'_>,
+    by_symbol: &mut BTreeMap<String, Events>,
+    as_of: Option<NaiveDate>,
+) {
     let wanted: Vec<(String, NaiveDate)> = by_symbol
         .iter()
         .flat_map(|(symbol, e)| e.dividends.iter().map(|d| (symbol.clone(), d.ex_date)))
@@ -220,20 +226,30 @@ fn find_prior_closes(client: &SpiClient<'_>, by_symbol: &mut BTreeMap<String, Ev
                     PgBuiltInOids::DATEARRAYOID,
                     PgBuiltInOids::DATEOID,
                     PgBuiltInOids::DATEOID,
+                    PgBuiltInOids::DATEOID,
                 ],
                 &[
                     symbols.into(),
                     ex_dates.into(),
                     to_pg_date(earliest - chrono::Days::new(10)).into(),
                     to_pg_date(latest).into(),
+                    as_of.map(to_pg_date).into(),
                 ],
             )
         } else {
             select_prepared(
                 client,
                 sql,
-                &[PgBuiltInOids::TEXTARRAYOID, PgBuiltInOids::DATEARRAYOID],
-                &[symbols.into(), ex_dates.into()],
+                &[
+                    PgBuiltInOids::TEXTARRAYOID,
+                    PgBuiltInOids::DATEARRAYOID,
+                    PgBuiltInOids::DATEOID,
+                ],
+                &[
+                    symbols.into(),
+                    ex_dates.into(),
+                    as_of.map(to_pg_date).into(),
+                ],
             )
         };
         for row in rows {
