@@ -40,7 +40,8 @@ const FAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_far_closes.s
 /// UPDATE` while the new library is already deployed) has no `ticker_pieces`: there every
 /// symbol is what it always was, one ticker over all dates. The queries then read the
 /// symbols themselves in its place.
-const PLAIN_PIECES: &str = "(SELECT DISTINCT u.symbol, u.symbol AS traded, '-infinity'::date AS valid_from, \
+const PLAIN_PIECES: &str =
+    "(SELECT DISTINCT u.symbol, u.symbol AS traded, '-infinity'::date AS valid_from, \
      'infinity'::date AS valid_to FROM unnest($1::text[]) u(symbol))";
 
 /// `sql` with every `ticker_pieces(...)` call replaced by `PLAIN_PIECES`.

@@ -94,7 +94,12 @@ fn may_execute(function: &str, group: &str) -> bool {
         || function == "weston_partition_health"
         || function == "weston_check_adjusted_arguments"
         || function.starts_with("weston_adjust")
-        || ["weston_symbol_history", "weston_resolve_symbol", "weston_universe"].contains(&function);
+        || [
+            "weston_symbol_history",
+            "weston_resolve_symbol",
+            "weston_universe",
+        ]
+        .contains(&function);
     let loader = function == "weston_ensure_partitions"
         || function.starts_with("weston_etl_")
         || function.starts_with("weston_ticker_");
@@ -402,11 +407,13 @@ async fn app_ro_only_reads() {
     ro.ok("SELECT * FROM etl_run, splits, dividends").await;
     ro.ok("SELECT weston_version()").await;
     // A security's life (issue 12): its tables and its reading functions.
-    ro.ok("SELECT * FROM security_identity, ticker_history").await;
+    ro.ok("SELECT * FROM security_identity, ticker_history")
+        .await;
     ro.ok("SELECT ticker_pieces(ARRAY['AAPL'], NULL)").await;
     ro.ok("SELECT * FROM weston_universe()").await;
     ro.ok("SELECT * FROM weston_symbol_history('AAPL')").await;
-    ro.ok("SELECT weston_resolve_symbol('AAPL', '2020-01-02')").await;
+    ro.ok("SELECT weston_resolve_symbol('AAPL', '2020-01-02')")
+        .await;
     for function in [
         "weston_adjusted_prices",
         "weston_adjustment_factors",

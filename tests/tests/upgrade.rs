@@ -497,7 +497,11 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
             loaded.replace(&format!("{symbol} "), "RENAMED "),
             "{release}: the renamed security's history"
         );
-        assert_eq!(text(&db, &series(&symbol, "NULL")).await, today, "{release}");
+        assert_eq!(
+            text(&db, &series(&symbol, "NULL")).await,
+            today,
+            "{release}"
+        );
 
         // pg_dump writes only the privileges that differ from the extension's own
         // (pg_init_privs): a restore must still bring back every grant.
