@@ -19,13 +19,15 @@ AS $fn$
      ORDER BY u.effective_before
 $fn$;
 COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean) IS
-'The adjustment factors of symbol, one row per event date (ex-date) on or before as_of (NULL: every stored event), ascending: bars dated before effective_before, and on or after the previous row''s date, are multiplied by these cumulative factors (prices by price_factor, volume by volume_factor); bars on or after the last row''s date by 1. A split n-for-d contributes d/n to price_factor and n/d to volume_factor; with total_return a dividend contributes 1 - amount/close_before to price_factor (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis; a dividend with no earlier bar contributes 1). Exact; a non-terminating factor is rounded to 20 decimal places. In the spirit of a LEAN factor file.';
+'The adjustment factors of the security that symbol names as of as_of (NULL: today; events under its earlier tickers included, see weston_symbol_history), one row per event date (ex-date) on or before as_of (NULL: every stored event), ascending: bars dated before effective_before, and on or after the previous row''s date, are multiplied by these cumulative factors (prices by price_factor, volume by volume_factor); bars on or after the last row''s date by 1. A split n-for-d contributes d/n to price_factor and n/d to volume_factor; with total_return a dividend contributes 1 - amount/close_before to price_factor (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis; a dividend with no earlier bar contributes 1). Exact; a non-terminating factor is rounded to 20 decimal places. In the spirit of a LEAN factor file.';
 
 -- The two weston_adjusted_prices are plain SQL that PostgreSQL inlines into the caller's
 -- query: no SET clause (it would prevent inlining, and the rows would be materialised),
 -- so instead every name in them is schema-qualified, operators included, and they mean
--- the same under any search_path. The segments are joined to the bars by symbol (a merge
--- join keeps the bars' index order) and each bar finds its factor by binary search.
+-- the same under any search_path. ticker_pieces (migrations/0016) gives the tickers and
+-- date ranges of the security each symbol names as of as_of (a ticker that never changed:
+-- itself, over all dates); the bars of each piece are read by index, the segments joined
+-- by symbol, and each bar finds its factor by binary search.
 CREATE FUNCTION weston_adjusted_prices(
     symbols text[], from_date date, to_date date,
     as_of date DEFAULT NULL, total_return boolean DEFAULT false)
@@ -42,18 +44,20 @@ AS $fn$
            CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.close ELSE b.close OPERATOR(pg_catalog.*) b.pf END,
            CASE WHEN b.vf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.volume ELSE b.volume OPERATOR(pg_catalog.*) b.vf END,
            b.pf, b.vf
-      FROM (SELECT p.symbol, p.date, p.open, p.high, p.low, p.close, p.volume,
+      FROM (SELECT q.symbol, p.date, p.open, p.high, p.low, p.close, p.volume,
                    coalesce(s.price_factors[pg_catalog.width_bucket(p.date, s.bounds) OPERATOR(pg_catalog.+) 1],
                             1::pg_catalog.numeric) AS pf,
                    coalesce(s.volume_factors[pg_catalog.width_bucket(p.date, s.bounds) OPERATOR(pg_catalog.+) 1],
                             1::pg_catalog.numeric) AS vf
-              FROM @extschema@.prices_daily p
+              FROM @extschema@.ticker_pieces(symbols, as_of) q
+              JOIN @extschema@.prices_daily p
+                ON p.symbol OPERATOR(pg_catalog.=) q.traded
+               AND p.date OPERATOR(pg_catalog.>=) q.valid_from AND p.date OPERATOR(pg_catalog.<=) q.valid_to
               LEFT JOIN @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return) s
-                ON s.symbol OPERATOR(pg_catalog.=) p.symbol
+                ON s.symbol OPERATOR(pg_catalog.=) q.symbol
              WHERE @extschema@.weston_check_adjusted_arguments(symbols, from_date, to_date, total_return)
-               AND p.symbol OPERATOR(pg_catalog.=) ANY (symbols)
                AND p.date OPERATOR(pg_catalog.>=) from_date AND p.date OPERATOR(pg_catalog.<=) to_date
-             ORDER BY p.symbol, p.date
+             ORDER BY q.symbol, p.date
             OFFSET 0) b -- not flattened: each factor is looked up once per bar, not per column
      ORDER BY b.symbol, b.date
 $fn$;
@@ -71,4 +75,4 @@ AS $fn$
         ARRAY[ticker]::pg_catalog.text[], from_date, to_date, as_of, total_return)
 $fn$;
 COMMENT ON FUNCTION weston_adjusted_prices(text, date, date, date, boolean) IS
-'Daily bars of one symbol between from_date and to_date (inclusive), ordered by date, adjusted as of as_of (NULL: every stored event). An event''s date is its ex-date: a bar on d is adjusted by events with d < ex_date <= as_of. Split n-for-d: prices times d/n, volume times n/d. total_return also multiplies prices by 1 - amount/close_before per dividend (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis). price_factor and volume_factor are the factors applied (see weston_adjustment_factors). Exact numeric: raw times factor, a non-terminating factor rounded to 20 decimal places. Unknown symbol: no rows. Errors on a NULL argument other than as_of, and on from_date > to_date.';
+'Daily bars of the security that ticker names as of as_of (NULL: today, New York) between from_date and to_date (inclusive), ordered by date, under the name asked for, adjusted as of as_of (NULL: every stored event); bars, splits and dividends under the security''s earlier tickers are included (see weston_symbol_history). A ticker first held after as_of gives no rows; one never recorded in ticker_history is read as it is stored. An event''s date is its ex-date: a bar on d is adjusted by events with d < ex_date <= as_of. Split n-for-d: prices times d/n, volume times n/d. total_return also multiplies prices by 1 - amount/close_before per dividend (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis). price_factor and volume_factor are the factors applied (see weston_adjustment_factors). Exact numeric: raw times factor, a non-terminating factor rounded to 20 decimal places. Unknown symbol: no rows. Errors on a NULL argument other than as_of, and on from_date > to_date.';

@@ -14,3 +14,6 @@ REVOKE EXECUTE ON FUNCTION weston_etl_fail(bigint, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_reap(interval) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_skip(text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_set_stats(bigint, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_ticker_listed(text, date, text, bigint, text, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_ticker_changed(text, text, date, text, bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_ticker_delisted(text, date, text, bigint) FROM PUBLIC;

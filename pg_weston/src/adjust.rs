@@ -4,9 +4,10 @@
 //! splits, dividends and the closes before ex-dates); PostgreSQL then multiplies the raw
 //! `numeric` bars by them in one set-based query, so no bar passes through Rust.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use chrono::{Datelike, NaiveDate};
 use pgrx::datum::{Date, DatumWithOid};
@@ -20,18 +21,74 @@ use weston_core::adjust::{
 use crate::dates::to_naive;
 
 /// Splits up to `as_of` (all of them: they also set dividends' share basis) and, for total
-/// return, dividends with `bars_from < ex_date <= as_of`, of every symbol in `$1`.
+/// return, dividends with `bars_from < ex_date <= as_of`, of the security every symbol in `$1`
+/// names as of `as_of`, under each of its tickers (`ticker_pieces`, migrations/0016).
 /// `$1` is distinct. Joined rather than `= ANY ($1)`: in a generic plan that would be a
 /// linear search of the array for every row.
 const EVENTS_SQL: &str = include_str!("../../sql/queries/adjust_events.sql");
 
-/// The last bar before each (symbol, ex-date) within ten days: nearly always there (the
+/// The last bar of the security before each (symbol, ex-date), under any of its tickers,
+/// within ten days: nearly always there (the
 /// longest US market closures are shorter). `$3`/`$4` bound every lookup, so the plan
 /// opens only the partitions that can hold an answer; each lookup then prunes to one or two.
 const NEAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_near_closes.sql");
 
 /// The rest (a gap in the data, or no earlier bar at all): without the window.
 const FAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_far_closes.sql");
+
+/// A database whose migrations stop before 0016 (they wait for `ALTER EXTENSION pg_weston
+/// UPDATE` while the new library is already deployed) has no `ticker_pieces`: there every
+/// symbol is what it always was, one ticker over all dates. The queries then read the
+/// symbols themselves in its place.
+const PLAIN_PIECES: &str =
+    "(SELECT DISTINCT u.symbol, u.symbol AS traded, '-infinity'::date AS valid_from, \
+     'infinity'::date AS valid_to FROM unnest($1::text[]) u(symbol))";
+
+/// `sql` with every `ticker_pieces(...)` call replaced by `PLAIN_PIECES`.
+fn without_identity(sql: &str) -> String {
+    let mut out = String::new();
+    let mut rest = sql;
+    while let Some(start) = rest.find("ticker_pieces(") {
+        let end = start + rest[start..].find(')').expect("ticker_pieces( is closed") + 1;
+        out.push_str(&rest[..start]);
+        out.push_str(PLAIN_PIECES);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+static WITHOUT_IDENTITY: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
+    [EVENTS_SQL, NEAR_CLOSES_SQL, FAR_CLOSES_SQL]
+        .into_iter()
+        .map(|sql| (sql, without_identity(sql)))
+        .collect()
+});
+
+/// `sql` as this database can run it (see `PLAIN_PIECES`). Once migration 0016 is seen it
+/// stays (a migration is never undone), so the catalog is asked until then only.
+fn for_this_database(client: &SpiClient<'_>, sql: &'static str) -> &'static str {
+    thread_local! {
+        static HAS_IDENTITY: Cell<bool> = const { Cell::new(false) };
+    }
+    if !HAS_IDENTITY.get() {
+        let present = client
+            .select(
+                "SELECT pg_catalog.to_regprocedure('ticker_pieces(text[],date)') IS NOT NULL",
+                None,
+                &[],
+            )
+            .and_then(|rows| rows.first().get_one::<bool>())
+            .unwrap_or_else(|e| error!("weston: looking for ticker_pieces: {e}"))
+            .unwrap_or(false);
+        HAS_IDENTITY.set(present);
+    }
+    if HAS_IDENTITY.get() {
+        sql
+    } else {
+        WITHOUT_IDENTITY[sql].as_str()
+    }
+}
 
 thread_local! {
     /// Statements prepared once per backend: planning a query over every monthly partition
@@ -45,6 +102,7 @@ fn select_prepared<'conn>(
     types: &[PgBuiltInOids],
     args: &[DatumWithOid<'_>],
 ) -> SpiTupleTable<'conn> {
+    let sql = for_this_database(client, sql);
     PREPARED.with_borrow_mut(|prepared| {
         if !prepared.contains_key(sql) {
             let types: Vec<PgOid> = types.iter().map(|t| PgOid::BuiltIn(*t)).collect();
@@ -155,7 +213,7 @@ fn weston_adjustment_segments(
             }
         }
         if adjustment.total_return {
-            find_prior_closes(client, &mut by_symbol);
+            find_prior_closes(client, &mut by_symbol, adjustment.as_of);
         }
     });
 
@@ -192,7 +250,11 @@ fn weston_adjustment_segments(
 
 /// Fills `prior_closes` for every dividend: two set-based lookups, the second only for
 /// the few the first does not answer.
-fn find_prior_closes(client: &SpiClient<'_>, by_symbol: &mut BTreeMap<String, Events>) {
+fn find_prior_closes(
+    client: &SpiClient<'_>,
+    by_symbol: &mut BTreeMap<String, Events>,
+    as_of: Option<NaiveDate>,
+) {
     let wanted: Vec<(String, NaiveDate)> = by_symbol
         .iter()
         .flat_map(|(symbol, e)| e.dividends.iter().map(|d| (symbol.clone(), d.ex_date)))
@@ -220,20 +282,30 @@ fn find_prior_closes(client: &SpiClient<'_>, by_symbol: &mut BTreeMap<String, Ev
                     PgBuiltInOids::DATEARRAYOID,
                     PgBuiltInOids::DATEOID,
                     PgBuiltInOids::DATEOID,
+                    PgBuiltInOids::DATEOID,
                 ],
                 &[
                     symbols.into(),
                     ex_dates.into(),
                     to_pg_date(earliest - chrono::Days::new(10)).into(),
                     to_pg_date(latest).into(),
+                    as_of.map(to_pg_date).into(),
                 ],
             )
         } else {
             select_prepared(
                 client,
                 sql,
-                &[PgBuiltInOids::TEXTARRAYOID, PgBuiltInOids::DATEARRAYOID],
-                &[symbols.into(), ex_dates.into()],
+                &[
+                    PgBuiltInOids::TEXTARRAYOID,
+                    PgBuiltInOids::DATEARRAYOID,
+                    PgBuiltInOids::DATEOID,
+                ],
+                &[
+                    symbols.into(),
+                    ex_dates.into(),
+                    as_of.map(to_pg_date).into(),
+                ],
             )
         };
         for row in rows {

@@ -15,6 +15,9 @@ extension_sql_file!(
     bootstrap
 );
 
+// A security's tickers over time (issue 12): plain SQL over migrations/0016's tables.
+extension_sql_file!("../../sql/identity.sql", name = "identity");
+
 extension_sql_file!(
     "../../sql/privileges.sql",
     name = "privileges",

@@ -1,7 +1,10 @@
-SELECT w.i, b.date, b.close::text
+SELECT DISTINCT ON (w.i) w.i, b.date, b.close::text
   FROM unnest($1::text[], $2::date[]) WITH ORDINALITY w(symbol, ex_date, i)
+  JOIN ticker_pieces($1::text[], $5::date) q ON q.symbol = w.symbol
  CROSS JOIN LATERAL (
        SELECT p.date, p.close FROM prices_daily p
-        WHERE p.symbol = w.symbol AND p.date < w.ex_date AND p.date >= w.ex_date - 10
+        WHERE p.symbol = q.traded AND p.date < w.ex_date AND p.date >= w.ex_date - 10
+          AND p.date >= q.valid_from AND p.date <= q.valid_to
           AND p.date >= $3 AND p.date < $4
         ORDER BY p.date DESC LIMIT 1) b
+ ORDER BY w.i, b.date DESC

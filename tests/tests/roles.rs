@@ -87,13 +87,22 @@ async fn seed(db: &TestDb) {
     .unwrap();
 }
 
-/// Which group may execute an extension function, by the naming rules of migration 0006.
+/// Which group may execute an extension function, by the naming rules of migration 0006
+/// and the names migration 0017 grants (a security's life, issue 12).
 fn may_execute(function: &str, group: &str) -> bool {
     let reader = function == "weston_version"
         || function == "weston_partition_health"
         || function == "weston_check_adjusted_arguments"
-        || function.starts_with("weston_adjust");
-    let loader = function == "weston_ensure_partitions" || function.starts_with("weston_etl_");
+        || function.starts_with("weston_adjust")
+        || [
+            "weston_symbol_history",
+            "weston_resolve_symbol",
+            "weston_universe",
+        ]
+        .contains(&function);
+    let loader = function == "weston_ensure_partitions"
+        || function.starts_with("weston_etl_")
+        || function.starts_with("weston_ticker_");
     match group {
         "dba" => true,
         "etl_writer" => reader || loader,
@@ -289,6 +298,14 @@ async fn etl_writer_loads_and_adds_months_but_nothing_else() {
             VALUES ('AAPL', '2020-08-07', 0.82, 'mock', (SELECT max(run_id) FROM etl_run))",
     )
     .await;
+    // A security's life (issue 12): what it learns of listings, renames and delistings.
+    etl.ok(
+        "SELECT weston_ticker_listed('MSFT', '1986-03-13', 'mock', (SELECT max(run_id) FROM etl_run));
+         SELECT weston_ticker_changed('MSFT', 'MSFU', '2001-02-01', 'mock', (SELECT max(run_id) FROM etl_run));
+         SELECT weston_ticker_delisted('MSFU', '2001-03-01', 'mock', (SELECT max(run_id) FROM etl_run));",
+    )
+    .await;
+    etl.denied("DELETE FROM ticker_history").await;
     etl.ok(
         "UPDATE etl_run SET status = 'succeeded', finished_at = now() WHERE job_name = 'nightly'",
     )
@@ -392,6 +409,14 @@ async fn app_ro_only_reads() {
         .await;
     ro.ok("SELECT * FROM etl_run, splits, dividends").await;
     ro.ok("SELECT weston_version()").await;
+    // A security's life (issue 12): its tables and its reading functions.
+    ro.ok("SELECT * FROM security_identity, ticker_history")
+        .await;
+    ro.ok("SELECT ticker_pieces(ARRAY['AAPL'], NULL)").await;
+    ro.ok("SELECT * FROM weston_universe()").await;
+    ro.ok("SELECT * FROM weston_symbol_history('AAPL')").await;
+    ro.ok("SELECT weston_resolve_symbol('AAPL', '2020-01-02')")
+        .await;
     for function in [
         "weston_adjusted_prices",
         "weston_adjustment_factors",
@@ -425,6 +450,10 @@ async fn app_ro_only_reads() {
         "CREATE TABLE app.mine (x int)",
         "CREATE TABLE weston.mine (x int)",
         "SELECT weston_ensure_partitions('2001-01-01', '2001-02-01')",
+        "SELECT weston_ticker_listed('AAPL', '1980-12-12', 'mock', 1)",
+        "SELECT weston_ticker_delisted('AAPL', '2020-01-02', 'mock', 1)",
+        "INSERT INTO ticker_history (security_id, symbol, valid_from, provider, run_id) VALUES (1, 'AAPL', '1980-12-12', 'mock', 1)",
+        "UPDATE ticker_history SET valid_to = NULL",
         "ALTER TABLE prices_daily DETACH PARTITION prices_daily_default",
         "ALTER ROLE CURRENT_USER SUPERUSER",
     ] {

@@ -17,6 +17,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (7, "weston_etl_set_stats(bigint,jsonb)"),
     (9, "weston.weston_version()"),
+    (17, "weston_universe(date)"),
 ];
 
 /// Applies every migration the database does not have yet; returns the versions applied

@@ -1,0 +1,248 @@
+-- A security's life (issue 12): the reads over ticker_history and security_identity
+-- (migrations/0016), and the writes the loader makes when it learns a listing, a ticker
+-- change or a delisting. Every date is a New York trading date; "today" is New York's.
+-- The writers are idempotent (the same facts again change nothing) and run with the
+-- caller's rights; the tables' constraints have the last word. Their arguments share names
+-- with columns (#variable_conflict use_variable): columns are always written qualified.
+
+CREATE FUNCTION weston_symbol_history(symbol text, as_of date DEFAULT NULL)
+RETURNS TABLE(symbol text, valid_from date, valid_to date)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+    WITH d AS (SELECT coalesce($2, (now() AT TIME ZONE 'America/New_York')::date) AS day),
+         holder AS (
+            SELECT h.security_id FROM ticker_history h, d
+             WHERE h.symbol = $1 AND h.valid_from <= d.day
+             ORDER BY h.valid_from DESC LIMIT 1)
+    SELECT t.symbol, t.valid_from, CASE WHEN t.valid_to < d.day THEN t.valid_to END
+      FROM ticker_history t JOIN holder USING (security_id), d
+     WHERE t.valid_from <= d.day
+    UNION ALL
+    SELECT s.symbol, s.listed_date, CASE WHEN s.delisted_date < d.day THEN s.delisted_date END
+      FROM securities s, d
+     WHERE s.symbol = $1
+       AND (s.listed_date IS NULL OR s.listed_date <= d.day)
+       AND NOT EXISTS (SELECT 1 FROM ticker_history n WHERE n.symbol = s.symbol)
+     ORDER BY 2 NULLS FIRST
+$fn$;
+COMMENT ON FUNCTION weston_symbol_history(text, date) IS
+'The tickers of the security that symbol names as of as_of (NULL: today, New York), oldest first, with their date ranges as known on as_of: valid_to is the last day under the ticker, NULL while current (a ticker that ended after as_of is current as of as_of). symbol names the security that most recently held it on or before as_of; a ticker first held after as_of names nothing (no rows). A ticker never recorded in ticker_history is its own security: its securities row''s listed_date and delisted_date.';
+
+CREATE FUNCTION weston_resolve_symbol(symbol text, on_date date)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    answers    text[];
+    candidates text;
+BEGIN
+    IF symbol IS NULL THEN
+        RAISE EXCEPTION 'weston: symbol must not be NULL';
+    END IF;
+    IF on_date IS NULL THEN
+        RAISE EXCEPTION 'weston: on_date must not be NULL';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ticker_history h WHERE h.symbol = weston_resolve_symbol.symbol) THEN
+        RETURN (SELECT s.symbol FROM securities s
+                 WHERE s.symbol = weston_resolve_symbol.symbol
+                   AND (s.listed_date IS NULL OR s.listed_date <= on_date)
+                   AND (s.delisted_date IS NULL OR s.delisted_date >= on_date));
+    END IF;
+    -- Whoever held the ticker that day traded under it.
+    IF EXISTS (SELECT 1 FROM ticker_history h
+                WHERE h.symbol = weston_resolve_symbol.symbol
+                  AND h.valid_from <= on_date AND (h.valid_to IS NULL OR h.valid_to >= on_date)) THEN
+        RETURN symbol;
+    END IF;
+    -- Otherwise the ticker that day of each security that ever held it.
+    SELECT array_agg(t.symbol ORDER BY t.symbol),
+           string_agg(pg_catalog.format('%s (security %s, which held %s from %s to %s)',
+                                        t.symbol, t.security_id, symbol, c.held_from,
+                                        coalesce(c.held_to::text, 'now')), ', ' ORDER BY t.symbol)
+      INTO answers, candidates
+      FROM (SELECT h.security_id, min(h.valid_from) AS held_from,
+                   CASE WHEN bool_and(h.valid_to IS NOT NULL) THEN max(h.valid_to) END AS held_to
+              FROM ticker_history h WHERE h.symbol = weston_resolve_symbol.symbol
+             GROUP BY h.security_id) c
+      JOIN ticker_history t ON t.security_id = c.security_id
+     WHERE t.valid_from <= on_date AND (t.valid_to IS NULL OR t.valid_to >= on_date);
+    IF coalesce(cardinality(answers), 0) > 1 THEN
+        RAISE EXCEPTION 'weston: % is ambiguous on %: securities that held it traded that day as %',
+                        symbol, on_date, candidates
+              USING HINT = 'Name the security by the ticker it had on that date.';
+    END IF;
+    RETURN answers[1];
+END
+$fn$;
+COMMENT ON FUNCTION weston_resolve_symbol(text, date) IS
+'The ticker under which the security named by symbol traded on on_date: symbol itself when a security held it that day; otherwise the ticker that day of the one security that ever held symbol and traded that day (FB on 2023-01-03: META); NULL when none did; an error naming the candidates when several did. A ticker never recorded in ticker_history: itself between its securities row''s listed_date and delisted_date (NULL bounds: open). Uses everything recorded today.';
+
+CREATE FUNCTION weston_universe(as_of date DEFAULT NULL)
+RETURNS TABLE(symbol text, listed_date date, delisted_date date)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+    WITH d AS (SELECT coalesce($1, (now() AT TIME ZONE 'America/New_York')::date) AS day)
+    SELECT t.symbol,
+           (SELECT min(f.valid_from) FROM ticker_history f WHERE f.security_id = t.security_id),
+           CASE WHEN t.valid_to = d.day
+                 AND NOT EXISTS (SELECT 1 FROM ticker_history l
+                                  WHERE l.security_id = t.security_id AND l.valid_from > t.valid_from)
+                THEN t.valid_to END
+      FROM ticker_history t, d
+     WHERE t.valid_from <= d.day AND (t.valid_to IS NULL OR t.valid_to >= d.day)
+    UNION ALL
+    SELECT s.symbol, s.listed_date, CASE WHEN s.delisted_date = d.day THEN s.delisted_date END
+      FROM securities s, d
+     WHERE (s.listed_date IS NULL OR s.listed_date <= d.day)
+       AND (s.delisted_date IS NULL OR s.delisted_date >= d.day)
+       AND NOT EXISTS (SELECT 1 FROM ticker_history n WHERE n.symbol = s.symbol)
+     ORDER BY 1
+$fn$;
+COMMENT ON FUNCTION weston_universe(date) IS
+'The securities listed on as_of (NULL: today, New York), under the ticker each had that day, including those delisted since (survivorship-free), ordered by symbol. listed_date: the first day of the security under any ticker; delisted_date: as known on as_of, so set only when as_of is its last day. A ticker never recorded in ticker_history is listed while its securities row''s listed_date (NULL: always) and delisted_date (NULL: still listed) say so.';
+
+CREATE FUNCTION weston_ticker_listed(
+    symbol text, valid_from date, provider text, run_id bigint,
+    composite_figi text DEFAULT NULL, share_class_figi text DEFAULT NULL, cik text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    found_id bigint;
+    holder   record;
+BEGIN
+    IF symbol IS NULL OR valid_from IS NULL OR provider IS NULL OR run_id IS NULL THEN
+        RAISE EXCEPTION 'weston: symbol, valid_from, provider and run_id must not be NULL';
+    END IF;
+    SELECT h.security_id INTO found_id FROM ticker_history h
+     WHERE h.symbol = weston_ticker_listed.symbol AND h.valid_from = weston_ticker_listed.valid_from;
+    IF FOUND THEN
+        RETURN found_id; -- recorded before
+    END IF;
+    SELECT i.security_id INTO found_id FROM security_identity i
+     WHERE i.composite_figi = weston_ticker_listed.composite_figi;
+    IF FOUND THEN
+        RAISE EXCEPTION 'weston: composite FIGI % already identifies security %: a new ticker of it is a ticker change (weston_ticker_changed), not a listing',
+                        composite_figi, found_id;
+    END IF;
+    SELECT h.security_id, h.valid_from, h.valid_to INTO holder FROM ticker_history h
+     WHERE h.symbol = weston_ticker_listed.symbol
+       AND (h.valid_to IS NULL OR h.valid_to >= weston_ticker_listed.valid_from)
+     ORDER BY h.valid_from DESC LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'weston: % is held by security % from % to %: record its delisting or ticker change before a new security lists under it on %',
+                        symbol, holder.security_id, holder.valid_from, coalesce(holder.valid_to::text, 'now'), valid_from
+              USING ERRCODE = 'exclusion_violation';
+    END IF;
+
+    -- The ticker's row describes its latest holder.
+    INSERT INTO securities AS s (symbol, listed_date, composite_figi, share_class_figi, cik, provider, run_id)
+    VALUES (symbol, valid_from, composite_figi, share_class_figi, cik, provider, run_id)
+    ON CONFLICT ON CONSTRAINT securities_pkey DO UPDATE
+       SET listed_date = EXCLUDED.listed_date, delisted_date = NULL,
+           composite_figi = EXCLUDED.composite_figi, share_class_figi = EXCLUDED.share_class_figi,
+           cik = EXCLUDED.cik, provider = EXCLUDED.provider, run_id = EXCLUDED.run_id, updated_at = now()
+     WHERE s.listed_date IS NULL OR s.listed_date <= EXCLUDED.listed_date;
+    INSERT INTO security_identity (composite_figi, share_class_figi, cik, provider, run_id)
+    VALUES (composite_figi, share_class_figi, cik, provider, run_id)
+    RETURNING security_id INTO found_id;
+    INSERT INTO ticker_history (security_id, symbol, valid_from, provider, run_id)
+    VALUES (found_id, symbol, valid_from, provider, run_id);
+    RETURN found_id;
+END
+$fn$;
+COMMENT ON FUNCTION weston_ticker_listed(text, date, text, bigint, text, text, text) IS
+'Records a new security listed under symbol from valid_from (its first day), with the identifiers its provider gives, and returns its security_id; the same listing again returns the same id. Refused while another security holds symbol on or after valid_from (record that one''s delisting or ticker change first), and when composite_figi already identifies a security (its new ticker is a ticker change). The securities row of symbol is created, or updated to describe the new holder.';
+
+CREATE FUNCTION weston_ticker_changed(
+    old_symbol text, new_symbol text, effective date, provider text, run_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    held record;
+    ident record;
+BEGIN
+    IF old_symbol IS NULL OR new_symbol IS NULL OR effective IS NULL OR provider IS NULL OR run_id IS NULL THEN
+        RAISE EXCEPTION 'weston: old_symbol, new_symbol, effective, provider and run_id must not be NULL';
+    END IF;
+    IF old_symbol = new_symbol THEN
+        RAISE EXCEPTION 'weston: a ticker change from % to itself', old_symbol;
+    END IF;
+    SELECT o.security_id INTO held FROM ticker_history o
+      JOIN ticker_history n ON n.security_id = o.security_id
+     WHERE o.symbol = old_symbol AND o.valid_to = effective - 1
+       AND n.symbol = new_symbol AND n.valid_from = effective;
+    IF FOUND THEN
+        RETURN held.security_id; -- recorded before
+    END IF;
+    SELECT h.security_id, h.valid_from INTO held FROM ticker_history h
+     WHERE h.symbol = old_symbol AND h.valid_to IS NULL;
+    IF NOT FOUND OR held.valid_from >= effective THEN
+        RAISE EXCEPTION 'weston: no security holds % before %: record its listing (weston_ticker_listed) first',
+                        old_symbol, effective;
+    END IF;
+    SELECT * INTO ident FROM security_identity i WHERE i.security_id = held.security_id;
+
+    UPDATE ticker_history h
+       SET valid_to = effective - 1, ended_provider = provider, ended_run_id = run_id
+     WHERE h.symbol = old_symbol AND h.valid_from = held.valid_from;
+    -- The old ticker leaves the nightly universe; the new one joins it.
+    UPDATE securities s SET delisted_date = effective - 1, updated_at = now()
+     WHERE s.symbol = old_symbol;
+    INSERT INTO securities AS s (symbol, listed_date, composite_figi, share_class_figi, cik, provider, run_id)
+    VALUES (new_symbol, effective, ident.composite_figi, ident.share_class_figi, ident.cik, provider, run_id)
+    ON CONFLICT ON CONSTRAINT securities_pkey DO UPDATE
+       SET listed_date = EXCLUDED.listed_date, delisted_date = NULL,
+           composite_figi = EXCLUDED.composite_figi, share_class_figi = EXCLUDED.share_class_figi,
+           cik = EXCLUDED.cik, provider = EXCLUDED.provider, run_id = EXCLUDED.run_id, updated_at = now()
+     WHERE s.listed_date IS NULL OR s.listed_date <= EXCLUDED.listed_date;
+    INSERT INTO ticker_history (security_id, symbol, valid_from, provider, run_id)
+    VALUES (held.security_id, new_symbol, effective, provider, run_id);
+    RETURN held.security_id;
+END
+$fn$;
+COMMENT ON FUNCTION weston_ticker_changed(text, text, date, text, bigint) IS
+'Records that the security holding old_symbol trades as new_symbol from effective (its first day under the new ticker; old_symbol''s last is the day before) and returns its security_id; the same change again changes nothing. Refused when no security holds old_symbol open before effective, and (by ticker_history''s constraint) when another security holds new_symbol on or after effective. The old ticker''s securities row gets delisted_date, the new one''s is created.';
+
+CREATE FUNCTION weston_ticker_delisted(symbol text, last_day date, provider text, run_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    found_id bigint;
+BEGIN
+    IF symbol IS NULL OR last_day IS NULL OR provider IS NULL OR run_id IS NULL THEN
+        RAISE EXCEPTION 'weston: symbol, last_day, provider and run_id must not be NULL';
+    END IF;
+    SELECT h.security_id INTO found_id FROM ticker_history h
+     WHERE h.symbol = weston_ticker_delisted.symbol AND h.valid_to = last_day
+       AND NOT EXISTS (SELECT 1 FROM ticker_history l
+                        WHERE l.security_id = h.security_id AND l.valid_from > h.valid_from);
+    IF FOUND THEN
+        RETURN found_id; -- recorded before
+    END IF;
+    UPDATE ticker_history h
+       SET valid_to = last_day, ended_provider = provider, ended_run_id = run_id
+     WHERE h.symbol = weston_ticker_delisted.symbol AND h.valid_to IS NULL AND h.valid_from <= last_day
+    RETURNING h.security_id INTO found_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'weston: no security holds % open on %: nothing to delist', symbol, last_day;
+    END IF;
+    UPDATE securities s SET delisted_date = last_day, updated_at = now()
+     WHERE s.symbol = weston_ticker_delisted.symbol;
+    RETURN found_id;
+END
+$fn$;
+COMMENT ON FUNCTION weston_ticker_delisted(text, date, text, bigint) IS
+'Records that the security holding symbol was delisted after last_day (its last session) and returns its security_id; its history stays. The same delisting again changes nothing. Sets the securities row''s delisted_date, so the ticker leaves the nightly universe.';
