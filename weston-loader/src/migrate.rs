@@ -12,7 +12,10 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// Migrations that grant what a newer pg_weston adds, with a function that version adds:
 /// each waits (with every later one) until a superuser has run `ALTER EXTENSION pg_weston
 /// UPDATE`, so that the grants land on functions that exist.
-const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[(7, "weston_etl_set_stats(bigint,jsonb)")];
+const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
+    (7, "weston_etl_set_stats(bigint,jsonb)"),
+    (14, "weston_etl_finish_partial(bigint,text)"),
+];
 
 /// Applies every migration the database does not have yet; returns the versions applied
 /// now (empty when it was already current).
