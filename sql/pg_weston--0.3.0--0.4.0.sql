@@ -302,6 +302,21 @@ REVOKE EXECUTE ON FUNCTION weston_ticker_listed(text, date, text, bigint, text, 
 REVOKE EXECUTE ON FUNCTION weston_ticker_changed(text, text, date, text, bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_ticker_delisted(text, date, text, bigint) FROM PUBLIC;
 
+-- issue 13: data you can trust
+-- A run that finished but could not have some data from any provider ends `partial`
+-- (the status etl_run's CHECK already allows), through the extension like every ending.
+CREATE  FUNCTION "weston_etl_finish_partial"(
+	"run_id" bigint, /* i64 */
+	"summary" TEXT /* core::option::Option<&str> */
+) RETURNS void
+VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'weston_etl_finish_partial_wrapper';
+
+COMMENT ON FUNCTION weston_etl_finish_partial(bigint, text) IS 'Marks a running etl_run partial: finished, but some data could not be had from any provider (the summary says which; its stats list them).';
+REVOKE EXECUTE ON FUNCTION weston_etl_finish_partial(bigint, text) FROM PUBLIC;
+
 -- issue 14: schema
 -- Since 0.4.0 pg_weston lives in schema weston (the control file's `schema`: a fresh install
 -- lands there whatever the session's search_path), out of the application's default schema,

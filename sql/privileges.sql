@@ -10,6 +10,7 @@ REVOKE EXECUTE ON FUNCTION weston_rotate_partitions() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_begin(text, date, date) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_progress(bigint, bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_finish(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_etl_finish_partial(bigint, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_fail(bigint, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_reap(interval) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_skip(text, text) FROM PUBLIC;

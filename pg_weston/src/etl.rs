@@ -119,6 +119,28 @@ fn weston_etl_finish(run_id: i64) {
     })
 }
 
+/// Marks a running run `partial`: it finished, but some data could not be had from any
+/// provider; `summary` (stored as its error text) says which symbols and kinds, the run's
+/// stats list them all.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn weston_etl_finish_partial(run_id: i64, summary: Option<&str>) {
+    let summary = match summary.map(str::trim) {
+        Some(s) if !s.is_empty() => s.to_string(),
+        _ => error!("weston: etl_run {run_id}: a partial run needs a summary of what is missing"),
+    };
+    on_etl_run(|client| {
+        require_running(client, run_id, "finish");
+        exec(
+            client,
+            "UPDATE etl_run SET status = 'partial', error = $2, finished_at = clock_timestamp(),
+                    heartbeat_at = clock_timestamp()
+              WHERE run_id = $1",
+            &[run_id.into(), summary.as_str().into()],
+        );
+    })
+}
+
 /// Marks a running run `failed` with its error text.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
@@ -216,6 +238,7 @@ extension_sql_file!(
         weston_etl_begin,
         weston_etl_progress,
         weston_etl_finish,
+        weston_etl_finish_partial,
         weston_etl_fail,
         weston_etl_skip,
         weston_etl_set_stats,

@@ -265,7 +265,7 @@ async fn nightly(db: &TestDb) -> String {
         .await
         .expect("the loader's run");
     assert!(
-        outcome.stats.failed_symbols.is_empty(),
+        outcome.stats.unserved.is_empty(),
         "{:?}",
         outcome.stats
     );

@@ -9,6 +9,10 @@ pub enum LoaderError {
     /// The run failed (and etl_run says why, when a run was begun): exit 1.
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
+    /// The run finished, but some data could not be had from any provider (recorded as
+    /// `partial`, the symbols and kinds named in `etl_run.stats`): exit 3.
+    #[error("{0}")]
+    Partial(String),
     /// Another session holds the run lock (recorded as `skipped`): exit 75.
     #[error("the run is skipped: {0}")]
     Locked(String),
@@ -19,6 +23,7 @@ impl LoaderError {
         ExitCode::from(match self {
             LoaderError::Failed(_) => 1,
             LoaderError::Config(_) => 2,
+            LoaderError::Partial(_) => 3,
             LoaderError::Locked(_) => 75,
         })
     }

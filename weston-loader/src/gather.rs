@@ -2,12 +2,12 @@
 //! described) metadata of symbols sharing one window, into the batch shape they are
 //! written in. A symbol for which every provider failed is left out whole.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::model::{Batch, ProviderName, Sourced};
+use crate::model::{Batch, DataKind, ProviderName, Sourced, Unserved};
 use crate::providers::{BarsOutcome, ProviderChain};
 
 /// Symbol metadata requests in flight at once (each provider's rate limiter paces them).
@@ -19,7 +19,7 @@ pub struct Gathered {
     /// Every served symbol's rows; each has its `securities` row (described or bare).
     pub rows: Batch,
     /// Symbols left out whole, because every provider failed for some of their data.
-    pub failed: Vec<(String, String)>,
+    pub failed: Vec<Unserved>,
 }
 
 impl Gathered {
@@ -51,19 +51,19 @@ pub async fn gather(
     sessions: &[NaiveDate],
     described: &HashSet<String>,
 ) -> Gathered {
-    let mut failed: BTreeMap<String, String> = BTreeMap::new();
+    let mut failed = Failures::default();
 
     let bars = chain.bars(symbols, sessions).await;
     for (symbol, error) in unserved_bars(chain, &bars) {
-        failed.entry(symbol).or_insert(error);
+        failed.add(symbol, DataKind::Bars, error);
     }
     let splits = chain.splits_many(symbols, from, to).await;
     for (symbol, error) in splits.failures {
-        failed.entry(symbol).or_insert_with(|| error.to_string());
+        failed.add(symbol, DataKind::Splits, error.to_string());
     }
     let dividends = chain.dividends_many(symbols, from, to).await;
     for (symbol, error) in dividends.failures {
-        failed.entry(symbol).or_insert_with(|| error.to_string());
+        failed.add(symbol, DataKind::Dividends, error.to_string());
     }
     let mut securities = BTreeMap::new();
     let permits = Arc::new(tokio::sync::Semaphore::new(SECURITY_CONCURRENCY));
@@ -82,14 +82,12 @@ pub async fn gather(
                 securities.insert(symbol, info);
             }
             Ok((_, Ok(None))) => {}
-            Ok((symbol, Err(e))) => {
-                failed.entry(symbol).or_insert_with(|| e.to_string());
-            }
+            Ok((symbol, Err(e))) => failed.add(symbol, DataKind::Metadata, e.to_string()),
             Err(e) => tracing::error!("a metadata request panicked: {e}"),
         }
     }
 
-    let served = |symbol: &str| !failed.contains_key(symbol);
+    let served = |symbol: &str| !failed.0.contains_key(symbol);
     let mut rows = Batch {
         bars: bars
             .bars
@@ -142,7 +140,27 @@ pub async fn gather(
     (rows.described, rows.undescribed) = (described, undescribed);
     Gathered {
         rows,
-        failed: failed.into_iter().collect(),
+        failed: failed
+            .0
+            .into_iter()
+            .map(|(symbol, (kinds, errors))| Unserved {
+                symbol,
+                kinds: kinds.into_iter().collect(),
+                error: errors.join("; "),
+            })
+            .collect(),
+    }
+}
+
+/// Per symbol, the kinds of data no provider answered for and the errors.
+#[derive(Default)]
+struct Failures(BTreeMap<String, (BTreeSet<DataKind>, Vec<String>)>);
+
+impl Failures {
+    fn add(&mut self, symbol: String, kind: DataKind, error: String) {
+        let (kinds, errors) = self.0.entry(symbol).or_default();
+        kinds.insert(kind);
+        errors.push(error);
     }
 }
 

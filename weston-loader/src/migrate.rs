@@ -17,6 +17,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (7, "weston_etl_set_stats(bigint,jsonb)"),
     (9, "weston.weston_version()"),
+    (14, "weston_etl_finish_partial(bigint,text)"),
     (17, "weston_universe(date)"),
 ];
 

@@ -150,5 +150,45 @@ pub struct RunStats {
     pub rejected: usize,
     /// The first rejections, for `status`; every one is logged.
     pub rejections: Vec<String>,
-    pub failed_symbols: Vec<String>,
+    /// Symbols some of whose data no provider could answer for (the run is `partial`).
+    pub unserved: Vec<Unserved>,
+}
+
+/// A kind of data a run asks the providers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataKind {
+    Bars,
+    Splits,
+    Dividends,
+    Metadata,
+}
+
+impl DataKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataKind::Bars => "bars",
+            DataKind::Splits => "splits",
+            DataKind::Dividends => "dividends",
+            DataKind::Metadata => "metadata",
+        }
+    }
+}
+
+/// A symbol whose `kinds` no provider could answer for (a failure, never an empty answer).
+/// Its rows are left out of the run whole, so the next run asks again from its last
+/// stored date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unserved {
+    pub symbol: String,
+    pub kinds: Vec<DataKind>,
+    /// The providers' errors, for the operator.
+    pub error: String,
+}
+
+impl std::fmt::Display for Unserved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
+        write!(f, "{} ({}): {}", self.symbol, kinds.join(", "), self.error)
+    }
 }

@@ -1,6 +1,6 @@
 //! A run's provenance in `etl_run`, written only through the extension's `weston_etl_*`
 //! functions: the advisory lock that admits one loader per database, begin, progress (in
-//! each batch's transaction), finish, fail and skip.
+//! each batch's transaction), finish (succeeded or partial), fail and skip.
 //!
 //! One connection holds a session advisory lock for the whole run and writes every batch;
 //! a failure is recorded through a fresh pool connection, because the run's own connection
@@ -22,6 +22,8 @@ pub struct LockedSession {
     conn: PgConnection,
     /// Whether the extension can store a run's stats (`weston_etl_set_stats`, 0.3.0).
     stores_stats: bool,
+    /// Whether it can record a partial run (`weston_etl_finish_partial`, 0.4.0).
+    records_partial: bool,
 }
 
 /// Takes the run lock on a connection of its own. When another session holds it, the run
@@ -50,7 +52,13 @@ pub async fn lock(pool: &PgPool) -> Result<LockedSession, LoaderError> {
              until a superuser runs ALTER EXTENSION pg_weston UPDATE"
         );
     }
-    Ok(LockedSession { conn, stores_stats })
+    let records_partial =
+        has_function(&mut conn, "weston_etl_finish_partial(bigint,text)").await?;
+    Ok(LockedSession {
+        conn,
+        stores_stats,
+        records_partial,
+    })
 }
 
 async fn has_function(conn: &mut PgConnection, signature: &str) -> Result<bool, sqlx::Error> {
@@ -80,16 +88,25 @@ impl LockedSession {
         &mut self.conn
     }
 
-    /// Stores the stats and marks the run `succeeded` in one transaction, then releases the
-    /// lock. When that fails, the run is recorded as failed instead; the error is the
-    /// message for the operator.
+    /// Stores the stats and marks the run `succeeded` (or `partial`, saying what could not
+    /// be had) in one transaction, then releases the lock. When that fails, the run is
+    /// recorded as failed instead; the error is the message for the operator.
     pub async fn finish(
         mut self,
         pool: &PgPool,
         run_id: i64,
         stats: &RunStats,
+        partial: Option<&str>,
     ) -> Result<(), String> {
-        if let Err(e) = self.succeed(run_id, stats).await {
+        if partial.is_some() && !self.records_partial {
+            let message = format!(
+                "{} (recorded as failed: this pg_weston has no weston_etl_finish_partial; as a \
+                 superuser run ALTER EXTENSION pg_weston UPDATE)",
+                partial.unwrap_or_default()
+            );
+            return Err(self.fail(pool, run_id, &message, stats).await);
+        }
+        if let Err(e) = self.end(run_id, stats, partial).await {
             let message = format!("finishing the run: {}", crate::error::describe(&e));
             return Err(self.fail(pool, run_id, &message, stats).await);
         }
@@ -103,15 +120,24 @@ impl LockedSession {
         Ok(())
     }
 
-    async fn succeed(&mut self, run_id: i64, stats: &RunStats) -> Result<(), sqlx::Error> {
+    async fn end(
+        &mut self,
+        run_id: i64,
+        stats: &RunStats,
+        partial: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.conn.begin().await?;
         if self.stores_stats {
             set_stats(&mut tx, run_id, stats).await?;
         }
-        sqlx::query("SELECT weston_etl_finish($1)")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
+        match partial {
+            None => sqlx::query("SELECT weston_etl_finish($1)").bind(run_id),
+            Some(summary) => sqlx::query("SELECT weston_etl_finish_partial($1, $2)")
+                .bind(run_id)
+                .bind(summary),
+        }
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await
     }
 

@@ -69,34 +69,47 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         .into_iter()
         .map(|s| (s.provider.clone(), s))
         .collect();
-    let failure = match result {
-        Err(e) => Some(crate::error::describe(&*e)),
-        Ok(()) if !stats.failed_symbols.is_empty() => Some(format!(
-            "no provider could serve {} of {} symbols: {}",
-            stats.failed_symbols.len(),
-            stats.symbols,
-            stats
-                .failed_symbols
-                .iter()
-                .take(20)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; ")
-        )),
-        Ok(()) => None,
+    let ending = match result {
+        Err(e) => Err(crate::error::describe(&*e)),
+        Ok(()) if !stats.unserved.is_empty() => Ok(Some(partial_summary(&stats))),
+        Ok(()) => Ok(None),
     };
-    let finished = match failure {
-        None => session.finish(pool, run_id, &stats).await,
-        Some(message) => Err(session.fail(pool, run_id, &message, &stats).await),
+    let finished = match ending {
+        Ok(partial) => session
+            .finish(pool, run_id, &stats, partial.as_deref())
+            .await
+            .map(|()| partial),
+        Err(message) => Err(session.fail(pool, run_id, &message, &stats).await),
     };
     match finished {
-        Ok(()) => Ok(RunOutcome {
+        Ok(None) => Ok(RunOutcome {
             run_id,
             stats,
             seconds: started.elapsed().as_secs_f64(),
         }),
+        Ok(Some(summary)) => Err(LoaderError::Partial(format!(
+            "run {run_id} is partial: {summary}"
+        ))),
         Err(message) => Err(LoaderError::Failed(anyhow::anyhow!(message))),
     }
+}
+
+/// What a partial run could not have, for `etl_run.error` (the full list is in its stats).
+fn partial_summary(stats: &RunStats) -> String {
+    const NAMED: usize = 20;
+    let named: Vec<String> = stats
+        .unserved
+        .iter()
+        .take(NAMED)
+        .map(ToString::to_string)
+        .collect();
+    format!(
+        "no provider could answer for {} of {} symbols (left out of this run, asked again by the next): {}{}",
+        stats.unserved.len(),
+        stats.symbols,
+        named.join("; "),
+        if stats.unserved.len() > NAMED { "; …" } else { "" }
+    )
 }
 
 /// One run's loading: what every batch needs.
@@ -161,16 +174,17 @@ impl Load<'_> {
         Ok(())
     }
 
-    /// Counts the symbols no provider could serve; stops the run when none could be.
+    /// Records the symbols no provider could serve; stops the run when none could be.
     fn note_failed(
         &mut self,
         gathered: &Gathered,
         symbols: &[String],
         (from, to): (chrono::NaiveDate, chrono::NaiveDate),
     ) -> anyhow::Result<()> {
-        for (symbol, error) in &gathered.failed {
-            tracing::error!(%symbol, %error, "no provider could serve the symbol");
-            self.stats.failed_symbols.push(format!("{symbol}: {error}"));
+        for unserved in &gathered.failed {
+            tracing::error!(symbol = %unserved.symbol, kinds = ?unserved.kinds, error = %unserved.error,
+                "no provider could answer for the symbol; its rows are left out of this run");
+            self.stats.unserved.push(unserved.clone());
         }
         if gathered.failed.len() == symbols.len() && !symbols.is_empty() {
             anyhow::bail!(
@@ -179,7 +193,7 @@ impl Load<'_> {
                 symbols.len(),
                 symbols.first().map_or("", |s| s.as_str()),
                 symbols.last().map_or("", |s| s.as_str()),
-                gathered.failed[0].1
+                gathered.failed[0].error
             );
         }
         Ok(())

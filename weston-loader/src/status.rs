@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::model::RunStats;
+use crate::model::{RunStats, Unserved};
 use crate::LoaderError;
 
 #[derive(Debug, Serialize)]
@@ -67,6 +67,9 @@ pub struct RunSummary {
     /// Rows supplied and HTTP calls per provider, from `etl_run.stats`.
     #[sqlx(skip)]
     pub providers: Vec<ProviderUse>,
+    /// Symbols and kinds of data no provider could answer for (a `partial` run).
+    #[sqlx(skip)]
+    pub unserved: Vec<Unserved>,
     /// `etl_run.stats`, read through the type the loader wrote it with.
     #[serde(skip)]
     stats: sqlx::types::Json<RunStats>,
@@ -87,6 +90,7 @@ impl RunSummary {
     fn read_stats(&mut self) {
         let stats = &self.stats.0;
         self.rows_rejected = stats.rejected;
+        self.unserved = stats.unserved.clone();
         self.providers = stats
             .providers
             .iter()
@@ -308,7 +312,19 @@ pub fn render_human(status: &Status) -> String {
                         .unwrap_or_default()
                 ));
             }
+            for u in r.unserved.iter().take(UNSERVED_SHOWN) {
+                out.push_str(&format!("         not served: {u}\n"));
+            }
+            if r.unserved.len() > UNSERVED_SHOWN {
+                out.push_str(&format!(
+                    "         not served: {} more (status --json lists them all)\n",
+                    r.unserved.len() - UNSERVED_SHOWN
+                ));
+            }
         }
     }
     out
 }
+
+/// Symbols not served listed per run in the human report.
+const UNSERVED_SHOWN: usize = 10;

@@ -51,7 +51,8 @@ impl FmpProvider {
         )
     }
 
-    /// A JSON array answer; a 404 is an empty one.
+    /// A JSON array answer. FMP answers `[]` for a symbol without rows (or unknown to it);
+    /// a 404 means the endpoint is missing and is an error, never an empty answer.
     async fn list<T: DeserializeOwned>(
         &self,
         endpoint: &str,
@@ -59,11 +60,7 @@ impl FmpProvider {
         query: &[(&str, &str)],
     ) -> Result<Vec<T>, ProviderError> {
         let url = self.url(endpoint, query);
-        Ok(self
-            .http
-            .get_json::<Vec<T>>(url, endpoint, symbol)
-            .await?
-            .unwrap_or_default())
+        self.http.get_json::<Vec<T>>(url, endpoint, symbol).await
     }
     /// A calendar listing (every symbol) over `[from, to]`, asked in windows of at most
     /// CALENDAR_WINDOW_DAYS days, the longest range the calendars answer.

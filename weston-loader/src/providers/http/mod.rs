@@ -124,9 +124,32 @@ impl HttpClient {
         }
     }
 
-    /// GET `url` (without key) and parse its JSON body; `None` for HTTP 404. Transient
-    /// failures and 429s are retried (bounded); any other failure is returned classified.
+    /// GET `url` (without key) and parse its JSON body. Transient failures and 429s are
+    /// retried (bounded); any other failure is returned classified. An HTTP 404 is a failure
+    /// too: the endpoints asked this way name the symbol in the query and answer `[]` (or no
+    /// results) for one they do not know, so a 404 says the endpoint itself is missing (a
+    /// plan without it, a moved path), never that there is nothing.
     pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        endpoint: &str,
+        symbol: &str,
+    ) -> Result<T, ProviderError> {
+        let shown = without_key(&url).to_string();
+        self.get_json_or_unknown(url, endpoint, symbol)
+            .await?
+            .ok_or_else(|| {
+                self.malformed(
+                    endpoint,
+                    symbol,
+                    format!("GET {shown}: HTTP 404, the endpoint is missing (not read as an empty answer)"),
+                )
+            })
+    }
+
+    /// Like `get_json`, `None` for HTTP 404: only for an endpoint whose path names the
+    /// symbol, where a 404 is the provider's documented "unknown symbol".
+    pub async fn get_json_or_unknown<T: DeserializeOwned>(
         &self,
         url: Url,
         endpoint: &str,

@@ -71,7 +71,8 @@ impl PolygonProvider {
         Ok(url)
     }
 
-    /// Every page's `results`, following `next_url`. A 404 is an empty answer.
+    /// Every page's `results`, following `next_url`. Aggregates and reference listings
+    /// answer HTTP 200 without `results` for a ticker without rows, so a 404 is an error.
     async fn paged<T: DeserializeOwned>(
         &self,
         first: Url,
@@ -81,9 +82,7 @@ impl PolygonProvider {
         let mut rows = Vec::new();
         let mut url = first;
         for _ in 0..MAX_PAGES {
-            let Some(page) = self.http.get_json::<Page<T>>(url, endpoint, symbol).await? else {
-                return Ok(rows);
-            };
+            let page = self.http.get_json::<Page<T>>(url, endpoint, symbol).await?;
             if page.adjusted == Some(true) {
                 return Err(self.http.malformed(
                     endpoint,
@@ -338,9 +337,10 @@ impl Provider for PolygonProvider {
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {
         const ENDPOINT: &str = "/v3/reference/tickers/{T}";
         let url = self.url(&["v3", "reference", "tickers", symbol], &[]);
+        // The one endpoint whose 404 (`NOT_FOUND`) means "no such ticker".
         let Some(envelope) = self
             .http
-            .get_json::<DetailsEnvelope>(url, ENDPOINT, symbol)
+            .get_json_or_unknown::<DetailsEnvelope>(url, ENDPOINT, symbol)
             .await?
         else {
             return Ok(None);
