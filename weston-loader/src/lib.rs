@@ -9,6 +9,7 @@ pub mod model;
 pub mod plan;
 pub mod provenance;
 pub mod providers;
+pub mod quality;
 pub mod run;
 pub mod status;
 pub mod store;
