@@ -103,14 +103,15 @@ async fn a_failing_calendar_loses_no_split_with_fmp_alone() {
         let db = TestDb::migrated(&format!("calendar_fmp_{fault:?}").to_lowercase()).await;
         let server = TestServer::start(fmp(fault, false)).await;
         let out = run(&db, &server, None);
-        assert_eq!(out.status.code(), Some(0), "{fault:?}: {}", output_text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{fault:?}: {}",
+            output_text(&out)
+        );
         assert_eq!(
             splits(&db).await,
-            [(
-                "AAPL".to_owned(),
-                "2020-08-31".to_owned(),
-                "4:1".to_owned()
-            )],
+            [("AAPL".to_owned(), "2020-08-31".to_owned(), "4:1".to_owned())],
             "{fault:?}: FMP's per-symbol endpoint supplied the split"
         );
         assert_eq!(last_run(&db).await.0, "succeeded", "{fault:?}");
@@ -127,7 +128,12 @@ async fn a_failing_calendar_loses_no_split_when_polygon_lists_them() {
         })
         .await;
         let out = run(&db, &fmp_server, Some(&polygon));
-        assert_eq!(out.status.code(), Some(0), "{fault:?}: {}", output_text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{fault:?}: {}",
+            output_text(&out)
+        );
         let stored: Vec<(String, String)> =
             sqlx::query_as("SELECT symbol || ' ' || date::text, provider FROM splits")
                 .fetch_all(&db.pool)
@@ -161,11 +167,7 @@ async fn a_symbol_nobody_can_answer_for_makes_the_run_partial_and_is_named() {
         // AAPL is loaded with its split; MSFT is left out whole, to be asked again.
         assert_eq!(
             splits(&db).await,
-            [(
-                "AAPL".to_owned(),
-                "2020-08-31".to_owned(),
-                "4:1".to_owned()
-            )]
+            [("AAPL".to_owned(), "2020-08-31".to_owned(), "4:1".to_owned())]
         );
         let msft_rows: i64 =
             sqlx::query_scalar("SELECT count(*) FROM prices_daily WHERE symbol = 'MSFT'")

@@ -264,11 +264,7 @@ async fn nightly(db: &TestDb) -> String {
     let outcome = weston_loader::run::run(&db.pool, args)
         .await
         .expect("the loader's run");
-    assert!(
-        outcome.stats.unserved.is_empty(),
-        "{:?}",
-        outcome.stats
-    );
+    assert!(outcome.stats.unserved.is_empty(), "{:?}", outcome.stats);
     text(db, "SELECT weston_rotate_partitions()->>'status'").await
 }
 

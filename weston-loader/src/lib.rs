@@ -11,6 +11,7 @@ pub mod pgurl;
 pub mod plan;
 pub mod provenance;
 pub mod providers;
+pub mod quality;
 pub mod run;
 pub mod scratch;
 pub mod snapshot;

@@ -52,8 +52,7 @@ pub async fn lock(pool: &PgPool) -> Result<LockedSession, LoaderError> {
              until a superuser runs ALTER EXTENSION pg_weston UPDATE"
         );
     }
-    let records_partial =
-        has_function(&mut conn, "weston_etl_finish_partial(bigint,text)").await?;
+    let records_partial = has_function(&mut conn, "weston_etl_finish_partial(bigint,text)").await?;
     Ok(LockedSession {
         conn,
         stores_stats,

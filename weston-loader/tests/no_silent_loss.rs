@@ -85,7 +85,10 @@ async fn a_calendar_that_404s_is_asked_per_symbol_not_read_as_no_splits() {
         "the 404 of the calendar is not 'no splits': FMP's per-symbol endpoint supplies it"
     );
     assert_eq!(
-        (outcome.rows[0].row.numerator, outcome.rows[0].row.denominator),
+        (
+            outcome.rows[0].row.numerator,
+            outcome.rows[0].row.denominator
+        ),
         (dec!(4), dec!(1))
     );
     assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
@@ -109,7 +112,11 @@ async fn every_calendar_fault_falls_back_to_fmp_per_symbol() {
             [("AAPL", "2020-08-31".to_owned(), ProviderName::Fmp)],
             "{fault:?}"
         );
-        assert!(outcome.failures.is_empty(), "{fault:?}: {:?}", outcome.failures);
+        assert!(
+            outcome.failures.is_empty(),
+            "{fault:?}: {:?}",
+            outcome.failures
+        );
         let dividends = chain
             .dividends_many(&universe(), date("2020-01-01"), date("2020-12-31"))
             .await;
