@@ -124,6 +124,7 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
         BTreeMap::from([
             ("abandoned", "0"),
             ("failed", "1"),
+            ("partial", "0"),
             ("running", "0"),
             ("skipped", "0"),
             ("succeeded", "1")
