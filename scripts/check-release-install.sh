@@ -15,7 +15,7 @@ scratch="${admin%/*}/$db"
 "${psql[@]}" "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 test_objects=$("${psql[@]}" "$scratch" <<'SQL'
 CREATE EXTENSION pg_weston;
-SELECT weston_version() IS NOT NULL AS calls_into_the_library \gset
+SELECT weston.weston_version() IS NOT NULL AS calls_into_the_library \gset
 SELECT string_agg(pg_describe_object(classid, objid, objsubid), ', ')
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'

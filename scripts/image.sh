@@ -121,8 +121,8 @@ buildah run --isolation chroot --network host --user postgres \
         q "CREATE DATABASE smoke" >/dev/null
         DB=smoke q "CREATE EXTENSION pg_weston; CREATE TABLE bars (d date NOT NULL, v int) PARTITION BY RANGE (d);
                     CREATE TABLE bars_default PARTITION OF bars DEFAULT;
-                    INSERT INTO weston_partition_config (parent) VALUES ('"'"'bars'"'"')" >/dev/null
-        DB=smoke check "SELECT weston_rotate_partitions()->>'"'"'status'"'"'" succeeded
+                    INSERT INTO weston.weston_partition_config (parent) VALUES ('"'"'bars'"'"')" >/dev/null
+        DB=smoke check "SELECT weston.weston_rotate_partitions()->>'"'"'status'"'"'" succeeded
         DB=smoke check "SELECT count(*) >= 4 FROM pg_inherits WHERE inhparent = '"'"'bars'"'"'::regclass" t
         check "SELECT count(*) FROM prices_daily" 0
         check "SELECT count(*) > 8 FROM pg_inherits WHERE inhparent = '"'"'prices_daily'"'"'::regclass" t

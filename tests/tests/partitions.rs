@@ -743,12 +743,12 @@ async fn on_a_standby_rotation_is_a_no_op() {
             .fetch_one(&standby)
             .await
             .unwrap();
-        let result: JsonValue = sqlx::query_scalar("SELECT weston_rotate_partitions()")
+        let result: JsonValue = sqlx::query_scalar("SELECT weston.weston_rotate_partitions()")
             .fetch_one(&standby)
             .await
             .unwrap();
         let health: i64 =
-            sqlx::query_scalar("SELECT default_rows FROM weston_partition_health('bars')")
+            sqlx::query_scalar("SELECT default_rows FROM weston.weston_partition_health('bars')")
                 .fetch_one(&standby)
                 .await
                 .unwrap();
