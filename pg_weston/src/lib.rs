@@ -84,6 +84,8 @@ mod tests {
         Spi::run(
             "CREATE ROLE weston_test_owner NOLOGIN;
              GRANT CREATE ON SCHEMA public TO weston_test_owner;
+             -- As migration 0009 gives dba: the owner's work reads pg_weston's schema.
+             GRANT USAGE ON SCHEMA weston TO weston_test_owner;
              CREATE TABLE owned (d date NOT NULL, v int) PARTITION BY RANGE (d);
              CREATE TABLE owned_default PARTITION OF owned DEFAULT;
              ALTER TABLE owned OWNER TO weston_test_owner;
