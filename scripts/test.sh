@@ -51,7 +51,7 @@ export WESTON_TEST_CRON_URL="postgres://postgres@127.0.0.1:$WESTON_PGPORT/$WESTO
 # tests/tests/alerting.rs runs Prometheus, Alertmanager and both exporters on free loopback
 # ports, or on WESTON_TEST_MONITORING_PORT_BASE + 0..5 when set.
 tier 2 "integration tests against PostgreSQL 15 on port $WESTON_PGPORT" \
-    cargo test --release -p weston-tests -- --test-threads "${WESTON_TEST_THREADS:-4}"
+    cargo test --release --no-fail-fast -p weston-tests -- --test-threads "${WESTON_TEST_THREADS:-4}"
 # Benchmarks assert no speed, but one that no longer runs fails here (seconds each).
 tier 2c "every benchmark in smoke mode (scripts/bench.sh --smoke) on the same cluster" \
     env WESTON_BENCH_ADMIN_URL="$WESTON_TEST_ADMIN_URL" bash scripts/bench.sh --smoke

@@ -205,9 +205,16 @@ async fn a_new_developer_reads_adjusted_prices_in_python() {
 fn the_env_local_template_names_every_loader_variable() {
     let template = std::fs::read_to_string(repo().join(".env.local.example")).unwrap();
     let mut missing = Vec::new();
-    for command in ["migrate", "run", "status"] {
+    for command in [
+        &["migrate"][..],
+        &["run"],
+        &["status"],
+        &["verify"],
+        &["scratch", "create"],
+    ] {
         let out = Command::new(weston_tests::loader_bin())
-            .args([command, "--help"])
+            .args(command)
+            .arg("--help")
             .output()
             .expect("weston-loader --help");
         assert!(out.status.success(), "{}", output_text(&out));
