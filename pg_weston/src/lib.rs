@@ -94,7 +94,7 @@ mod tests {
              GRANT INSERT ON ran_as TO PUBLIC;
              CREATE FUNCTION note_who() RETURNS trigger LANGUAGE plpgsql AS $$
              BEGIN
-                 INSERT INTO ran_as SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+                 INSERT INTO public.ran_as SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
                  RETURN OLD;
              END $$;
              CREATE TRIGGER planted BEFORE DELETE ON owned_default FOR EACH ROW EXECUTE FUNCTION note_who();
