@@ -67,7 +67,16 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
         locking: MIGRATOR.locking,
         no_tx: MIGRATOR.no_tx,
     };
-    early.run(&db.pool).await.expect("migrations 1 to 4");
+    // Applied as the loader applies migrations (in pg_weston's schema), on one session.
+    let mut conn = db.pool.acquire().await.unwrap();
+    let before = weston_loader::home::enter_for_migrations(&mut conn)
+        .await
+        .unwrap();
+    early.run(&mut *conn).await.expect("migrations 1 to 4");
+    weston_loader::home::restore_search_path(&mut conn, &before)
+        .await
+        .unwrap();
+    drop(conn);
     seed_small_market(&db.pool).await;
     // Migration 6 changes owners and grants, then creates schema app: refuse that last
     // step, so the migration fails after it changed things.
@@ -163,7 +172,7 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
     assert_eq!(snapshots(&dir).len(), 2, "nothing pending took a snapshot");
     let mut newest = Vec::new();
     for _ in 0..2 {
-        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 8")
+        sqlx::query("DELETE FROM weston._sqlx_migrations WHERE version = 8")
             .execute(&db.pool)
             .await
             .unwrap();

@@ -13,7 +13,11 @@ DECLARE
     reader        text := pg_catalog.current_setting('weston_scratch.reader');
     tables_schema text := pg_catalog.current_setting('weston_scratch.tables_schema');
     ext_schema    text := pg_catalog.current_setting('weston_scratch.extension_schema');
-    market_tables text[] := ARRAY['securities', 'prices_daily', 'splits', 'dividends', 'etl_run'];
+    -- security_identity and ticker_history exist from migration 0016 on (missing ones are
+    -- not imported).
+    market_tables text[] := ARRAY['securities', 'prices_daily', 'splits', 'dividends', 'etl_run',
+                                  'security_identity', 'ticker_history'];
+    ticker_pieces text := pg_catalog.current_setting('weston_scratch.ticker_pieces');
     search_path   text := pg_catalog.current_setting('weston_scratch.search_path');
     market_table  text;
 BEGIN
@@ -37,12 +41,19 @@ BEGIN
         tables_schema, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(t), ', ') FROM pg_catalog.unnest(market_tables) t),
         tables_schema);
     FOREACH market_table IN ARRAY market_tables LOOP
+        CONTINUE WHEN pg_catalog.to_regclass(pg_catalog.format('%I.%I', tables_schema, market_table)) IS NULL;
         EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %I.%I FROM PUBLIC', tables_schema, market_table);
         EXECUTE pg_catalog.format('GRANT SELECT ON TABLE %I.%I TO %I', tables_schema, market_table, owner_role);
     END LOOP;
     EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', ext_schema);
     EXECUTE pg_catalog.format('CREATE EXTENSION pg_weston WITH SCHEMA %I VERSION %L',
         ext_schema, pg_catalog.current_setting('weston_scratch.extension_version'));
+    IF ticker_pieces <> '' THEN
+        -- The shared session printed the definition with the names its search_path sees
+        -- unqualified: the same schema here, for this transaction.
+        PERFORM pg_catalog.set_config('search_path', pg_catalog.quote_ident(tables_schema) || ', pg_catalog', true);
+        EXECUTE ticker_pieces;
+    END IF;
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I, %I TO %I', tables_schema, ext_schema, owner_role);
     IF search_path <> '' THEN
         EXECUTE pg_catalog.format('ALTER DATABASE %I SET search_path = %s', pg_catalog.current_database(), search_path);

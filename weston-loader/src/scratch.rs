@@ -37,6 +37,8 @@ struct Shared {
     extension_schema: Option<String>,
     extension_version: Option<String>,
     search_path: String,
+    /// The definition of the reads' ticker resolution (migration 0016), '' before it.
+    ticker_pieces: String,
     caller_is_superuser: Option<bool>,
 }
 
@@ -229,6 +231,10 @@ async fn build(
         ("weston_scratch.extension_schema", extension_schema),
         ("weston_scratch.extension_version", version),
         ("weston_scratch.search_path", shared.search_path.as_str()),
+        (
+            "weston_scratch.ticker_pieces",
+            shared.ticker_pieces.as_str(),
+        ),
     ] {
         set(&mut scratch, name, value).await?;
     }
