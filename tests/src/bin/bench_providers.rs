@@ -99,6 +99,11 @@ fn polygon_api(seen: &Seen) -> Reply {
                 n = rows.len()
             ))
         }
+        // The bench's market has no corporate actions: a reference listing answers an empty
+        // page (a 404 would be an error since issue 13, never "no events").
+        ["", "v3", "reference", "splits" | "dividends"] => {
+            Reply::json(r#"{"results":[],"status":"OK","request_id":"r"}"#)
+        }
         _ => Reply::status(
             404,
             r#"{"status":"NOT_FOUND","request_id":"r","message":"Not found."}"#,
