@@ -40,6 +40,15 @@ fn releases() -> Vec<Release> {
     RELEASES.get_or_init(install_released_scripts).clone()
 }
 
+/// Whether `version` predates 0.4.0, the first version whose control file names its schema.
+fn released_before_schema_weston(version: &str) -> bool {
+    let parts: Vec<u32> = version
+        .split('.')
+        .map(|part| part.parse().unwrap_or_else(|_| panic!("version {version}: not x.y.z")))
+        .collect();
+    parts.as_slice() < [0, 4, 0].as_slice()
+}
+
 fn install_released_scripts() -> Vec<Release> {
     let released = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/released");
     let extension_dir = PathBuf::from(pg_config("sharedir")).join("extension");
@@ -74,7 +83,7 @@ fn install_released_scripts() -> Vec<Release> {
                     target.display()
                 )
             });
-        if version != CURRENT {
+        if released_before_schema_weston(version) {
             // Released before 0.4.0, whose control file names schema weston: those versions
             // had none, and were installed where the session's search_path put them (public).
             // A secondary control file gives an install of that version its old schema, so
