@@ -237,7 +237,7 @@ pub async fn audit_command(pool: &PgPool, args: &AuditArgs) -> Result<AuditOutco
         .await?;
     let result = async {
         let conn = session.connection();
-        let mut auditor = Auditor::new(conn, run_id, args.knobs.batch_symbols).await?;
+        let mut auditor = Auditor::new(conn, run_id, args.knobs.audit_batch_symbols).await?;
         auditor.audit(conn, &symbols, (from, to)).await?;
         anyhow::Ok(auditor.finish())
     }

@@ -157,7 +157,7 @@ pub struct RunArgs {
 pub struct AuditKnobs {
     /// Securities whose stored history the audit reads and holds at once (1 to 10000).
     #[arg(long = "audit-batch-symbols", env = AUDIT_BATCH_ENV, default_value_t = 100, value_parser = |s: &str| bounded::<usize>(s, AUDIT_BATCH_ENV, "a number of symbols", 1..=10_000))]
-    pub batch_symbols: usize,
+    pub audit_batch_symbols: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -356,6 +356,31 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The audit's knobs sit next to the run's without a clash of names.
+    #[test]
+    fn run_and_audit_parse_their_knobs() {
+        let cli = Cli::try_parse_from([
+            "weston-loader",
+            "run",
+            "--provider",
+            "mock",
+            "--audit-batch-symbols",
+            "7",
+            "--batch-symbols",
+            "9",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("run");
+        };
+        assert_eq!((run.audit.audit_batch_symbols, run.batch_symbols), (7, 9));
+        let cli = Cli::try_parse_from(["weston-loader", "audit", "--symbols", "A,B"]).unwrap();
+        let Command::Audit(audit) = cli.command else {
+            panic!("audit");
+        };
+        assert_eq!(audit.symbols, ["A", "B"]);
     }
 
     #[test]

@@ -54,3 +54,65 @@ pub async fn record(
         seen_again: inserted.len() as u64 - new,
     })
 }
+
+/// Open findings of one rule, for `status`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OpenByRule {
+    pub rule: String,
+    pub open: i64,
+    pub oldest: chrono::NaiveDate,
+    pub last_seen_by: i64,
+}
+
+/// `status`'s data-quality section: open findings per rule and the last reconciliation.
+#[derive(Debug, Clone, Serialize)]
+pub struct QualityStatus {
+    pub open_findings: Vec<OpenByRule>,
+    /// The latest run that reconciled, and what it found.
+    pub reconciliation: Option<(i64, crate::model::ReconcileStats)>,
+}
+
+pub async fn quality_status(pool: &sqlx::PgPool) -> Result<QualityStatus, sqlx::Error> {
+    let open_findings = sqlx::query_as(include_str!("../sql/open_findings.sql"))
+        .fetch_all(pool)
+        .await?;
+    let last: Option<(i64, sqlx::types::Json<crate::model::ReconcileStats>)> =
+        sqlx::query_as(include_str!("../sql/last_reconciliation.sql"))
+            .fetch_optional(pool)
+            .await?;
+    Ok(QualityStatus {
+        open_findings,
+        reconciliation: last.map(|(run, stats)| (run, stats.0)),
+    })
+}
+
+/// The human lines of `status` for the data-quality section.
+pub fn render_quality(q: &QualityStatus) -> String {
+    let total: i64 = q.open_findings.iter().map(|r| r.open).sum();
+    let mut out = format!("open data-quality findings: {total}\n");
+    for r in &q.open_findings {
+        out.push_str(&format!(
+            "  {:<22} {:>6} open, oldest {}, last seen by run {}\n",
+            r.rule, r.open, r.oldest, r.last_seen_by
+        ));
+    }
+    if let Some((run, r)) = &q.reconciliation {
+        out.push_str(&format!(
+            "reconciliation (run {run}): {} of {} sampled sessions compared, {} disagreements{}{}\n",
+            r.compared,
+            r.sampled,
+            r.disagreements,
+            if r.unanswered.is_empty() {
+                String::new()
+            } else {
+                format!(", {} unanswered (not agreeing)", r.unanswered.len())
+            },
+            if r.errors.is_empty() {
+                String::new()
+            } else {
+                format!("; second provider failed: {}", r.errors.join("; "))
+            }
+        ));
+    }
+    out
+}

@@ -119,7 +119,7 @@ async fn audit_loaded(
     (today, providers): (chrono::NaiveDate, &[Arc<dyn Provider>]),
     stats: &mut RunStats,
 ) -> anyhow::Result<()> {
-    let mut auditor = Auditor::new(conn, run_id, args.audit.batch_symbols).await?;
+    let mut auditor = Auditor::new(conn, run_id, args.audit.audit_batch_symbols).await?;
     for (&window, symbols) in &plan.groups {
         auditor.audit(conn, symbols, window).await?;
     }
