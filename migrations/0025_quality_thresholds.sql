@@ -37,5 +37,7 @@ INSERT INTO quality_thresholds (rule, params, note) VALUES
      'cent and 100 shares of difference are rounding; beyond that, 25 bp of close or 20 % of volume (providers'' '
      'consolidated volumes differ by a few percent from late trade reports) is a real disagreement.');
 
-GRANT SELECT ON TABLE quality_thresholds TO etl_writer, app_rw, app_ro, dba;
-GRANT UPDATE (params, note, updated_at) ON TABLE quality_thresholds TO dba;
+-- dba owns the market-data tables (0006); 0018 left quality_findings to the migrating user.
+ALTER TABLE quality_thresholds OWNER TO dba;
+ALTER TABLE quality_findings OWNER TO dba;
+GRANT SELECT ON TABLE quality_thresholds TO etl_writer, app_rw, app_ro;
