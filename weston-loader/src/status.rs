@@ -19,6 +19,8 @@ pub struct Status {
     /// `weston_partition_health()`, where the extension has it.
     pub partition_health: Option<PartitionHealth>,
     pub freshness: Freshness,
+    /// Open data-quality findings per rule, the last reconciliation (issue 13).
+    pub quality: crate::findings::QualityStatus,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -205,6 +207,7 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
         partitions,
         partition_health,
         freshness,
+        quality: crate::findings::quality_status(pool).await?,
     })
 }
 
@@ -270,6 +273,7 @@ pub fn render_human(status: &Status) -> String {
                 .map_or("no data".into(), |n| format!("{n} sessions behind"))
         ));
     }
+    out.push_str(&crate::findings::render_quality(&status.quality));
     if status.recent_runs.is_empty() {
         out.push_str("runs: none yet\n");
     } else {

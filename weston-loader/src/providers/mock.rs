@@ -57,12 +57,22 @@ pub fn mock_symbol(i: usize) -> String {
 
 pub struct MockProvider {
     universe: usize,
+    /// Whether the audit's test errors are planted (`super::planted`).
+    planted: bool,
 }
 
 impl MockProvider {
     /// A mock market of `universe` symbols (MOCK0001…).
     pub fn new(universe: usize) -> MockProvider {
-        MockProvider { universe }
+        MockProvider {
+            universe,
+            planted: false,
+        }
+    }
+
+    /// The same market with the audit's test errors planted (`planted` true).
+    pub fn with_planted_errors(self, planted: bool) -> MockProvider {
+        MockProvider { planted, ..self }
     }
 
     /// Every session of `symbol` from the epoch to `to`, with its events.
@@ -147,10 +157,17 @@ impl MockProvider {
         out
     }
 
-    fn window(symbol: &str, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = Session> {
-        MockProvider::sessions(symbol, to)
-            .into_iter()
-            .filter(move |s| s.date >= from)
+    fn window(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Iterator<Item = Session> {
+        let mut sessions = MockProvider::sessions(symbol, to);
+        if self.planted {
+            super::planted::apply(symbol, &mut sessions);
+        }
+        sessions.into_iter().filter(move |s| s.date >= from)
     }
 }
 
@@ -194,9 +211,7 @@ impl Provider for MockProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DailyBar>, ProviderError> {
-        Ok(MockProvider::window(symbol, from, to)
-            .map(|s| s.bar)
-            .collect())
+        Ok(self.window(symbol, from, to).map(|s| s.bar).collect())
     }
 
     async fn splits(
@@ -205,7 +220,8 @@ impl Provider for MockProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Split>, ProviderError> {
-        Ok(MockProvider::window(symbol, from, to)
+        Ok(self
+            .window(symbol, from, to)
             .filter_map(|s| {
                 s.split.map(|(n, d)| Split {
                     symbol: symbol.to_string(),
@@ -223,7 +239,8 @@ impl Provider for MockProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Dividend>, ProviderError> {
-        Ok(MockProvider::window(symbol, from, to)
+        Ok(self
+            .window(symbol, from, to)
             .filter_map(|s| {
                 s.dividend.map(|amount| Dividend {
                     symbol: symbol.to_string(),

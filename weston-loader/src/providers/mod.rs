@@ -14,6 +14,7 @@ pub mod fmp;
 pub mod http;
 mod json;
 pub mod mock;
+pub mod planted;
 pub mod polygon;
 
 use crate::model::ProviderName;
@@ -163,6 +164,7 @@ pub struct ProviderSettings {
     pub fmp_limits: HttpLimits,
     pub polygon_limits: HttpLimits,
     pub mock_symbols: usize,
+    pub mock_planted_errors: bool,
 }
 
 /// The one place where providers are constructed from `--provider` and the settings.
@@ -225,7 +227,10 @@ pub fn build(
         .into_iter()
         .map(|name| -> Result<Arc<dyn Provider>, LoaderError> {
             Ok(match name {
-                ProviderName::Mock => Arc::new(mock::MockProvider::new(settings.mock_symbols)),
+                ProviderName::Mock => Arc::new(
+                    mock::MockProvider::new(settings.mock_symbols)
+                        .with_planted_errors(settings.mock_planted_errors),
+                ),
                 ProviderName::Fmp => {
                     let (key, base_url, limits) = access(name)?;
                     Arc::new(FmpProvider::new(key, base_url, limits).map_err(LoaderError::Config)?)
