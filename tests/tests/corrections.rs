@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use weston_loader::cli::{Cli, Command as LoaderCommand};
 use weston_loader::providers::mock::mock_symbol;
-use weston_tests::{admin_url, pg_config, TestDb};
+use weston_tests::{admin_url, loader_command, output_text, pg_config, TestDb};
 
 /// The window every test loads, fixed so the mock market holds the same events on any day:
 /// forward and reverse splits of MOCK0001 and MOCK0002, dividends of some of MOCK0001..6.
@@ -103,7 +103,17 @@ async fn event_date(pool: &PgPool, table: &str, symbol: &str, n: i64) -> String 
 }
 
 /// The trail as (action, by_role, symbol, date, before, after, reason), oldest first.
-async fn trail(pool: &PgPool) -> Vec<(String, String, String, String, Option<serde_json::Value>, Option<serde_json::Value>, String)> {
+async fn trail(
+    pool: &PgPool,
+) -> Vec<(
+    String,
+    String,
+    String,
+    String,
+    Option<serde_json::Value>,
+    Option<serde_json::Value>,
+    String,
+)> {
     sqlx::query(
         "SELECT action, by_role, symbol, date::text, before, after, reason
            FROM weston_corrections ORDER BY correction_id",
@@ -146,7 +156,10 @@ async fn each_correction_changes_its_row_and_records_who_when_before_after_and_w
         &format!("SELECT to_jsonb(p)::text FROM prices_daily p WHERE symbol = 'MOCK0004' AND date = '{bar_day}'"),
     )
     .await;
-    assert!(!before_bar.is_empty(), "the mock market has a bar on {bar_day}");
+    assert!(
+        !before_bar.is_empty(),
+        "the mock market has a bar on {bar_day}"
+    );
     // Findings come from the audit; one planted here, as the audit would store it.
     exec(
         &db.pool,
@@ -173,10 +186,21 @@ async fn each_correction_changes_its_row_and_records_who_when_before_after_and_w
     let actions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(
         actions,
-        ["record_split", "record_split", "delete_split", "record_dividend", "delete_dividend", "correct_bar", "resolve_finding"]
+        [
+            "record_split",
+            "record_split",
+            "delete_split",
+            "record_dividend",
+            "delete_dividend",
+            "correct_bar",
+            "resolve_finding"
+        ]
     );
     for row in &rows {
-        assert_eq!(row.1, alice_name, "by_role of {row:?}: the login, also after SET ROLE dba");
+        assert_eq!(
+            row.1, alice_name,
+            "by_role of {row:?}: the login, also after SET ROLE dba"
+        );
     }
     // A new split: nothing before, the manual row after.
     let (_, _, symbol, date, before, after, reason) = &rows[0];
@@ -211,7 +235,7 @@ async fn each_correction_changes_its_row_and_records_who_when_before_after_and_w
     assert_eq!(field(&rows[5].5, "vwap"), &serde_json::Value::Null);
     assert_eq!(
         text(&db.pool, &format!("SELECT format('%s %s %s', close, provider, run_id IS NULL) FROM prices_daily WHERE symbol = 'MOCK0004' AND date = '{bar_day}'")).await,
-        "11 manual true"
+        "11 manual t"
     );
     // The finding: resolved by her, in the finding and in the trail.
     assert_eq!(
@@ -220,7 +244,10 @@ async fn each_correction_changes_its_row_and_records_who_when_before_after_and_w
     );
     assert_eq!(field(&rows[6].4, "resolution"), &serde_json::Value::Null);
     assert_eq!(field(&rows[6].5, "resolution"), "true_event");
-    assert_eq!((rows[6].2.as_str(), rows[6].3.as_str()), ("MOCK0005", "2026-05-01"));
+    assert_eq!(
+        (rows[6].2.as_str(), rows[6].3.as_str()),
+        ("MOCK0005", "2026-05-01")
+    );
     // When: each call's transaction time, in order.
     assert_eq!(
         text(&db.pool, "SELECT bool_and(at > now() - interval '5 minutes' AND at <= now())::text FROM weston_corrections").await,
@@ -244,8 +271,16 @@ async fn refusals_name_what_is_wrong_and_write_nothing() {
          SELECT 'stale_bars', 'MOCK0006', '2026-05-01', '{}', min(run_id), max(run_id) FROM etl_run;",
     )
     .await;
-    let resolved = text(&db.pool, "SELECT min(finding_id)::text FROM quality_findings").await;
-    let open = text(&db.pool, "SELECT max(finding_id)::text FROM quality_findings").await;
+    let resolved = text(
+        &db.pool,
+        "SELECT min(finding_id)::text FROM quality_findings",
+    )
+    .await;
+    let open = text(
+        &db.pool,
+        "SELECT max(finding_id)::text FROM quality_findings",
+    )
+    .await;
     let split = event_date(&db.pool, "splits", "MOCK0001", 1).await;
     let state = || async {
         text(
@@ -288,7 +323,10 @@ async fn refusals_name_what_is_wrong_and_write_nothing() {
     for (sql, expected) in &cases {
         match sqlx::raw_sql(sql).execute(&alice).await {
             Ok(_) => panic!("should be refused: {sql}"),
-            Err(e) => assert!(e.to_string().contains(expected), "{sql}: expected {expected:?}, got {e}"),
+            Err(e) => assert!(
+                e.to_string().contains(expected),
+                "{sql}: expected {expected:?}, got {e}"
+            ),
         }
     }
     // A superuser is refused (planted code on dba's tables would run with its rights).
@@ -312,7 +350,11 @@ async fn refusals_name_what_is_wrong_and_write_nothing() {
             other => panic!("{sql}: expected permission denied, got {other:?}"),
         }
     }
-    assert_eq!(state().await, before, "a refused correction wrote something");
+    assert_eq!(
+        state().await,
+        before,
+        "a refused correction wrote something"
+    );
     alice.close().await;
 }
 
@@ -328,7 +370,21 @@ async fn corrections_survive_the_next_nights_load() {
     let dividend_symbol = text(&db.pool, "SELECT min(symbol) FROM dividends").await;
     let dividend = event_date(&db.pool, "dividends", &dividend_symbol, 1).await;
     let deleted_dividend = event_date(&db.pool, "dividends", &dividend_symbol, 2).await;
-    assert!(!deleted_dividend.is_empty(), "{dividend_symbol} pays twice in the window");
+    assert!(
+        !deleted_dividend.is_empty(),
+        "{dividend_symbol} pays twice in the window"
+    );
+    let mock0002_splits: i64 = text(
+        &db.pool,
+        "SELECT count(*)::text FROM splits WHERE symbol = 'MOCK0002'",
+    )
+    .await
+    .parse()
+    .unwrap();
+    assert!(
+        mock0002_splits >= 2,
+        "MOCK0002 splits more than once in the window"
+    );
     exec(
         &alice,
         &format!(
@@ -342,11 +398,15 @@ async fn corrections_survive_the_next_nights_load() {
     .await;
     let corrected = events(&db.pool).await;
     nightly(&db).await;
-    assert_eq!(events(&db.pool).await, corrected, "the next night's load undid a correction");
-    // The rest of the market was loaded as usual: MOCK0002's other split is the provider's.
     assert_eq!(
-        text(&db.pool, "SELECT string_agg(provider, ',') FROM splits WHERE symbol = 'MOCK0002'").await,
-        "mock"
+        events(&db.pool).await,
+        corrected,
+        "the next night's load undid a correction"
+    );
+    // The rest of the market was loaded as usual: MOCK0002's other splits are the provider's.
+    assert_eq!(
+        text(&db.pool, "SELECT format('%s %s', count(*), string_agg(DISTINCT provider, ',')) FROM splits WHERE symbol = 'MOCK0002'").await,
+        format!("{} mock", mock0002_splits - 1)
     );
     alice.close().await;
 }
@@ -368,22 +428,32 @@ async fn adjusted_prices_use_a_recorded_split_at_once() {
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-    sqlx::raw_sql("SELECT weston_record_split('MOCK0004', '2026-05-01', 2, 1, 'issuer 8-K: 2-for-1')")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    sqlx::raw_sql(
+        "SELECT weston_record_split('MOCK0004', '2026-05-01', 2, 1, 'issuer 8-K: 2-for-1')",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     let halved: String = sqlx::query_scalar(&adjusted_close("2026-04-15"))
         .fetch_one(&mut *tx)
         .await
         .unwrap();
     let expected = raw.parse::<rust_decimal::Decimal>().unwrap() / rust_decimal::Decimal::from(2);
-    assert_eq!(halved.parse::<rust_decimal::Decimal>().unwrap(), expected, "{raw} -> {halved}");
+    assert_eq!(
+        halved.parse::<rust_decimal::Decimal>().unwrap(),
+        expected,
+        "{raw} -> {halved}"
+    );
     let after_split: String = sqlx::query_scalar(&adjusted_close("2026-06-15"))
         .fetch_one(&mut *tx)
         .await
         .unwrap();
     tx.rollback().await.unwrap();
-    let raw_after: String = text(&db.pool, "SELECT close::text FROM prices_daily WHERE symbol = 'MOCK0004' AND date = '2026-06-15'").await;
+    let raw_after: String = text(
+        &db.pool,
+        "SELECT close::text FROM prices_daily WHERE symbol = 'MOCK0004' AND date = '2026-06-15'",
+    )
+    .await;
     assert_eq!(after_split, raw_after, "bars after the split are as traded");
     alice.close().await;
 }
@@ -410,21 +480,105 @@ async fn corrections_survive_dump_and_restore() {
     let bindir = pg_config("bindir");
     let libpq = |url: &str| url.split('?').next().unwrap().to_string();
     for (program, args) in [
-        ("pg_dump", vec!["-Fc".to_string(), "-f".into(), dump.display().to_string(), libpq(&db.url)]),
-        ("pg_restore", vec!["--exit-on-error".into(), "-d".into(), libpq(&restored.url), dump.display().to_string()]),
+        (
+            "pg_dump",
+            vec![
+                "-Fc".to_string(),
+                "-f".into(),
+                dump.display().to_string(),
+                libpq(&db.url),
+            ],
+        ),
+        (
+            "pg_restore",
+            vec![
+                "--exit-on-error".into(),
+                "-d".into(),
+                libpq(&restored.url),
+                dump.display().to_string(),
+            ],
+        ),
     ] {
-        let out = Command::new(format!("{bindir}/{program}")).args(&args).output().unwrap();
-        assert!(out.status.success(), "{program}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(format!("{bindir}/{program}"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     std::fs::remove_file(&dump).ok();
     assert_eq!(text(&restored.pool, everything).await, trail_before);
     assert_eq!(events(&restored.pool).await, events_before);
     // The grants came back too: a dba login of the restored database records the next one.
     let bob = dba_login(&restored, "bob").await;
-    exec(&bob, "SELECT weston.weston_delete_split('MOCK0004', '2026-04-01', 'the 8-K was withdrawn')").await;
+    exec(
+        &bob,
+        "SELECT weston.weston_delete_split('MOCK0004', '2026-04-01', 'the 8-K was withdrawn')",
+    )
+    .await;
     bob.close().await;
     assert_eq!(
         text(&restored.pool, "SELECT string_agg(correction_id::text || ' ' || action, ',' ORDER BY correction_id) FROM weston_corrections").await,
         "1 record_split,2 correct_bar,3 delete_split"
+    );
+}
+
+/// The same against a real provider's rows: the mock provider never replaces a real one
+/// anyway, so only FMP's next answer proves that a manual row outranks a provider's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_next_answer_never_overwrites_a_manual_row() {
+    const FMP_KEY: &str = "fmp-k3y";
+    let db = TestDb::migrated("corr_fmp").await;
+    let fmp = fake_providers::TestServer::start(|seen: &fake_providers::Seen| {
+        fake_providers::fmp::fmp_api(FMP_KEY, seen)
+    })
+    .await;
+    let load = || {
+        let out = loader_command(
+            &db,
+            &[
+                "run",
+                "--symbols",
+                "AAPL",
+                "--from",
+                "2020-08-27",
+                "--to",
+                "2020-08-31",
+            ],
+        )
+        .env("FMP_API_KEY", FMP_KEY)
+        .env("WESTON_FMP_BASE_URL", fmp.base_url.as_str())
+        .env("WESTON_FMP_RATE_LIMIT", "50/s")
+        .env("WESTON_HTTP_MAX_RETRIES", "1")
+        .output()
+        .expect("run weston-loader");
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    };
+    load();
+    assert_eq!(
+        text(&db.pool, "SELECT format('%s:%s %s', numerator, denominator, provider) FROM splits WHERE symbol = 'AAPL' AND date = '2020-08-31'").await,
+        "4:1 fmp"
+    );
+    let alice = dba_login(&db, "alice").await;
+    exec(
+        &alice,
+        "SELECT weston_record_split('AAPL', '2020-08-31', 5, 1, 'test of precedence: not the real ratio');
+         SELECT weston_correct_bar('AAPL', '2020-08-28', 500, 510, 490, 501, 1000, 'test of precedence')",
+    )
+    .await;
+    alice.close().await;
+    let corrected = events(&db.pool).await;
+    assert!(
+        corrected.contains("split AAPL 2020-08-31 5:1 manual no run"),
+        "{corrected}"
+    );
+    load();
+    assert_eq!(
+        events(&db.pool).await,
+        corrected,
+        "FMP's answer overwrote a manual row"
     );
 }

@@ -442,7 +442,14 @@ async fn only_dba_records_corrections() {
             .unwrap();
     assert_eq!(
         actions,
-        ["record_split", "record_dividend", "correct_bar", "resolve_finding", "delete_split", "delete_dividend"]
+        [
+            "record_split",
+            "record_dividend",
+            "correct_bar",
+            "resolve_finding",
+            "delete_split",
+            "delete_dividend"
+        ]
     );
 }
 

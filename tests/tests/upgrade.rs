@@ -44,7 +44,10 @@ fn releases() -> Vec<Release> {
 fn released_before_schema_weston(version: &str) -> bool {
     let parts: Vec<u32> = version
         .split('.')
-        .map(|part| part.parse().unwrap_or_else(|_| panic!("version {version}: not x.y.z")))
+        .map(|part| {
+            part.parse()
+                .unwrap_or_else(|_| panic!("version {version}: not x.y.z"))
+        })
         .collect();
     parts.as_slice() < [0, 4, 0].as_slice()
 }
@@ -550,7 +553,11 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
         // (pg_init_privs): a restore must still bring back every grant.
         let restored = TestDb::empty(&format!("upgrade_restored_{release}")).await;
         dump_and_restore(&db, &restored);
-        assert_eq!(text(&restored, corrected).await, "5:1 manual", "{release} restored");
+        assert_eq!(
+            text(&restored, corrected).await,
+            "5:1 manual",
+            "{release} restored"
+        );
         assert_eq!(
             text(&restored, "SELECT string_agg(action || ' ' || by_role || ' ' || reason, ',') FROM weston_corrections").await,
             "record_split postgres ratio mis-copied",
