@@ -170,10 +170,10 @@ async fn each_correction_changes_its_row_and_records_who_when_before_after_and_w
 
     // Alice as herself, then as the group (SET ROLE dba): the trail names her both times.
     let calls = [
-        format!("SELECT weston_record_split('MOCK0004', '2026-04-01', 3, 2, 'issuer 8-K: 3-for-2')"),
+        "SELECT weston_record_split('MOCK0004', '2026-04-01', 3, 2, 'issuer 8-K: 3-for-2')".to_string(),
         format!("SELECT weston_record_split('MOCK0001', '{split}', 5, 1, 'ratio mis-copied: 5-for-1 per the exchange notice')"),
         format!("SET ROLE dba; SELECT weston_delete_split('MOCK0002', '{other_split}', 'no such split: the issuer denies it'); RESET ROLE"),
-        format!("SELECT weston_record_dividend('MOCK0004', '2026-05-04', 0.25, 'USD', 'missing: issuer press release')"),
+        "SELECT weston_record_dividend('MOCK0004', '2026-05-04', 0.25, 'USD', 'missing: issuer press release')".to_string(),
         format!("SELECT weston_delete_dividend('{dividend_symbol}', '{dividend}', 'phantom dividend')"),
         format!("SELECT weston_correct_bar('MOCK0004', '{bar_day}', 10, 12, 9, 11, 1500, 'close 100x: cents for dollars')"),
         "SELECT weston_resolve_finding((SELECT max(finding_id) FROM quality_findings), 'true_event', 'a halt, the bars are right')".to_string(),
@@ -318,7 +318,7 @@ async fn refusals_name_what_is_wrong_and_write_nothing() {
         ("SELECT weston_resolve_finding(999999, 'corrected', 'why')".into(), "there is no finding 999999"),
         (format!("SELECT weston_resolve_finding({open}, 'fixed', 'why')"), "a resolution is true_event, corrected or false_positive, got 'fixed'"),
         (format!("SELECT weston_resolve_finding({open}, 'corrected', '')"), "a correction needs a reason"),
-        (format!("SELECT weston_resolve_finding({resolved}, 'corrected', 'why')"), &"already resolved: false_positive by bob"),
+        (format!("SELECT weston_resolve_finding({resolved}, 'corrected', 'why')"), "already resolved: false_positive by bob"),
     ];
     for (sql, expected) in &cases {
         match sqlx::raw_sql(sql).execute(&alice).await {
