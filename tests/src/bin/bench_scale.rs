@@ -28,6 +28,11 @@ use weston_tests::{loader_command, monitoring_queries, output_text, BenchSize, T
 /// The last session of the backfill; the nightly runs add the two sessions after it.
 const BACKFILL_TO: &str = "2026-10-28";
 const POLYGON_KEY: &str = "scale-k3y";
+/// What status, the exporter and the loader's plan asked before issue 16: every symbol's
+/// max(date), one index probe per symbol and monthly partition.
+const FRESHNESS_BY_SCAN: &str = "SELECT min(last_date), max(last_date) FROM (
+    SELECT (SELECT max(p.date) FROM weston.prices_daily p WHERE p.symbol = s.symbol) AS last_date
+      FROM weston.securities s WHERE s.delisted_date IS NULL) u";
 
 #[path = "bench_scale/figures.rs"]
 mod figures;
@@ -342,7 +347,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     exec(&mut conn, "VACUUM ANALYZE").await;
 
     // 3. Adjusted reads.
-    let rounds = size.pick(5, 2);
+    let rounds = size.pick(3, 2);
     reads::run(&mut conn, figures, &universe, (from, night2), rounds).await;
 
     // 4. status and every exporter query.
@@ -354,6 +359,19 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
         "weston-loader status (whole command)",
         median(&mut status_times).as_secs_f64() * 1e3,
         1000.0,
+        "ms",
+    );
+    // The freshness query as it was before price_last_dates (issue 16), for scale.
+    let mut scan_times = Vec::new();
+    for _ in 0..=rounds {
+        let start = Instant::now();
+        exec(&mut conn, FRESHNESS_BY_SCAN).await;
+        scan_times.push(start.elapsed());
+    }
+    scan_times.remove(0);
+    figures.value(
+        "freshness by max(date) per symbol (the query before issue 16)",
+        median(&mut scan_times).as_secs_f64() * 1e3,
         "ms",
     );
     for (name, q) in monitoring_queries() {
