@@ -212,8 +212,8 @@ pub struct ProviderArgs {
     /// Largest provider answer read, in bytes; a larger one is refused unparsed.
     #[arg(long, env = HTTP_MAX_BODY_ENV, default_value_t = DEFAULT_MAX_BODY_BYTES, value_parser = |s: &str| bounded::<u64>(s, HTTP_MAX_BODY_ENV, "bytes", 1024..=1024 * 1024 * 1024))]
     pub http_max_body_bytes: u64,
-    /// Symbols of the mock market (MOCK0001…), 1 to 9999.
-    #[arg(long, env = MOCK_SYMBOLS_ENV, default_value_t = 750, value_parser = |s: &str| bounded::<usize>(s, MOCK_SYMBOLS_ENV, "a number of symbols", 1..=9999))]
+    /// Symbols of the mock market (MOCK0001…), 1 to 99999 (the whole US market is ~12,000).
+    #[arg(long, env = MOCK_SYMBOLS_ENV, default_value_t = 750, value_parser = |s: &str| bounded::<usize>(s, MOCK_SYMBOLS_ENV, "a number of symbols", 1..=99_999))]
     pub mock_symbols: usize,
     /// Mock market only: plant errors of every audit rule in a few fixed symbols
     /// (MOCK0100…MOCK0192), to test the audit (true or false).

@@ -166,8 +166,8 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
     };
     let session = crate::calendar::last_completed_session(Utc::now());
     let last_dates: Vec<(String, Option<NaiveDate>)> = sqlx::query_as(
-        "SELECT s.symbol, (SELECT max(p.date) FROM prices_daily p WHERE p.symbol = s.symbol)
-           FROM securities s WHERE s.delisted_date IS NULL ORDER BY s.symbol",
+        "SELECT s.symbol, l.last_date FROM securities s LEFT JOIN price_last_dates l ON l.symbol = s.symbol
+          WHERE s.delisted_date IS NULL ORDER BY s.symbol",
     )
     .fetch_all(pool)
     .await?;
