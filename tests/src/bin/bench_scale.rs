@@ -6,8 +6,8 @@
 //! an exact adjustment); rotation with ~12 partitions a year; `status` and every exporter
 //! query; the loader's peak memory; bytes on disk per bar.
 //!
-//! Run by `scripts/bench.sh scale`. WESTON_SCALE_SYMBOLS (a list, default "12000"),
-//! WESTON_SCALE_YEARS (default 10). Each size appends its figures to WESTON_SCALE_RESULTS
+//! Run by `scripts/bench.sh scale`. WESTON_BENCH_SCALE_SYMBOLS (a list, default "12000"),
+//! WESTON_BENCH_SCALE_YEARS (default 10). Each size appends its figures to WESTON_BENCH_SCALE_RESULTS
 //! (default target/bench-scale.tsv) and the run ends with a table of how every figure
 //! grows over the sizes recorded there. Each size's database is dropped at its end (disk).
 //! `--smoke`: 20 symbols x 1 year, 2 rounds, nothing recorded.
@@ -480,12 +480,12 @@ async fn main() {
     };
     let (symbol_sizes, years) = match size {
         BenchSize::Full => (
-            list("WESTON_SCALE_SYMBOLS", "12000"),
-            list("WESTON_SCALE_YEARS", "10")[0],
+            list("WESTON_BENCH_SCALE_SYMBOLS", "12000"),
+            list("WESTON_BENCH_SCALE_YEARS", "10")[0],
         ),
         BenchSize::Smoke => (vec![20], 1),
     };
-    let results = std::env::var("WESTON_SCALE_RESULTS").unwrap_or_else(|_| {
+    let results = std::env::var("WESTON_BENCH_SCALE_RESULTS").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench-scale.tsv").to_string()
     });
     for symbols in symbol_sizes {
