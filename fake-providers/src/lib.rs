@@ -3,10 +3,12 @@
 //! document, from recorded answers in `fake-providers/fixtures`. Dev-only: no crate
 //! ships it.
 
+pub mod faults;
 pub mod fmp;
 pub mod polygon;
 pub mod server;
 
+pub use faults::Fault;
 pub use server::{Reply, Seen, TestServer};
 
 /// A recorded provider answer from `fake-providers/fixtures`.

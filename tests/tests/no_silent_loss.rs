@@ -4,50 +4,27 @@
 //! `partial`, exit 3, the symbol and kind named in `etl_run.stats` and by `status`.
 
 use std::process::Output;
-use std::time::Duration;
 
-use fake_providers::{Reply, Seen, TestServer};
+use fake_providers::{Fault, Reply, Seen, TestServer};
 use weston_tests::{loader_command, output_text, TestDb};
 
 const FMP_KEY: &str = "fmp-k3y";
 const POLYGON_KEY: &str = "poly-k3y";
 
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    NotFound,
-    Refused,
-    TimedOut,
-    Garbage,
-}
-
+// Longer than WESTON_HTTP_TIMEOUT_SECS below, for the timeout.
 const FAULTS: [Fault; 4] = [
     Fault::NotFound,
-    Fault::Refused,
+    Fault::Refused(402),
     Fault::TimedOut,
-    Fault::Garbage,
+    Fault::Garbage(r#"{"unexpected": true}"#),
 ];
-
-fn fault_reply(fault: Fault) -> Reply {
-    match fault {
-        Fault::NotFound => Reply::status(404, r#"{"message":"Not Found"}"#),
-        Fault::Refused => Reply::status(
-            402,
-            r#"{"Error Message": "Restricted Endpoint: This endpoint is not available under your current subscription"}"#,
-        ),
-        // Longer than WESTON_HTTP_TIMEOUT_SECS below.
-        Fault::TimedOut => Reply::json("[]").after(Duration::from_secs(3)),
-        Fault::Garbage => Reply::json(r#"{"unexpected": true}"#),
-    }
-}
 
 /// FMP as documented (AAPL split 4-for-1 on 2020-08-31), its calendars failing with
 /// `fault`, and its per-symbol splits of MSFT too when `msft_fails`.
 fn fmp(fault: Fault, msft_fails: bool) -> impl Fn(&Seen) -> Reply + Send + Sync + 'static {
     move |seen: &Seen| match seen.path.as_str() {
-        "/stable/splits-calendar" | "/stable/dividends-calendar" => fault_reply(fault),
-        "/stable/splits" if msft_fails && seen.param("symbol") == Some("MSFT") => {
-            fault_reply(fault)
-        }
+        "/stable/splits-calendar" | "/stable/dividends-calendar" => fault.reply(),
+        "/stable/splits" if msft_fails && seen.param("symbol") == Some("MSFT") => fault.reply(),
         _ => fake_providers::fmp::fmp_api(FMP_KEY, seen),
     }
 }

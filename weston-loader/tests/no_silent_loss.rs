@@ -7,50 +7,25 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::{date, fmp, fmp_api, polygon, polygon_api, Reply, Seen, TestServer};
+use fake_providers::Fault;
 use rust_decimal_macros::dec;
 use weston_loader::model::{ProviderName, Sourced, Split};
 use weston_loader::providers::{ActionsOutcome, ProviderChain};
 
-/// The ways a calendar endpoint fails.
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    /// The path does not exist (a plan without the calendar, a moved endpoint).
-    NotFound,
-    /// A plan refusal.
-    Refused,
-    /// No answer within the client's timeout, on every retry.
-    TimedOut,
-    /// HTTP 200 with a body that is not the documented array.
-    Garbage,
-}
-
+// The test clients time out after 1.5 s, before the timeout's reply.
 const FAULTS: [Fault; 4] = [
     Fault::NotFound,
-    Fault::Refused,
+    Fault::Refused(403),
     Fault::TimedOut,
-    Fault::Garbage,
+    Fault::Garbage("<html>maintenance</html>"),
 ];
-
-fn fault_reply(fault: Fault) -> Reply {
-    match fault {
-        Fault::NotFound => Reply::status(404, r#"{"message":"Not Found"}"#),
-        Fault::Refused => Reply::status(
-            403,
-            r#"{"Error Message": "Restricted Endpoint: This endpoint is not available under your current subscription"}"#,
-        ),
-        // Longer than the test clients' 1.5 s timeout.
-        Fault::TimedOut => Reply::json("[]").after(Duration::from_secs(3)),
-        Fault::Garbage => Reply::json("<html>maintenance</html>"),
-    }
-}
 
 /// FMP as documented, except that both calendars fail with `fault`.
 fn fmp_without_calendars(fault: Fault) -> impl Fn(&Seen) -> Reply + Send + Sync + 'static {
     move |seen: &Seen| match seen.path.as_str() {
-        "/stable/splits-calendar" | "/stable/dividends-calendar" => fault_reply(fault),
+        "/stable/splits-calendar" | "/stable/dividends-calendar" => fault.reply(),
         _ => fmp_api(seen),
     }
 }
@@ -159,7 +134,7 @@ async fn a_symbol_nobody_can_answer_for_is_named_not_dropped() {
         // FMP's calendar fails, and so does its per-symbol endpoint for MSFT; Polygon is down.
         let fmp_server = TestServer::start(move |seen: &Seen| {
             if seen.path == "/stable/splits" && seen.param("symbol") == Some("MSFT") {
-                return fault_reply(fault);
+                return fault.reply();
             }
             fmp_without_calendars(fault)(seen)
         })
