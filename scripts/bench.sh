@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks: each tests/src/bin/bench_<area>.rs runs side by side against a throw-away
+# Benchmarks: each bench/src/bin/bench_<area>.rs runs side by side against a throw-away
 # cluster and prints its ratios. Usage: bench.sh [--smoke] [area ...] (default: every
 # benchmark; scale, which takes hours at full size, only when named). Speed targets are
 # measured here, never asserted in tests.
@@ -15,7 +15,7 @@ size=()
 if [ "${1:-}" = --smoke ]; then size=(--smoke); shift; fi
 areas=("$@")
 if [ ${#areas[@]} -eq 0 ]; then
-    for f in tests/src/bin/bench_*.rs; do [ -e "$f" ] && areas+=("$(basename "$f" .rs | sed 's/^bench_//')"); done
+    for f in bench/src/bin/bench_*.rs; do [ -e "$f" ] && areas+=("$(basename "$f" .rs | sed 's/^bench_//')"); done
     # The whole-market benchmark takes hours at full size: only when named (its smoke size runs).
     if [ ${#size[@]} -eq 0 ]; then
         all=("${areas[@]}"); areas=()
@@ -43,7 +43,7 @@ fi
 failed=()
 for area in "${areas[@]}"; do
     log "benchmark: $area ${size[*]}"
-    if ! cargo run --release -q -p weston-tests --bin "bench_$area" -- "${size[@]}"; then
+    if ! cargo run --release -q -p weston-bench --bin "bench_$area" -- "${size[@]}"; then
         failed+=("$area")
         log "FAILED: benchmark $area"
     fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the image (Dockerfile.pg15) with podman and smoke-tests it, with no image registry:
-#   1. localhost/weston-bookworm: `debootstrap --variant=minbase bookworm` imported as an image;
+#   1. localhost/weston-bookworm (scripts/image-base.sh): a debootstrapped bookworm;
 #   2. localhost/pg_weston:pg15, target `prebuilt`: the extension and the loader of the host's
 #      build (the one the test command has just compiled, staged by scripts/image-artifacts.sh,
 #      the script the from-source stage runs too), so CI compiles the workspace once;
@@ -28,19 +28,8 @@ mkdir -p "$work"
 
 if [ "${WESTON_IMAGE_REBUILD:-0}" = 1 ]; then podman rmi -f "$builder" "$base" >/dev/null 2>&1 || true; fi
 
-if ! podman image exists "$base"; then
-    step "debootstrap bookworm (minbase)"
-    rm -rf "$work/rootfs"
-    debootstrap --variant=minbase bookworm "$work/rootfs" http://deb.debian.org/debian >/dev/null
-    cat > "$work/rootfs/etc/apt/sources.list" <<'SOURCES'
-deb http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
-SOURCES
-    rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb
-    tar -C "$work/rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - "$base" >/dev/null
-    rm -rf "$work/rootfs"
-fi
+if ! podman image exists "$base"; then step "debootstrap bookworm (minbase), or waiting for test.sh's"; fi
+bash scripts/image-base.sh
 
 from_source=${WESTON_IMAGE_FROM_SOURCE:-0}
 if [ "$from_source" = 1 ] && ! podman image exists "$builder"; then

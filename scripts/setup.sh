@@ -26,7 +26,9 @@ fi
 
 if ! cargo pgrx --version 2>/dev/null | grep -q ' 0\.18\.1$'; then
     log "installing cargo-pgrx 0.18.1 (pgrx 0.19 needs a newer Rust than this machine has)"
-    cargo install cargo-pgrx --version 0.18.1 --locked --quiet
+    # Unoptimised (--debug, without debug info): it only drives cargo and PostgreSQL, and
+    # compiles in half the time (4 instead of 8 minutes on 2 cores).
+    CARGO_PROFILE_DEV_DEBUG=0 cargo install cargo-pgrx --version 0.18.1 --locked --quiet --debug
 fi
 if ! grep -qs "^pg15 = \"$WESTON_PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
     log "cargo pgrx init --pg15 $WESTON_PG_CONFIG"
@@ -37,7 +39,8 @@ fi
 tools=${WESTON_TOOLS_DIR:-/var/cache/pg_weston/tools}
 if [ ! -x "$tools/bin/s3s-fs" ]; then
     log "installing s3s-fs 0.14.1 into $tools (the drill's S3 server; 0.17 needs Rust 1.96)"
-    cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet --root "$tools"
+    # Unoptimised, like cargo-pgrx: the drill's objects are megabytes.
+    CARGO_PROFILE_DEV_DEBUG=0 cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet --debug --root "$tools"
 fi
 
 cd "$WESTON_ROOT"
