@@ -204,9 +204,9 @@ impl Market {
         self.pays_dividends && index > 0 && index % 63 == self.dividend_offset
     }
 
-    /// The walk's closing levels over the sessions `indices` of `block`: steps drawn from
-    /// the hash, a dividend's drop on its ex-date, then bent linearly so that the last
-    /// close is the next block's anchor (no jump between blocks).
+    /// The walk's closing levels over the first `sessions` sessions of `block`: steps drawn
+    /// from the hash, a dividend's drop on its ex-date, then bent so that the last close is
+    /// the next block's anchor (no jump between blocks).
     fn closes(&self, block: usize, sessions: usize) -> Vec<i64> {
         let first = block * BLOCK;
         let mut closes = Vec::with_capacity(sessions);
@@ -229,10 +229,15 @@ impl Market {
             level = (level * (10_000 + step_bps) / 10_000).max(MIN_LEVEL);
             closes.push(level);
         }
-        let gap = self.anchor(block + 1) - closes.last().copied().unwrap_or(level);
-        let n = sessions as i64;
+        // Bent by a factor growing linearly from 1 to anchor / free end: multiplicative, so a
+        // day's move stays a few percent at any level; the last close lands on the anchor.
+        let end = i128::from(closes.last().copied().unwrap_or(level));
+        let target = i128::from(self.anchor(block + 1));
+        let n = sessions as i128;
         for (j, close) in closes.iter_mut().enumerate() {
-            *close = (*close + gap * (j as i64 + 1) / n).max(MIN_LEVEL);
+            let j = j as i128 + 1;
+            let bent = i128::from(*close) * (end * (n - j) + target * j) / (end * n);
+            *close = i64::try_from(bent).unwrap_or(i64::MAX).max(MIN_LEVEL);
         }
         closes
     }
@@ -422,7 +427,7 @@ mod tests {
         );
     }
 
-    const PINNED_MOCK0042_2024_03_01: &str = "442.87 453.28 441.85 451.61 1293143";
+    const PINNED_MOCK0042_2024_03_01: &str = "443.40 454.22 442.38 452.55 1293143";
 
     #[tokio::test]
     async fn bars_are_realistic_and_on_trading_days_only() {
