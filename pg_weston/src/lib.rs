@@ -117,6 +117,23 @@ mod tests {
         assert_eq!(me, Ok(Some(true)));
     }
 
+    /// Without ticker_pieces (a database whose migrations wait for the extension update),
+    /// each close lookup reads the pieces of its own row's symbol, not of every symbol asked.
+    #[pg_test]
+    fn without_identity_each_close_lookup_keeps_its_own_symbol() {
+        for sql in [
+            crate::adjust::NEAR_CLOSES_SQL,
+            crate::adjust::FAR_CLOSES_SQL,
+        ] {
+            let plain = crate::adjust::without_identity(sql);
+            assert!(!plain.contains("ticker_pieces"), "{plain}");
+            assert!(
+                plain.contains("FROM unnest(ARRAY[w.symbol]) u(symbol))"),
+                "{plain}"
+            );
+        }
+    }
+
     #[pg_test(
         error = "weston: public.bars_plain is not a table partitioned by RANGE on a single date column"
     )]

@@ -27,8 +27,7 @@ fn batch(symbols: &[String], from: NaiveDate, to: NaiveDate) -> Batch {
         undescribed: symbols.iter().cloned().map(mock).collect(),
         bars: symbols
             .iter()
-            .flat_map(|s| MockProvider::sessions(s, to))
-            .filter(|x| x.date >= from)
+            .flat_map(|s| MockProvider::sessions(s, from, to))
             .map(|x| Sourced {
                 provider: ProviderName::Mock,
                 row: x.bar,

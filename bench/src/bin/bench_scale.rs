@@ -162,7 +162,7 @@ fn grouped_answers(universe: &[String], days: &[NaiveDate]) -> BTreeMap<NaiveDat
     let last = *days.last().unwrap();
     let mut rows: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
     for symbol in universe {
-        for s in MockProvider::sessions(symbol, last)
+        for s in MockProvider::sessions(symbol, days[0], last)
             .iter()
             .filter(|s| days.contains(&s.date))
         {

@@ -1,7 +1,8 @@
 //! A deterministic stand-in for a market-data provider, used only when asked for
 //! (`--provider mock`). Every value is a pure function of the symbol and the trading day:
-//! prices walk in integer cents from a fixed epoch with steps drawn from a stable hash of
-//! (symbol, day), so any machine, any window and any run order gives the same bars.
+//! prices walk in integer arithmetic with steps drawn from a stable hash of (symbol, day),
+//! in blocks of sessions each anchored at a hashed level, so any machine, any window and any
+//! run order gives the same bars, and a window is generated from its own block on.
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -75,84 +76,28 @@ impl MockProvider {
         MockProvider { planted, ..self }
     }
 
-    /// Every session of `symbol` from the epoch to `to`, with its events.
-    pub fn sessions(symbol: &str, to: NaiveDate) -> Vec<Session> {
-        let seed = crate::stable_hash(symbol.as_bytes());
-        let base_cents = 1_000 + (mix(seed, 1) % 49_000) as i64; // $10 .. $500
-        let base_volume = 200_000 + (mix(seed, 2) % 4_800_000) as i64;
-        let pays_dividends =
-            mix(seed, 3).is_multiple_of(4) || SPLIT_SCHEDULE.iter().any(|s| s.0 == symbol);
-        let dividend_offset = mix(seed, 4) % 63;
-        let split = SPLIT_SCHEDULE.iter().find(|s| s.0 == symbol);
-
-        let mut out = Vec::new();
-        let mut prev_close = base_cents;
-        // Cumulative shares per original share, as a fraction, for raw volumes.
-        let (mut shares_num, mut shares_den) = (1i64, 1i64);
-        let mut splits_done = 0u64;
-        for (index, &date) in mock_sessions().iter().take_while(|d| **d <= to).enumerate() {
-            let index = index as u64;
-            let h = mix(seed, 1_000 + index);
-            let mut split_today = None;
-            if let Some(&(_, every, first, (n, d))) = split {
-                if index >= first && (index - first).is_multiple_of(every) {
-                    let ratio = if splits_done.is_multiple_of(2) {
-                        (n, d)
-                    } else {
-                        (d, n)
-                    };
-                    splits_done += 1;
-                    prev_close = (prev_close * ratio.1 / ratio.0).max(100);
-                    shares_num *= ratio.0;
-                    shares_den *= ratio.1;
-                    let g = gcd(shares_num, shares_den);
-                    (shares_num, shares_den) = (shares_num / g, shares_den / g);
-                    split_today = Some(ratio);
+    /// The sessions of `symbol` from `from` to `to`, with their events: generated from the
+    /// start of the block (`BLOCK`) holding `from`, so the cost follows the window, not its
+    /// distance from the epoch; any window gives the same sessions.
+    pub fn sessions(symbol: &str, from: NaiveDate, to: NaiveDate) -> Vec<Session> {
+        let all = mock_sessions();
+        let start = all.partition_point(|d| *d < from);
+        let end = all.partition_point(|d| *d <= to);
+        let mut out = Vec::with_capacity(end.saturating_sub(start));
+        if start >= end {
+            return out;
+        }
+        let market = Market::of(symbol);
+        for block in start / BLOCK..=(end - 1) / BLOCK {
+            let first = block * BLOCK;
+            let closes = market.closes(block, BLOCK.min(all.len() - first));
+            let mut prev = market.anchor(block);
+            for (index, &close) in (first..end).zip(&closes) {
+                if index >= start {
+                    out.push(market.session(symbol, index, all[index], prev, close));
                 }
+                prev = close;
             }
-            let mut dividend_today = None;
-            if pays_dividends && index % 63 == dividend_offset && index > 0 {
-                // 0.4% of the last close, in 1e-4 dollars; the price drops by it on the ex-date.
-                let amount = prev_close * 4 / 10;
-                dividend_today = Some(Decimal::new(amount, 4));
-                prev_close -= amount / 100;
-            }
-            // Mean reversion keeps every symbol between a third and three times its base.
-            let bias = if prev_close * shares_num < base_cents * shares_den / 3 {
-                40
-            } else if prev_close * shares_num > base_cents * shares_den * 3 {
-                -40
-            } else {
-                0
-            };
-            let step_bps = (h % 601) as i64 - 300 + bias;
-            let gap_bps = ((h >> 16) % 101) as i64 - 50;
-            let up_bps = ((h >> 24) % 151) as i64;
-            let down_bps = ((h >> 32) % 151) as i64;
-            let close = (prev_close * (10_000 + step_bps) / 10_000).max(100);
-            let open = (prev_close * (10_000 + gap_bps) / 10_000).max(100);
-            let high = open.max(close) * (10_000 + up_bps) / 10_000;
-            let low = (open.min(close) * (10_000 - down_bps) / 10_000).max(50);
-            let volume =
-                base_volume * (50 + ((h >> 40) % 100) as i64) / 100 * shares_num / shares_den;
-            // Typical price in 1e-4 dollars: always within [low, high].
-            let vwap = (high + low + close) * 100 / 3;
-            out.push(Session {
-                date,
-                bar: DailyBar {
-                    symbol: symbol.to_string(),
-                    date,
-                    open: Decimal::new(open, 2),
-                    high: Decimal::new(high, 2),
-                    low: Decimal::new(low, 2),
-                    close: Decimal::new(close, 2),
-                    volume: Decimal::from(volume),
-                    vwap: Some(Decimal::new(vwap, 4)),
-                },
-                split: split_today,
-                dividend: dividend_today,
-            });
-            prev_close = close;
         }
         out
     }
@@ -163,11 +108,186 @@ impl MockProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> impl Iterator<Item = Session> {
-        let mut sessions = MockProvider::sessions(symbol, to);
-        if self.planted {
+        // A planted error can reach past its session (an unrecorded split halves every
+        // later price): those few symbols are generated from the epoch, then planted.
+        let planted = self.planted && super::planted::has_plants(symbol);
+        let mut sessions = MockProvider::sessions(symbol, if planted { epoch() } else { from }, to);
+        if planted {
             super::planted::apply(symbol, &mut sessions);
         }
         sessions.into_iter().filter(move |s| s.date >= from)
+    }
+}
+
+/// Sessions per block of the walk. Each block starts from a price level that is a pure
+/// function of (symbol, block) and is bent to end exactly on the next block's, so a window
+/// is generated from the start of its first block only: a call costs at most a block more
+/// than its window, however far from the epoch it lies.
+const BLOCK: usize = 252;
+
+/// Price levels are in 1e-4 cents per original share (before any split): a split changes the
+/// raw price, not the level, so the walk needs no knowledge of the splits before its block.
+const LEVEL_PER_CENT: i64 = 10_000;
+
+/// The lowest level of a close: $1 per original share.
+const MIN_LEVEL: i64 = 100 * LEVEL_PER_CENT;
+
+/// The hash counters of the block anchors (the day steps use 1_000 + session index).
+const ANCHOR_COUNTER: u64 = 1 << 40;
+
+/// One symbol's market: everything but the walk is a pure function of the symbol.
+struct Market {
+    seed: u64,
+    base_cents: i64,
+    base_volume: i64,
+    pays_dividends: bool,
+    dividend_offset: u64,
+    /// (every n sessions, first at session, first ratio), from `SPLIT_SCHEDULE`.
+    split: Option<(u64, u64, (i64, i64))>,
+}
+
+impl Market {
+    fn of(symbol: &str) -> Market {
+        let seed = crate::stable_hash(symbol.as_bytes());
+        let schedule = SPLIT_SCHEDULE.iter().find(|s| s.0 == symbol);
+        Market {
+            seed,
+            base_cents: 1_000 + (mix(seed, 1) % 49_000) as i64, // $10 .. $500
+            base_volume: 200_000 + (mix(seed, 2) % 4_800_000) as i64,
+            pays_dividends: mix(seed, 3).is_multiple_of(4) || schedule.is_some(),
+            dividend_offset: mix(seed, 4) % 63,
+            split: schedule.map(|&(_, every, first, ratio)| (every, first, ratio)),
+        }
+    }
+
+    fn base_level(&self) -> i64 {
+        self.base_cents * LEVEL_PER_CENT
+    }
+
+    /// The level of the close before the block's first session: the base at the epoch,
+    /// then half to twice the base, drawn from the hash.
+    fn anchor(&self, block: usize) -> i64 {
+        if block == 0 {
+            return self.base_level();
+        }
+        let share = 5_000 + (mix(self.seed, ANCHOR_COUNTER + block as u64) % 15_001) as i64;
+        self.base_level() * share / 10_000
+    }
+
+    /// The split (n-for-d) on session `index`: the schedule alternates a ratio and its inverse.
+    fn split_on(&self, index: u64) -> Option<(i64, i64)> {
+        let (every, first, (n, d)) = self.split?;
+        if index < first || !(index - first).is_multiple_of(every) {
+            return None;
+        }
+        Some(if ((index - first) / every).is_multiple_of(2) {
+            (n, d)
+        } else {
+            (d, n)
+        })
+    }
+
+    /// Shares per original share after the splits on or before session `index`: the first
+    /// ratio after an odd number of them, 1 after an even number.
+    fn shares(&self, index: u64) -> (i64, i64) {
+        match self.split {
+            Some((every, first, ratio))
+                if index >= first && ((index - first) / every).is_multiple_of(2) =>
+            {
+                ratio
+            }
+            _ => (1, 1),
+        }
+    }
+
+    fn dividend_on(&self, index: u64) -> bool {
+        self.pays_dividends && index > 0 && index % 63 == self.dividend_offset
+    }
+
+    /// The walk's closing levels over the first `sessions` sessions of `block`: steps drawn
+    /// from the hash, a dividend's drop on its ex-date, then bent so that the last close is
+    /// the next block's anchor (no jump between blocks).
+    fn closes(&self, block: usize, sessions: usize) -> Vec<i64> {
+        let first = block * BLOCK;
+        let mut closes = Vec::with_capacity(sessions);
+        let mut level = self.anchor(block);
+        let base = self.base_level();
+        for index in first..first + sessions {
+            let index = index as u64;
+            if self.dividend_on(index) {
+                level -= level * 4 / 1_000;
+            }
+            // Mean reversion keeps every symbol between a third and three times its base.
+            let bias = if level < base / 3 {
+                40
+            } else if level > base * 3 {
+                -40
+            } else {
+                0
+            };
+            let step_bps = (mix(self.seed, 1_000 + index) % 601) as i64 - 300 + bias;
+            level = (level * (10_000 + step_bps) / 10_000).max(MIN_LEVEL);
+            closes.push(level);
+        }
+        // Bent by a factor growing linearly from 1 to anchor / free end: multiplicative, so a
+        // day's move stays a few percent at any level; the last close lands on the anchor.
+        let end = i128::from(closes.last().copied().unwrap_or(level));
+        let target = i128::from(self.anchor(block + 1));
+        let n = sessions as i128;
+        for (j, close) in closes.iter_mut().enumerate() {
+            let j = j as i128 + 1;
+            let bent = i128::from(*close) * (end * (n - j) + target * j) / (end * n);
+            *close = i64::try_from(bent).unwrap_or(i64::MAX).max(MIN_LEVEL);
+        }
+        closes
+    }
+
+    /// Session `index` on `date`, from the levels of the close before it and of its own.
+    fn session(
+        &self,
+        symbol: &str,
+        index: usize,
+        date: NaiveDate,
+        prev: i64,
+        close: i64,
+    ) -> Session {
+        let index = index as u64;
+        let (num, den) = self.shares(index);
+        // Raw cents in the day's share basis, at least $1.
+        let raw = |level: i64| (level * den / (num * LEVEL_PER_CENT)).max(100);
+        let mut prev = prev;
+        let dividend = self.dividend_on(index).then(|| {
+            // 0.4% of the last close, in 1e-4 dollars; the price drops by it on the ex-date.
+            let amount = raw(prev) * 4 / 10;
+            prev -= prev * 4 / 1_000;
+            Decimal::new(amount, 4)
+        });
+        let h = mix(self.seed, 1_000 + index);
+        let gap_bps = ((h >> 16) % 101) as i64 - 50;
+        let up_bps = ((h >> 24) % 151) as i64;
+        let down_bps = ((h >> 32) % 151) as i64;
+        let close = raw(close);
+        let open = raw(prev * (10_000 + gap_bps) / 10_000);
+        let high = open.max(close) * (10_000 + up_bps) / 10_000;
+        let low = (open.min(close) * (10_000 - down_bps) / 10_000).max(50);
+        let volume = self.base_volume * (50 + ((h >> 40) % 100) as i64) / 100 * num / den;
+        // Typical price in 1e-4 dollars: always within [low, high].
+        let vwap = (high + low + close) * 100 / 3;
+        Session {
+            date,
+            bar: DailyBar {
+                symbol: symbol.to_string(),
+                date,
+                open: Decimal::new(open, 2),
+                high: Decimal::new(high, 2),
+                low: Decimal::new(low, 2),
+                close: Decimal::new(close, 2),
+                volume: Decimal::from(volume),
+                vwap: Some(Decimal::new(vwap, 4)),
+            },
+            split: self.split_on(index),
+            dividend,
+        }
     }
 }
 
@@ -177,14 +297,6 @@ pub struct Session {
     pub bar: DailyBar,
     pub split: Option<(i64, i64)>,
     pub dividend: Option<Decimal>,
-}
-
-fn gcd(a: i64, b: i64) -> i64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
 }
 
 /// SplitMix64's finaliser over (seed, counter): well-spread bits from a counter.
@@ -315,7 +427,7 @@ mod tests {
         );
     }
 
-    const PINNED_MOCK0042_2024_03_01: &str = "195.05 199.50 194.60 198.77 1293143";
+    const PINNED_MOCK0042_2024_03_01: &str = "443.40 454.22 442.38 452.55 1293143";
 
     #[tokio::test]
     async fn bars_are_realistic_and_on_trading_days_only() {
@@ -374,6 +486,55 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    /// A window is generated from its first block only, yet equals the same sessions
+    /// generated from the epoch, across block boundaries too.
+    #[test]
+    fn any_window_equals_the_series_from_the_epoch() {
+        let to = d(2026, 11, 2);
+        for symbol in ["MOCK0001", "MOCK0002", "MOCK0003", "MOCK0042", "MOCK0750"] {
+            let whole = MockProvider::sessions(symbol, epoch(), to);
+            let boundary = mock_sessions()[BLOCK * 20];
+            for from in [
+                d(2016, 10, 29),
+                boundary,
+                boundary - chrono::Days::new(1),
+                d(2026, 10, 29),
+            ] {
+                let window = MockProvider::sessions(symbol, from, to);
+                let expected: Vec<_> = whole.iter().filter(|s| s.date >= from).collect();
+                assert_eq!(window.len(), expected.len(), "{symbol} from {from}");
+                for (a, b) in window.iter().zip(expected) {
+                    assert_eq!(
+                        (a.date, &a.bar, a.split, a.dividend),
+                        (b.date, &b.bar, b.split, b.dividend)
+                    );
+                }
+            }
+        }
+    }
+
+    /// Blocks join without a jump: outside split days, no close moves more than a day's
+    /// step (3 %, 0.4 % for a dividend) plus the share of the bend toward the next anchor.
+    #[test]
+    fn blocks_join_without_a_jump() {
+        for symbol in ["MOCK0001", "MOCK0003", "MOCK0042", "MOCK0500", "MOCK0750"] {
+            let sessions = MockProvider::sessions(symbol, epoch(), d(2026, 11, 2));
+            for pair in sessions.windows(2) {
+                if pair[1].split.is_some() {
+                    continue;
+                }
+                let ratio = pair[1].bar.close / pair[0].bar.close;
+                assert!(
+                    ratio > Decimal::new(88, 2) && ratio < Decimal::new(112, 2),
+                    "{symbol} {}: {} -> {}",
+                    pair[1].date,
+                    pair[0].bar.close,
+                    pair[1].bar.close
+                );
+            }
+        }
     }
 
     #[test]

@@ -68,6 +68,15 @@ pub fn plants() -> Vec<Plant> {
     out
 }
 
+/// Whether `symbol` has planted errors.
+pub fn has_plants(symbol: &str) -> bool {
+    static SYMBOLS: std::sync::OnceLock<std::collections::BTreeSet<String>> =
+        std::sync::OnceLock::new();
+    SYMBOLS
+        .get_or_init(|| plants().into_iter().map(|p| p.symbol).collect())
+        .contains(symbol)
+}
+
 /// Plants `symbol`'s errors (if it has any) into its sessions from the epoch, oldest first.
 pub fn apply(symbol: &str, sessions: &mut Vec<Session>) {
     for plant in plants().into_iter().filter(|p| p.symbol == symbol) {
