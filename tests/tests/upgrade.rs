@@ -44,7 +44,10 @@ fn releases() -> Vec<Release> {
 fn released_before_schema_weston(version: &str) -> bool {
     let parts: Vec<u32> = version
         .split('.')
-        .map(|part| part.parse().unwrap_or_else(|_| panic!("version {version}: not x.y.z")))
+        .map(|part| {
+            part.parse()
+                .unwrap_or_else(|_| panic!("version {version}: not x.y.z"))
+        })
         .collect();
     parts.as_slice() < [0, 4, 0].as_slice()
 }

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod error;
 pub mod gather;
 pub mod home;
+pub mod identity;
 pub mod migrate;
 pub mod model;
 pub mod pgurl;

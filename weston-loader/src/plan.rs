@@ -146,6 +146,24 @@ pub async fn plan(
     } else {
         request.symbols.clone()
     };
+    plan_symbols(conn, request, symbols).await
+}
+
+/// The plan for `symbols`: each one's window, ending at its delisting (a delisted or
+/// renamed ticker is asked for nothing after its last session).
+pub async fn plan_symbols(
+    conn: &mut PgConnection,
+    request: &Request,
+    symbols: Vec<String>,
+) -> Result<Plan, LoaderError> {
+    let delisted: HashMap<String, NaiveDate> = sqlx::query_as(
+        "SELECT symbol, delisted_date FROM securities WHERE symbol = ANY($1) AND delisted_date IS NOT NULL",
+    )
+    .bind(&symbols)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
     let last_dates: HashMap<String, NaiveDate> = sqlx::query_as::<_, (String, Option<NaiveDate>)>(
         "SELECT s, (SELECT max(date) FROM prices_daily WHERE symbol = s) FROM unnest($1::text[]) s",
     )
@@ -171,11 +189,14 @@ pub async fn plan(
     .collect();
     let mut groups: BTreeMap<(NaiveDate, NaiveDate), Vec<String>> = BTreeMap::new();
     for symbol in &symbols {
+        let to = delisted
+            .get(symbol)
+            .map_or(request.to, |last| request.to.min(*last));
         let w = symbol_window(
             symbol,
             last_dates.get(symbol).copied(),
             request.from,
-            request.to,
+            to,
             request.today,
         );
         if w.from <= w.to {
@@ -195,14 +216,17 @@ pub async fn plan(
     })
 }
 
-/// The universe: securities not delisted; an empty one is seeded from a provider that
-/// defines its own market (the mock), otherwise the operator names symbols.
+/// The universe: securities not delisted, and delisted ones whose bars up to their last
+/// session are not all stored yet; an empty one is seeded from a provider that defines its
+/// own market (the mock), otherwise the operator names symbols.
 async fn universe(
     conn: &mut PgConnection,
     providers: &[Arc<dyn Provider>],
 ) -> Result<Vec<String>, LoaderError> {
     let stored: Vec<String> = sqlx::query_scalar(
-        "SELECT symbol FROM securities WHERE delisted_date IS NULL ORDER BY symbol",
+        "SELECT symbol FROM securities s WHERE delisted_date IS NULL \
+            OR delisted_date > coalesce((SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol), '-infinity') \
+          ORDER BY symbol",
     )
     .fetch_all(&mut *conn)
     .await?;

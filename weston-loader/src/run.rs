@@ -17,7 +17,7 @@ use crate::gather::{gather, Gathered};
 use crate::model::RunStats;
 use crate::plan::{Plan, Request};
 use crate::providers::{self, ProviderChain};
-use crate::{migrate, provenance, store, validate, LoaderError};
+use crate::{identity, migrate, provenance, store, validate, LoaderError};
 
 /// Bars held in memory per fetch: symbols sharing a window are fetched together (so a
 /// grouped-daily call serves all of them) up to this many symbol-sessions, then written
@@ -53,15 +53,23 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         symbols: plan.symbols,
         ..RunStats::default()
     };
-    let mut load = Load {
-        conn: session.connection(),
-        run_id,
-        chain: &chain,
-        batch_symbols: args.batch_symbols,
-        today: request.today,
-        stats: &mut stats,
-    };
-    let result = load.all(&plan).await;
+    let result =
+        match detect_life_events(session.connection(), &chain, run_id, &request, plan).await {
+            Ok((plan, learned)) => {
+                stats.symbols = plan.symbols;
+                stats.identity = learned;
+                let mut load = Load {
+                    conn: session.connection(),
+                    run_id,
+                    chain: &chain,
+                    batch_symbols: args.batch_symbols,
+                    today: request.today,
+                    stats: &mut stats,
+                };
+                load.all(&plan).await
+            }
+            Err(e) => Err(e),
+        };
     // Recorded whether the run succeeded or not: a failed run's calls are the interesting ones.
     chain.log_stats();
     stats.providers = chain
@@ -71,7 +79,9 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         .collect();
     let ending = match result {
         Err(e) => Err(crate::error::describe(&*e)),
-        Ok(()) if !stats.unserved.is_empty() => Ok(Some(partial_summary(&stats))),
+        Ok(()) if !stats.unserved.is_empty() || !stats.identity.listing_failed.is_empty() => {
+            Ok(Some(partial_summary(&stats)))
+        }
         Ok(()) => Ok(None),
     };
     let finished = match ending {
@@ -94,8 +104,40 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
     }
 }
 
+/// Ticker changes, delistings and reused tickers of the plan's symbols (`identity`),
+/// recorded before anything is gathered; the plan again when detection changed a ticker
+/// (new tickers join the run, delisted ones end at their last session).
+async fn detect_life_events(
+    conn: &mut PgConnection,
+    chain: &Arc<ProviderChain>,
+    run_id: i64,
+    request: &Request,
+    plan: Plan,
+) -> anyhow::Result<(Plan, crate::model::IdentityStats)> {
+    let mut symbols: Vec<String> = plan.groups.values().flatten().cloned().collect();
+    let detected = identity::detect(conn, chain, run_id, &symbols, (plan.start, plan.end))
+        .await
+        .context("recording ticker changes and delistings")?;
+    let changed = !detected.stats.renamed.is_empty()
+        || !detected.stats.delisted.is_empty()
+        || !detected.added.is_empty();
+    if !changed {
+        return Ok((plan, detected.stats));
+    }
+    for added in detected.added {
+        if !symbols.contains(&added) {
+            symbols.push(added);
+        }
+    }
+    let plan = crate::plan::plan_symbols(conn, request, symbols).await?;
+    Ok((plan, detected.stats))
+}
+
 /// What a partial run could not have, for `etl_run.error` (the full list is in its stats).
 fn partial_summary(stats: &RunStats) -> String {
+    if stats.unserved.is_empty() {
+        return stats.identity.listing_failed.join("; ");
+    }
     const NAMED: usize = 20;
     let named: Vec<String> = stats
         .unserved

@@ -6,9 +6,11 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::{Provider, ProviderError};
+use super::{mock_life, Provider, ProviderError};
 use crate::calendar;
-use crate::model::{DailyBar, Dividend, ProviderName, SecurityInfo, Split};
+use crate::model::{
+    DailyBar, Dividend, LifeEvent, ProviderName, SecurityInfo, Split, TickerIdentity,
+};
 
 /// The mock market opens on the first session of 2000; nothing exists before it.
 pub fn epoch() -> NaiveDate {
@@ -147,10 +149,27 @@ impl MockProvider {
         out
     }
 
-    fn window(symbol: &str, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = Session> {
-        MockProvider::sessions(symbol, to)
-            .into_iter()
-            .filter(move |s| s.date >= from)
+    /// The sessions of ticker `symbol` in `[from, to]`: each date from the security that
+    /// held the ticker that day (`mock_life`), under the ticker.
+    fn window(symbol: &str, from: NaiveDate, to: NaiveDate) -> Vec<Session> {
+        let mut out = Vec::new();
+        for holding in mock_life::holdings_of(symbol) {
+            let start = holding.from.map_or(from, |f| f.max(from));
+            let end = holding.to.map_or(to, |t| t.min(to));
+            if start > end {
+                continue;
+            }
+            out.extend(
+                MockProvider::sessions(&holding.security, end)
+                    .into_iter()
+                    .filter(|s| s.date >= start)
+                    .map(|mut s| {
+                        symbol.clone_into(&mut s.bar.symbol);
+                        s
+                    }),
+            );
+        }
+        out
     }
 }
 
@@ -195,6 +214,7 @@ impl Provider for MockProvider {
         to: NaiveDate,
     ) -> Result<Vec<DailyBar>, ProviderError> {
         Ok(MockProvider::window(symbol, from, to)
+            .into_iter()
             .map(|s| s.bar)
             .collect())
     }
@@ -206,6 +226,7 @@ impl Provider for MockProvider {
         to: NaiveDate,
     ) -> Result<Vec<Split>, ProviderError> {
         Ok(MockProvider::window(symbol, from, to)
+            .into_iter()
             .filter_map(|s| {
                 s.split.map(|(n, d)| Split {
                     symbol: symbol.to_string(),
@@ -224,6 +245,7 @@ impl Provider for MockProvider {
         to: NaiveDate,
     ) -> Result<Vec<Dividend>, ProviderError> {
         Ok(MockProvider::window(symbol, from, to)
+            .into_iter()
             .filter_map(|s| {
                 s.dividend.map(|amount| Dividend {
                     symbol: symbol.to_string(),
@@ -235,8 +257,25 @@ impl Provider for MockProvider {
             .collect())
     }
 
+    async fn life_events(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<LifeEvent>>, ProviderError> {
+        Ok(Some(mock_life::events(from, to)))
+    }
+
+    fn has_ticker_identity(&self) -> bool {
+        true
+    }
+
+    async fn ticker_identity(&self, symbol: &str) -> Result<Option<TickerIdentity>, ProviderError> {
+        Ok(Some(mock_life::identity(symbol)))
+    }
+
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {
         let seed = crate::stable_hash(symbol.as_bytes());
+        let life = mock_life::identity(symbol);
         let name = match symbol.strip_prefix("MOCK") {
             Some(n) if n.chars().all(|c| c.is_ascii_digit()) => format!("Mock Corp {n}"),
             _ => format!("Mock {symbol} Inc."),
@@ -254,8 +293,8 @@ impl Provider for MockProvider {
             ),
             sector: Some(SECTORS[(mix(seed, 6) % SECTORS.len() as u64) as usize].to_string()),
             industry: None,
-            listed_date: Some(epoch()),
-            delisted_date: None,
+            listed_date: life.listed,
+            delisted_date: life.last_day,
         }))
     }
 }

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 mod bars;
+mod identity;
 
 use super::{Provider, ProviderError};
 use crate::model::{Dividend, ProviderName, ProviderStats, SecurityInfo, Sourced, Split};
 pub use bars::BarsOutcome;
+pub use identity::LifeEventsOutcome;
 
 /// Every provider failed (or none was usable) for `what`.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,255 @@
+//! Writing what detection learned, each event in its own transaction through the
+//! extension's writers (`weston_ticker_listed`, `_changed`, `_delisted`): an event the
+//! database refuses is rolled back alone and reported as a conflict.
+
+use chrono::NaiveDate;
+use sqlx::{Connection, PgConnection};
+
+use crate::model::{IdentityStats, ProviderName, TickerIdentity};
+
+/// Where events are written, and what the run learned so far.
+pub(super) struct Writer<'a> {
+    pub(super) conn: &'a mut PgConnection,
+    pub(super) run_id: i64,
+    /// The run's window start: a ticker's history starts no later (its bars belong to it).
+    pub(super) window_start: NaiveDate,
+    pub(super) stats: &'a mut IdentityStats,
+    /// Tickers that joined the run (new tickers of renamed securities, relisted tickers).
+    pub(super) added: Vec<String>,
+}
+
+/// What is stored of the security that holds (or last held) a ticker.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct Holder {
+    pub(super) listed: Option<NaiveDate>,
+    pub(super) last_day: Option<NaiveDate>,
+    pub(super) composite_figi: Option<String>,
+    pub(super) cik: Option<String>,
+    pub(super) continued_from: Option<NaiveDate>,
+    pub(super) last_bar: Option<NaiveDate>,
+}
+
+pub(super) async fn holder(conn: &mut PgConnection, symbol: &str) -> sqlx::Result<Option<Holder>> {
+    sqlx::query_as(include_str!("../../sql/identity_holder.sql"))
+        .bind(symbol)
+        .fetch_optional(conn)
+        .await
+}
+
+impl Writer<'_> {
+    /// Starts `symbol`'s dated history (if not yet) with a holder known from `first_day`
+    /// at the latest `held_by`.
+    async fn track(
+        tx: &mut PgConnection,
+        symbol: &str,
+        first_day: Option<NaiveDate>,
+        held_by: Option<NaiveDate>,
+        window_start: NaiveDate,
+        provider: ProviderName,
+        run_id: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(include_str!("../../sql/identity_track.sql"))
+            .bind(symbol)
+            .bind(first_day)
+            .bind(held_by)
+            .bind(window_start)
+            .bind(provider.as_str())
+            .bind(run_id)
+            .execute(tx)
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs `what` in a transaction; a refusal is rolled back and reported as a conflict.
+    async fn event<F>(&mut self, label: String, what: F) -> bool
+    where
+        F: for<'c> AsyncFnOnce(&'c mut PgConnection, i64, NaiveDate) -> sqlx::Result<()>,
+    {
+        let (run_id, window_start) = (self.run_id, self.window_start);
+        let result = async {
+            let mut tx = self.conn.begin().await?;
+            what(&mut *tx, run_id, window_start).await?;
+            tx.commit().await
+        }
+        .await;
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(event = %label, "the database refused a life event: {e}");
+                self.stats.conflicts.push(format!("{label}: {e}"));
+                false
+            }
+        }
+    }
+
+    /// The security holding `old` trades as `new` from `effective`.
+    pub(super) async fn renamed(
+        &mut self,
+        provider: ProviderName,
+        old: &str,
+        new: &str,
+        effective: NaiveDate,
+        first_day: Option<NaiveDate>,
+    ) {
+        let label = format!("{old}→{new} from {effective} ({provider})");
+        let done = self
+            .event(label.clone(), async |tx, run_id, window_start| {
+                let before = effective.pred_opt();
+                Self::track(tx, old, first_day, before, window_start, provider, run_id).await?;
+                sqlx::query("SELECT weston_ticker_changed($1, $2, $3, $4, $5)")
+                    .bind(old)
+                    .bind(new)
+                    .bind(effective)
+                    .bind(provider.as_str())
+                    .bind(run_id)
+                    .execute(tx)
+                    .await
+                    .map(|_| ())
+            })
+            .await;
+        if done {
+            tracing::info!(%old, %new, %effective, %provider, "ticker change recorded");
+            self.stats.renamed.push(label);
+            self.added.push(new.to_owned());
+        }
+    }
+
+    /// The security holding `symbol` was delisted after `last_day`.
+    pub(super) async fn delisted(
+        &mut self,
+        provider: ProviderName,
+        symbol: &str,
+        last_day: NaiveDate,
+        first_day: Option<NaiveDate>,
+    ) {
+        let label = format!("{symbol} after {last_day} ({provider})");
+        let done = self
+            .event(label.clone(), async |tx, run_id, window_start| {
+                Self::delist(
+                    tx,
+                    symbol,
+                    last_day,
+                    first_day,
+                    provider,
+                    run_id,
+                    window_start,
+                )
+                .await
+            })
+            .await;
+        if done {
+            tracing::info!(%symbol, %last_day, %provider, "delisting recorded");
+            self.stats.delisted.push(label);
+        }
+    }
+
+    async fn delist(
+        tx: &mut PgConnection,
+        symbol: &str,
+        last_day: NaiveDate,
+        first_day: Option<NaiveDate>,
+        provider: ProviderName,
+        run_id: i64,
+        window_start: NaiveDate,
+    ) -> sqlx::Result<()> {
+        Self::track(
+            tx,
+            symbol,
+            first_day,
+            Some(last_day),
+            window_start,
+            provider,
+            run_id,
+        )
+        .await?;
+        sqlx::query("SELECT weston_ticker_delisted($1, $2, $3, $4)")
+            .bind(symbol)
+            .bind(last_day)
+            .bind(provider.as_str())
+            .bind(run_id)
+            .execute(tx)
+            .await
+            .map(|_| ())
+    }
+
+    /// A new security holds `symbol` from `new.listed`: the stored holder's history ends
+    /// (if still open) at its last stored bar and is never extended. A ticker taken on the
+    /// day its holder moved to another ticker of the same issuer is a share-class move;
+    /// anything else is a reused ticker, also recorded as a `ticker_reused` finding.
+    pub(super) async fn relisted(
+        &mut self,
+        provider: ProviderName,
+        new: &TickerIdentity,
+        old: &Holder,
+        listed: NaiveDate,
+    ) {
+        let symbol = new.symbol.as_str();
+        let moved = old.continued_from == Some(listed)
+            && (old.cik.is_none() || new.cik.is_none() || old.cik == new.cik);
+        let label = format!(
+            "{symbol}: a new security from {listed} ({provider}, FIGI {}, CIK {}); the old one's history kept",
+            new.composite_figi.as_deref().unwrap_or("unknown"),
+            new.cik.as_deref().unwrap_or("unknown")
+        );
+        let old_last = old
+            .last_day
+            .or_else(|| old.last_bar.filter(|d| *d < listed))
+            .unwrap_or_else(|| listed.pred_opt().expect("a date before the listing"));
+        let open = old.last_day.is_none();
+        let done = self
+            .event(label.clone(), async |tx, run_id, window_start| {
+                if open {
+                    Self::delist(
+                        tx,
+                        symbol,
+                        old_last,
+                        old.listed,
+                        provider,
+                        run_id,
+                        window_start,
+                    )
+                    .await?;
+                }
+                sqlx::query("SELECT weston_ticker_listed($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(symbol)
+                    .bind(listed)
+                    .bind(provider.as_str())
+                    .bind(run_id)
+                    .bind(&new.composite_figi)
+                    .bind(&new.share_class_figi)
+                    .bind(&new.cik)
+                    .execute(&mut *tx)
+                    .await?;
+                if !moved {
+                    let details = serde_json::json!({
+                        "provider": provider.as_str(),
+                        "new": {"listed": listed, "composite_figi": new.composite_figi,
+                                "share_class_figi": new.share_class_figi, "cik": new.cik},
+                        "old": {"last_day": old_last, "composite_figi": old.composite_figi,
+                                "cik": old.cik},
+                    });
+                    sqlx::query(include_str!("../../sql/upsert_finding.sql"))
+                        .bind("ticker_reused")
+                        .bind(symbol)
+                        .bind(listed)
+                        .bind(new.composite_figi.clone().unwrap_or_default())
+                        .bind(details)
+                        .bind(run_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Ok(())
+            })
+            .await;
+        if done {
+            tracing::warn!(%symbol, %listed, %provider, share_class_move = moved,
+                "a stored ticker now names another security: recorded as a new security");
+            if moved {
+                self.stats.share_class_moves.push(label);
+            } else {
+                self.stats.reused.push(label);
+            }
+            self.added.push(symbol.to_owned());
+        }
+    }
+}
