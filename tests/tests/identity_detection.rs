@@ -82,11 +82,11 @@ async fn the_mock_markets_life_events_are_detected_and_recorded() {
     assert_eq!(
         history(&db, "MOCKR701", "2026-11-25").await,
         vec![
-            ("MOCK0701".into(), FROM.into(), Some("2026-09-11".into())),
+            ("MOCK0701".into(), FROM.into(), Some("2026-09-13".into())),
             ("MOCKR701".into(), "2026-09-14".into(), None),
         ]
     );
-    assert_eq!(history(&db, "MOCKR701", "2026-09-11").await, vec![]);
+    assert_eq!(history(&db, "MOCKR701", "2026-09-13").await, vec![]);
     let (old_bars, new_bars, read): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM prices_daily WHERE symbol = 'MOCK0701'),
                 (SELECT count(*) FROM prices_daily WHERE symbol = 'MOCKR701'),
@@ -152,8 +152,8 @@ async fn the_mock_markets_life_events_are_detected_and_recorded() {
     // The reused ticker: two securities, two histories, no bar in between, one finding.
     assert_eq!(
         history(&db, "MOCK0703", "2026-08-01").await,
-        vec![("MOCK0703".into(), FROM.into(), None)],
-        "as of 2026-08-01 the first company's end is not yet known"
+        vec![("MOCK0703".into(), FROM.into(), Some("2026-07-17".into()))],
+        "as of 2026-08-01 it names the first company, delisted after 2026-07-17"
     );
     assert_eq!(
         history(&db, "MOCK0703", "2026-11-25").await,
@@ -202,7 +202,7 @@ async fn the_mock_markets_life_events_are_detected_and_recorded() {
     assert_eq!(
         history(&db, "MOCK0704.A", "2026-11-25").await,
         vec![
-            ("MOCK0704".into(), FROM.into(), Some("2026-10-16".into())),
+            ("MOCK0704".into(), FROM.into(), Some("2026-10-18".into())),
             ("MOCK0704.A".into(), "2026-10-19".into(), None),
         ]
     );
@@ -334,7 +334,7 @@ async fn fmp_listings_record_fb_to_meta_and_a_failed_listing_is_not_no_changes()
         vec![
             ("2022-06-07".into(), "195.65".into()),
             ("2022-06-08".into(), "196.64".into()),
-            ("2022-06-09".into(), "184.00".into()),
+            ("2022-06-09".into(), "184".into()),
             ("2022-06-10".into(), "175.57".into()),
         ]
     );
@@ -342,6 +342,11 @@ async fn fmp_listings_record_fb_to_meta_and_a_failed_listing_is_not_no_changes()
         history(&db, "FB", "2022-06-08").await,
         vec![("FB".into(), "2022-06-06".into(), None)]
     );
+    // The nightly cost of detection on FMP: one call per listing per run, whatever the
+    // universe's size (no per-symbol call: FMP answers no ticker_identity).
+    let listing_calls = |path: &str| fmp.requests().iter().filter(|r| r.path == path).count();
+    assert_eq!(listing_calls("/stable/symbol-change"), 2);
+    assert_eq!(listing_calls("/stable/delisted-companies"), 2);
     drop(fmp);
 
     // The listings fail: the run says changes are unknown (partial, exit 3), not "none".
@@ -387,4 +392,153 @@ async fn fmp_listings_record_fb_to_meta_and_a_failed_listing_is_not_no_changes()
         2,
         "the bars are still loaded"
     );
+}
+
+/// Epoch milliseconds of midnight New York (EDT) of a June 2022 day, as Polygon stamps
+/// daily aggregates.
+fn june_2022_ms(day: u32) -> i64 {
+    chrono::NaiveDate::from_ymd_opt(2022, 6, day)
+        .unwrap()
+        .and_hms_opt(4, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis()
+}
+
+/// Polygon as documented after FB became META on 2022-06-09: FB is an inactive ticker
+/// (last traded 2022-06-08) whose composite FIGI's ticker events name META from that day.
+fn polygon_market(seen: &Seen) -> Reply {
+    let path = seen.path.as_str();
+    let empty = r#"{"results":[],"status":"OK","request_id":"r"}"#;
+    let fb_row = r#"{"ticker":"FB","name":"Meta Platforms, Inc. Class A Common Stock","market":"stocks","active":false,"composite_figi":"BBG000MM2P62","share_class_figi":"BBG001SQCQB6","cik":"0001326801","list_date":"2012-05-18","delisted_utc":"2022-06-08T00:00:00Z"}"#;
+    if let Some(rest) = path.strip_prefix("/v2/aggs/ticker/") {
+        let ticker = rest.split('/').next().unwrap_or_default();
+        let bars: &[(u32, &str)] = match ticker {
+            "FB" => &[(7, "195.65"), (8, "196.64")],
+            "META" => &[(9, "184.00"), (10, "175.57")],
+            _ => &[],
+        };
+        let from: u32 = rest
+            .rsplit('/')
+            .nth(1)
+            .and_then(|d| d[8..].parse().ok())
+            .unwrap_or(0);
+        let to: u32 = rest
+            .rsplit('/')
+            .next()
+            .and_then(|d| d[8..].parse().ok())
+            .unwrap_or(31);
+        let rows: Vec<String> = bars
+            .iter()
+            .filter(|(d, _)| (from..=to).contains(d))
+            .map(|(d, c)| {
+                format!(
+                    r#"{{"v":1000,"o":{c},"c":{c},"h":{c},"l":{c},"t":{}}}"#,
+                    june_2022_ms(*d)
+                )
+            })
+            .collect();
+        return Reply::json(format!(
+            r#"{{"ticker":"{ticker}","adjusted":false,"status":"OK","request_id":"r","results":[{}]}}"#,
+            rows.join(",")
+        ));
+    }
+    match path {
+        "/v3/reference/splits" | "/v3/reference/dividends" => Reply::json(empty),
+        "/v3/reference/tickers" if seen.param("active") == Some("false") => {
+            if seen.param("ticker").is_none_or(|t| t == "FB") {
+                Reply::json(format!(
+                    r#"{{"results":[{fb_row}],"status":"OK","request_id":"r"}}"#
+                ))
+            } else {
+                Reply::json(empty)
+            }
+        }
+        "/v3/reference/tickers/META" => Reply::json(
+            r#"{"results":{"ticker":"META","name":"Meta Platforms, Inc. Class A Common Stock","active":true,"composite_figi":"BBG000MM2P62","share_class_figi":"BBG001SQCQB6","cik":"0001326801","list_date":"2012-05-18"},"status":"OK","request_id":"r"}"#,
+        ),
+        "/vX/reference/tickers/BBG000MM2P62/events" => Reply::json(
+            r#"{"results":{"name":"Meta Platforms, Inc. Class A Common Stock","composite_figi":"BBG000MM2P62","cik":"0001326801","events":[{"ticker_change":{"ticker":"META"},"type":"ticker_change","date":"2022-06-09"},{"ticker_change":{"ticker":"FB"},"type":"ticker_change","date":"2012-05-18"}]},"status":"OK","request_id":"r"}"#,
+        ),
+        _ => Reply::status(
+            404,
+            r#"{"status":"NOT_FOUND","request_id":"r","message":"Ticker not found."}"#,
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polygon_inactive_tickers_and_figi_events_record_fb_to_meta() {
+    let db = TestDb::migrated("ident_polygon").await;
+    let polygon = TestServer::start(polygon_market).await;
+    let env = [
+        ("POLYGON_API_KEY", "k"),
+        ("WESTON_POLYGON_BASE_URL", polygon.base_url.as_str()),
+        ("WESTON_POLYGON_RATE_LIMIT", "50/s"),
+    ];
+    let args = |to: &'static str| {
+        [
+            "run",
+            "--provider",
+            "polygon",
+            "--symbols",
+            "FB",
+            "--from",
+            "2022-06-06",
+            "--to",
+            to,
+        ]
+    };
+    let out = run(&db, &args("2022-06-08"), &env);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let (_, _, stats) = last_stats(&db).await;
+    assert_eq!(
+        stats["identity"]["renamed"],
+        serde_json::json!(["FB→META from 2022-06-09 (polygon)"]),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["identity"]["delisted"],
+        serde_json::json!([]),
+        "{stats}"
+    );
+    assert_eq!(
+        history(&db, "META", "2022-06-10").await,
+        vec![
+            ("FB".into(), "2012-05-18".into(), Some("2022-06-08".into())),
+            ("META".into(), "2022-06-09".into(), None),
+        ]
+    );
+    assert_eq!(
+        history(&db, "FB", "2021-06-01").await,
+        vec![("FB".into(), "2012-05-18".into(), None)],
+        "as of 2021 only FB answers"
+    );
+    let out = run(&db, &args("2022-06-10"), &env);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let closes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT date::text, close::text FROM weston_adjusted_prices('META', '2022-06-01', '2022-06-30') ORDER BY date",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        closes,
+        vec![
+            ("2022-06-07".into(), "195.65".into()),
+            ("2022-06-08".into(), "196.64".into()),
+            ("2022-06-09".into(), "184".into()),
+            ("2022-06-10".into(), "175.57".into()),
+        ]
+    );
+    // The cost: one listing call per run, and per investigated ticker (FB, once a run:
+    // it is named) its details, its inactive row and its FIGI's events.
+    let seen = polygon.requests();
+    let count = |f: &dyn Fn(&Seen) -> bool| seen.iter().filter(|s| f(s)).count();
+    assert_eq!(
+        count(&|s| s.path == "/v3/reference/tickers" && s.param("ticker").is_none()),
+        2
+    );
+    assert_eq!(count(&|s| s.path == "/v3/reference/tickers/FB"), 2);
+    assert_eq!(count(&|s| s.path.ends_with("/events")), 2);
 }

@@ -82,6 +82,21 @@ impl Writer<'_> {
         }
     }
 
+    /// Starts the dated history of `symbol` (a ticker of the run not stored yet) with its
+    /// current holder from `first_day` (else the window start), so an event can close it.
+    pub(super) async fn start_history(
+        &mut self,
+        provider: ProviderName,
+        symbol: &str,
+        first_day: Option<NaiveDate>,
+    ) {
+        let label = format!("{symbol}: its history could not be started ({provider})");
+        self.event(label, async |tx, run_id, window_start| {
+            Self::track(tx, symbol, first_day, None, window_start, provider, run_id).await
+        })
+        .await;
+    }
+
     /// The security holding `old` trades as `new` from `effective`.
     pub(super) async fn renamed(
         &mut self,
@@ -96,6 +111,13 @@ impl Writer<'_> {
             .event(label.clone(), async |tx, run_id, window_start| {
                 let before = effective.pred_opt();
                 Self::track(tx, old, first_day, before, window_start, provider, run_id).await?;
+                // A delisting inferred earlier (a listing names a renamed ticker inactive)
+                // was this change: the history is reopened for it.
+                sqlx::query(include_str!("../../sql/identity_reopen.sql"))
+                    .bind(old)
+                    .bind(effective)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("SELECT weston_ticker_changed($1, $2, $3, $4, $5)")
                     .bind(old)
                     .bind(new)
@@ -181,6 +203,7 @@ impl Writer<'_> {
         provider: ProviderName,
         new: &TickerIdentity,
         old: &Holder,
+        old_end: Option<NaiveDate>,
         listed: NaiveDate,
     ) {
         let symbol = new.symbol.as_str();
@@ -191,8 +214,7 @@ impl Writer<'_> {
             new.composite_figi.as_deref().unwrap_or("unknown"),
             new.cik.as_deref().unwrap_or("unknown")
         );
-        let old_last = old
-            .last_day
+        let old_last = old_end
             .or_else(|| old.last_bar.filter(|d| *d < listed))
             .unwrap_or_else(|| listed.pred_opt().expect("a date before the listing"));
         let open = old.last_day.is_none();
