@@ -23,7 +23,10 @@ fn trades(symbol: &str, day: &str) -> bool {
 fn close_ms(day: &str) -> i64 {
     let date: chrono::NaiveDate = day.parse().unwrap();
     // 16:00 New York (EDT) is 20:00 UTC.
-    date.and_hms_opt(20, 0, 0).unwrap().and_utc().timestamp_millis()
+    date.and_hms_opt(20, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis()
 }
 
 fn fmp_api(seen: &Seen) -> Reply {
@@ -31,7 +34,10 @@ fn fmp_api(seen: &Seen) -> Reply {
         return Reply::json("[]");
     }
     let symbol = seen.param("symbol").unwrap_or_default();
-    let (from, to) = (seen.param("from").unwrap_or(""), seen.param("to").unwrap_or(""));
+    let (from, to) = (
+        seen.param("from").unwrap_or(""),
+        seen.param("to").unwrap_or(""),
+    );
     let rows: Vec<String> = DAYS
         .iter()
         .rev()
@@ -43,11 +49,19 @@ fn fmp_api(seen: &Seen) -> Reply {
 
 fn polygon_api(seen: &Seen) -> Reply {
     let empty = r#"{"results":[],"status":"OK","request_id":"r"}"#;
-    if let Some(day) = seen.path.strip_prefix("/v2/aggs/grouped/locale/us/market/stocks/") {
+    if let Some(day) = seen
+        .path
+        .strip_prefix("/v2/aggs/grouped/locale/us/market/stocks/")
+    {
         let rows: Vec<String> = (1..=SYMBOLS)
             .map(symbol)
             .filter(|s| trades(s, day))
-            .map(|s| format!(r#"{{"T":"{s}","v":1000,"o":10,"c":10.5,"h":11,"l":9,"t":{}}}"#, close_ms(day)))
+            .map(|s| {
+                format!(
+                    r#"{{"T":"{s}","v":1000,"o":10,"c":10.5,"h":11,"l":9,"t":{}}}"#,
+                    close_ms(day)
+                )
+            })
             .collect();
         return Reply::json(format!(
             r#"{{"adjusted":false,"status":"OK","request_id":"r","results":[{}]}}"#,
@@ -60,7 +74,12 @@ fn polygon_api(seen: &Seen) -> Reply {
         let rows: Vec<String> = DAYS
             .iter()
             .filter(|d| **d >= from && **d <= to && trades(ticker, d))
-            .map(|d| format!(r#"{{"v":1000,"o":10,"c":10.5,"h":11,"l":9,"t":{}}}"#, close_ms(d)))
+            .map(|d| {
+                format!(
+                    r#"{{"v":1000,"o":10,"c":10.5,"h":11,"l":9,"t":{}}}"#,
+                    close_ms(d)
+                )
+            })
             .collect();
         return Reply::json(format!(
             r#"{{"ticker":"{ticker}","adjusted":false,"status":"OK","request_id":"r","results":[{}]}}"#,
@@ -77,7 +96,10 @@ fn polygon_api(seen: &Seen) -> Reply {
                 r#"{{"results":{{"ticker":"{ticker}","name":"{ticker} Corp","active":true}},"status":"OK","request_id":"r"}}"#
             ))
         }
-        _ => Reply::status(404, r#"{"status":"NOT_FOUND","request_id":"r","message":"Not found."}"#),
+        _ => Reply::status(
+            404,
+            r#"{"status":"NOT_FOUND","request_id":"r","message":"Not found."}"#,
+        ),
     }
 }
 
@@ -97,7 +119,12 @@ fn detection_calls(seen: &[Seen]) -> Vec<String> {
 
 async fn night_cost(provider: &str) -> (Vec<String>, usize) {
     let db = TestDb::migrated(&format!("ident_cost_{provider}")).await;
-    let server = TestServer::start(if provider == "fmp" { fmp_api } else { polygon_api }).await;
+    let server = TestServer::start(if provider == "fmp" {
+        fmp_api
+    } else {
+        polygon_api
+    })
+    .await;
     let env = [
         ("FMP_API_KEY", "k"),
         ("POLYGON_API_KEY", "k"),
@@ -111,7 +138,15 @@ async fn night_cost(provider: &str) -> (Vec<String>, usize) {
     let universe: Vec<String> = (1..=SYMBOLS).map(symbol).collect();
     let universe = universe.join(",");
     let first = [
-        "run", "--provider", provider, "--symbols", &universe, "--from", DAYS[0], "--to", DAYS[1],
+        "run",
+        "--provider",
+        provider,
+        "--symbols",
+        &universe,
+        "--from",
+        DAYS[0],
+        "--to",
+        DAYS[1],
     ];
     let out = loader_command(&db, &first).envs(env).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
@@ -125,7 +160,10 @@ async fn night_cost(provider: &str) -> (Vec<String>, usize) {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert_eq!(stats["identity"]["investigated"], 1, "only S0001 stopped: {stats}");
+    assert_eq!(
+        stats["identity"]["investigated"], 1,
+        "only S0001 stopped: {stats}"
+    );
     (detection_calls(&seen[before..]), seen.len() - before)
 }
 
@@ -137,7 +175,10 @@ async fn nightly_detection_costs_a_few_calls_for_750_symbols() {
             "{provider}: nightly detection for {SYMBOLS} symbols (1 stopped): {} calls {calls:?}, of {all} calls in the night's run",
             calls.len()
         );
-        let expected = if provider == "fmp" { 2 } else { 3 };
+        // Polygon: the listing, then for S0001 its details and its inactive row (no row:
+        // unknown, nothing recorded); one more details call of S0001 is metadata, not
+        // detection (no provider has named it, so it is asked every night).
+        let expected = if provider == "fmp" { 2 } else { 3 + 1 };
         assert_eq!(calls.len(), expected, "{provider}: {calls:?}");
     }
 }
