@@ -31,7 +31,6 @@ impl ProviderChain {
         for member in self.usable() {
             match member.provider.life_events(from, to).await {
                 Ok(Some(events)) => {
-                    self.supplied(member, events.len());
                     let provider = member.provider.name();
                     outcome.events = events
                         .into_iter()
@@ -62,7 +61,6 @@ impl ProviderChain {
             let provider: &dyn Provider = member.provider.as_ref();
             match provider.ticker_identity(symbol).await {
                 Ok(Some(row)) => {
-                    self.supplied(member, 1);
                     return Ok(Some(Sourced {
                         provider: provider.name(),
                         row,
