@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: each tests/src/bin/bench_<area>.rs runs side by side against a throw-away
 # cluster and prints its ratios. Usage: bench.sh [--smoke] [area ...] (default: every
-# benchmark). Speed targets are measured here, never asserted in tests.
+# benchmark; scale, which takes hours at full size, only when named). Speed targets are
+# measured here, never asserted in tests.
 #   --smoke                 small sizes, seconds each, numbers meaningless: scripts/test.sh
 #                           runs every benchmark this way, so one that no longer runs fails CI.
 #   WESTON_BENCH_ADMIN_URL  run on this already running cluster (scripts/test.sh passes its
@@ -15,6 +16,11 @@ if [ "${1:-}" = --smoke ]; then size=(--smoke); shift; fi
 areas=("$@")
 if [ ${#areas[@]} -eq 0 ]; then
     for f in tests/src/bin/bench_*.rs; do [ -e "$f" ] && areas+=("$(basename "$f" .rs | sed 's/^bench_//')"); done
+    # The whole-market benchmark takes hours at full size: only when named (its smoke size runs).
+    if [ ${#size[@]} -eq 0 ]; then
+        all=("${areas[@]}"); areas=()
+        for a in "${all[@]}"; do [ "$a" = scale ] || areas+=("$a"); done
+    fi
 fi
 
 own_cluster=0

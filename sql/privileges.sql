@@ -18,3 +18,12 @@ REVOKE EXECUTE ON FUNCTION weston_etl_set_stats(bigint, jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_ticker_listed(text, date, text, bigint, text, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_ticker_changed(text, text, date, text, bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_ticker_delisted(text, date, text, bigint) FROM PUBLIC;
+-- The DBA's corrections (issue 13, since 0.5.0): dba only (migrations/0023).
+REVOKE EXECUTE ON FUNCTION weston_check_correction(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_check_correction_symbol(text, date) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_record_split(text, date, numeric, numeric, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_delete_split(text, date, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_record_dividend(text, date, numeric, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_delete_dividend(text, date, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_correct_bar(text, date, numeric, numeric, numeric, numeric, numeric, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_resolve_finding(bigint, text, text) FROM PUBLIC;

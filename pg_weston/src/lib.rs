@@ -18,6 +18,9 @@ extension_sql_file!(
 // A security's tickers over time (issue 12): plain SQL over migrations/0016's tables.
 extension_sql_file!("../../sql/identity.sql", name = "identity");
 
+// The DBA's corrections and their audit trail (issue 13): PL/pgSQL over the market-data tables.
+extension_sql_file!("../../sql/corrections.sql", name = "corrections");
+
 extension_sql_file!(
     "../../sql/privileges.sql",
     name = "privileges",

@@ -37,6 +37,9 @@ pub fn loader_command(db: &TestDb, args: &[&str]) -> std::process::Command {
         .env_remove("WESTON_POLYGON_BASE_URL")
         .env_remove(weston_loader::cli::MOCK_SYMBOLS_ENV)
         .env_remove(weston_loader::cli::BATCH_ENV)
+        .env_remove(weston_loader::cli::MOCK_PLANTED_ENV)
+        .env_remove(weston_loader::cli::AUDIT_BATCH_ENV)
+        .env_remove(weston_loader::cli::RECONCILE_SAMPLE_ENV)
         // Which night a symbol's metadata is asked again depends on the date: off, unless
         // a test sets it.
         .env(weston_loader::cli::METADATA_REFRESH_ENV, "0")

@@ -35,6 +35,13 @@ async fn stale_and_broken(db: &TestDb) {
          VALUES ('AAPL', (now() AT TIME ZONE 'America/New_York')::date - 3, 1, 1, 1, 1, 1, 'mock', 1),
                 ('AAPL', '2099-01-15', 1, 1, 1, 1, 1, 'mock', 1);
          INSERT INTO etl_run (job_name, status, finished_at, error) VALUES ('nightly', 'failed', now(), 'provider down');
+         -- An on-demand audit after it is no loader run: the failure stays the last run's.
+         INSERT INTO etl_run (job_name, status, finished_at, started_at)
+         VALUES ('weston-loader audit', 'succeeded', now(), now() + interval '1 second');
+         INSERT INTO quality_findings (rule, symbol, date, details, first_run, last_run)
+         VALUES ('unit_error', 'AAPL', '2024-01-02', '{}', 1, 1), ('unit_error', 'MSFT', '2024-01-02', '{}', 1, 1);
+         INSERT INTO quality_findings (rule, symbol, date, details, first_run, last_run, resolved_at, resolution, resolved_by)
+         VALUES ('stale_bars', 'AAPL', '2024-01-03', '{}', 1, 1, now(), 'false_positive', 'dba');
          INSERT INTO weston_maintenance_log (status, finished_at) VALUES ('partial', now());
          DO $$ BEGIN
            EXECUTE format('DROP TABLE prices_daily_p%s', to_char((now() AT TIME ZONE 'America/New_York')::date + interval '1 month', 'YYYY_MM'));
@@ -130,6 +137,24 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
             ("succeeded", "1")
         ]),
         "every status has a row"
+    );
+    let findings: BTreeMap<&str, (&str, &str)> = values["weston_quality_findings"]
+        .iter()
+        .map(|r| {
+            (
+                r["rule"].as_str(),
+                (r["open"].as_str(), r["total"].as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        findings,
+        BTreeMap::from([
+            ("all", ("2", "3")),
+            ("stale_bars", ("0", "1")),
+            ("unit_error", ("2", "2"))
+        ]),
+        "open findings by rule, resolved ones not open"
     );
     let partitions = only("weston_partitions");
     assert_eq!(partitions["parent"], "weston.prices_daily");
@@ -296,6 +321,7 @@ fn alert_rules_cover_the_issue_and_use_only_exported_metrics() {
         "WestonDataStale",
         "WestonEtlFailed",
         "WestonRotationFailed",
+        "WestonQualityFindingsOpen",
     ] {
         assert!(names.contains(&required), "missing alert {required}");
     }

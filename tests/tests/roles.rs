@@ -396,6 +396,63 @@ async fn app_rw_reads_market_data_and_writes_only_its_schema() {
     app.drop(&db).await;
 }
 
+/// Issue 13: only dba records corrections; every other group is refused by PostgreSQL
+/// itself (no EXECUTE), and nothing is written.
+#[tokio::test]
+async fn only_dba_records_corrections() {
+    let db = TestDb::migrated("roles_corrections").await;
+    seed(&db).await;
+    sqlx::raw_sql(
+        "INSERT INTO quality_findings (rule, symbol, date, details, first_run, last_run)
+         VALUES ('stale_bars', 'AAPL', '2024-01-02', '{}', 1, 1)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let calls = [
+        "SELECT weston_record_split('AAPL', '2020-08-31', 4, 1, 'issuer 8-K')",
+        "SELECT weston_record_dividend('AAPL', '2020-08-07', 0.82, 'USD', 'issuer press release')",
+        "SELECT weston_correct_bar('AAPL', '2024-01-02', 10, 12, 9, 11, 100, 'close 100x')",
+        "SELECT weston_resolve_finding(1, 'false_positive', 'a halt')",
+        "SELECT weston_delete_split('AAPL', '2020-08-31', 'no such split')",
+        "SELECT weston_delete_dividend('AAPL', '2020-08-07', 'phantom')",
+    ];
+    for group in ["etl_writer", "app_rw", "app_ro"] {
+        let user = login(&db, group).await;
+        for sql in calls {
+            user.denied(sql).await;
+        }
+        user.denied("SELECT weston_check_correction('why')").await;
+        user.drop(&db).await;
+    }
+    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM weston_corrections")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(written, 0, "a refused group wrote to the trail");
+    let dba = login(&db, "dba").await;
+    for sql in calls {
+        dba.ok(sql).await;
+    }
+    dba.drop(&db).await;
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM weston_corrections ORDER BY correction_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "record_split",
+            "record_dividend",
+            "correct_bar",
+            "resolve_finding",
+            "delete_split",
+            "delete_dividend"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn app_ro_only_reads() {
     let db = TestDb::migrated("roles_app_ro").await;
@@ -829,6 +886,16 @@ async fn no_planted_code_runs_as_a_superuser() {
             command: rotate_command,
             rules: true,
             must_run: &[],
+        },
+        // Issue 13: the corrections run with the caller's rights (and refuse a superuser).
+        PrivilegedPath {
+            name: "weston_correct_bar (caller's rights) called by dba",
+            actor: "dba".into(),
+            command: "SELECT weston_correct_bar('AAPL', (now() AT TIME ZONE 'America/New_York')::date,
+                             10, 12, 9, 11, 100, 'planted-code path')"
+                .into(),
+            rules: false,
+            must_run: &["row trigger on the parent", "CHECK constraint on the parent"],
         },
     ];
     let mut matrix = Vec::new();

@@ -534,10 +534,35 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
             "{release}"
         );
 
+        // A correction (issue 13) on the updated database: recorded by the dba, kept by the
+        // next night's load and by the dump and restore below.
+        let corrected = "SELECT format('%s:%s %s', numerator, denominator, provider) FROM splits
+                          WHERE symbol = 'MOCK0002' AND date = (SELECT min(date) FROM splits WHERE symbol = 'MOCK0002')";
+        execute(
+            &db,
+            "SET ROLE dba;
+             SELECT weston_record_split('MOCK0002', (SELECT min(date) FROM splits WHERE symbol = 'MOCK0002'),
+                                        5, 1, 'ratio mis-copied');
+             RESET ROLE",
+        )
+        .await;
+        assert_eq!(nightly(&db).await, "succeeded");
+        assert_eq!(text(&db, corrected).await, "5:1 manual", "{release}");
+
         // pg_dump writes only the privileges that differ from the extension's own
         // (pg_init_privs): a restore must still bring back every grant.
         let restored = TestDb::empty(&format!("upgrade_restored_{release}")).await;
         dump_and_restore(&db, &restored);
+        assert_eq!(
+            text(&restored, corrected).await,
+            "5:1 manual",
+            "{release} restored"
+        );
+        assert_eq!(
+            text(&restored, "SELECT string_agg(action || ' ' || by_role || ' ' || reason, ',') FROM weston_corrections").await,
+            "record_split postgres ratio mis-copied",
+            "{release} restored"
+        );
         assert_same_catalog(
             &format!("privileges of {release} updated, after pg_dump and pg_restore"),
             ("the updated database", &acl_lines(&updated_catalog)),

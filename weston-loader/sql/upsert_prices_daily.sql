@@ -1,4 +1,5 @@
--- Bars ($1: the run): an unchanged bar gets no new tuple; a mock bar never replaces a real one.
+-- Bars ($1: the run): an unchanged bar gets no new tuple; a mock bar never replaces a real one. A DBA's
+-- correction (provider manual) is never overwritten.
 INSERT INTO prices_daily AS t (symbol, date, open, high, low, close, volume, vwap, provider, run_id, updated_at)
 SELECT symbol, date, open, high, low, close, volume, vwap, provider, $1, now() FROM pg_temp.weston_stage_bars
 ON CONFLICT (symbol, date) DO UPDATE
@@ -9,3 +10,4 @@ ON CONFLICT (symbol, date) DO UPDATE
        IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close,
                          EXCLUDED.volume, EXCLUDED.vwap, EXCLUDED.provider)
    AND (EXCLUDED.provider <> 'mock' OR t.provider IS NOT DISTINCT FROM 'mock')
+   AND t.provider <> 'manual'

@@ -37,6 +37,12 @@ pub const PG_BINDIR_ENV: &str = "WESTON_PG_BINDIR";
 pub const VERIFY_SAMPLE_ENV: &str = "WESTON_VERIFY_SAMPLE_SYMBOLS";
 /// The other database of `verify`.
 pub const VERIFY_AGAINST_ENV: &str = "WESTON_VERIFY_AGAINST";
+/// Securities whose stored history the audit holds in memory at once.
+pub const AUDIT_BATCH_ENV: &str = "WESTON_AUDIT_BATCH_SYMBOLS";
+/// Securities whose latest session `run` asks a second provider for (0: no reconciliation).
+pub const RECONCILE_SAMPLE_ENV: &str = "WESTON_RECONCILE_SAMPLE";
+/// Mock only: plant one error of each audit rule into the mock market (`providers::planted`).
+pub const MOCK_PLANTED_ENV: &str = "WESTON_MOCK_PLANTED_ERRORS";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,8 +76,11 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// The nightly job: load bars, splits, dividends and security metadata.
     Run(RunArgs),
-    /// Recent runs, freshness per symbol, partition health.
+    /// Recent runs, freshness per symbol, partition health, open findings.
     Status(StatusArgs),
+    /// Run the data-quality rules over stored data and record their findings (exit 0 when
+    /// the audit ran, whatever it found).
+    Audit(AuditArgs),
     /// Compare this database with another (rows and checksums per table and partition,
     /// partition bounds, extensions, configuration, cron jobs, privileges, adjusted prices):
     /// exit 0 when they match, 1 listing the differences.
@@ -91,6 +100,7 @@ impl Command {
             Command::Scratch(_) => "weston-loader scratch",
             Command::Run(_) => crate::provenance::JOB_NAME,
             Command::Status(_) => "weston-loader status",
+            Command::Audit(_) => crate::provenance::AUDIT_JOB_NAME,
         }
     }
 }
@@ -133,7 +143,37 @@ pub struct RunArgs {
     #[arg(long, env = METADATA_REFRESH_ENV, default_value_t = 30, value_parser = |s: &str| bounded::<u32>(s, METADATA_REFRESH_ENV, "a number of days (0: never)", 0..=3650))]
     pub metadata_refresh_days: u32,
     #[command(flatten)]
+    pub audit: AuditKnobs,
+    /// Securities whose latest stored session is compared, each night, with a second
+    /// configured provider's (close in basis points, volume as a ratio); 0: none.
+    #[arg(long, env = RECONCILE_SAMPLE_ENV, default_value_t = 25, value_parser = |s: &str| bounded::<usize>(s, RECONCILE_SAMPLE_ENV, "a number of symbols (0: none)", 0..=100_000))]
+    pub reconcile_sample: usize,
+    #[command(flatten)]
     pub providers_config: ProviderArgs,
+}
+
+/// How the audit reads (shared by `run` and `audit`).
+#[derive(Debug, Clone, Args)]
+pub struct AuditKnobs {
+    /// Securities whose stored history the audit reads and holds at once (1 to 10000).
+    #[arg(long = "audit-batch-symbols", env = AUDIT_BATCH_ENV, default_value_t = 100, value_parser = |s: &str| bounded::<usize>(s, AUDIT_BATCH_ENV, "a number of symbols", 1..=10_000))]
+    pub audit_batch_symbols: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// First date whose findings are recorded (default: the first stored bar); the rules
+    /// read a few sessions before it for context.
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Last date audited (default: the last stored bar).
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    /// Comma-separated symbols (default: every security, delisted included).
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Vec<String>,
+    #[command(flatten)]
+    pub knobs: AuditKnobs,
 }
 
 /// Keys, addresses and limits of the providers.
@@ -172,9 +212,13 @@ pub struct ProviderArgs {
     /// Largest provider answer read, in bytes; a larger one is refused unparsed.
     #[arg(long, env = HTTP_MAX_BODY_ENV, default_value_t = DEFAULT_MAX_BODY_BYTES, value_parser = |s: &str| bounded::<u64>(s, HTTP_MAX_BODY_ENV, "bytes", 1024..=1024 * 1024 * 1024))]
     pub http_max_body_bytes: u64,
-    /// Symbols of the mock market (MOCK0001…), 1 to 9999.
-    #[arg(long, env = MOCK_SYMBOLS_ENV, default_value_t = 750, value_parser = |s: &str| bounded::<usize>(s, MOCK_SYMBOLS_ENV, "a number of symbols", 1..=9999))]
+    /// Symbols of the mock market (MOCK0001…), 1 to 99999 (the whole US market is ~12,000).
+    #[arg(long, env = MOCK_SYMBOLS_ENV, default_value_t = 750, value_parser = |s: &str| bounded::<usize>(s, MOCK_SYMBOLS_ENV, "a number of symbols", 1..=99_999))]
     pub mock_symbols: usize,
+    /// Mock market only: plant errors of every audit rule in a few fixed symbols
+    /// (MOCK0100…MOCK0192), to test the audit (true or false).
+    #[arg(long, env = MOCK_PLANTED_ENV, default_value_t = false, action = clap::ArgAction::Set)]
+    pub mock_planted_errors: bool,
 }
 
 impl ProviderArgs {
@@ -196,6 +240,7 @@ impl ProviderArgs {
             fmp_limits: limits(self.fmp_rate_limit),
             polygon_limits: limits(self.polygon_rate_limit),
             mock_symbols: self.mock_symbols,
+            mock_planted_errors: self.mock_planted_errors,
         }
     }
 }
@@ -311,6 +356,31 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The audit's knobs sit next to the run's without a clash of names.
+    #[test]
+    fn run_and_audit_parse_their_knobs() {
+        let cli = Cli::try_parse_from([
+            "weston-loader",
+            "run",
+            "--provider",
+            "mock",
+            "--audit-batch-symbols",
+            "7",
+            "--batch-symbols",
+            "9",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("run");
+        };
+        assert_eq!((run.audit.audit_batch_symbols, run.batch_symbols), (7, 9));
+        let cli = Cli::try_parse_from(["weston-loader", "audit", "--symbols", "A,B"]).unwrap();
+        let Command::Audit(audit) = cli.command else {
+            panic!("audit");
+        };
+        assert_eq!(audit.symbols, ["A", "B"]);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! weston-loader: the nightly job that fills pg_weston, and its migrations and status report.
 
+pub mod audit;
 pub mod calendar;
 pub mod cli;
 pub mod error;
+pub mod findings;
 pub mod gather;
 pub mod home;
 pub mod identity;
@@ -13,6 +15,7 @@ pub mod plan;
 pub mod provenance;
 pub mod providers;
 pub mod quality;
+pub mod reconcile;
 pub mod run;
 pub mod scratch;
 pub mod snapshot;

@@ -9,7 +9,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 use weston_loader::cli::{Cli, Command, DatabaseArgs};
 use weston_loader::pgurl::PgUrl;
-use weston_loader::{migrate, run, scratch, snapshot, status, verify, writable, LoaderError};
+use weston_loader::{
+    audit, migrate, run, scratch, snapshot, status, verify, writable, LoaderError,
+};
 
 fn main() -> ExitCode {
     // A missing .env.local is normal; a malformed one is a configuration error.
@@ -127,6 +129,11 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
             } else {
                 print!("{}", status::render_human(&status));
             }
+        }
+        Command::Audit(args) => {
+            writable::require_writable(&pool, "audit").await?;
+            let outcome = audit::audit_command(&pool, &args).await?;
+            println!("{}", outcome.summary());
         }
         Command::Verify(args) => {
             verify::verify(database_url(&cli.database)?, &args).await?;

@@ -154,6 +154,39 @@ pub struct RunStats {
     pub unserved: Vec<Unserved>,
     /// Renames, delistings and identity conflicts learned from the providers.
     pub identity: IdentityStats,
+    /// What the data-quality audit of the run found (`None`: no audit ran).
+    pub audit: Option<AuditStats>,
+    /// The comparison of a sample with a second provider (`None`: not configured or off).
+    pub reconciliation: Option<ReconcileStats>,
+}
+
+/// One night's reconciliation with a second provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReconcileStats {
+    /// Securities whose latest stored bar was sampled.
+    pub sampled: usize,
+    /// Of those, the ones a second provider answered for and that were compared.
+    pub compared: usize,
+    pub disagreements: u64,
+    /// Sampled symbols no second provider gave the session for (never counted as agreeing).
+    pub unanswered: Vec<String>,
+    /// The second providers' failures.
+    pub errors: Vec<String>,
+}
+
+/// One audit: securities and bars read, findings per rule, how many were new.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditStats {
+    pub symbols: usize,
+    pub bars: u64,
+    /// Findings per rule this audit saw (new or seen before).
+    pub findings: BTreeMap<String, u64>,
+    /// Findings no earlier run had seen.
+    pub new: u64,
+    pub seen_again: u64,
+    pub millis: u64,
 }
 
 /// A kind of data a run asks the providers for.

@@ -165,7 +165,8 @@ pub async fn plan_symbols(
     .into_iter()
     .collect();
     let last_dates: HashMap<String, NaiveDate> = sqlx::query_as::<_, (String, Option<NaiveDate>)>(
-        "SELECT s, (SELECT max(date) FROM prices_daily WHERE symbol = s) FROM unnest($1::text[]) s",
+        // price_last_dates (migration 0028): one row per symbol, not a probe of every month.
+        "SELECT s, l.last_date FROM unnest($1::text[]) s LEFT JOIN price_last_dates l ON l.symbol = s",
     )
     .bind(&symbols)
     .fetch_all(&mut *conn)

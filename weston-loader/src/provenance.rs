@@ -13,6 +13,8 @@ use crate::LoaderError;
 
 /// The `job_name` of the nightly run in `etl_run` (and its `application_name`).
 pub const JOB_NAME: &str = "weston-loader run";
+/// The `job_name` of an on-demand `weston-loader audit` (it takes the run lock too).
+pub const AUDIT_JOB_NAME: &str = "weston-loader audit";
 /// Key of the session advisory lock that admits one loader run per database. The nightly
 /// rotation in the extension has its own key, so neither waits for or blames the other.
 pub const RUN_LOCK_KEY: i64 = 0x7765_7374_6f6e_0001;
@@ -74,8 +76,18 @@ impl LockedSession {
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
     ) -> Result<i64, LoaderError> {
+        self.begin_job(JOB_NAME, from, to).await
+    }
+
+    /// Starts a run of `job_name` (the nightly run or an on-demand audit) over `[from, to]`.
+    pub async fn begin_job(
+        &mut self,
+        job_name: &str,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<i64, LoaderError> {
         Ok(sqlx::query_scalar("SELECT weston_etl_begin($1, $2, $3)")
-            .bind(JOB_NAME)
+            .bind(job_name)
             .bind(from)
             .bind(to)
             .fetch_one(&mut self.conn)

@@ -1,7 +1,8 @@
 //! `weston-loader run`, the nightly job: the conductor. It checks the request
 //! (`plan`), takes the run lock and records the run (`provenance`), gathers each window's
 //! rows through the provider chain (`gather`), validates them (`validate`) and writes them
-//! in batches (`store`).
+//! in batches (`store`), then audits what it loaded (`audit`) and, with two providers,
+//! reconciles a sample of the latest sessions (`reconcile`).
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -11,13 +12,14 @@ use anyhow::Context;
 use chrono::Utc;
 use sqlx::{PgConnection, PgPool};
 
+use crate::audit::Auditor;
 use crate::calendar;
 use crate::cli::RunArgs;
 use crate::gather::{gather, Gathered};
 use crate::model::RunStats;
 use crate::plan::{Plan, Request};
-use crate::providers::{self, ProviderChain};
-use crate::{identity, migrate, provenance, store, validate, LoaderError};
+use crate::providers::{self, Provider, ProviderChain};
+use crate::{identity, migrate, provenance, reconcile, store, validate, LoaderError};
 
 /// Bars held in memory per fetch: symbols sharing a window are fetched together (so a
 /// grouped-daily call serves all of them) up to this many symbol-sessions, then written
@@ -44,7 +46,7 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
     let run_id = session.begin(plan.start, plan.end).await?;
     tracing::info!(run_id, symbols = plan.symbols, window_start = %plan.start, window_end = %plan.end, "run started");
 
-    let chain = Arc::new(ProviderChain::new(providers));
+    let chain = Arc::new(ProviderChain::new(providers.clone()));
     tracing::info!(
         providers = %chain.order().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
         "provider order"
@@ -66,7 +68,20 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
                     today: request.today,
                     stats: &mut stats,
                 };
-                load.all(&plan).await
+                let mut loaded = load.all(&plan).await;
+                if loaded.is_ok() {
+                    let night = (request.today, providers.as_slice());
+                    loaded = audit_loaded(
+                        session.connection(),
+                        run_id,
+                        &plan,
+                        &args,
+                        night,
+                        &mut stats,
+                    )
+                    .await;
+                }
+                loaded
             }
             Err(e) => Err(e),
         };
@@ -131,6 +146,33 @@ async fn detect_life_events(
     }
     let plan = crate::plan::plan_symbols(conn, request, symbols).await?;
     Ok((plan, detected.stats))
+}
+
+/// Audits every window the run loaded (the rules read their context around it) and, with
+/// two providers, reconciles a sample of the latest sessions; the findings are recorded
+/// as this run's, what was found goes in its stats.
+async fn audit_loaded(
+    conn: &mut PgConnection,
+    run_id: i64,
+    plan: &Plan,
+    args: &RunArgs,
+    (today, providers): (chrono::NaiveDate, &[Arc<dyn Provider>]),
+    stats: &mut RunStats,
+) -> anyhow::Result<()> {
+    let mut auditor = Auditor::new(conn, run_id, args.audit.audit_batch_symbols).await?;
+    for (&window, symbols) in &plan.groups {
+        auditor.audit(conn, symbols, window).await?;
+    }
+    if args.reconcile_sample > 0 {
+        stats.reconciliation =
+            reconcile::reconcile(conn, &mut auditor, providers, args.reconcile_sample, today)
+                .await?;
+    }
+    let audit = auditor.finish();
+    tracing::info!(run_id, findings = ?audit.findings, new = audit.new, seen_again = audit.seen_again,
+        millis = audit.millis, "audit of the loaded window done");
+    stats.audit = Some(audit);
+    Ok(())
 }
 
 /// What a partial run could not have, for `etl_run.error` (the full list is in its stats).

@@ -19,6 +19,8 @@ pub struct Status {
     /// `weston_partition_health()`, where the extension has it.
     pub partition_health: Option<PartitionHealth>,
     pub freshness: Freshness,
+    /// Open data-quality findings per rule, the last reconciliation (issue 13).
+    pub quality: crate::findings::QualityStatus,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -168,8 +170,8 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
     };
     let session = crate::calendar::last_completed_session(Utc::now());
     let last_dates: Vec<(String, Option<NaiveDate>)> = sqlx::query_as(
-        "SELECT s.symbol, (SELECT max(p.date) FROM prices_daily p WHERE p.symbol = s.symbol)
-           FROM securities s WHERE s.delisted_date IS NULL ORDER BY s.symbol",
+        "SELECT s.symbol, l.last_date FROM securities s LEFT JOIN price_last_dates l ON l.symbol = s.symbol
+          WHERE s.delisted_date IS NULL ORDER BY s.symbol",
     )
     .fetch_all(pool)
     .await?;
@@ -209,6 +211,7 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
         partitions,
         partition_health,
         freshness,
+        quality: crate::findings::quality_status(pool).await?,
     })
 }
 
@@ -274,6 +277,7 @@ pub fn render_human(status: &Status) -> String {
                 .map_or("no data".into(), |n| format!("{n} sessions behind"))
         ));
     }
+    out.push_str(&crate::findings::render_quality(&status.quality));
     if status.recent_runs.is_empty() {
         out.push_str("runs: none yet\n");
     } else {

@@ -147,6 +147,10 @@ async fn stage(tx: &mut PgConnection, batch: &Batch) -> Result<(), sqlx::Error> 
     for (table, columns, data) in staged {
         copy_in(tx, table, columns, data).await?;
     }
+    // What a DBA deleted stays deleted: the correction trail's tombstones.
+    sqlx::raw_sql(include_str!("../sql/skip_deleted_events.sql"))
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -250,15 +250,14 @@ impl Writer<'_> {
                         "old": {"last_day": old_last, "composite_figi": old.composite_figi,
                                 "cik": old.cik},
                     });
-                    sqlx::query(include_str!("../../sql/upsert_finding.sql"))
-                        .bind("ticker_reused")
-                        .bind(symbol)
-                        .bind(listed)
-                        .bind(new.composite_figi.clone().unwrap_or_default())
-                        .bind(details)
-                        .bind(run_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    let finding = crate::quality::Finding {
+                        rule: crate::quality::rule::TICKER_REUSED,
+                        symbol: symbol.to_owned(),
+                        date: listed,
+                        subject: new.composite_figi.clone().unwrap_or_default(),
+                        details,
+                    };
+                    crate::findings::record(&mut *tx, run_id, &[finding]).await?;
                 }
                 Ok(())
             })

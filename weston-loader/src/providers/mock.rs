@@ -59,12 +59,22 @@ pub fn mock_symbol(i: usize) -> String {
 
 pub struct MockProvider {
     universe: usize,
+    /// Whether the audit's test errors are planted (`super::planted`).
+    planted: bool,
 }
 
 impl MockProvider {
     /// A mock market of `universe` symbols (MOCK0001…).
     pub fn new(universe: usize) -> MockProvider {
-        MockProvider { universe }
+        MockProvider {
+            universe,
+            planted: false,
+        }
+    }
+
+    /// The same market with the audit's test errors planted (`planted` true).
+    pub fn with_planted_errors(self, planted: bool) -> MockProvider {
+        MockProvider { planted, ..self }
     }
 
     /// Every session of `symbol` from the epoch to `to`, with its events.
@@ -150,8 +160,9 @@ impl MockProvider {
     }
 
     /// The sessions of ticker `symbol` in `[from, to]`: each date from the security that
-    /// held the ticker that day (`mock_life`), under the ticker.
-    fn window(symbol: &str, from: NaiveDate, to: NaiveDate) -> Vec<Session> {
+    /// held the ticker that day (`mock_life`), under the ticker; with the planted errors
+    /// when asked for (planted on the security's whole series, as a feed's errors are).
+    fn window(&self, symbol: &str, from: NaiveDate, to: NaiveDate) -> Vec<Session> {
         let mut out = Vec::new();
         for holding in mock_life::holdings_of(symbol) {
             let start = holding.from.map_or(from, |f| f.max(from));
@@ -159,15 +170,14 @@ impl MockProvider {
             if start > end {
                 continue;
             }
-            out.extend(
-                MockProvider::sessions(&holding.security, end)
-                    .into_iter()
-                    .filter(|s| s.date >= start)
-                    .map(|mut s| {
-                        symbol.clone_into(&mut s.bar.symbol);
-                        s
-                    }),
-            );
+            let mut sessions = MockProvider::sessions(&holding.security, end);
+            if self.planted {
+                super::planted::apply(&holding.security, &mut sessions);
+            }
+            out.extend(sessions.into_iter().filter(|s| s.date >= start).map(|mut s| {
+                symbol.clone_into(&mut s.bar.symbol);
+                s
+            }));
         }
         out
     }
@@ -213,7 +223,8 @@ impl Provider for MockProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DailyBar>, ProviderError> {
-        Ok(MockProvider::window(symbol, from, to)
+        Ok(self
+            .window(symbol, from, to)
             .into_iter()
             .map(|s| s.bar)
             .collect())
@@ -225,7 +236,8 @@ impl Provider for MockProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Split>, ProviderError> {
-        Ok(MockProvider::window(symbol, from, to)
+        Ok(self
+            .window(symbol, from, to)
             .into_iter()
             .filter_map(|s| {
                 s.split.map(|(n, d)| Split {
@@ -244,7 +256,8 @@ impl Provider for MockProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Dividend>, ProviderError> {
-        Ok(MockProvider::window(symbol, from, to)
+        Ok(self
+            .window(symbol, from, to)
             .into_iter()
             .filter_map(|s| {
                 s.dividend.map(|amount| Dividend {

@@ -15,6 +15,7 @@ pub mod http;
 mod json;
 pub mod mock;
 pub mod mock_life;
+pub mod planted;
 pub mod polygon;
 
 use crate::model::ProviderName;
@@ -190,6 +191,7 @@ pub struct ProviderSettings {
     pub fmp_limits: HttpLimits,
     pub polygon_limits: HttpLimits,
     pub mock_symbols: usize,
+    pub mock_planted_errors: bool,
 }
 
 /// The one place where providers are constructed from `--provider` and the settings.
@@ -252,7 +254,10 @@ pub fn build(
         .into_iter()
         .map(|name| -> Result<Arc<dyn Provider>, LoaderError> {
             Ok(match name {
-                ProviderName::Mock => Arc::new(mock::MockProvider::new(settings.mock_symbols)),
+                ProviderName::Mock => Arc::new(
+                    mock::MockProvider::new(settings.mock_symbols)
+                        .with_planted_errors(settings.mock_planted_errors),
+                ),
                 ProviderName::Fmp => {
                     let (key, base_url, limits) = access(name)?;
                     Arc::new(FmpProvider::new(key, base_url, limits).map_err(LoaderError::Config)?)

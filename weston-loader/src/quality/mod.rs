@@ -2,8 +2,7 @@
 //! findings out. Nothing here reads or writes the database; the thresholds are data
 //! (`Thresholds`, deserialisable from a rule's `params` jsonb), each default justified
 //! where it is declared.
-//!
-//! Not yet wired to a command or table (issue 13, step 2 in progress): see the report.
+//! The database side is `crate::findings` (storing) and `crate::audit` (reading, running).
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -27,11 +26,15 @@ pub mod rule {
     pub const VWAP_OUTSIDE_RANGE: &str = "vwap_outside_range";
     pub const DIVIDEND_TOO_LARGE: &str = "dividend_too_large";
     pub const DIVIDEND_DUPLICATE: &str = "dividend_duplicate";
+    /// Not an audit rule: a provider gave a stored ticker to another security (identity).
+    pub const TICKER_REUSED: &str = "ticker_reused";
+    /// Reconciliation: the stored bar and a second provider's disagree.
+    pub const PROVIDER_DISAGREEMENT: &str = "provider_disagreement";
 }
 
 /// What the rules flag and when. Defaults follow yfinance's price repair where it has one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// Split ratios looked for in price jumps (and their inverses, for reverse splits): the
     /// ratios US issuers actually use; a 1000:31-like odd ratio is caught as an unexplained
@@ -64,6 +67,18 @@ pub struct Thresholds {
     /// Two dividends within this many calendar days are a duplicate (quarterly and monthly
     /// payers are at least about four weeks apart).
     pub dividend_duplicate_days: i64,
+    /// Reconciliation: a close differing from a second provider's by more than this many
+    /// basis points (beyond `close_rounding`) is a disagreement; a real one (an adjusted
+    /// close, another session's bar) is percents, rounding is far below.
+    pub close_max_bps: Decimal,
+    /// Absolute close difference that is rounding whatever the price: one cent (FMP rounds
+    /// to the cent where Polygon gives 131.2636).
+    pub close_rounding: Decimal,
+    /// Volumes whose larger is more than this times the smaller disagree (providers'
+    /// consolidated volumes differ by a few percent from late trade reports).
+    pub volume_max_ratio: Decimal,
+    /// Absolute volume difference that is rounding: FMP rounds volumes to the hundred.
+    pub volume_rounding: Decimal,
 }
 
 impl Default for Thresholds {
@@ -83,7 +98,38 @@ impl Default for Thresholds {
             stale_sessions: 3,
             dividend_max_share: Decimal::new(5, 1),
             dividend_duplicate_days: 7,
+            close_max_bps: Decimal::from(25),
+            close_rounding: Decimal::new(1, 2),
+            volume_max_ratio: Decimal::new(12, 1),
+            volume_rounding: Decimal::from(100),
         }
+    }
+}
+
+impl Thresholds {
+    /// The thresholds from `quality_thresholds` rows (rule, params object): the rows'
+    /// keys merged over the defaults. An unknown key, a key two rows set, or a value of
+    /// the wrong type is an error naming the row.
+    pub fn from_rows(rows: &[(String, serde_json::Value)]) -> Result<Thresholds, String> {
+        let mut merged = serde_json::Map::new();
+        let mut set_by: std::collections::BTreeMap<String, &str> = Default::default();
+        for (rule, params) in rows {
+            let object = params
+                .as_object()
+                .ok_or_else(|| format!("quality_thresholds {rule:?}: params is not an object"))?;
+            serde_json::from_value::<Thresholds>(params.clone())
+                .map_err(|e| format!("quality_thresholds {rule:?}: {e}"))?;
+            for (key, value) in object {
+                if let Some(other) = set_by.insert(key.clone(), rule) {
+                    return Err(format!(
+                        "quality_thresholds: {key:?} is set by both {other:?} and {rule:?}"
+                    ));
+                }
+                merged.insert(key.clone(), value.clone());
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|e| format!("quality_thresholds: {e}"))
     }
 }
 
@@ -103,6 +149,9 @@ pub struct Finding {
     pub rule: &'static str,
     pub symbol: String,
     pub date: NaiveDate,
+    /// Tells two findings of one rule on one day apart (reconciliation's field and
+    /// provider pair); empty when the rule needs none.
+    pub subject: String,
     pub details: serde_json::Value,
 }
 

@@ -19,6 +19,7 @@ fn finding(
         rule,
         symbol: history.symbol.clone(),
         date,
+        subject: String::new(),
         details,
     }
 }

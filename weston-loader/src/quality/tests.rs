@@ -239,3 +239,33 @@ async fn the_clean_mock_market_has_no_finding() {
     }
     assert_eq!(findings, [], "false positives on the clean mock market");
 }
+
+#[test]
+fn thresholds_rows_merge_over_the_defaults_exactly() {
+    let rows = vec![
+        (
+            "unrecorded_split".to_string(),
+            serde_json::json!({"split_tolerance": 0.10, "split_ratios": [2, 1.5]}),
+        ),
+        (
+            "stale_bars".to_string(),
+            serde_json::json!({"stale_sessions": 4}),
+        ),
+    ];
+    let t = Thresholds::from_rows(&rows).unwrap();
+    assert_eq!(t.split_tolerance, Decimal::new(10, 2));
+    assert_eq!(t.split_ratios, [Decimal::TWO, Decimal::new(15, 1)]);
+    assert_eq!(t.stale_sessions, 4);
+    assert_eq!(t.unit_window, Thresholds::default().unit_window);
+    let unknown = vec![("x".to_string(), serde_json::json!({"stale_session": 4}))];
+    assert!(Thresholds::from_rows(&unknown)
+        .unwrap_err()
+        .contains("stale_session"));
+    let twice = vec![
+        ("a".to_string(), serde_json::json!({"unit_window": 4})),
+        ("b".to_string(), serde_json::json!({"unit_window": 4})),
+    ];
+    assert!(Thresholds::from_rows(&twice)
+        .unwrap_err()
+        .contains("both \"a\" and \"b\""));
+}

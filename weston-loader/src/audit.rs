@@ -1,0 +1,293 @@
+//! The data-quality audit over the database: reads the stored bars, splits and dividends
+//! of a batch of securities at a time (memory bounded by the batch, not the universe), runs
+//! the pure rules (`quality`) with the thresholds of `quality_thresholds`, and records what
+//! they find (`findings`). `run` audits what it loaded; `weston-loader audit` any range.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{Duration, NaiveDate};
+use rust_decimal::Decimal;
+use sqlx::{PgConnection, PgPool};
+
+use crate::cli::AuditArgs;
+use crate::model::{AuditStats, DailyBar, Dividend, RunStats, Split};
+use crate::quality::{self, History, Thresholds};
+use crate::{findings, migrate, provenance, LoaderError};
+
+/// Reads `quality_thresholds` (once per audit).
+pub async fn thresholds(conn: &mut PgConnection) -> anyhow::Result<Thresholds> {
+    let rows: Vec<(String, serde_json::Value)> =
+        sqlx::query_as(include_str!("../sql/quality_thresholds.sql"))
+            .fetch_all(conn)
+            .await
+            .context("reading quality_thresholds")?;
+    Thresholds::from_rows(&rows).map_err(anyhow::Error::msg)
+}
+
+/// Calendar days read around a range so the rules see their context: the neighbours of
+/// the unit-error median, a stale run's start, the bar before a jump, a split a few days
+/// off, the dividend before a duplicate (sessions counted at 7 days per 5, plus holidays).
+fn context_days(t: &Thresholds) -> i64 {
+    let sessions = t.unit_window.max(t.stale_sessions) as i64 + 1;
+    sessions * 7 / 5 + 4 + t.split_window_days.max(t.dividend_duplicate_days)
+}
+
+/// One audit (of a run, or of `weston-loader audit`): its thresholds, read once, and what
+/// it found so far.
+pub struct Auditor {
+    run_id: i64,
+    thresholds: Thresholds,
+    batch_symbols: usize,
+    started: Instant,
+    stats: AuditStats,
+}
+
+impl Auditor {
+    pub async fn new(
+        conn: &mut PgConnection,
+        run_id: i64,
+        batch_symbols: usize,
+    ) -> anyhow::Result<Auditor> {
+        Ok(Auditor {
+            run_id,
+            thresholds: thresholds(conn).await?,
+            batch_symbols: batch_symbols.max(1),
+            started: Instant::now(),
+            stats: AuditStats::default(),
+        })
+    }
+
+    pub fn run_id(&self) -> i64 {
+        self.run_id
+    }
+
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    /// Audits `symbols` over `[from, to]`, a batch of symbols at a time, recording each
+    /// batch's findings in one statement.
+    pub async fn audit(
+        &mut self,
+        conn: &mut PgConnection,
+        symbols: &[String],
+        (from, to): (NaiveDate, NaiveDate),
+    ) -> anyhow::Result<()> {
+        let context = Duration::days(context_days(&self.thresholds));
+        let read = (from - context, to + context);
+        for batch in symbols.chunks(self.batch_symbols) {
+            let histories = read_batch(conn, batch, read)
+                .await
+                .with_context(|| format!("reading {}.. for the audit", batch[0]))?;
+            let mut found = Vec::new();
+            for history in histories.values() {
+                self.stats.bars += history.bars.len() as u64;
+                found.extend(quality::audit(history, (from, to), &self.thresholds));
+            }
+            self.stats.symbols += batch.len();
+            self.note(&found);
+            let recorded = findings::record(conn, self.run_id, &found)
+                .await
+                .context("recording the audit's findings")?;
+            self.stats.new += recorded.new;
+            self.stats.seen_again += recorded.seen_again;
+        }
+        Ok(())
+    }
+
+    /// Counts findings recorded elsewhere (reconciliation) into this audit's stats.
+    pub fn note(&mut self, found: &[quality::Finding]) {
+        for f in found {
+            *self.stats.findings.entry(f.rule.to_string()).or_default() += 1;
+        }
+    }
+
+    pub fn add_recorded(&mut self, recorded: findings::Recorded) {
+        self.stats.new += recorded.new;
+        self.stats.seen_again += recorded.seen_again;
+    }
+
+    pub fn finish(mut self) -> AuditStats {
+        self.stats.millis = self.started.elapsed().as_millis() as u64;
+        self.stats
+    }
+}
+
+type BarRow = (
+    String,
+    NaiveDate,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Option<Decimal>,
+);
+
+fn entry<'a>(out: &'a mut BTreeMap<String, History>, symbol: &str) -> &'a mut History {
+    out.entry(symbol.to_string()).or_insert_with(|| History {
+        symbol: symbol.to_string(),
+        ..History::default()
+    })
+}
+
+/// The stored history of `symbols` over `[from, to]`, per symbol.
+async fn read_batch(
+    conn: &mut PgConnection,
+    symbols: &[String],
+    (from, to): (NaiveDate, NaiveDate),
+) -> Result<BTreeMap<String, History>, sqlx::Error> {
+    let mut out: BTreeMap<String, History> = BTreeMap::new();
+    let bars: Vec<BarRow> = sqlx::query_as(include_str!("../sql/audit_bars.sql"))
+        .bind(symbols)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await?;
+    for (symbol, date, open, high, low, close, volume, vwap) in bars {
+        entry(&mut out, &symbol).bars.push(DailyBar {
+            symbol: symbol.clone(),
+            date,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            vwap,
+        });
+    }
+    let splits: Vec<(String, NaiveDate, Decimal, Decimal)> =
+        sqlx::query_as(include_str!("../sql/audit_splits.sql"))
+            .bind(symbols)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *conn)
+            .await?;
+    for (symbol, date, numerator, denominator) in splits {
+        entry(&mut out, &symbol).splits.push(Split {
+            symbol: symbol.clone(),
+            date,
+            numerator,
+            denominator,
+        });
+    }
+    let dividends: Vec<(String, NaiveDate, Decimal, String)> =
+        sqlx::query_as(include_str!("../sql/audit_dividends.sql"))
+            .bind(symbols)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *conn)
+            .await?;
+    for (symbol, ex_date, amount, currency) in dividends {
+        entry(&mut out, &symbol).dividends.push(Dividend {
+            symbol: symbol.clone(),
+            ex_date,
+            amount,
+            currency,
+        });
+    }
+    Ok(out)
+}
+
+/// What `weston-loader audit` did.
+#[derive(Debug)]
+pub struct AuditOutcome {
+    pub run_id: i64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub stats: AuditStats,
+}
+
+/// `weston-loader audit`: records an etl_run of its own (job `weston-loader audit`, under
+/// the run lock, so it never overlaps a load), audits the range and finishes the run.
+pub async fn audit_command(pool: &PgPool, args: &AuditArgs) -> Result<AuditOutcome, LoaderError> {
+    migrate::require_schema(pool).await?;
+    let (first, last): (Option<NaiveDate>, Option<NaiveDate>) =
+        sqlx::query_as(include_str!("../sql/audit_range.sql"))
+            .fetch_one(pool)
+            .await?;
+    let from = args.from.or(first);
+    let to = args.to.or(last);
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(LoaderError::Config(
+            "nothing to audit: no bars are stored (give --from and --to to audit a range anyway)"
+                .into(),
+        ));
+    };
+    if from > to {
+        return Err(LoaderError::Config(format!(
+            "--from {from} is after --to {to}"
+        )));
+    }
+    let symbols: Vec<String> = if args.symbols.is_empty() {
+        sqlx::query_scalar(include_str!("../sql/audit_symbols.sql"))
+            .fetch_all(pool)
+            .await?
+    } else {
+        args.symbols
+            .iter()
+            .map(|s| s.trim().to_uppercase())
+            .collect()
+    };
+    let mut session = provenance::lock(pool).await?;
+    let run_id = session
+        .begin_job(provenance::AUDIT_JOB_NAME, from, to)
+        .await?;
+    let result = async {
+        let conn = session.connection();
+        let mut auditor = Auditor::new(conn, run_id, args.knobs.audit_batch_symbols).await?;
+        auditor.audit(conn, &symbols, (from, to)).await?;
+        anyhow::Ok(auditor.finish())
+    }
+    .await;
+    match result {
+        Ok(audit) => {
+            let stats = RunStats {
+                symbols: symbols.len(),
+                audit: Some(audit.clone()),
+                ..RunStats::default()
+            };
+            session
+                .finish(pool, run_id, &stats, None)
+                .await
+                .map_err(|m| LoaderError::Failed(anyhow::anyhow!(m)))?;
+            Ok(AuditOutcome {
+                run_id,
+                from,
+                to,
+                stats: audit,
+            })
+        }
+        Err(e) => {
+            let message = crate::error::describe(&*e);
+            let stats = RunStats::default();
+            Err(LoaderError::Failed(anyhow::anyhow!(
+                session.fail(pool, run_id, &message, &stats).await
+            )))
+        }
+    }
+}
+
+impl AuditOutcome {
+    /// The one-line summary printed on success.
+    pub fn summary(&self) -> String {
+        let s = &self.stats;
+        let per_rule: Vec<String> = s.findings.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        format!(
+            "audit {} of {}..{}: {} symbols, {} bars in {:.1}s: {} findings ({} new, {} seen before){}{}",
+            self.run_id,
+            self.from,
+            self.to,
+            s.symbols,
+            s.bars,
+            s.millis as f64 / 1000.0,
+            s.new + s.seen_again,
+            s.new,
+            s.seen_again,
+            if per_rule.is_empty() { "" } else { ": " },
+            per_rule.join(", ")
+        )
+    }
+}
