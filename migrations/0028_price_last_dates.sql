@@ -92,3 +92,12 @@ SELECT symbol, max(date) FROM prices_daily GROUP BY symbol;
 REVOKE ALL ON FUNCTION price_last_dates_recompute(text[]), price_last_dates_inserted(),
     price_last_dates_updated(), price_last_dates_deleted(), price_last_dates_truncated() FROM PUBLIC;
 GRANT SELECT ON TABLE price_last_dates TO etl_writer, app_rw, app_ro, dba;
+-- Owned by dba like every market-data table, and so are the definer functions that write
+-- it: they run as dba, never as the superuser who migrated, so that a trigger a dba member
+-- planted on this table never runs with a superuser's rights (issue 11).
+ALTER TABLE price_last_dates OWNER TO dba;
+ALTER FUNCTION price_last_dates_recompute(text[]) OWNER TO dba;
+ALTER FUNCTION price_last_dates_inserted() OWNER TO dba;
+ALTER FUNCTION price_last_dates_updated() OWNER TO dba;
+ALTER FUNCTION price_last_dates_deleted() OWNER TO dba;
+ALTER FUNCTION price_last_dates_truncated() OWNER TO dba;

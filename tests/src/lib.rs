@@ -318,3 +318,37 @@ pub async fn data_fingerprint(url: &str) -> weston_loader::verify::Fingerprint {
     print.sections.remove(weston_loader::verify::collect::ROLE);
     print
 }
+
+/// The loader's run, in-process, with the mock provider for the mock market's first
+/// `symbols` symbols over a fixed window (so databases loaded on either side of a New York
+/// midnight hold the same bars).
+pub async fn mock_run_in_process(
+    pool: &PgPool,
+    (from, to): (&str, &str),
+    symbols: usize,
+) -> weston_loader::run::RunOutcome {
+    use clap::Parser;
+    let symbols: Vec<String> = (1..=symbols)
+        .map(weston_loader::providers::mock::mock_symbol)
+        .collect();
+    let symbols = symbols.join(",");
+    let argv = [
+        "weston-loader",
+        "run",
+        "--provider",
+        "mock",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--symbols",
+        &symbols,
+    ];
+    let weston_loader::cli::Command::Run(args) = weston_loader::cli::Cli::parse_from(argv).command
+    else {
+        unreachable!("a run")
+    };
+    weston_loader::run::run(pool, args)
+        .await
+        .expect("the loader's run")
+}

@@ -5,11 +5,8 @@
 
 use std::process::Command;
 
-use clap::Parser;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
-use weston_loader::cli::{Cli, Command as LoaderCommand};
-use weston_loader::providers::mock::mock_symbol;
 use weston_tests::{admin_url, loader_command, output_text, pg_config, TestDb};
 
 /// The window every test loads, fixed so the mock market holds the same events on any day:
@@ -19,25 +16,7 @@ const TO: &str = "2026-08-31";
 
 /// The loader's nightly run with the mock provider over the window, in-process.
 async fn nightly(db: &TestDb) {
-    let symbols: Vec<String> = (1..=6).map(mock_symbol).collect();
-    let argv = [
-        "weston-loader",
-        "run",
-        "--provider",
-        "mock",
-        "--from",
-        FROM,
-        "--to",
-        TO,
-        "--symbols",
-        &symbols.join(","),
-    ];
-    let LoaderCommand::Run(args) = Cli::parse_from(argv).command else {
-        unreachable!("a run")
-    };
-    let outcome = weston_loader::run::run(&db.pool, args)
-        .await
-        .expect("the loader's run");
+    let outcome = weston_tests::mock_run_in_process(&db.pool, (FROM, TO), 6).await;
     assert!(outcome.stats.unserved.is_empty(), "{:?}", outcome.stats);
 }
 

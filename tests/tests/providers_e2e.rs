@@ -159,7 +159,10 @@ async fn fmp_run_stores_raw_values_and_a_rerun_writes_nothing() {
     let db = TestDb::migrated("e2e_fmp").await;
     let fmp = TestServer::start(fmp_ok).await;
     let polygon = TestServer::start(polygon_ok).await;
-    let env = with_servers(&fmp, &polygon);
+    let mut env = with_servers(&fmp, &polygon);
+    // The chain's fallback is what this test proves: the nightly reconciliation, which asks
+    // the second provider on purpose, is tests/tests/reconcile.rs's.
+    env.push(("WESTON_RECONCILE_SAMPLE", "0"));
 
     let out = run(&db, &run_args(&[]), &env);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));

@@ -7,10 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clap::Parser;
 use serde_json::Value as JsonValue;
 use sqlx::postgres::PgConnectOptions;
-use weston_loader::cli::{Cli, Command as LoaderCommand};
 use weston_loader::providers::mock::mock_symbol;
 use weston_tests::{admin_url, output_text, TestDb};
 
@@ -39,25 +37,7 @@ fn python() -> PathBuf {
 /// pay dividends).
 async fn loaded(tag: &str) -> TestDb {
     let db = TestDb::migrated(tag).await;
-    let symbols: Vec<String> = (1..=6).map(mock_symbol).collect();
-    let argv = [
-        "weston-loader",
-        "run",
-        "--provider",
-        "mock",
-        "--from",
-        FROM,
-        "--to",
-        TO,
-        "--symbols",
-        &symbols.join(","),
-    ];
-    let LoaderCommand::Run(args) = Cli::parse_from(argv).command else {
-        unreachable!("a run")
-    };
-    weston_loader::run::run(&db.pool, args)
-        .await
-        .expect("the loader's run");
+    weston_tests::mock_run_in_process(&db.pool, (FROM, TO), 6).await;
     db
 }
 

@@ -13,8 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use clap::Parser;
-use weston_loader::cli::{Cli, Command as LoaderCommand};
 use weston_loader::providers::mock::mock_symbol;
 use weston_tests::{monitoring_queries, pg_config, TestDb};
 
@@ -257,25 +255,8 @@ async fn adjusted(db: &TestDb) -> String {
 /// dividends), then rotation. Returns the rotation's status. A fixed window, so databases
 /// loaded on either side of a New York midnight still hold the same bars.
 async fn nightly(db: &TestDb) -> String {
-    let symbols: Vec<String> = (1..=6).map(mock_symbol).collect();
-    let argv = [
-        "weston-loader",
-        "run",
-        "--provider",
-        "mock",
-        "--from",
-        "2026-03-02",
-        "--to",
-        "2026-08-31",
-        "--symbols",
-        &symbols.join(","),
-    ];
-    let LoaderCommand::Run(args) = Cli::parse_from(argv).command else {
-        unreachable!("a run")
-    };
-    let outcome = weston_loader::run::run(&db.pool, args)
-        .await
-        .expect("the loader's run");
+    let outcome =
+        weston_tests::mock_run_in_process(&db.pool, ("2026-03-02", "2026-08-31"), 6).await;
     assert!(outcome.stats.unserved.is_empty(), "{:?}", outcome.stats);
     text(db, "SELECT weston_rotate_partitions()->>'status'").await
 }

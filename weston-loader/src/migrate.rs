@@ -19,7 +19,7 @@ const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (9, "weston.weston_version()"),
     (14, "weston_etl_finish_partial(bigint,text)"),
     (17, "weston_universe(date)"),
-    (23, "weston_record_split(text,date,numeric,numeric,text)"),
+    (29, "weston_record_split(text,date,numeric,numeric,text)"),
 ];
 
 /// Applies every migration the database does not have yet; returns the versions applied

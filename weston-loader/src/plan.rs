@@ -164,16 +164,21 @@ pub async fn plan_symbols(
     .await?
     .into_iter()
     .collect();
-    let last_dates: HashMap<String, NaiveDate> = sqlx::query_as::<_, (String, Option<NaiveDate>)>(
-        // price_last_dates (migration 0028): one row per symbol, not a probe of every month.
-        "SELECT s, l.last_date FROM unnest($1::text[]) s LEFT JOIN price_last_dates l ON l.symbol = s",
-    )
-    .bind(&symbols)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .filter_map(|(s, d)| d.map(|d| (s, d)))
-    .collect();
+    // price_last_dates (migration 0028): one row per symbol, not a probe of every month; a
+    // database not yet updated to it is probed the old way.
+    let last_dates_sql = if crate::home::has_table(&mut *conn, "price_last_dates").await? {
+        "SELECT s, l.last_date FROM unnest($1::text[]) s LEFT JOIN price_last_dates l ON l.symbol = s"
+    } else {
+        "SELECT s, (SELECT max(p.date) FROM prices_daily p WHERE p.symbol = s) FROM unnest($1::text[]) s"
+    };
+    let last_dates: HashMap<String, NaiveDate> =
+        sqlx::query_as::<_, (String, Option<NaiveDate>)>(last_dates_sql)
+            .bind(&symbols)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .filter_map(|(s, d)| d.map(|d| (s, d)))
+            .collect();
     // Metadata is asked until a provider names the symbol, then again once every
     // `metadata_refresh_days`, not every night: on Polygon's free plan one call per symbol
     // would take hours for the universe.

@@ -169,12 +169,16 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
         None
     };
     let session = crate::calendar::last_completed_session(Utc::now());
-    let last_dates: Vec<(String, Option<NaiveDate>)> = sqlx::query_as(
+    // A database not yet updated to price_last_dates (migration 0028) is probed the old way.
+    let last_dates_sql = if crate::home::has_table(pool, "price_last_dates").await? {
         "SELECT s.symbol, l.last_date FROM securities s LEFT JOIN price_last_dates l ON l.symbol = s.symbol
-          WHERE s.delisted_date IS NULL ORDER BY s.symbol",
-    )
-    .fetch_all(pool)
-    .await?;
+          WHERE s.delisted_date IS NULL ORDER BY s.symbol"
+    } else {
+        "SELECT s.symbol, (SELECT max(p.date) FROM prices_daily p WHERE p.symbol = s.symbol)
+           FROM securities s WHERE s.delisted_date IS NULL ORDER BY s.symbol"
+    };
+    let last_dates: Vec<(String, Option<NaiveDate>)> =
+        sqlx::query_as(last_dates_sql).fetch_all(pool).await?;
     let mut symbols: Vec<SymbolFreshness> = last_dates
         .into_iter()
         .map(|(symbol, last_date)| SymbolFreshness {
