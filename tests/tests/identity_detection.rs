@@ -212,6 +212,37 @@ async fn the_mock_markets_life_events_are_detected_and_recorded() {
     );
     assert_eq!(history(&db, "MOCK0704", "2026-10-16").await.len(), 1);
 
+    // Every holding, one row each: the rename's two tickers, the delisting (from the
+    // mock's first day, which the provider gave), the reused ticker's two companies, and
+    // the share-class move's old class under both tickers and new class.
+    let holdings = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, String, Option<String>)>(
+                "SELECT symbol, valid_from::text, valid_to::text FROM ticker_history
+                  ORDER BY symbol, valid_from",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let first_run = holdings(&db).await;
+    let row = |s: &str, from: &str, to: Option<&str>| (s.into(), from.into(), to.map(Into::into));
+    assert_eq!(
+        first_run,
+        vec![
+            row("MOCK0701", FROM, Some("2026-09-13")),
+            row("MOCK0702", "2000-01-03", Some("2026-08-21")),
+            row("MOCK0703", FROM, Some("2026-07-17")),
+            row("MOCK0703", "2026-10-05", None),
+            row("MOCK0704", FROM, Some("2026-10-18")),
+            row("MOCK0704", "2026-10-19", None),
+            row("MOCK0704.A", "2026-10-19", None),
+            row("MOCKR701", "2026-09-14", None),
+        ]
+    );
+
     // status says what was learned.
     let status = loader_command(&db, &["status"]).output().unwrap();
     let text = output_text(&status);
@@ -224,14 +255,25 @@ async fn the_mock_markets_life_events_are_detected_and_recorded() {
     // Again: nothing new is learned, nothing is duplicated.
     let out = run(&db, &args, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let (_, _, stats) = last_stats(&db).await;
+    for learned in [
+        "renamed",
+        "delisted",
+        "reused",
+        "share_class_moves",
+        "conflicts",
+    ] {
+        assert_eq!(
+            stats["identity"][learned],
+            serde_json::json!([]),
+            "{learned}: events stored before are not learned again: {stats}"
+        );
+    }
     assert_eq!(
         scalar_i64(&db, "SELECT count(*) FROM quality_findings").await,
         1
     );
-    assert_eq!(
-        scalar_i64(&db, "SELECT count(*) FROM ticker_history").await,
-        7
-    );
+    assert_eq!(holdings(&db).await, first_run);
 
     // The nightly universe: the delisted and renamed-away tickers are not asked for again.
     let out = run(&db, &["run", "--provider", "mock", "--to", TO], &[]);

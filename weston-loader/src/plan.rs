@@ -229,13 +229,23 @@ async fn universe(
     conn: &mut PgConnection,
     providers: &[Arc<dyn Provider>],
 ) -> Result<Vec<String>, LoaderError> {
-    let stored: Vec<String> = sqlx::query_scalar(
-        "SELECT symbol FROM securities s WHERE delisted_date IS NULL \
-            OR delisted_date > coalesce((SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol), '-infinity') \
-          ORDER BY symbol",
+    let rows: Vec<(String, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT symbol, delisted_date, CASE WHEN delisted_date IS NOT NULL THEN \
+                (SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol) END \
+           FROM securities s ORDER BY symbol",
     )
     .fetch_all(&mut *conn)
     .await?;
+    // A renamed ticker's last day is the calendar day before its successor's first, often
+    // a weekend: its last session is the one that counts.
+    let stored: Vec<String> = rows
+        .into_iter()
+        .filter(|(_, delisted, last_bar)| match (delisted, last_bar) {
+            (None, _) | (Some(_), None) => true,
+            (Some(last_day), Some(bar)) => *bar < last_session_through(*last_day),
+        })
+        .map(|(symbol, _, _)| symbol)
+        .collect();
     if !stored.is_empty() {
         return Ok(stored);
     }
@@ -250,6 +260,15 @@ async fn universe(
         "the universe is empty (no securities without delisted_date): name symbols with --symbols"
             .into(),
     ))
+}
+
+/// The last session on or before `date`.
+fn last_session_through(date: NaiveDate) -> NaiveDate {
+    if calendar::is_trading_day(date) {
+        date
+    } else {
+        calendar::previous_trading_day(date)
+    }
 }
 
 #[cfg(test)]

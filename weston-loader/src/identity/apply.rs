@@ -36,6 +36,25 @@ pub(super) async fn holder(conn: &mut PgConnection, symbol: &str) -> sqlx::Resul
         .await
 }
 
+/// What became of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Recorded {
+    /// Learned in this run: the stored history changed.
+    New,
+    /// Stored before (a run over the same window again): nothing changed, nothing learned.
+    Known,
+    /// Refused by the database, rolled back, reported as a conflict.
+    Refused,
+}
+
+/// The stored holdings of `tickers`, compared before and after an event.
+async fn holdings(conn: &mut PgConnection, tickers: &[&str]) -> sqlx::Result<String> {
+    sqlx::query_scalar(include_str!("../../sql/identity_state.sql"))
+        .bind(tickers)
+        .fetch_one(conn)
+        .await
+}
+
 impl Writer<'_> {
     /// Starts `symbol`'s dated history (if not yet) with a holder known from `first_day`
     /// at the latest `held_by`.
@@ -61,23 +80,28 @@ impl Writer<'_> {
     }
 
     /// Runs `what` in a transaction; a refusal is rolled back and reported as a conflict.
-    async fn event<F>(&mut self, label: String, what: F) -> bool
+    /// Whether it changed the holdings of `tickers` tells a new event from one stored before.
+    async fn event<F>(&mut self, label: String, tickers: &[&str], what: F) -> Recorded
     where
         F: for<'c> AsyncFnOnce(&'c mut PgConnection, i64, NaiveDate) -> sqlx::Result<()>,
     {
         let (run_id, window_start) = (self.run_id, self.window_start);
         let result = async {
             let mut tx = self.conn.begin().await?;
+            let before = holdings(&mut *tx, tickers).await?;
             what(&mut *tx, run_id, window_start).await?;
-            tx.commit().await
+            let after = holdings(&mut *tx, tickers).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(before != after)
         }
         .await;
         match result {
-            Ok(()) => true,
+            Ok(true) => Recorded::New,
+            Ok(false) => Recorded::Known,
             Err(e) => {
                 tracing::warn!(event = %label, "the database refused a life event: {e}");
                 self.stats.conflicts.push(format!("{label}: {e}"));
-                false
+                Recorded::Refused
             }
         }
     }
@@ -91,7 +115,7 @@ impl Writer<'_> {
         first_day: Option<NaiveDate>,
     ) {
         let label = format!("{symbol}: its history could not be started ({provider})");
-        self.event(label, async |tx, run_id, window_start| {
+        self.event(label, &[symbol], async |tx, run_id, window_start| {
             Self::track(tx, symbol, first_day, None, window_start, provider, run_id).await
         })
         .await;
@@ -107,31 +131,37 @@ impl Writer<'_> {
         first_day: Option<NaiveDate>,
     ) {
         let label = format!("{old}→{new} from {effective} ({provider})");
-        let done = self
-            .event(label.clone(), async |tx, run_id, window_start| {
-                let before = effective.pred_opt();
-                Self::track(tx, old, first_day, before, window_start, provider, run_id).await?;
-                // A delisting inferred earlier (a listing names a renamed ticker inactive)
-                // was this change: the history is reopened for it.
-                sqlx::query(include_str!("../../sql/identity_reopen.sql"))
-                    .bind(old)
-                    .bind(effective)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("SELECT weston_ticker_changed($1, $2, $3, $4, $5)")
-                    .bind(old)
-                    .bind(new)
-                    .bind(effective)
-                    .bind(provider.as_str())
-                    .bind(run_id)
-                    .execute(tx)
-                    .await
-                    .map(|_| ())
-            })
+        let recorded = self
+            .event(
+                label.clone(),
+                &[old, new],
+                async |tx, run_id, window_start| {
+                    let before = effective.pred_opt();
+                    Self::track(tx, old, first_day, before, window_start, provider, run_id).await?;
+                    // A delisting inferred earlier (a listing names a renamed ticker inactive)
+                    // was this change: the history is reopened for it.
+                    sqlx::query(include_str!("../../sql/identity_reopen.sql"))
+                        .bind(old)
+                        .bind(effective)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("SELECT weston_ticker_changed($1, $2, $3, $4, $5)")
+                        .bind(old)
+                        .bind(new)
+                        .bind(effective)
+                        .bind(provider.as_str())
+                        .bind(run_id)
+                        .execute(tx)
+                        .await
+                        .map(|_| ())
+                },
+            )
             .await;
-        if done {
+        if recorded == Recorded::New {
             tracing::info!(%old, %new, %effective, %provider, "ticker change recorded");
             self.stats.renamed.push(label);
+        }
+        if recorded != Recorded::Refused {
             self.added.push(new.to_owned());
         }
     }
@@ -145,21 +175,25 @@ impl Writer<'_> {
         first_day: Option<NaiveDate>,
     ) {
         let label = format!("{symbol} after {last_day} ({provider})");
-        let done = self
-            .event(label.clone(), async |tx, run_id, window_start| {
-                Self::delist(
-                    tx,
-                    symbol,
-                    last_day,
-                    first_day,
-                    provider,
-                    run_id,
-                    window_start,
-                )
-                .await
-            })
+        let recorded = self
+            .event(
+                label.clone(),
+                &[symbol],
+                async |tx, run_id, window_start| {
+                    Self::delist(
+                        tx,
+                        symbol,
+                        last_day,
+                        first_day,
+                        provider,
+                        run_id,
+                        window_start,
+                    )
+                    .await
+                },
+            )
             .await;
-        if done {
+        if recorded == Recorded::New {
             tracing::info!(%symbol, %last_day, %provider, "delisting recorded");
             self.stats.delisted.push(label);
         }
@@ -218,51 +252,55 @@ impl Writer<'_> {
             .or_else(|| old.last_bar.filter(|d| *d < listed))
             .unwrap_or_else(|| listed.pred_opt().expect("a date before the listing"));
         let open = old.last_day.is_none();
-        let done = self
-            .event(label.clone(), async |tx, run_id, window_start| {
-                if open {
-                    Self::delist(
-                        tx,
-                        symbol,
-                        old_last,
-                        old.listed,
-                        provider,
-                        run_id,
-                        window_start,
-                    )
-                    .await?;
-                }
-                sqlx::query("SELECT weston_ticker_listed($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(symbol)
-                    .bind(listed)
-                    .bind(provider.as_str())
-                    .bind(run_id)
-                    .bind(&new.composite_figi)
-                    .bind(&new.share_class_figi)
-                    .bind(&new.cik)
-                    .execute(&mut *tx)
-                    .await?;
-                if !moved {
-                    let details = serde_json::json!({
-                        "provider": provider.as_str(),
-                        "new": {"listed": listed, "composite_figi": new.composite_figi,
-                                "share_class_figi": new.share_class_figi, "cik": new.cik},
-                        "old": {"last_day": old_last, "composite_figi": old.composite_figi,
-                                "cik": old.cik},
-                    });
-                    let finding = crate::quality::Finding {
-                        rule: crate::quality::rule::TICKER_REUSED,
-                        symbol: symbol.to_owned(),
-                        date: listed,
-                        subject: new.composite_figi.clone().unwrap_or_default(),
-                        details,
-                    };
-                    crate::findings::record(&mut *tx, run_id, &[finding]).await?;
-                }
-                Ok(())
-            })
+        let recorded = self
+            .event(
+                label.clone(),
+                &[symbol],
+                async |tx, run_id, window_start| {
+                    if open {
+                        Self::delist(
+                            tx,
+                            symbol,
+                            old_last,
+                            old.listed,
+                            provider,
+                            run_id,
+                            window_start,
+                        )
+                        .await?;
+                    }
+                    sqlx::query("SELECT weston_ticker_listed($1, $2, $3, $4, $5, $6, $7)")
+                        .bind(symbol)
+                        .bind(listed)
+                        .bind(provider.as_str())
+                        .bind(run_id)
+                        .bind(&new.composite_figi)
+                        .bind(&new.share_class_figi)
+                        .bind(&new.cik)
+                        .execute(&mut *tx)
+                        .await?;
+                    if !moved {
+                        let details = serde_json::json!({
+                            "provider": provider.as_str(),
+                            "new": {"listed": listed, "composite_figi": new.composite_figi,
+                                    "share_class_figi": new.share_class_figi, "cik": new.cik},
+                            "old": {"last_day": old_last, "composite_figi": old.composite_figi,
+                                    "cik": old.cik},
+                        });
+                        let finding = crate::quality::Finding {
+                            rule: crate::quality::rule::TICKER_REUSED,
+                            symbol: symbol.to_owned(),
+                            date: listed,
+                            subject: new.composite_figi.clone().unwrap_or_default(),
+                            details,
+                        };
+                        crate::findings::record(&mut *tx, run_id, &[finding]).await?;
+                    }
+                    Ok(())
+                },
+            )
             .await;
-        if done {
+        if recorded == Recorded::New {
             tracing::warn!(%symbol, %listed, %provider, share_class_move = moved,
                 "a stored ticker now names another security: recorded as a new security");
             if moved {
@@ -270,6 +308,8 @@ impl Writer<'_> {
             } else {
                 self.stats.reused.push(label);
             }
+        }
+        if recorded != Recorded::Refused {
             self.added.push(symbol.to_owned());
         }
     }

@@ -174,10 +174,15 @@ impl MockProvider {
             if self.planted {
                 super::planted::apply(&holding.security, &mut sessions);
             }
-            out.extend(sessions.into_iter().filter(|s| s.date >= start).map(|mut s| {
-                symbol.clone_into(&mut s.bar.symbol);
-                s
-            }));
+            out.extend(
+                sessions
+                    .into_iter()
+                    .filter(|s| s.date >= start)
+                    .map(|mut s| {
+                        symbol.clone_into(&mut s.bar.symbol);
+                        s
+                    }),
+            );
         }
         out
     }

@@ -28,7 +28,7 @@ pub use http::{HttpLimits, RateLimit};
 pub use polygon::PolygonProvider;
 
 /// How a provider call failed; the loader's reaction depends on the kind.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
     /// Bad key or plan restriction: stop using this provider for the run.
     #[error("{provider}: not authorised ({message})")]

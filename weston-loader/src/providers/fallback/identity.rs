@@ -28,7 +28,11 @@ impl ProviderChain {
             answered: false,
             failures: Vec::new(),
         };
-        for member in self.usable() {
+        for member in &self.members {
+            if let Some(refusal) = member.dropped() {
+                outcome.failures.push(refusal.to_string());
+                continue;
+            }
             match member.provider.life_events(from, to).await {
                 Ok(Some(events)) => {
                     let provider = member.provider.name();
@@ -57,7 +61,15 @@ impl ProviderChain {
     ) -> Result<Option<Sourced<TickerIdentity>>, ChainError> {
         let mut failures = Vec::new();
         let mut answered = false;
-        for member in self.usable().filter(|m| m.provider.has_ticker_identity()) {
+        for member in self
+            .members
+            .iter()
+            .filter(|m| m.provider.has_ticker_identity())
+        {
+            if let Some(refusal) = member.dropped() {
+                failures.push(refusal);
+                continue;
+            }
             let provider: &dyn Provider = member.provider.as_ref();
             match provider.ticker_identity(symbol).await {
                 Ok(Some(row)) => {
