@@ -147,7 +147,7 @@ fn stretch(holders: &Holders, symbol: &str, date: NaiveDate) -> Stretch {
     (symbol.to_owned(), started)
 }
 
-fn entry<'a>(out: &'a mut BTreeMap<Stretch, History>, key: Stretch) -> &'a mut History {
+fn entry(out: &mut BTreeMap<Stretch, History>, key: Stretch) -> &mut History {
     out.entry(key).or_insert_with_key(|(symbol, _)| History {
         symbol: symbol.clone(),
         ..History::default()

@@ -88,9 +88,9 @@ impl Writer<'_> {
         let (run_id, window_start) = (self.run_id, self.window_start);
         let result = async {
             let mut tx = self.conn.begin().await?;
-            let before = holdings(&mut *tx, tickers).await?;
+            let before = holdings(&mut tx, tickers).await?;
             what(&mut *tx, run_id, window_start).await?;
-            let after = holdings(&mut *tx, tickers).await?;
+            let after = holdings(&mut tx, tickers).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(before != after)
         }
