@@ -42,6 +42,8 @@ pub fn polygon_api(key: &str, seen: &Seen) -> Reply {
         "/v3/reference/splits" => Reply::json(fixture("polygon_splits_AAPL.json")),
         "/v3/reference/dividends" => Reply::json(fixture("polygon_dividends_AAPL.json")),
         "/v3/reference/tickers/AAPL" => Reply::json(fixture("polygon_ticker_AAPL.json")),
+        // The inactive tickers by delisting date (detection's listing): none in any window.
+        "/v3/reference/tickers" => Reply::json(r#"{"results":[],"status":"OK","request_id":"r"}"#),
         p if p.starts_with("/v2/aggs/grouped/") => Reply::json(
             r#"{"queryCount":0,"resultsCount":0,"adjusted":false,"status":"OK","request_id":"r"}"#,
         ),

@@ -248,7 +248,7 @@ fn polygon(seen: &Seen) -> Reply {
                 r#"{"execution_date":"2020-08-28","split_from":0,"split_to":2,"ticker":"MSFT"}"#,
             ),
         ]),
-        "/v3/reference/dividends" => listing(&[]),
+        "/v3/reference/dividends" | "/v3/reference/tickers" => listing(&[]),
         _ => Reply::status(404, r#"{"status":"NOT_FOUND","message":"Not found."}"#),
     }
 }

@@ -89,6 +89,8 @@ fn polygon_ok(seen: &Seen) -> Reply {
         "/v3/reference/splits" => Reply::json(fixture("polygon_splits_AAPL.json")),
         "/v3/reference/dividends" => Reply::json(fixture("polygon_dividends_AAPL.json")),
         "/v3/reference/tickers/AAPL" => Reply::json(fixture("polygon_ticker_AAPL.json")),
+        // No ticker was delisted in the window (detection's listing, issue 12).
+        "/v3/reference/tickers" => Reply::json(r#"{"results":[],"status":"OK","request_id":"r"}"#),
         _ => Reply::status(
             404,
             r#"{"status":"NOT_FOUND","request_id":"r","message":"Not found."}"#,

@@ -126,20 +126,52 @@ type BarRow = (
     Option<Decimal>,
 );
 
-fn entry<'a>(out: &'a mut BTreeMap<String, History>, symbol: &str) -> &'a mut History {
-    out.entry(symbol.to_string()).or_insert_with(|| History {
-        symbol: symbol.to_string(),
+/// The first day of each holder of a ticker (`ticker_history`), oldest first.
+type Holders = BTreeMap<String, Vec<NaiveDate>>;
+
+/// A ticker's history with one holder: `(ticker, that holder's first day)`; `None` for a
+/// ticker with no dated history (its own security).
+type Stretch = (String, Option<NaiveDate>);
+
+/// The stretch a row of `symbol` on `date` belongs to: the latest holder that started on or
+/// before it (a row before the first holder's start belongs to the first).
+fn stretch(holders: &Holders, symbol: &str, date: NaiveDate) -> Stretch {
+    let started = holders.get(symbol).and_then(|starts| {
+        starts
+            .iter()
+            .rev()
+            .find(|start| **start <= date)
+            .or(starts.first())
+            .copied()
+    });
+    (symbol.to_owned(), started)
+}
+
+fn entry(out: &mut BTreeMap<Stretch, History>, key: Stretch) -> &mut History {
+    out.entry(key).or_insert_with_key(|(symbol, _)| History {
+        symbol: symbol.clone(),
         ..History::default()
     })
 }
 
-/// The stored history of `symbols` over `[from, to]`, per symbol.
+/// The stored history of `symbols` over `[from, to]`, per ticker and holder: a reused
+/// ticker's companies, or the classes of a share-class move, are audited apart (the gap and
+/// the jump between two securities under one ticker are no finding).
 async fn read_batch(
     conn: &mut PgConnection,
     symbols: &[String],
     (from, to): (NaiveDate, NaiveDate),
-) -> Result<BTreeMap<String, History>, sqlx::Error> {
-    let mut out: BTreeMap<String, History> = BTreeMap::new();
+) -> Result<BTreeMap<Stretch, History>, sqlx::Error> {
+    let mut holders = Holders::new();
+    let starts: Vec<(String, NaiveDate)> =
+        sqlx::query_as(include_str!("../sql/audit_holdings.sql"))
+            .bind(symbols)
+            .fetch_all(&mut *conn)
+            .await?;
+    for (symbol, start) in starts {
+        holders.entry(symbol).or_default().push(start);
+    }
+    let mut out: BTreeMap<Stretch, History> = BTreeMap::new();
     let bars: Vec<BarRow> = sqlx::query_as(include_str!("../sql/audit_bars.sql"))
         .bind(symbols)
         .bind(from)
@@ -147,16 +179,18 @@ async fn read_batch(
         .fetch_all(&mut *conn)
         .await?;
     for (symbol, date, open, high, low, close, volume, vwap) in bars {
-        entry(&mut out, &symbol).bars.push(DailyBar {
-            symbol: symbol.clone(),
-            date,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            vwap,
-        });
+        entry(&mut out, stretch(&holders, &symbol, date))
+            .bars
+            .push(DailyBar {
+                symbol: symbol.clone(),
+                date,
+                open,
+                high,
+                low,
+                close,
+                volume,
+                vwap,
+            });
     }
     let splits: Vec<(String, NaiveDate, Decimal, Decimal)> =
         sqlx::query_as(include_str!("../sql/audit_splits.sql"))
@@ -166,12 +200,14 @@ async fn read_batch(
             .fetch_all(&mut *conn)
             .await?;
     for (symbol, date, numerator, denominator) in splits {
-        entry(&mut out, &symbol).splits.push(Split {
-            symbol: symbol.clone(),
-            date,
-            numerator,
-            denominator,
-        });
+        entry(&mut out, stretch(&holders, &symbol, date))
+            .splits
+            .push(Split {
+                symbol: symbol.clone(),
+                date,
+                numerator,
+                denominator,
+            });
     }
     let dividends: Vec<(String, NaiveDate, Decimal, String)> =
         sqlx::query_as(include_str!("../sql/audit_dividends.sql"))
@@ -181,12 +217,14 @@ async fn read_batch(
             .fetch_all(&mut *conn)
             .await?;
     for (symbol, ex_date, amount, currency) in dividends {
-        entry(&mut out, &symbol).dividends.push(Dividend {
-            symbol: symbol.clone(),
-            ex_date,
-            amount,
-            currency,
-        });
+        entry(&mut out, stretch(&holders, &symbol, ex_date))
+            .dividends
+            .push(Dividend {
+                symbol: symbol.clone(),
+                ex_date,
+                amount,
+                currency,
+            });
     }
     Ok(out)
 }

@@ -164,16 +164,11 @@ impl Failures {
     }
 }
 
-/// Symbols with a missing session that every provider failed to answer (or was dropped
-/// before being asked): a gap no provider explained. A session simply absent from a
-/// provider that answered (a halt, a later listing) is not a failure.
+/// Symbols with a missing session that every provider failed to answer (a provider dropped
+/// earlier in the run answers with the refusal that dropped it): a gap no provider
+/// explained. A session simply absent from a provider that answered (a halt, a later
+/// listing) is not a failure.
 fn unserved_bars(chain: &ProviderChain, outcome: &BarsOutcome) -> Vec<(String, String)> {
-    let disabled: HashSet<String> = chain
-        .stats()
-        .into_iter()
-        .filter(|s| s.disabled.is_some())
-        .map(|s| s.provider)
-        .collect();
     let order = chain.order();
     let mut unserved = Vec::new();
     for (symbol, dates) in &outcome.missing {
@@ -185,17 +180,13 @@ fn unserved_bars(chain: &ProviderChain, outcome: &BarsOutcome) -> Vec<(String, S
                 .filter(|(what, _)| what == symbol || *what == date)
                 .map(|(_, e)| e)
                 .collect();
-            let every_provider_failed = order.iter().all(|p| {
-                disabled.contains(p.as_str()) || errors.iter().any(|e| e.provider() == *p)
-            });
+            let every_provider_failed = order
+                .iter()
+                .all(|p| errors.iter().any(|e| e.provider() == *p));
             if every_provider_failed {
-                let message = if errors.is_empty() {
-                    "every provider is disabled for this run".to_string()
-                } else {
-                    let mut text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                    text.dedup();
-                    text.join("; ")
-                };
+                let mut text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                text.dedup();
+                let message = text.join("; ");
                 unserved.push((symbol.clone(), format!("bars of {date}: {message}")));
                 break;
             }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod findings;
 pub mod gather;
 pub mod home;
+pub mod identity;
 pub mod migrate;
 pub mod model;
 pub mod pgurl;

@@ -152,6 +152,8 @@ pub struct RunStats {
     pub rejections: Vec<String>,
     /// Symbols some of whose data no provider could answer for (the run is `partial`).
     pub unserved: Vec<Unserved>,
+    /// Renames, delistings and identity conflicts learned from the providers.
+    pub identity: IdentityStats,
     /// What the data-quality audit of the run found (`None`: no audit ran).
     pub audit: Option<AuditStats>,
     /// The comparison of a sample with a second provider (`None`: not configured or off).
@@ -223,5 +225,65 @@ impl std::fmt::Display for Unserved {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
         write!(f, "{} ({}): {}", self.symbol, kinds.join(", "), self.error)
+    }
+}
+
+/// A change in a ticker's life that a provider's listing reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LifeEvent {
+    /// The security trading as `old` trades as `new` from `effective` (its first day).
+    Renamed {
+        old: String,
+        new: String,
+        effective: NaiveDate,
+    },
+    /// The security trading as `symbol` was delisted after `last_day` (its last session).
+    Delisted { symbol: String, last_day: NaiveDate },
+}
+
+/// What a provider knows of the security holding a ticker now (or that held it last).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickerIdentity {
+    pub symbol: String,
+    pub composite_figi: Option<String>,
+    pub share_class_figi: Option<String>,
+    pub cik: Option<String>,
+    /// Its first day under this ticker, when known.
+    pub listed: Option<NaiveDate>,
+    /// Its last day under this ticker when it no longer trades under it.
+    pub last_day: Option<NaiveDate>,
+    /// The ticker it trades under now and its first day under it, after a ticker change.
+    pub renamed_to: Option<(String, NaiveDate)>,
+}
+
+/// What a run learned of its securities' lives (`etl_run.stats.identity`, shown by `status`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentityStats {
+    /// Ticker changes recorded: "FB→META from 2022-06-09 (fmp)".
+    pub renamed: Vec<String>,
+    /// Delistings recorded: "LEH after 2008-09-12 (polygon)".
+    pub delisted: Vec<String>,
+    /// Stored tickers a provider now describes as another security: a new security each.
+    pub reused: Vec<String>,
+    /// Tickers that moved to another share class of the same issuer (GOOG in 2014).
+    pub share_class_moves: Vec<String>,
+    /// Events the database refused (with its reason); nothing of them was written.
+    pub conflicts: Vec<String>,
+    /// Symbols that stopped receiving bars (or were delisted) and were asked about one by one.
+    pub investigated: usize,
+    /// Listings of changes that failed at every provider: changes are unknown, not absent.
+    pub listing_failed: Vec<String>,
+}
+
+impl IdentityStats {
+    /// Whether the run learned anything or failed to.
+    pub fn is_empty(&self) -> bool {
+        self.renamed.is_empty()
+            && self.delisted.is_empty()
+            && self.reused.is_empty()
+            && self.share_class_moves.is_empty()
+            && self.conflicts.is_empty()
+            && self.listing_failed.is_empty()
     }
 }

@@ -146,6 +146,24 @@ pub async fn plan(
     } else {
         request.symbols.clone()
     };
+    plan_symbols(conn, request, symbols).await
+}
+
+/// The plan for `symbols`: each one's window, ending at its delisting (a delisted or
+/// renamed ticker is asked for nothing after its last session).
+pub async fn plan_symbols(
+    conn: &mut PgConnection,
+    request: &Request,
+    symbols: Vec<String>,
+) -> Result<Plan, LoaderError> {
+    let delisted: HashMap<String, NaiveDate> = sqlx::query_as(
+        "SELECT symbol, delisted_date FROM securities WHERE symbol = ANY($1) AND delisted_date IS NOT NULL",
+    )
+    .bind(&symbols)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
     // price_last_dates (migration 0028): one row per symbol, not a probe of every month; a
     // database not yet updated to it is probed the old way.
     let last_dates_sql = if crate::home::has_table(&mut *conn, "price_last_dates").await? {
@@ -177,11 +195,14 @@ pub async fn plan(
     .collect();
     let mut groups: BTreeMap<(NaiveDate, NaiveDate), Vec<String>> = BTreeMap::new();
     for symbol in &symbols {
+        let to = delisted
+            .get(symbol)
+            .map_or(request.to, |last| request.to.min(*last));
         let w = symbol_window(
             symbol,
             last_dates.get(symbol).copied(),
             request.from,
-            request.to,
+            to,
             request.today,
         );
         if w.from <= w.to {
@@ -201,17 +222,30 @@ pub async fn plan(
     })
 }
 
-/// The universe: securities not delisted; an empty one is seeded from a provider that
-/// defines its own market (the mock), otherwise the operator names symbols.
+/// The universe: securities not delisted, and delisted ones whose bars up to their last
+/// session are not all stored yet; an empty one is seeded from a provider that defines its
+/// own market (the mock), otherwise the operator names symbols.
 async fn universe(
     conn: &mut PgConnection,
     providers: &[Arc<dyn Provider>],
 ) -> Result<Vec<String>, LoaderError> {
-    let stored: Vec<String> = sqlx::query_scalar(
-        "SELECT symbol FROM securities WHERE delisted_date IS NULL ORDER BY symbol",
+    let rows: Vec<(String, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT symbol, delisted_date, CASE WHEN delisted_date IS NOT NULL THEN \
+                (SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol) END \
+           FROM securities s ORDER BY symbol",
     )
     .fetch_all(&mut *conn)
     .await?;
+    // A renamed ticker's last day is the calendar day before its successor's first, often
+    // a weekend: its last session is the one that counts.
+    let stored: Vec<String> = rows
+        .into_iter()
+        .filter(|(_, delisted, last_bar)| match (delisted, last_bar) {
+            (None, _) | (Some(_), None) => true,
+            (Some(last_day), Some(bar)) => *bar < last_session_through(*last_day),
+        })
+        .map(|(symbol, _, _)| symbol)
+        .collect();
     if !stored.is_empty() {
         return Ok(stored);
     }
@@ -226,6 +260,15 @@ async fn universe(
         "the universe is empty (no securities without delisted_date): name symbols with --symbols"
             .into(),
     ))
+}
+
+/// The last session on or before `date`.
+fn last_session_through(date: NaiveDate) -> NaiveDate {
+    if calendar::is_trading_day(date) {
+        date
+    } else {
+        calendar::previous_trading_day(date)
+    }
 }
 
 #[cfg(test)]

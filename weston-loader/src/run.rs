@@ -19,7 +19,7 @@ use crate::gather::{gather, Gathered};
 use crate::model::RunStats;
 use crate::plan::{Plan, Request};
 use crate::providers::{self, Provider, ProviderChain};
-use crate::{migrate, provenance, reconcile, store, validate, LoaderError};
+use crate::{identity, migrate, provenance, reconcile, store, validate, LoaderError};
 
 /// Bars held in memory per fetch: symbols sharing a window are fetched together (so a
 /// grouped-daily call serves all of them) up to this many symbol-sessions, then written
@@ -55,27 +55,36 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         symbols: plan.symbols,
         ..RunStats::default()
     };
-    let mut load = Load {
-        conn: session.connection(),
-        run_id,
-        chain: &chain,
-        batch_symbols: args.batch_symbols,
-        today: request.today,
-        stats: &mut stats,
-    };
-    let mut result = load.all(&plan).await;
-    if result.is_ok() {
-        let night = (request.today, providers.as_slice());
-        result = audit_loaded(
-            session.connection(),
-            run_id,
-            &plan,
-            &args,
-            night,
-            &mut stats,
-        )
-        .await;
-    }
+    let result =
+        match detect_life_events(session.connection(), &chain, run_id, &request, plan).await {
+            Ok((plan, learned)) => {
+                stats.symbols = plan.symbols;
+                stats.identity = learned;
+                let mut load = Load {
+                    conn: session.connection(),
+                    run_id,
+                    chain: &chain,
+                    batch_symbols: args.batch_symbols,
+                    today: request.today,
+                    stats: &mut stats,
+                };
+                let mut loaded = load.all(&plan).await;
+                if loaded.is_ok() {
+                    let night = (request.today, providers.as_slice());
+                    loaded = audit_loaded(
+                        session.connection(),
+                        run_id,
+                        &plan,
+                        &args,
+                        night,
+                        &mut stats,
+                    )
+                    .await;
+                }
+                loaded
+            }
+            Err(e) => Err(e),
+        };
     // Recorded whether the run succeeded or not: a failed run's calls are the interesting ones.
     chain.log_stats();
     stats.providers = chain
@@ -85,7 +94,9 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         .collect();
     let ending = match result {
         Err(e) => Err(crate::error::describe(&*e)),
-        Ok(()) if !stats.unserved.is_empty() => Ok(Some(partial_summary(&stats))),
+        Ok(()) if !stats.unserved.is_empty() || !stats.identity.listing_failed.is_empty() => {
+            Ok(Some(partial_summary(&stats)))
+        }
         Ok(()) => Ok(None),
     };
     let finished = match ending {
@@ -106,6 +117,43 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         ))),
         Err(message) => Err(LoaderError::Failed(anyhow::anyhow!(message))),
     }
+}
+
+/// Ticker changes, delistings and reused tickers of the plan's symbols (`identity`),
+/// recorded before anything is gathered; the plan again when detection changed a ticker
+/// (new tickers join the run, delisted ones end at their last session).
+async fn detect_life_events(
+    conn: &mut PgConnection,
+    chain: &Arc<ProviderChain>,
+    run_id: i64,
+    request: &Request,
+    plan: Plan,
+) -> anyhow::Result<(Plan, crate::model::IdentityStats)> {
+    // Before the DBA's update the identity tables' migration is held back: the load still runs.
+    if !crate::home::has_table(&mut *conn, "ticker_history").await? {
+        tracing::warn!(
+            run_id,
+            "no detection of ticker changes: this database's migrations wait for ALTER EXTENSION pg_weston UPDATE"
+        );
+        return Ok((plan, crate::model::IdentityStats::default()));
+    }
+    let mut symbols: Vec<String> = plan.groups.values().flatten().cloned().collect();
+    let detected = identity::detect(conn, chain, run_id, &symbols, (plan.start, plan.end))
+        .await
+        .context("recording ticker changes and delistings")?;
+    let changed = !detected.stats.renamed.is_empty()
+        || !detected.stats.delisted.is_empty()
+        || !detected.added.is_empty();
+    if !changed {
+        return Ok((plan, detected.stats));
+    }
+    for added in detected.added {
+        if !symbols.contains(&added) {
+            symbols.push(added);
+        }
+    }
+    let plan = crate::plan::plan_symbols(conn, request, symbols).await?;
+    Ok((plan, detected.stats))
 }
 
 /// Audits every window the run loaded (the rules read their context around it) and, with
@@ -145,6 +193,9 @@ async fn audit_loaded(
 
 /// What a partial run could not have, for `etl_run.error` (the full list is in its stats).
 fn partial_summary(stats: &RunStats) -> String {
+    if stats.unserved.is_empty() {
+        return stats.identity.listing_failed.join("; ");
+    }
     const NAMED: usize = 20;
     let named: Vec<String> = stats
         .unserved

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::model::{RunStats, Unserved};
+use crate::model::{IdentityStats, RunStats, Unserved};
 use crate::LoaderError;
 
 #[derive(Debug, Serialize)]
@@ -72,6 +72,9 @@ pub struct RunSummary {
     /// Symbols and kinds of data no provider could answer for (a `partial` run).
     #[sqlx(skip)]
     pub unserved: Vec<Unserved>,
+    /// Renames, delistings and identity conflicts the run learned (issue 12).
+    #[sqlx(skip)]
+    pub identity: IdentityStats,
     /// `etl_run.stats`, read through the type the loader wrote it with.
     #[serde(skip)]
     stats: sqlx::types::Json<RunStats>,
@@ -93,6 +96,7 @@ impl RunSummary {
         let stats = &self.stats.0;
         self.rows_rejected = stats.rejected;
         self.unserved = stats.unserved.clone();
+        self.identity = stats.identity.clone();
         self.providers = stats
             .providers
             .iter()
@@ -329,6 +333,7 @@ pub fn render_human(status: &Status) -> String {
                     r.unserved.len() - UNSERVED_SHOWN
                 ));
             }
+            out.push_str(&render_identity(&r.identity));
         }
     }
     out
@@ -336,3 +341,22 @@ pub fn render_human(status: &Status) -> String {
 
 /// Symbols not served listed per run in the human report.
 const UNSERVED_SHOWN: usize = 10;
+
+/// What a run learned of its securities' lives, one line per event (issue 12).
+fn render_identity(identity: &IdentityStats) -> String {
+    let sections: [(&str, &Vec<String>); 6] = [
+        ("ticker change", &identity.renamed),
+        ("delisted", &identity.delisted),
+        ("reused ticker", &identity.reused),
+        ("share-class move", &identity.share_class_moves),
+        ("identity conflict", &identity.conflicts),
+        ("changes unknown", &identity.listing_failed),
+    ];
+    let mut out = String::new();
+    for (label, lines) in sections {
+        for line in lines {
+            out.push_str(&format!("         {label}: {line}\n"));
+        }
+    }
+    out
+}

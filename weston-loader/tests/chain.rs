@@ -242,8 +242,15 @@ async fn no_usable_provider_is_a_clear_error() {
             && text.contains("polygon: not authorised"),
         "{text}"
     );
-    let e = chain.security("AAPL").await.unwrap_err();
-    assert!(e.to_string().contains("every provider is disabled"), "{e}");
+    // Both were dropped by the calls above: the error still names each and why (a dropped
+    // provider is never silently absent from a failure).
+    let text = chain.security("AAPL").await.unwrap_err().to_string();
+    assert!(
+        text.contains("security AAPL")
+            && text.contains("fmp: not authorised")
+            && text.contains("polygon: not authorised"),
+        "{text}"
+    );
 }
 
 /// Polygon listing every ticker's splits and dividends when no `ticker` is given.

@@ -14,7 +14,11 @@ use serde::Deserialize;
 use super::http::{join_url, keyed_api, ApiSpec, BodyProblem, HttpClient, HttpLimits, Refusal};
 use super::json::{decimal, opt_date};
 use super::{Provider, ProviderError};
-use crate::model::{DailyBar, Dividend, ProviderName, ProviderStats, SecurityInfo, Split};
+use crate::model::{
+    DailyBar, Dividend, LifeEvent, ProviderName, ProviderStats, SecurityInfo, Split,
+};
+
+mod life;
 
 /// Calendar endpoints answer at most this many days per call.
 const CALENDAR_WINDOW_DAYS: i64 = 90;
@@ -359,6 +363,14 @@ impl Provider for FmpProvider {
             .await?;
         self.to_dividends("dividends-calendar", None, rows, from, to)
             .map(Some)
+    }
+
+    async fn life_events(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<LifeEvent>>, ProviderError> {
+        self.life_listing(from, to).await.map(Some)
     }
 
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {

@@ -7,9 +7,11 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::{Provider, ProviderError};
+use super::{mock_life, Provider, ProviderError};
 use crate::calendar;
-use crate::model::{DailyBar, Dividend, ProviderName, SecurityInfo, Split};
+use crate::model::{
+    DailyBar, Dividend, LifeEvent, ProviderName, SecurityInfo, Split, TickerIdentity,
+};
 
 /// The mock market opens on the first session of 2000; nothing exists before it.
 pub fn epoch() -> NaiveDate {
@@ -102,20 +104,36 @@ impl MockProvider {
         out
     }
 
-    fn window(
-        &self,
-        symbol: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> impl Iterator<Item = Session> {
-        // A planted error can reach past its session (an unrecorded split halves every
-        // later price): those few symbols are generated from the epoch, then planted.
-        let planted = self.planted && super::planted::has_plants(symbol);
-        let mut sessions = MockProvider::sessions(symbol, if planted { epoch() } else { from }, to);
-        if planted {
-            super::planted::apply(symbol, &mut sessions);
+    /// The sessions of ticker `symbol` in `[from, to]`: each date from the security that
+    /// held the ticker that day (`mock_life`), under the ticker; with the planted errors
+    /// when asked for (planted on the security's whole series, as a feed's errors are).
+    fn window(&self, symbol: &str, from: NaiveDate, to: NaiveDate) -> Vec<Session> {
+        let mut out = Vec::new();
+        for holding in mock_life::holdings_of(symbol) {
+            let start = holding.from.map_or(from, |f| f.max(from));
+            let end = holding.to.map_or(to, |t| t.min(to));
+            if start > end {
+                continue;
+            }
+            // A planted error can reach past its session (an unrecorded split halves every
+            // later price): those few securities are generated from the epoch, then planted.
+            let planted = self.planted && super::planted::has_plants(&holding.security);
+            let first = if planted { epoch() } else { start };
+            let mut sessions = MockProvider::sessions(&holding.security, first, end);
+            if planted {
+                super::planted::apply(&holding.security, &mut sessions);
+            }
+            out.extend(
+                sessions
+                    .into_iter()
+                    .filter(|s| s.date >= start)
+                    .map(|mut s| {
+                        symbol.clone_into(&mut s.bar.symbol);
+                        s
+                    }),
+            );
         }
-        sessions.into_iter().filter(move |s| s.date >= from)
+        out
     }
 }
 
@@ -323,7 +341,11 @@ impl Provider for MockProvider {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DailyBar>, ProviderError> {
-        Ok(self.window(symbol, from, to).map(|s| s.bar).collect())
+        Ok(self
+            .window(symbol, from, to)
+            .into_iter()
+            .map(|s| s.bar)
+            .collect())
     }
 
     async fn splits(
@@ -334,6 +356,7 @@ impl Provider for MockProvider {
     ) -> Result<Vec<Split>, ProviderError> {
         Ok(self
             .window(symbol, from, to)
+            .into_iter()
             .filter_map(|s| {
                 s.split.map(|(n, d)| Split {
                     symbol: symbol.to_string(),
@@ -353,6 +376,7 @@ impl Provider for MockProvider {
     ) -> Result<Vec<Dividend>, ProviderError> {
         Ok(self
             .window(symbol, from, to)
+            .into_iter()
             .filter_map(|s| {
                 s.dividend.map(|amount| Dividend {
                     symbol: symbol.to_string(),
@@ -364,8 +388,25 @@ impl Provider for MockProvider {
             .collect())
     }
 
+    async fn life_events(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<LifeEvent>>, ProviderError> {
+        Ok(Some(mock_life::events(from, to)))
+    }
+
+    fn has_ticker_identity(&self) -> bool {
+        true
+    }
+
+    async fn ticker_identity(&self, symbol: &str) -> Result<Option<TickerIdentity>, ProviderError> {
+        Ok(Some(mock_life::identity(symbol)))
+    }
+
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {
         let seed = crate::stable_hash(symbol.as_bytes());
+        let life = mock_life::identity(symbol);
         let name = match symbol.strip_prefix("MOCK") {
             Some(n) if n.chars().all(|c| c.is_ascii_digit()) => format!("Mock Corp {n}"),
             _ => format!("Mock {symbol} Inc."),
@@ -383,8 +424,8 @@ impl Provider for MockProvider {
             ),
             sector: Some(SECTORS[(mix(seed, 6) % SECTORS.len() as u64) as usize].to_string()),
             industry: None,
-            listed_date: Some(epoch()),
-            delisted_date: None,
+            listed_date: life.listed,
+            delisted_date: life.last_day,
         }))
     }
 }

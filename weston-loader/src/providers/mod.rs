@@ -14,18 +14,21 @@ pub mod fmp;
 pub mod http;
 mod json;
 pub mod mock;
+pub mod mock_life;
 pub mod planted;
 pub mod polygon;
 
 use crate::model::ProviderName;
-pub use crate::model::{DailyBar, Dividend, ProviderStats, SecurityInfo, Sourced, Split};
+pub use crate::model::{
+    DailyBar, Dividend, LifeEvent, ProviderStats, SecurityInfo, Sourced, Split, TickerIdentity,
+};
 pub use fallback::{ActionsOutcome, BarsOutcome, ChainError, ProviderChain};
 pub use fmp::FmpProvider;
 pub use http::{HttpLimits, RateLimit};
 pub use polygon::PolygonProvider;
 
 /// How a provider call failed; the loader's reaction depends on the kind.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
     /// Bad key or plan restriction: stop using this provider for the run.
     #[error("{provider}: not authorised ({message})")]
@@ -147,6 +150,30 @@ pub trait Provider: Send + Sync {
         _from: NaiveDate,
         _to: NaiveDate,
     ) -> Result<Option<Vec<Dividend>>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Ticker changes and delistings of every ticker effective in `[from, to]`, in a few
+    /// calls (a listing), where the provider has one; `None` where it does not.
+    async fn life_events(
+        &self,
+        _from: NaiveDate,
+        _to: NaiveDate,
+    ) -> Result<Option<Vec<LifeEvent>>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Whether `ticker_identity` answers (one ticker investigated at a time).
+    fn has_ticker_identity(&self) -> bool {
+        false
+    }
+
+    /// The security holding `symbol` now (or that held it last): identifiers, first and
+    /// last day, and its new ticker after a change; `None` for a ticker it does not know.
+    async fn ticker_identity(
+        &self,
+        _symbol: &str,
+    ) -> Result<Option<TickerIdentity>, ProviderError> {
         Ok(None)
     }
 

@@ -26,6 +26,8 @@ pub mod rule {
     pub const VWAP_OUTSIDE_RANGE: &str = "vwap_outside_range";
     pub const DIVIDEND_TOO_LARGE: &str = "dividend_too_large";
     pub const DIVIDEND_DUPLICATE: &str = "dividend_duplicate";
+    /// Not an audit rule: a provider gave a stored ticker to another security (identity).
+    pub const TICKER_REUSED: &str = "ticker_reused";
     /// Reconciliation: the stored bar and a second provider's disagree.
     pub const PROVIDER_DISAGREEMENT: &str = "provider_disagreement";
 }

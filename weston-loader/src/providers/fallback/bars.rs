@@ -40,7 +40,11 @@ impl ProviderChain {
             if missing.is_empty() {
                 break;
             }
-            if member.provider.disabled().is_some() {
+            if let Some(refusal) = member.dropped() {
+                let asked = missing
+                    .keys()
+                    .map(|symbol| (symbol.clone(), refusal.clone()));
+                outcome.failures.extend(asked);
                 continue;
             }
             let dates: BTreeSet<NaiveDate> = missing.values().flatten().copied().collect();

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 mod bars;
+mod identity;
 
 use super::{Provider, ProviderError};
 use crate::model::{Dividend, ProviderName, ProviderStats, SecurityInfo, Sourced, Split};
 pub use bars::BarsOutcome;
+pub use identity::LifeEventsOutcome;
 
 /// Every provider failed (or none was usable) for `what`.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +25,8 @@ pub struct ChainError {
 
 fn describe_failures(failures: &[ProviderError]) -> String {
     if failures.is_empty() {
-        "every provider is disabled for this run".to_owned()
+        // A dropped provider answers with its refusal: empty only without any provider.
+        "no provider in this run".to_owned()
     } else {
         failures
             .iter()
@@ -46,6 +49,20 @@ struct Member {
     rows_supplied: AtomicU64,
     /// Whether the log has said this provider was dropped (said once).
     drop_logged: AtomicBool,
+}
+
+impl Member {
+    /// The refusal that dropped this provider earlier in the run, standing for the answer
+    /// of a call it is no longer asked: a failure names every provider of the chain and
+    /// why, a dropped one too (it is never silently absent).
+    fn dropped(&self) -> Option<ProviderError> {
+        self.provider
+            .disabled()
+            .map(|message| ProviderError::Unauthorized {
+                provider: self.provider.name(),
+                message,
+            })
+    }
 }
 
 pub struct ProviderChain {
@@ -111,15 +128,14 @@ impl ProviderChain {
         }
     }
 
+    /// The providers still asked: those not dropped earlier in the run.
     fn usable(&self) -> impl Iterator<Item = &Member> {
-        self.members
-            .iter()
-            .filter(|m| m.provider.disabled().is_none())
+        self.members.iter().filter(|m| m.dropped().is_none())
     }
 
     /// A refused key drops the provider for the rest of the run (its client says so and
-    /// `usable` then skips it); a refused endpoint or parameter only fails this call, which
-    /// the next provider fills.
+    /// `Member::dropped` then stands for its answer); a refused endpoint or parameter only
+    /// fails this call, which the next provider fills.
     fn note_failure(&self, member: &Member, error: &ProviderError) {
         let name = member.provider.name();
         match error {
@@ -176,7 +192,11 @@ impl ProviderChain {
         call: impl AsyncFn(&dyn Provider) -> Result<Vec<T>, ProviderError>,
     ) -> Result<Sourced<Vec<T>>, ChainError> {
         let mut failures = Vec::new();
-        for member in self.usable() {
+        for member in &self.members {
+            if let Some(refusal) = member.dropped() {
+                failures.push(refusal);
+                continue;
+            }
             match call(member.provider.as_ref()).await {
                 Ok(rows) => {
                     self.supplied(member, rows.len());
@@ -205,7 +225,11 @@ impl ProviderChain {
     ) -> Result<Option<Sourced<SecurityInfo>>, ChainError> {
         let mut failures = Vec::new();
         let mut answered = false;
-        for member in self.usable() {
+        for member in &self.members {
+            if let Some(refusal) = member.dropped() {
+                failures.push(refusal);
+                continue;
+            }
             match member.provider.security(symbol).await {
                 Ok(Some(info)) => {
                     self.supplied(member, 1);

@@ -1,6 +1,7 @@
 //! Polygon.io REST API: raw daily aggregates (per ticker, and grouped per session for every
 //! ticker), splits, dividends and ticker details. The key goes in the `apiKey` parameter.
 
+mod life;
 mod wire;
 
 use chrono::NaiveDate;
@@ -12,7 +13,9 @@ use super::http::{
 };
 use super::json::new_york_date;
 use super::{Provider, ProviderError};
-use crate::model::{DailyBar, Dividend, ProviderName, ProviderStats, SecurityInfo, Split};
+use crate::model::{
+    DailyBar, Dividend, LifeEvent, ProviderName, ProviderStats, SecurityInfo, Split, TickerIdentity,
+};
 use wire::{body_problem, Agg, DetailsEnvelope, Page, PolygonDividend, PolygonSplit};
 
 /// Cursor pages followed at most per call (a daily history never needs more than a few).
@@ -365,6 +368,22 @@ impl Provider for PolygonProvider {
             listed_date: details.list_date,
             delisted_date: details.delisted_utc,
         }))
+    }
+
+    async fn life_events(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Vec<LifeEvent>>, ProviderError> {
+        self.life_listing(from, to).await.map(Some)
+    }
+
+    fn has_ticker_identity(&self) -> bool {
+        true
+    }
+
+    async fn ticker_identity(&self, symbol: &str) -> Result<Option<TickerIdentity>, ProviderError> {
+        self.identity_of(symbol).await
     }
 
     fn disabled(&self) -> Option<String> {

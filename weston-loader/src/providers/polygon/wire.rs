@@ -65,22 +65,7 @@ pub(super) struct PolygonDividend {
 
 #[derive(Deserialize)]
 pub(super) struct DetailsEnvelope {
-    pub(super) results: Option<TickerDetails>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct TickerDetails {
-    pub(super) ticker: String,
-    #[serde(default)]
-    pub(super) name: Option<String>,
-    #[serde(default)]
-    pub(super) primary_exchange: Option<String>,
-    #[serde(default)]
-    pub(super) sic_description: Option<String>,
-    #[serde(default, deserialize_with = "opt_date")]
-    pub(super) list_date: Option<NaiveDate>,
-    #[serde(default, deserialize_with = "opt_date")]
-    pub(super) delisted_utc: Option<NaiveDate>,
+    pub(super) results: Option<TickerRow>,
 }
 
 /// Polygon answers errors with `{"status": "ERROR" | "NOT_AUTHORIZED", "error"|"message": …}`,
@@ -122,4 +107,57 @@ pub(super) fn body_problem(body: &[u8]) -> Option<BodyProblem> {
             BodyProblem::Other(message)
         },
     )
+}
+
+/// A row of `/v3/reference/tickers` (the listing, and ticker details' `results`).
+#[derive(Deserialize)]
+pub(super) struct TickerRow {
+    pub(super) ticker: String,
+    #[serde(default)]
+    pub(super) name: Option<String>,
+    #[serde(default)]
+    pub(super) primary_exchange: Option<String>,
+    #[serde(default)]
+    pub(super) sic_description: Option<String>,
+    #[serde(default)]
+    pub(super) active: Option<bool>,
+    #[serde(default)]
+    pub(super) composite_figi: Option<String>,
+    #[serde(default)]
+    pub(super) share_class_figi: Option<String>,
+    #[serde(default)]
+    pub(super) cik: Option<String>,
+    #[serde(default, deserialize_with = "opt_date")]
+    pub(super) list_date: Option<NaiveDate>,
+    /// "The last date that the asset was traded."
+    #[serde(default, deserialize_with = "opt_date")]
+    pub(super) delisted_utc: Option<NaiveDate>,
+}
+
+/// `/vX/reference/tickers/{id}/events`: an entity's ticker changes, each with its first day.
+#[derive(Deserialize)]
+pub(super) struct EventsEnvelope {
+    #[serde(default)]
+    pub(super) results: Option<EventsResult>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct EventsResult {
+    #[serde(default)]
+    pub(super) events: Vec<TickerEvent>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct TickerEvent {
+    #[serde(rename = "type")]
+    pub(super) kind: String,
+    #[serde(deserialize_with = "opt_date", default)]
+    pub(super) date: Option<NaiveDate>,
+    #[serde(default)]
+    pub(super) ticker_change: Option<TickerChange>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct TickerChange {
+    pub(super) ticker: String,
 }
