@@ -15,6 +15,7 @@ pub mod http;
 mod json;
 pub mod mock;
 pub mod mock_life;
+mod mock_walk;
 pub mod planted;
 pub mod polygon;
 
