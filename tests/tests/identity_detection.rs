@@ -10,6 +10,26 @@ const EVENT_SYMBOLS: &str = "MOCK0001,MOCK0701,MOCK0702,MOCK0703,MOCK0704";
 const FROM: &str = "2026-06-01";
 const TO: &str = "2026-11-25";
 
+/// `run --provider fmp --symbols FB` from 2022-06-06 to `to`, against the FMP server `fmp`.
+fn run_fb(db: &TestDb, fmp: &TestServer, to: &str) -> std::process::Output {
+    let env = [
+        ("FMP_API_KEY", "k"),
+        ("WESTON_FMP_BASE_URL", fmp.base_url.as_str()),
+    ];
+    let args = [
+        "run",
+        "--provider",
+        "fmp",
+        "--symbols",
+        "FB",
+        "--from",
+        "2022-06-06",
+        "--to",
+        to,
+    ];
+    run(db, &args, &env)
+}
+
 fn run(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     loader_command(db, args)
         .env("WESTON_FMP_RATE_LIMIT", "50/s")
@@ -323,41 +343,9 @@ fn fmp_market(seen: &Seen, listings_fail: bool) -> Reply {
 async fn fmp_listings_record_fb_to_meta_and_a_failed_listing_is_not_no_changes() {
     let db = TestDb::migrated("ident_fmp").await;
     let fmp = TestServer::start(|seen| fmp_market(seen, false)).await;
-    let env = [
-        ("FMP_API_KEY", "k"),
-        ("WESTON_FMP_BASE_URL", fmp.base_url.as_str()),
-    ];
-    let out = run(
-        &db,
-        &[
-            "run",
-            "--provider",
-            "fmp",
-            "--symbols",
-            "FB",
-            "--from",
-            "2022-06-06",
-            "--to",
-            "2022-06-08",
-        ],
-        &env,
-    );
+    let out = run_fb(&db, &fmp, "2022-06-08");
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let out = run(
-        &db,
-        &[
-            "run",
-            "--provider",
-            "fmp",
-            "--symbols",
-            "FB",
-            "--from",
-            "2022-06-06",
-            "--to",
-            "2022-06-10",
-        ],
-        &env,
-    );
+    let out = run_fb(&db, &fmp, "2022-06-10");
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let (_, _, stats) = last_stats(&db).await;
     assert_eq!(
@@ -394,25 +382,7 @@ async fn fmp_listings_record_fb_to_meta_and_a_failed_listing_is_not_no_changes()
     // The listings fail: the run says changes are unknown (partial, exit 3), not "none".
     let db = TestDb::migrated("ident_fmp_down").await;
     let fmp = TestServer::start(|seen| fmp_market(seen, true)).await;
-    let env = [
-        ("FMP_API_KEY", "k"),
-        ("WESTON_FMP_BASE_URL", fmp.base_url.as_str()),
-    ];
-    let out = run(
-        &db,
-        &[
-            "run",
-            "--provider",
-            "fmp",
-            "--symbols",
-            "FB",
-            "--from",
-            "2022-06-06",
-            "--to",
-            "2022-06-08",
-        ],
-        &env,
-    );
+    let out = run_fb(&db, &fmp, "2022-06-08");
     assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
     let (status, error, stats) = last_stats(&db).await;
     assert_eq!(status, "partial");
