@@ -203,7 +203,8 @@ fn polygon_handler(answers: BTreeMap<NaiveDate, String>) -> impl Fn(&Seen) -> Re
                     ),
                 }
             }
-            ["", "v3", "reference", "splits" | "dividends"] => {
+            // No events, and detection's listing of inactive tickers: no delistings.
+            ["", "v3", "reference", "splits" | "dividends" | "tickers"] => {
                 Reply::json(r#"{"results":[],"status":"OK","request_id":"r"}"#)
             }
             _ => Reply::status(
