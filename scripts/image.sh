@@ -142,7 +142,8 @@ extract_installed() { # image dir
 manifest() { # dir bytes|source
     (cd "$1" && find . -type f | sort | while read -r f; do
         if [ "$2" = source ] && [ "$(head -c 4 "$f" | tail -c 3)" = ELF ]; then
-            if [ -x "$f" ]; then "$f" --help; else nm -D --defined-only "$f" | awk '{print $3}' | sort; fi \
+            # The library is executable too (mode 755) but runs nothing: its symbols.
+            case "$f" in *.so) nm -D --defined-only "$f" | awk '{print $3}' | sort ;; *) "$f" --help ;; esac \
                 | sha256sum | sed "s|-\$|$f (symbols or --help)|"
         else
             sha256sum "$f"
