@@ -10,24 +10,28 @@ const EVENT_SYMBOLS: &str = "MOCK0001,MOCK0701,MOCK0702,MOCK0703,MOCK0704";
 const FROM: &str = "2026-06-01";
 const TO: &str = "2026-11-25";
 
-/// `run --provider fmp --symbols FB` from 2022-06-06 to `to`, against the FMP server `fmp`.
-fn run_fb(db: &TestDb, fmp: &TestServer, to: &str) -> std::process::Output {
-    let env = [
-        ("FMP_API_KEY", "k"),
-        ("WESTON_FMP_BASE_URL", fmp.base_url.as_str()),
-    ];
-    let args = [
+/// `run --provider <provider> --symbols FB` from 2022-06-06 to `to` (FB→META's week).
+fn fb_args<'a>(provider: &'a str, to: &'a str) -> [&'a str; 9] {
+    [
         "run",
         "--provider",
-        "fmp",
+        provider,
         "--symbols",
         "FB",
         "--from",
         "2022-06-06",
         "--to",
         to,
+    ]
+}
+
+/// The FB run against the FMP server `fmp`.
+fn run_fb(db: &TestDb, fmp: &TestServer, to: &str) -> std::process::Output {
+    let env = [
+        ("FMP_API_KEY", "k"),
+        ("WESTON_FMP_BASE_URL", fmp.base_url.as_str()),
     ];
-    run(db, &args, &env)
+    run(db, &fb_args("fmp", to), &env)
 }
 
 fn run(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
@@ -488,20 +492,7 @@ async fn polygon_inactive_tickers_and_figi_events_record_fb_to_meta() {
         ("WESTON_POLYGON_BASE_URL", polygon.base_url.as_str()),
         ("WESTON_POLYGON_RATE_LIMIT", "50/s"),
     ];
-    let args = |to: &'static str| {
-        [
-            "run",
-            "--provider",
-            "polygon",
-            "--symbols",
-            "FB",
-            "--from",
-            "2022-06-06",
-            "--to",
-            to,
-        ]
-    };
-    let out = run(&db, &args("2022-06-08"), &env);
+    let out = run(&db, &fb_args("polygon", "2022-06-08"), &env);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let (_, _, stats) = last_stats(&db).await;
     assert_eq!(
@@ -526,7 +517,7 @@ async fn polygon_inactive_tickers_and_figi_events_record_fb_to_meta() {
         vec![("FB".into(), "2012-05-18".into(), None)],
         "as of 2021 only FB answers"
     );
-    let out = run(&db, &args("2022-06-10"), &env);
+    let out = run(&db, &fb_args("polygon", "2022-06-10"), &env);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let closes: Vec<(String, String)> = sqlx::query_as(
         "SELECT date::text, close::text FROM weston_adjusted_prices('META', '2022-06-01', '2022-06-30') ORDER BY date",
