@@ -19,7 +19,13 @@ extension_sql_file!(
 extension_sql_file!("../../sql/identity.sql", name = "identity");
 
 // The DBA's corrections and their audit trail (issue 13): PL/pgSQL over the market-data tables.
-extension_sql_file!("../../sql/corrections.sql", name = "corrections");
+// It needs nothing of identity's: `requires` only fixes the order of the two blocks in the
+// generated install script, which pgrx otherwise picks differently from one build to another.
+extension_sql_file!(
+    "../../sql/corrections.sql",
+    name = "corrections",
+    requires = ["identity"]
+);
 
 extension_sql_file!(
     "../../sql/privileges.sql",
