@@ -23,6 +23,7 @@ use fake_providers::{Reply, Seen, TestServer};
 use sqlx::{Connection, PgConnection};
 use weston_loader::calendar;
 use weston_loader::providers::mock::{mock_symbol, MockProvider};
+use weston_loader::providers::{mock_life, Provider as _};
 use weston_tests::{loader_command, monitoring_queries, output_text, BenchSize, TestDb};
 
 /// The last session of the backfill; the nightly runs add the two sessions after it.
@@ -121,11 +122,11 @@ async fn copy_table(conn: &mut PgConnection) {
 
 /// COPY of the loaded bars, `batch` symbols per transaction as the loader batches them;
 /// only the COPY FROM is timed.
-async fn copy_rate(conn: &mut PgConnection, universe: &[String], batch: usize) -> (i64, Duration) {
+async fn copy_rate(conn: &mut PgConnection, tickers: &[String], batch: usize) -> (i64, Duration) {
     const COLUMNS: &str = "symbol, date, open, high, low, close, volume, vwap, provider, run_id";
     let mut rows = 0;
     let mut took = Duration::ZERO;
-    for chunk in universe.chunks(batch) {
+    for chunk in tickers.chunks(batch) {
         let mut data = Vec::new();
         let mut out = conn
             .copy_out_raw(&format!(
@@ -156,30 +157,34 @@ async fn copy_rate(conn: &mut PgConnection, universe: &[String], batch: usize) -
     (rows, took)
 }
 
-/// Polygon's grouped-daily answers for `days`: the mock market's own bars (so validation
-/// sees a continuous series), plus tickers we do not follow.
-fn grouped_answers(universe: &[String], days: &[NaiveDate]) -> BTreeMap<NaiveDate, String> {
+/// Polygon's grouped-daily answers for `days`: the mock market's own bars of every ticker
+/// (so validation sees a continuous series, and a renamed ticker trades under its new name),
+/// and how many bars they hold.
+async fn grouped_answers(
+    market: &MockProvider,
+    tickers: &[String],
+    days: &[NaiveDate],
+) -> (BTreeMap<NaiveDate, String>, usize) {
     let last = *days.last().unwrap();
     let mut rows: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
-    for symbol in universe {
-        for s in MockProvider::sessions(symbol, days[0], last)
-            .iter()
-            .filter(|s| days.contains(&s.date))
-        {
-            let b = &s.bar;
+    for symbol in tickers {
+        let bars = market.daily_bars(symbol, days[0], last).await.unwrap();
+        for b in bars.iter().filter(|b| days.contains(&b.date)) {
             let close_ms = chrono_tz::America::New_York
-                .from_local_datetime(&s.date.and_hms_opt(16, 0, 0).unwrap())
+                .from_local_datetime(&b.date.and_hms_opt(16, 0, 0).unwrap())
                 .single()
                 .unwrap()
                 .timestamp_millis();
             let vw = b.vwap.map(|v| format!(r#","vw":{v}"#)).unwrap_or_default();
-            rows.entry(s.date).or_default().push(format!(
+            rows.entry(b.date).or_default().push(format!(
                 r#"{{"T":"{symbol}","v":{},"o":{},"c":{},"h":{},"l":{},"t":{close_ms},"n":100{vw}}}"#,
                 b.volume, b.open, b.close, b.high, b.low
             ));
         }
     }
-    rows.into_iter()
+    let bars = rows.values().map(Vec::len).sum();
+    let answers = rows
+        .into_iter()
         .map(|(day, rows)| {
             let n = rows.len();
             let body = format!(
@@ -188,7 +193,8 @@ fn grouped_answers(universe: &[String], days: &[NaiveDate]) -> BTreeMap<NaiveDat
             );
             (day, body)
         })
-        .collect()
+        .collect();
+    (answers, bars)
 }
 
 fn polygon_handler(answers: BTreeMap<NaiveDate, String>) -> impl Fn(&Seen) -> Reply {
@@ -249,8 +255,15 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
         "SELECT (SELECT count(*) FROM weston.splits) + (SELECT count(*) FROM weston.dividends)",
     )
     .await;
+    // Every ticker with bars: the mock market's renamed and moved securities trade under
+    // tickers outside MOCK0001..N.
+    let tickers: Vec<String> =
+        sqlx::query_scalar("SELECT symbol FROM weston.price_last_dates ORDER BY symbol")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     copy_table(&mut conn).await;
-    let (copied, copy_took) = copy_rate(&mut conn, &universe, batch).await;
+    let (copied, copy_took) = copy_rate(&mut conn, &tickers, batch).await;
     assert_eq!(copied, bars, "COPY takes the same rows");
     exec(
         &mut conn,
@@ -301,10 +314,14 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
         &["run", "--provider", "mock", "--to", &night1.to_string()],
         &[],
     );
-    let answers = grouped_answers(
-        &universe,
+    let market = MockProvider::new(symbols);
+    let (answers, _) = grouped_answers(
+        &market,
+        &tickers,
         &calendar::trading_days(to - chrono::Days::new(14), night2),
-    );
+    )
+    .await;
+    let (_, market_nights) = grouped_answers(&market, &tickers, &[night1, night2]).await;
     let polygon = TestServer::start(polygon_handler(answers)).await;
     let (polygon_night, polygon_rss) = loader(
         &db,
@@ -324,9 +341,8 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     )
     .await;
     assert_eq!(
-        nights,
-        2 * symbols as i64,
-        "each night adds one session for every symbol"
+        nights, market_nights as i64,
+        "each night adds the session of every ticker trading that night"
     );
     figures.limit(
         "nightly increment, mock",
@@ -349,7 +365,18 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
 
     // 3. Adjusted reads.
     let rounds = size.pick(3, 2);
-    reads::run(&mut conn, figures, &universe, (from, night2), rounds).await;
+    // The raw reads (the limit) go by ticker and the adjusted ones by security: the few
+    // securities with a life event (a rename, a reused ticker) would read different rows.
+    let steady: Vec<String> = universe
+        .iter()
+        .filter(|s| {
+            mock_life::holdings_of(s)
+                .iter()
+                .all(|h| h.from.is_none() && h.to.is_none())
+        })
+        .cloned()
+        .collect();
+    reads::run(&mut conn, figures, &steady, (from, night2), rounds).await;
 
     // 4. status and every exporter query.
     let mut status_times = Vec::new();
