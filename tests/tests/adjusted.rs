@@ -496,6 +496,95 @@ async fn many_symbols_equal_the_single_symbol_form() {
     }
 }
 
+fn children(node: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+    node["Plans"].as_array().into_iter().flatten()
+}
+
+fn reads_bars(node: &serde_json::Value) -> bool {
+    node["Relation Name"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("prices_daily"))
+        || children(node).any(reads_bars)
+}
+
+fn scans_segments(node: &serde_json::Value) -> bool {
+    node["Function Name"] == "weston_adjustment_segments" || children(node).any(scans_segments)
+}
+
+/// For each `Function Scan` on weston_adjustment_segments in an EXPLAIN (ANALYZE, FORMAT
+/// JSON) plan: its actual loops, and whether the join that takes it in also reads bars
+/// (then each bar, not each symbol, meets the segments).
+fn segment_scans(node: &serde_json::Value, joined_to_bars: bool, out: &mut Vec<(i64, bool)>) {
+    if node["Function Name"] == "weston_adjustment_segments" {
+        out.push((node["Actual Loops"].as_i64().unwrap_or(-1), joined_to_bars));
+    }
+    let join = node["Node Type"]
+        .as_str()
+        .is_some_and(|t| matches!(t, "Nested Loop" | "Hash Join" | "Merge Join"));
+    for child in children(node) {
+        let joined = if join && scans_segments(child) {
+            children(node).any(|other| !std::ptr::eq(other, child) && reads_bars(other))
+        } else {
+            joined_to_bars
+        };
+        segment_scans(child, joined, out);
+    }
+}
+
+/// A generic plan (a prepared statement's sixth run, or plan_cache_mode) sizes the symbols
+/// array at 10 rows whatever it holds. Joined to the bars, the segments were rescanned for
+/// every bar at 750 symbols (14 times slower); joined to the ticker pieces, whatever the
+/// estimates, they meet each symbol once. Both plans give the same rows.
+#[tokio::test]
+async fn a_generic_plan_scans_the_segments_once_and_gives_the_same_rows() {
+    let db = seeded("adj_generic", &["AAPL", "NVDA", "MSFT"]).await;
+    aapl_2020(&db.pool).await;
+    aapl_dividend_2020(&db.pool).await;
+    bars(
+        &db.pool,
+        "NVDA",
+        &[("2020-08-06", "454.00"), ("2020-08-31", "534.98")],
+    )
+    .await;
+    split(&db.pool, "NVDA", "2020-08-20", "3", "2").await;
+    bars(&db.pool, "MSFT", &[("2020-08-28", "228.91")]).await;
+    sqlx::query("ANALYZE").execute(&db.pool).await.unwrap();
+
+    let mut conn = db.pool.acquire().await.unwrap();
+    let call =
+        "EXECUTE adjusted(ARRAY['NVDA','AAPL','MSFT'], '2020-08-01', '2020-08-31', NULL, true)";
+    let mut rows = Vec::new();
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        sqlx::raw_sql(&format!(
+            "SET plan_cache_mode = {mode};
+             PREPARE adjusted(text[], date, date, date, boolean) AS
+                 SELECT {AS_TEXT} FROM weston_adjusted_prices($1, $2, $3, $4, $5)"
+        ))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let plan: serde_json::Value =
+            sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {call}"))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        let mut scans = Vec::new();
+        segment_scans(&plan[0]["Plan"], false, &mut scans);
+        assert_eq!(
+            scans,
+            [(1, false)],
+            "{mode}: the segments scanned once per read and joined to the ticker pieces, not to the bars\n{plan:#}"
+        );
+        rows.push(text_rows(&mut conn, call).await);
+        sqlx::raw_sql("DEALLOCATE adjusted; RESET plan_cache_mode")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    assert_eq!(rows[0].len(), 8, "every bar of the three symbols");
+    assert_eq!(rows[0], rows[1], "the same rows under both plans");
+}
+
 #[tokio::test]
 async fn hostile_search_path_and_time_zone_change_nothing() {
     let db = seeded("adj_hostile", &["AAPL"]).await;

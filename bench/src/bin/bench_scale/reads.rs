@@ -58,21 +58,37 @@ pub async fn run(
     // MOCK0001 splits every 60 sessions and pays dividends: the most work per bar.
     let one = vec![universe[0].clone()];
     let last_year = (to - chrono::Months::new(12), to);
+    let all = universe.to_vec();
+    // The plan cache chooses custom plans here; a generic one (a driver's prepared statement
+    // after its fifth run, or plan_cache_mode) sizes the symbols array at 10 whatever it holds.
     let cases = [
         (
             format!("one symbol x {} years", (to - from).num_days() / 365),
             &one,
             (from, to),
             rounds * 4,
+            "auto",
         ),
         (
             format!("all {} symbols x 1 year", universe.len()),
-            &universe.to_vec(),
+            &all,
             last_year,
             rounds,
+            "auto",
+        ),
+        (
+            format!("all {} symbols x 1 year, generic plan", universe.len()),
+            &all,
+            last_year,
+            rounds,
+            "force_generic_plan",
         ),
     ];
-    for (what, symbols, window, reps) in cases {
+    for (what, symbols, window, reps, plan_cache_mode) in cases {
+        sqlx::raw_sql(&format!("SET plan_cache_mode = {plan_cache_mode}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
         for (total_return, label) in [(false, "split-only"), (true, "total return")] {
             let mut times = [Vec::new(), Vec::new(), Vec::new()];
             let mut rows = [0; 3];
@@ -106,4 +122,8 @@ pub async fn run(
             );
         }
     }
+    sqlx::raw_sql("RESET plan_cache_mode")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
 }
