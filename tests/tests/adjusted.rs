@@ -452,9 +452,10 @@ async fn a_dividend_without_an_earlier_bar_adjusts_nothing_and_an_impossible_one
     .await;
 }
 
-#[tokio::test]
-async fn many_symbols_equal_the_single_symbol_form() {
-    let db = seeded("adj_many", &["AAPL", "NVDA", "MSFT"]).await;
+/// AAPL's split and dividend of August 2020, NVDA's 3-for-2 split between two bars, and
+/// one MSFT bar: 8 bars in August 2020.
+async fn three_symbols_august_2020(tag: &str) -> TestDb {
+    let db = seeded(tag, &["AAPL", "NVDA", "MSFT"]).await;
     aapl_2020(&db.pool).await;
     aapl_dividend_2020(&db.pool).await;
     bars(
@@ -465,6 +466,12 @@ async fn many_symbols_equal_the_single_symbol_form() {
     .await;
     split(&db.pool, "NVDA", "2020-08-20", "3", "2").await;
     bars(&db.pool, "MSFT", &[("2020-08-28", "228.91")]).await;
+    db
+}
+
+#[tokio::test]
+async fn many_symbols_equal_the_single_symbol_form() {
+    let db = three_symbols_august_2020("adj_many").await;
 
     let mut conn = db.pool.acquire().await.unwrap();
     for (as_of, total_return) in [
@@ -537,17 +544,7 @@ fn segment_scans(node: &serde_json::Value, joined_to_bars: bool, out: &mut Vec<(
 /// estimates, they meet each symbol once. Both plans give the same rows.
 #[tokio::test]
 async fn a_generic_plan_scans_the_segments_once_and_gives_the_same_rows() {
-    let db = seeded("adj_generic", &["AAPL", "NVDA", "MSFT"]).await;
-    aapl_2020(&db.pool).await;
-    aapl_dividend_2020(&db.pool).await;
-    bars(
-        &db.pool,
-        "NVDA",
-        &[("2020-08-06", "454.00"), ("2020-08-31", "534.98")],
-    )
-    .await;
-    split(&db.pool, "NVDA", "2020-08-20", "3", "2").await;
-    bars(&db.pool, "MSFT", &[("2020-08-28", "228.91")]).await;
+    let db = three_symbols_august_2020("adj_generic").await;
     sqlx::query("ANALYZE").execute(&db.pool).await.unwrap();
 
     let mut conn = db.pool.acquire().await.unwrap();
