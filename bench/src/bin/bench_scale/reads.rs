@@ -70,14 +70,14 @@ pub async fn run(
             "auto",
         ),
         (
-            format!("all {} symbols x 1 year", universe.len()),
+            "all symbols x 1 year".to_string(),
             &all,
             last_year,
             rounds,
             "auto",
         ),
         (
-            format!("all {} symbols x 1 year, generic plan", universe.len()),
+            "all symbols x 1 year, generic plan".to_string(),
             &all,
             last_year,
             rounds,
@@ -105,9 +105,12 @@ pub async fn run(
                 rows[0] == rows[1] && rows[1] == rows[2],
                 "{what}: the same rows: {rows:?}"
             );
+            if !total_return {
+                println!("  {what}: {} symbols, {} rows", symbols.len(), rows[0]);
+            }
             let [raw, multiplied, adjusted] = times.map(|mut t| median(&mut t).as_secs_f64() * 1e3);
             figures.ratio(
-                &format!("read {what}, {label}, {} rows: adjusted vs raw", rows[0]),
+                &format!("read {what}, {label}: adjusted vs raw"),
                 adjusted,
                 raw,
                 "ms",
