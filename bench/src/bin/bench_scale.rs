@@ -98,6 +98,17 @@ async fn exec(conn: &mut PgConnection, sql: &str) {
     }
 }
 
+/// The audit's share of the last loader run (`etl_run.stats.audit.millis`), in ms.
+async fn last_run_audit_millis(conn: &mut PgConnection) -> f64 {
+    sqlx::query_scalar(
+        "SELECT coalesce((stats->'audit'->>'millis')::float8, 0)
+           FROM weston.etl_run ORDER BY run_id DESC LIMIT 1",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
 /// An identical partitioned table (columns, defaults, checks, indexes, foreign keys, the
 /// same monthly bounds) in schema bench_copy.
 async fn copy_table(conn: &mut PgConnection) {
@@ -314,6 +325,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
         &["run", "--provider", "mock", "--to", &night1.to_string()],
         &[],
     );
+    let mock_audit = last_run_audit_millis(&mut conn).await;
     let market = MockProvider::new(symbols);
     let (answers, _) = grouped_answers(
         &market,
@@ -335,6 +347,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     );
     let calls = polygon.requests().len();
     drop(polygon);
+    let polygon_audit = last_run_audit_millis(&mut conn).await;
     let nights = count(
         &mut conn,
         &format!("SELECT count(*) FROM weston.prices_daily WHERE date IN ('{night1}', '{night2}')"),
@@ -356,6 +369,9 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
         30.0,
         "s",
     );
+    // Where a night goes: the audit of the loaded window, the rest is mostly the writes.
+    figures.value("nightly increment, mock: its audit", mock_audit, "ms");
+    figures.value("nightly increment, Polygon: its audit", polygon_audit, "ms");
     figures.value(
         "loader peak RSS, nightly (max of both)",
         mock_rss.max(polygon_rss) as f64 / 1024.0,
