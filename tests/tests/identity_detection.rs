@@ -55,6 +55,25 @@ async fn history(db: &TestDb, symbol: &str, as_of: &str) -> Vec<(String, String,
     .unwrap()
 }
 
+/// META's adjusted bars of June 2022, read under its new name, include FB's before the rename.
+async fn assert_meta_reads_fb_in_june_2022(db: &TestDb) {
+    let closes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT date::text, close::text FROM weston_adjusted_prices('META', '2022-06-01', '2022-06-30') ORDER BY date",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        closes,
+        vec![
+            ("2022-06-07".into(), "195.65".into()),
+            ("2022-06-08".into(), "196.64".into()),
+            ("2022-06-09".into(), "184".into()),
+            ("2022-06-10".into(), "175.57".into()),
+        ]
+    );
+}
+
 async fn scalar_i64(db: &TestDb, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&db.pool).await.unwrap()
 }
@@ -357,21 +376,7 @@ async fn fmp_listings_record_fb_to_meta_and_a_failed_listing_is_not_no_changes()
         serde_json::json!(["FB→META from 2022-06-09 (fmp)"]),
         "{stats}"
     );
-    let closes: Vec<(String, String)> = sqlx::query_as(
-        "SELECT date::text, close::text FROM weston_adjusted_prices('META', '2022-06-01', '2022-06-30') ORDER BY date",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
-    assert_eq!(
-        closes,
-        vec![
-            ("2022-06-07".into(), "195.65".into()),
-            ("2022-06-08".into(), "196.64".into()),
-            ("2022-06-09".into(), "184".into()),
-            ("2022-06-10".into(), "175.57".into()),
-        ]
-    );
+    assert_meta_reads_fb_in_june_2022(&db).await;
     assert_eq!(
         history(&db, "FB", "2022-06-08").await,
         vec![("FB".into(), "2022-06-06".into(), None)]
@@ -519,21 +524,7 @@ async fn polygon_inactive_tickers_and_figi_events_record_fb_to_meta() {
     );
     let out = run(&db, &fb_args("polygon", "2022-06-10"), &env);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let closes: Vec<(String, String)> = sqlx::query_as(
-        "SELECT date::text, close::text FROM weston_adjusted_prices('META', '2022-06-01', '2022-06-30') ORDER BY date",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
-    assert_eq!(
-        closes,
-        vec![
-            ("2022-06-07".into(), "195.65".into()),
-            ("2022-06-08".into(), "196.64".into()),
-            ("2022-06-09".into(), "184".into()),
-            ("2022-06-10".into(), "175.57".into()),
-        ]
-    );
+    assert_meta_reads_fb_in_june_2022(&db).await;
     // The cost: one listing call per run, and per investigated ticker (FB, once a run:
     // it is named) its details, its inactive row and its FIGI's events.
     let seen = polygon.requests();
