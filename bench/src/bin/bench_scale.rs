@@ -243,6 +243,27 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     let mut conn = db.pool.acquire().await.unwrap().detach();
     let universe: Vec<String> = (1..=symbols).map(mock_symbol).collect();
     println!("\n== {symbols} symbols x {years} years ({from}..{to}), batches of {batch} symbols");
+    // A backfill wider than max_partitions_per_call months (default 120, ten years) is
+    // refused until a dba raises the limit (README, "Partitions"): as a dba would.
+    let months = years * 12 + 2;
+    let limit: i32 = sqlx::query_scalar(
+        "SELECT max_partitions_per_call FROM weston.weston_partition_config
+          WHERE parent = 'weston.prices_daily'::regclass",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    if months as i32 > limit {
+        exec(
+            &mut conn,
+            &format!(
+                "UPDATE weston.weston_partition_config SET max_partitions_per_call = {months}
+                  WHERE parent = 'weston.prices_daily'::regclass"
+            ),
+        )
+        .await;
+        println!("max_partitions_per_call raised from {limit} to {months} for the backfill");
+    }
 
     // 1. Backfill through the loader, then COPY of the same rows.
     let (backfill, rss) = loader(
