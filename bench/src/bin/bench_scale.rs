@@ -170,12 +170,12 @@ async fn copy_rate(conn: &mut PgConnection, tickers: &[String], batch: usize) ->
 
 /// Polygon's grouped-daily answers for `days`: the mock market's own bars of every ticker
 /// (so validation sees a continuous series, and a renamed ticker trades under its new name),
-/// and how many bars they hold.
+/// and how many bars each day's answer holds.
 async fn grouped_answers(
     market: &MockProvider,
     tickers: &[String],
     days: &[NaiveDate],
-) -> (BTreeMap<NaiveDate, String>, usize) {
+) -> (BTreeMap<NaiveDate, String>, BTreeMap<NaiveDate, usize>) {
     let last = *days.last().unwrap();
     let mut rows: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
     for symbol in tickers {
@@ -193,7 +193,7 @@ async fn grouped_answers(
             ));
         }
     }
-    let bars = rows.values().map(Vec::len).sum();
+    let bars = rows.iter().map(|(day, rows)| (*day, rows.len())).collect();
     let answers = rows
         .into_iter()
         .map(|(day, rows)| {
@@ -348,13 +348,16 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     );
     let mock_audit = last_run_audit_millis(&mut conn).await;
     let market = MockProvider::new(symbols);
-    let (answers, _) = grouped_answers(
+    let (answers, bars_per_day) = grouped_answers(
         &market,
         &tickers,
         &calendar::trading_days(to - chrono::Days::new(14), night2),
     )
     .await;
-    let (_, market_nights) = grouped_answers(&market, &tickers, &[night1, night2]).await;
+    let market_nights: usize = [night1, night2]
+        .iter()
+        .map(|night| bars_per_day.get(night).copied().unwrap_or(0))
+        .sum();
     let polygon = TestServer::start(polygon_handler(answers)).await;
     let (polygon_night, polygon_rss) = loader(
         &db,
