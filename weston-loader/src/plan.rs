@@ -38,10 +38,14 @@ impl Request {
         let session = calendar::last_completed_session(now);
         let config = |message: String| Err(LoaderError::Config(message));
         if let Some(to) = args.to {
-            if to > session {
+            // A weekend or holiday after the last session adds no session: a cron line
+            // asking through "yesterday" on a Sunday or Monday stays valid.
+            let incomplete = calendar::next_trading_day(session);
+            if incomplete <= to {
                 return config(format!(
-                    "--to {to} is after the last completed session, {session} \
-                     (today is {today} in New York; a session is complete at 17:00)"
+                    "--to {to} is after the last completed session, {session}, and includes \
+                     the session of {incomplete}, not complete yet (today is {today} in New \
+                     York; a session is complete at 17:00)"
                 ));
             }
         }
@@ -302,7 +306,8 @@ mod tests {
         );
         let e = check(&["--to", "2026-11-24"]).unwrap_err().to_string();
         assert!(
-            e.contains("--to 2026-11-24 is after the last completed session"),
+            e.contains("--to 2026-11-24 is after the last completed session, 2026-11-23")
+                && e.contains("includes the session of 2026-11-24"),
             "{e}"
         );
         let e = check(&["--from", "1900-01-01"]).unwrap_err().to_string();
@@ -312,6 +317,34 @@ mod tests {
         );
         let ok = check(&["--from", "1900-01-01", "--earliest-date", "1900-01-01"]).unwrap();
         assert_eq!((ok.from, ok.to), (Some(d(1900, 1, 1)), d(2026, 11, 23)));
+    }
+
+    #[test]
+    fn a_to_on_a_weekend_or_holiday_after_the_last_session_is_accepted() {
+        // Sunday 2026-11-29, 12:00 in New York: the last completed session is Friday the 27th.
+        let sunday = d(2026, 11, 29).and_hms_opt(17, 0, 0).unwrap().and_utc();
+        let ok = Request::check(&args(&["--to", "2026-11-28"]), sunday).unwrap();
+        assert_eq!(ok.to, d(2026, 11, 28));
+        let ok = Request::check(&args(&["--to", "2026-11-29"]), sunday).unwrap();
+        assert_eq!(ok.to, d(2026, 11, 29));
+        // Monday morning: Sunday is still asked for without its session being complete.
+        let monday = d(2026, 11, 30).and_hms_opt(14, 0, 0).unwrap().and_utc();
+        let ok = Request::check(&args(&["--to", "2026-11-29"]), monday).unwrap();
+        assert_eq!(ok.to, d(2026, 11, 29));
+        // Monday's own session is not complete before 17:00: a window through it is refused.
+        let e = Request::check(&args(&["--to", "2026-11-30"]), monday)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("includes the session of 2026-11-30"), "{e}");
+        // Thanksgiving (Thursday 2026-11-26) is no session: through it, on the Thursday.
+        let thanksgiving = d(2026, 11, 26).and_hms_opt(20, 0, 0).unwrap().and_utc();
+        let ok = Request::check(&args(&["--to", "2026-11-26"]), thanksgiving).unwrap();
+        assert_eq!(ok.to, d(2026, 11, 26));
+        // A weekend further on still includes the sessions before it.
+        let e = Request::check(&args(&["--to", "2026-12-06"]), monday)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("includes the session of 2026-11-30"), "{e}");
     }
 
     #[test]
