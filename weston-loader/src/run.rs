@@ -28,6 +28,14 @@ const MAX_BARS_PER_FETCH: usize = 500_000;
 /// Rejection messages kept in `etl_run.stats` (every one is logged).
 const REJECTIONS_KEPT: usize = 100;
 
+/// Counts one rejected row; the first REJECTIONS_KEPT are kept for `status`.
+fn keep_rejection(stats: &mut RunStats, why: String) {
+    stats.rejected += 1;
+    if stats.rejections.len() < REJECTIONS_KEPT {
+        stats.rejections.push(why);
+    }
+}
+
 #[derive(Debug)]
 pub struct RunOutcome {
     pub run_id: i64,
@@ -59,6 +67,9 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         match detect_life_events(session.connection(), &chain, run_id, &request, plan).await {
             Ok((plan, learned)) => {
                 stats.symbols = plan.symbols;
+                for why in &learned.rejected {
+                    keep_rejection(&mut stats, why.clone());
+                }
                 stats.identity = learned;
                 let mut load = Load {
                     conn: session.connection(),
@@ -305,11 +316,8 @@ impl Load<'_> {
         let rejections = validate::validate(&mut batch, self.today);
         for r in &rejections {
             tracing::warn!(symbol = %r.symbol, date = ?r.date, rule = r.rule, detail = %r.detail, "rejected: {r}");
-            if self.stats.rejections.len() < REJECTIONS_KEPT {
-                self.stats.rejections.push(r.to_string());
-            }
+            keep_rejection(self.stats, r.to_string());
         }
-        self.stats.rejected += rejections.len();
         let written = store::write_batch(self.conn, self.run_id, &batch)
             .await
             .with_context(|| {
