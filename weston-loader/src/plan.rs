@@ -103,6 +103,9 @@ pub struct Plan {
     pub symbols: usize,
     /// Symbols whose stored metadata is not asked again tonight.
     pub described: HashSet<String>,
+    /// Delisted or renamed tickers whose window reaches their last session: once asked, a
+    /// run records it (`securities.bars_asked_through`) so the universe leaves them out.
+    pub through_last_session: HashSet<String>,
     pub start: NaiveDate,
     pub end: NaiveDate,
 }
@@ -198,10 +201,19 @@ pub async fn plan_symbols(
     })
     .collect();
     let mut groups: BTreeMap<(NaiveDate, NaiveDate), Vec<String>> = BTreeMap::new();
+    let mut through_last_session = HashSet::new();
+    // A database whose migrations wait for the extension update does not record it yet.
+    let records_asking =
+        crate::home::has_column(&mut *conn, "securities", "bars_asked_through").await?;
     for symbol in &symbols {
         let to = delisted
             .get(symbol)
             .map_or(request.to, |last| request.to.min(*last));
+        if let (true, Some(last)) = (records_asking, delisted.get(symbol)) {
+            if to >= last_session_through(*last) {
+                through_last_session.insert(symbol.clone());
+            }
+        }
         let w = symbol_window(
             symbol,
             last_dates.get(symbol).copied(),
@@ -223,32 +235,49 @@ pub async fn plan_symbols(
         end: request.to,
         groups,
         described,
+        through_last_session,
     })
 }
 
 /// The universe: securities not delisted, and delisted ones whose bars up to their last
-/// session are not all stored yet; an empty one is seeded from a provider that defines its
-/// own market (the mock), otherwise the operator names symbols.
+/// session are not all stored yet and that no run has asked for through that session; an
+/// empty one is seeded from a provider that defines its own market (the mock), otherwise
+/// the operator names symbols.
 async fn universe(
     conn: &mut PgConnection,
     providers: &[Arc<dyn Provider>],
 ) -> Result<Vec<String>, LoaderError> {
-    let rows: Vec<(String, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(
+    // A database whose migrations wait for the extension update has no bars_asked_through.
+    let asked = if crate::home::has_column(&mut *conn, "securities", "bars_asked_through").await? {
+        "bars_asked_through"
+    } else {
+        "NULL::date"
+    };
+    let rows: Vec<(
+        String,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+    )> = sqlx::query_as(&format!(
         "SELECT symbol, delisted_date, CASE WHEN delisted_date IS NOT NULL THEN \
-                (SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol) END \
-           FROM securities s ORDER BY symbol",
-    )
+                    (SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol) END, {asked} \
+               FROM securities s ORDER BY symbol"
+    ))
     .fetch_all(&mut *conn)
     .await?;
     // A renamed ticker's last day is the calendar day before its successor's first, often
     // a weekend: its last session is the one that counts.
     let stored: Vec<String> = rows
         .into_iter()
-        .filter(|(_, delisted, last_bar)| match (delisted, last_bar) {
-            (None, _) | (Some(_), None) => true,
-            (Some(last_day), Some(bar)) => *bar < last_session_through(*last_day),
+        .filter(|(_, delisted, last_bar, asked)| match delisted {
+            None => true,
+            Some(last_day) => {
+                let last_session = last_session_through(*last_day);
+                last_bar.is_none_or(|bar| bar < last_session)
+                    && asked.is_none_or(|asked| asked < last_session)
+            }
         })
-        .map(|(symbol, _, _)| symbol)
+        .map(|(symbol, _, _, _)| symbol)
         .collect();
     if !stored.is_empty() {
         return Ok(stored);

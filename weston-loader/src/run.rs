@@ -271,6 +271,8 @@ impl Load<'_> {
                     progress.inc(chunk.len() as u64);
                     progress.set_message(format!("{} rows", self.stats.written.total()));
                 }
+                self.note_asked_through(plan, fetch_symbols, &gathered, to)
+                    .await?;
             }
         }
         progress.finish_and_clear();
@@ -282,6 +284,35 @@ impl Load<'_> {
             batches = self.stats.batches,
             "all batches committed"
         );
+        Ok(())
+    }
+
+    /// Records that the delisted tickers among `symbols` whose window reached their last
+    /// session were asked through it (a symbol no provider served was not).
+    async fn note_asked_through(
+        &mut self,
+        plan: &Plan,
+        symbols: &[String],
+        gathered: &Gathered,
+        to: chrono::NaiveDate,
+    ) -> anyhow::Result<()> {
+        let asked: Vec<&String> = symbols
+            .iter()
+            .filter(|s| plan.through_last_session.contains(*s))
+            .filter(|s| !gathered.failed.iter().any(|u| &u.symbol == *s))
+            .collect();
+        if asked.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE securities SET bars_asked_through = $2
+              WHERE symbol = ANY($1) AND bars_asked_through IS DISTINCT FROM $2",
+        )
+        .bind(&asked)
+        .bind(to)
+        .execute(&mut *self.conn)
+        .await
+        .context("recording the delisted tickers asked through their last session")?;
         Ok(())
     }
 
