@@ -239,6 +239,15 @@ pub async fn plan_symbols(
     })
 }
 
+/// A stored ticker as the universe sees it (`last_bar` read only for a delisted one).
+#[derive(sqlx::FromRow)]
+struct StoredTicker {
+    symbol: String,
+    delisted_date: Option<NaiveDate>,
+    last_bar: Option<NaiveDate>,
+    asked_through: Option<NaiveDate>,
+}
+
 /// The universe: securities not delisted, and delisted ones whose bars up to their last
 /// session are not all stored yet and that no run has asked for through that session; an
 /// empty one is seeded from a provider that defines its own market (the mock), otherwise
@@ -253,15 +262,11 @@ async fn universe(
     } else {
         "NULL::date"
     };
-    let rows: Vec<(
-        String,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-    )> = sqlx::query_as(&format!(
+    let rows: Vec<StoredTicker> = sqlx::query_as(&format!(
         "SELECT symbol, delisted_date, CASE WHEN delisted_date IS NOT NULL THEN \
-                    (SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol) END, {asked} \
-               FROM securities s ORDER BY symbol"
+                (SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol) END AS last_bar, \
+                {asked} AS asked_through \
+           FROM securities s ORDER BY symbol"
     ))
     .fetch_all(&mut *conn)
     .await?;
@@ -269,15 +274,15 @@ async fn universe(
     // a weekend: its last session is the one that counts.
     let stored: Vec<String> = rows
         .into_iter()
-        .filter(|(_, delisted, last_bar, asked)| match delisted {
+        .filter(|t| match t.delisted_date {
             None => true,
             Some(last_day) => {
-                let last_session = last_session_through(*last_day);
-                last_bar.is_none_or(|bar| bar < last_session)
-                    && asked.is_none_or(|asked| asked < last_session)
+                let last_session = last_session_through(last_day);
+                t.last_bar.is_none_or(|bar| bar < last_session)
+                    && t.asked_through.is_none_or(|asked| asked < last_session)
             }
         })
-        .map(|(symbol, _, _, _)| symbol)
+        .map(|t| t.symbol)
         .collect();
     if !stored.is_empty() {
         return Ok(stored);
