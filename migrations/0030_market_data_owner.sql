@@ -23,6 +23,7 @@
 DO $owner$
 DECLARE
     existing record;
+    ties text;
 BEGIN
     SELECT r.oid, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolcanlogin
       INTO existing FROM pg_catalog.pg_roles r WHERE r.rolname = 'weston_owner';
@@ -38,26 +39,17 @@ BEGIN
                         'REPLICATION; the owner of pg_weston''s tables must have none: ALTER ROLE weston_owner NOLOGIN '
                         'NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB NOREPLICATION, then migrate again';
     END IF;
-    -- Its members could attach code to every market-data table; and it needs no other role's rights.
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
-                WHERE r.rolname = 'weston_owner') THEN
-        RAISE EXCEPTION 'role weston_owner has members (%): nobody may be one, since a member can attach code to the '
-                        'market-data tables; REVOKE weston_owner FROM them, then migrate again',
-            (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(u.rolname), ', ' ORDER BY u.rolname)
-               FROM pg_catalog.pg_auth_members m
-               JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
-               JOIN pg_catalog.pg_roles u ON u.oid = m.member
-              WHERE r.rolname = 'weston_owner');
-    END IF;
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles r ON r.oid = m.member
-                WHERE r.rolname = 'weston_owner') THEN
-        RAISE EXCEPTION 'role weston_owner is a member of other roles (%): it must hold only what migration 0030 '
-                        'grants it; REVOKE them FROM weston_owner, then migrate again',
-            (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(g.rolname), ', ' ORDER BY g.rolname)
-               FROM pg_catalog.pg_auth_members m
-               JOIN pg_catalog.pg_roles r ON r.oid = m.member
-               JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
-              WHERE r.rolname = 'weston_owner');
+    -- A member could attach code to every market-data table; and it needs no other role's rights.
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I is a member of %I', u.rolname, g.rolname), ', '
+                                 ORDER BY u.rolname, g.rolname)
+      INTO ties
+      FROM pg_catalog.pg_auth_members m
+      JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+      JOIN pg_catalog.pg_roles u ON u.oid = m.member
+     WHERE 'weston_owner' IN (g.rolname, u.rolname);
+    IF ties IS NOT NULL THEN
+        RAISE EXCEPTION 'role weston_owner must have no member and be a member of no role (%): a member could attach '
+                        'code to the market-data tables; REVOKE those memberships, then migrate again', ties;
     END IF;
 END
 $owner$;

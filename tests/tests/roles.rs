@@ -194,6 +194,41 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
     assert_eq!(owner, (false, false, false, false, false, false, 0));
 }
 
+/// Migration 0030 refuses an owner role someone could become or that holds more than its
+/// grants. Roles are the cluster's: each case runs in a transaction that is rolled back.
+#[tokio::test]
+async fn migration_0030_refuses_an_owner_with_a_member_or_an_attribute() {
+    let db = TestDb::migrated("roles_owner_refused").await;
+    let migration = include_str!("../../migrations/0030_market_data_owner.sql");
+    let member = format!("{}_member", db.name);
+    for (setup, expected) in [
+        (
+            format!("CREATE ROLE {member} LOGIN; GRANT weston_owner TO {member}"),
+            format!("{member} is a member of weston_owner"),
+        ),
+        (
+            "GRANT pg_read_server_files TO weston_owner".to_string(),
+            "weston_owner is a member of pg_read_server_files".to_string(),
+        ),
+        (
+            "ALTER ROLE weston_owner LOGIN".to_string(),
+            "role weston_owner already exists with LOGIN".to_string(),
+        ),
+    ] {
+        let mut tx = db.pool.begin().await.unwrap();
+        sqlx::raw_sql(&format!("SET LOCAL search_path = weston, public; {setup}"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let refused = sqlx::raw_sql(migration).execute(&mut *tx).await;
+        tx.rollback().await.unwrap();
+        match refused {
+            Err(e) => assert!(e.to_string().contains(&expected), "{setup}: {e}"),
+            Ok(_) => panic!("{setup}: migration 0030 ran"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn each_extension_function_is_executable_by_exactly_its_roles() {
     let db = TestDb::migrated("roles_functions").await;
