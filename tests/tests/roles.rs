@@ -98,11 +98,12 @@ fn may_execute(function: &str, group: &str) -> bool {
             "weston_symbol_history",
             "weston_resolve_symbol",
             "weston_universe",
+            "weston_ticker_pieces",
         ]
         .contains(&function);
     let loader = function == "weston_ensure_partitions"
         || function.starts_with("weston_etl_")
-        || function.starts_with("weston_ticker_");
+        || (function.starts_with("weston_ticker_") && !reader);
     match group {
         "dba" => true,
         "etl_writer" => reader || loader,
@@ -469,7 +470,8 @@ async fn app_ro_only_reads() {
     // A security's life (issue 12): its tables and its reading functions.
     ro.ok("SELECT * FROM security_identity, ticker_history")
         .await;
-    ro.ok("SELECT ticker_pieces(ARRAY['AAPL'], NULL)").await;
+    ro.ok("SELECT weston_ticker_pieces(ARRAY['AAPL'], NULL)")
+        .await;
     ro.ok("SELECT * FROM weston_universe()").await;
     ro.ok("SELECT * FROM weston_symbol_history('AAPL')").await;
     ro.ok("SELECT weston_resolve_symbol('AAPL', '2020-01-02')")
