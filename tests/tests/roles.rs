@@ -173,7 +173,7 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
     let owners: Vec<(String, String)> = sqlx::query_as(
         "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text FROM pg_class c
           WHERE c.relnamespace = 'weston'::regnamespace AND c.relkind IN ('r', 'p')
-            AND c.relname !~ '^(weston_|_sqlx)' ORDER BY 1",
+            AND c.relname !~ '^(weston_|_sqlx)' AND c.relname <> 'scratch_databases' ORDER BY 1",
     )
     .fetch_all(&db.pool)
     .await
@@ -182,6 +182,21 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
     for (table, owner) in owners {
         assert_eq!(owner, "dba", "owner of {table}");
     }
+    // The scratch registry (migration 0032) names roles `scratch drop` removes: a superuser
+    // owns it and no group role may touch it.
+    let (super_owner, granted): (bool, Vec<String>) = sqlx::query_as(
+        "SELECT r.rolsuper,
+                ARRAY(SELECT g || ' ' || p FROM unnest(ARRAY['dba', 'etl_writer', 'app_rw', 'app_ro']) g,
+                             unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
+                       WHERE has_table_privilege(g, c.oid, p))
+           FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+          WHERE c.oid = 'weston.scratch_databases'::regclass",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(super_owner, "the scratch registry is owned by a superuser");
+    assert_eq!(granted, Vec::<String>::new(), "privileges on the scratch registry");
 }
 
 #[tokio::test]

@@ -251,7 +251,6 @@ async fn scratch_create_and_adjusted_reads_run_nothing_a_dba_planted() {
         true,
     )];
     for (function, arguments) in [
-        ("weston.ticker_pieces", "symbols varchar[], as_of date"),
         ("weston.weston_ticker_pieces", "symbols varchar[], as_of date"),
         ("weston.weston_ticker_pieces", "symbols text[], as_of text"),
         ("public.weston_ticker_pieces", "symbols text[], as_of date"),
@@ -422,14 +421,15 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
 
     // A database made by hand, with a scratch name and a forged marker, is not dropped.
     let forged = format!("weston_scratch_forged_{suffix}");
-    sqlx::raw_sql(&format!(
-        r#"CREATE DATABASE {forged} OWNER {developer};
-           COMMENT ON DATABASE {forged} IS '{{"weston_scratch_of":"{}","created":"2026-01-01T00:00:00Z","reader":"{admin}"}}'"#,
-        shared.name
-    ))
-    .execute(&shared.pool)
-    .await
-    .unwrap();
+    for sql in [
+        format!("CREATE DATABASE {forged} OWNER {developer}"),
+        format!(
+            r#"COMMENT ON DATABASE {forged} IS '{{"weston_scratch_of":"{}","created":"2026-01-01T00:00:00Z","reader":"{admin}"}}'"#,
+            shared.name
+        ),
+    ] {
+        sqlx::raw_sql(&sql).execute(&shared.pool).await.unwrap();
+    }
     let out = loader_command(&shared, &["scratch", "drop", &forged])
         .output()
         .unwrap();
@@ -448,15 +448,16 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
     // A registry row whose reader role is a superuser (say a superuser made one of that
     // name): drop refuses, and drops neither the role nor the database.
     let odd = format!("weston_scratch_odd_{suffix}");
-    sqlx::raw_sql(&format!(
-        "CREATE ROLE {odd}_reader LOGIN SUPERUSER;
-         CREATE DATABASE {odd} OWNER {developer};
-         INSERT INTO weston.scratch_databases (database, owner_role, reader_role)
-         VALUES ('{odd}', '{developer}', '{odd}_reader');"
-    ))
-    .execute(&shared.pool)
-    .await
-    .unwrap();
+    for sql in [
+        format!("CREATE ROLE {odd}_reader LOGIN SUPERUSER"),
+        format!("CREATE DATABASE {odd} OWNER {developer}"),
+        format!(
+            "INSERT INTO weston.scratch_databases (database, owner_role, reader_role)
+             VALUES ('{odd}', '{developer}', '{odd}_reader')"
+        ),
+    ] {
+        sqlx::raw_sql(&sql).execute(&shared.pool).await.unwrap();
+    }
     let out = loader_command(&shared, &["scratch", "drop", &odd])
         .output()
         .unwrap();
@@ -471,12 +472,15 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
     .unwrap();
     assert_eq!(kept, (true, true), "{}", output_text(&out));
 
-    sqlx::raw_sql(&format!(
-        "DROP DATABASE {forged}; DROP DATABASE {odd}; DROP ROLE {odd}_reader;
-         DELETE FROM weston.scratch_databases WHERE database = '{odd}';
-         DROP ROLE {developer}; DROP ROLE {admin}; DROP ROLE {dba};"
-    ))
-    .execute(&shared.pool)
-    .await
-    .unwrap();
+    for sql in [
+        format!("DROP DATABASE {forged}"),
+        format!("DROP DATABASE {odd}"),
+        format!(
+            "DROP ROLE {odd}_reader;
+             DELETE FROM weston.scratch_databases WHERE database = '{odd}';
+             DROP ROLE {developer}; DROP ROLE {admin}; DROP ROLE {dba};"
+        ),
+    ] {
+        sqlx::raw_sql(&sql).execute(&shared.pool).await.unwrap();
+    }
 }
