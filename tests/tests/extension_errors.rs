@@ -124,10 +124,17 @@ async fn bad_dates_get_a_clear_error_and_never_a_backtrace() {
             pg.detail().unwrap_or_default(),
             pg.hint().unwrap_or_default()
         );
-        let internals = ["backtrace", "panicked", "src/", ".rs:", "unwrap", "Result::"]
-            .into_iter()
-            .filter(|needle| everything.contains(needle))
-            .collect::<Vec<_>>();
+        let internals = [
+            "backtrace",
+            "panicked",
+            "src/",
+            ".rs:",
+            "unwrap",
+            "Result::",
+        ]
+        .into_iter()
+        .filter(|needle| everything.contains(needle))
+        .collect::<Vec<_>>();
         if pg.message() != *expected && !pg.message().starts_with(expected)
             || pg.code() != *sqlstate
             || !internals.is_empty()

@@ -196,7 +196,11 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
     .await
     .unwrap();
     assert!(super_owner, "the scratch registry is owned by a superuser");
-    assert_eq!(granted, Vec::<String>::new(), "privileges on the scratch registry");
+    assert_eq!(
+        granted,
+        Vec::<String>::new(),
+        "privileges on the scratch registry"
+    );
 }
 
 #[tokio::test]

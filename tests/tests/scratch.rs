@@ -6,6 +6,7 @@
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 use weston_loader::verify::diff::diff;
+use weston_tests::planted::{plants, read_adjusted};
 use weston_tests::{data_fingerprint, loader_command, output_text, seed_small_market, TestDb};
 
 async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
@@ -175,51 +176,6 @@ async fn login_to(database_url: &str, name: &str) -> PgPool {
         .unwrap_or_else(|e| panic!("{name} connects: {e}"))
 }
 
-/// Code a `dba` login can plant where the adjusted-price functions might look for ticker
-/// pieces: it marks the session that ran it and tries to make `attacker` a superuser.
-fn planted_pieces(function: &str, arguments: &str, attacker: &str, definer: bool) -> String {
-    let security = if definer {
-        "SECURITY DEFINER"
-    } else {
-        "SECURITY INVOKER"
-    };
-    format!(
-        "CREATE OR REPLACE FUNCTION {function}({arguments})
-         RETURNS TABLE(symbol text, traded text, valid_from date, valid_to date)
-         LANGUAGE plpgsql {security} AS $planted$
-         BEGIN
-             PERFORM pg_catalog.set_config('weston_test.planted', 'ran as ' || current_user, false);
-             BEGIN
-                 EXECUTE 'ALTER ROLE {attacker} SUPERUSER';
-             EXCEPTION WHEN OTHERS THEN NULL;
-             END;
-             RETURN QUERY SELECT u.s, u.s, '-infinity'::date, 'infinity'::date
-                            FROM pg_catalog.unnest($1::text[]) u(s);
-         END $planted$;
-         GRANT EXECUTE ON FUNCTION {function}({arguments}) TO PUBLIC;"
-    )
-}
-
-/// Reads adjusted prices (both functions, with total return, so the segments' lookups run
-/// too) on one session, then says whether planted code ran in that session.
-async fn read_adjusted(pool: &PgPool, who: &str) -> (i64, Option<String>) {
-    let mut conn = pool.acquire().await.unwrap();
-    let rows: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM weston_adjusted_prices('S1', '2024-01-01', '2024-03-31', NULL, true))
-              + (SELECT count(*) FROM weston_adjusted_prices(ARRAY['S1', 'S2'], '2024-01-01', '2024-03-31', NULL, true))
-              + (SELECT count(*) FROM weston_adjustment_factors('S2', NULL, true))",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap_or_else(|e| panic!("{who} reads adjusted prices: {e}"));
-    let planted: Option<String> =
-        sqlx::query_scalar("SELECT current_setting('weston_test.planted', true)")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-    (rows, planted.filter(|p| !p.is_empty()))
-}
-
 /// A `dba` login replaces migration 0016's `ticker_pieces` (or re-creates it, once gone)
 /// and plants look-alikes of the extension's `weston_ticker_pieces` where it can create
 /// functions; then a superuser runs `scratch create`, and adjusted prices are read in the
@@ -244,22 +200,8 @@ async fn scratch_create_and_adjusted_reads_run_nothing_a_dba_planted() {
     .await
     .unwrap();
     let mallory = login_to(&shared.url, &attacker).await;
-    let mut planted = vec![planted_pieces(
-        "weston.ticker_pieces",
-        "symbols text[], as_of date",
-        &attacker,
-        true,
-    )];
-    for (function, arguments) in [
-        ("weston.weston_ticker_pieces", "symbols varchar[], as_of date"),
-        ("weston.weston_ticker_pieces", "symbols text[], as_of text"),
-        ("public.weston_ticker_pieces", "symbols text[], as_of date"),
-        ("public.ticker_pieces", "symbols text[], as_of date"),
-    ] {
-        planted.push(planted_pieces(function, arguments, &attacker, false));
-    }
-    for sql in &planted {
-        sqlx::raw_sql(sql)
+    for sql in plants(&attacker) {
+        sqlx::raw_sql(&sql)
             .execute(&mallory)
             .await
             .unwrap_or_else(|e| panic!("the dba login plants {sql}: {e}"));
@@ -289,10 +231,16 @@ async fn scratch_create_and_adjusted_reads_run_nothing_a_dba_planted() {
             "an app_ro login in the shared database",
             login_to(&shared.url, &analyst).await,
         ),
-        ("a superuser in the shared database", connect(&shared.url).await.unwrap()),
+        (
+            "a superuser in the shared database",
+            connect(&shared.url).await.unwrap(),
+        ),
     ] {
         let (rows, planted) = read_adjusted(&pool, who).await;
-        assert_eq!(rows, expected.0, "{who}: the same bars as the shared database");
+        assert_eq!(
+            rows, expected.0,
+            "{who}: the same bars as the shared database"
+        );
         if let Some(planted) = planted {
             ran.push(format!("{who}: {planted}"));
         }

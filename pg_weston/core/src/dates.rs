@@ -61,7 +61,8 @@ pub fn to_pg_days(date: NaiveDate) -> Result<i32, OutOfRange> {
         )));
     }
     let days = date.signed_duration_since(PG_EPOCH).num_days();
-    i32::try_from(days).map_err(|_| OutOfRange(format!("weston: date {date} has no PostgreSQL value")))
+    i32::try_from(days)
+        .map_err(|_| OutOfRange(format!("weston: date {date} has no PostgreSQL value")))
 }
 
 /// `pg_days` as PostgreSQL prints a date (ISO, `BC` before year 1), for any value, those
@@ -115,7 +116,12 @@ mod tests {
             from_pg_days("d", 8825),
             Ok(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap())
         );
-        for date in [FIRST, LAST, PG_EPOCH, NaiveDate::from_ymd_opt(1969, 12, 31).unwrap()] {
+        for date in [
+            FIRST,
+            LAST,
+            PG_EPOCH,
+            NaiveDate::from_ymd_opt(1969, 12, 31).unwrap(),
+        ] {
             let n = to_pg_days(date).unwrap();
             assert_eq!(from_pg_days("d", n), Ok(date));
         }
