@@ -176,6 +176,20 @@ async fn login_to(database_url: &str, name: &str) -> PgPool {
         .unwrap_or_else(|e| panic!("{name} connects: {e}"))
 }
 
+/// `scratch create NAME --owner OWNER` run by the superuser of `shared` (scratch's role);
+/// the owner's URL it printed.
+fn scratch_create(shared: &TestDb, name: &str, owner: &str) -> String {
+    let out = loader_command(shared, &["scratch", "create", name, "--owner", owner])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string()
+}
+
 /// A `dba` login replaces migration 0016's `ticker_pieces` (or re-creates it, once gone)
 /// and plants look-alikes of the extension's `weston_ticker_pieces` where it can create
 /// functions; then a superuser runs `scratch create`, and adjusted prices are read in the
@@ -208,15 +222,7 @@ async fn scratch_create_and_adjusted_reads_run_nothing_a_dba_planted() {
     }
     mallory.close().await;
 
-    let out = loader_command(
-        &shared,
-        &["scratch", "create", suffix, "--owner", &developer],
-    )
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let url = stdout.lines().last().unwrap().to_string();
+    let url = scratch_create(&shared, suffix, &developer);
     let scratch_name = format!("weston_scratch_{suffix}");
 
     let superuser_in_scratch = connect(&url.replace(&format!("{developer}@"), "postgres@"))
@@ -306,18 +312,7 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
     .execute(&shared.pool)
     .await
     .unwrap();
-    let out = loader_command(
-        &shared,
-        &["scratch", "create", suffix, "--owner", &developer],
-    )
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let url = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
+    let url = scratch_create(&shared, suffix, &developer);
     let scratch_name = format!("weston_scratch_{suffix}");
     let reader = format!("{scratch_name}_reader");
 
@@ -346,7 +341,7 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
     .unwrap();
     assert_eq!(
         roles,
-        [admin.clone()],
+        std::slice::from_ref(&admin),
         "the superuser the comment named stays; the registered reader is gone"
     );
 

@@ -325,11 +325,7 @@ pub async fn drop_scratch(pool: &PgPool, name: &str) -> Result<String, LoaderErr
 }
 
 /// Drops `database` and the reader role as the registry names them, then their row.
-async fn drop_registered(
-    pool: &PgPool,
-    registry: &str,
-    database: &str,
-) -> Result<(), LoaderError> {
+async fn drop_registered(pool: &PgPool, registry: &str, database: &str) -> Result<(), LoaderError> {
     let registered: Option<Registered> = sqlx::query_as(&format!(
         "SELECT owner_role::text, reader_role::text FROM {registry} WHERE database = $1"
     ))
