@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod planted;
 pub mod promql;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

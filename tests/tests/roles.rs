@@ -98,11 +98,12 @@ fn may_execute(function: &str, group: &str) -> bool {
             "weston_symbol_history",
             "weston_resolve_symbol",
             "weston_universe",
+            "weston_ticker_pieces",
         ]
         .contains(&function);
     let loader = function == "weston_ensure_partitions"
         || function.starts_with("weston_etl_")
-        || function.starts_with("weston_ticker_");
+        || (function.starts_with("weston_ticker_") && !reader);
     match group {
         // Months are made as the table's owner: by weston_ensure_partitions, or a superuser.
         "dba" => !["weston_create_partition", "weston_rotate_partitions"].contains(&function),
@@ -173,7 +174,7 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
     let owners: Vec<(String, String)> = sqlx::query_as(
         "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text FROM pg_class c
           WHERE c.relnamespace = 'weston'::regnamespace AND c.relkind IN ('r', 'p')
-            AND c.relname !~ '^(weston_|_sqlx)' ORDER BY 1",
+            AND c.relname !~ '^(weston_|_sqlx)' AND c.relname <> 'scratch_databases' ORDER BY 1",
     )
     .fetch_all(&db.pool)
     .await
@@ -227,6 +228,25 @@ async fn migration_0030_refuses_an_owner_with_a_member_or_an_attribute() {
             Ok(_) => panic!("{setup}: migration 0030 ran"),
         }
     }
+    // The scratch registry (migration 0032) names roles `scratch drop` removes: a superuser
+    // owns it and no group role may touch it.
+    let (super_owner, granted): (bool, Vec<String>) = sqlx::query_as(
+        "SELECT r.rolsuper,
+                ARRAY(SELECT g || ' ' || p FROM unnest(ARRAY['dba', 'etl_writer', 'app_rw', 'app_ro']) g,
+                             unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
+                       WHERE has_table_privilege(g, c.oid, p))
+           FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+          WHERE c.oid = 'weston.scratch_databases'::regclass",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(super_owner, "the scratch registry is owned by a superuser");
+    assert_eq!(
+        granted,
+        Vec::<String>::new(),
+        "privileges on the scratch registry"
+    );
 }
 
 #[tokio::test]
@@ -575,7 +595,8 @@ async fn app_ro_only_reads() {
     // A security's life (issue 12): its tables and its reading functions.
     ro.ok("SELECT * FROM security_identity, ticker_history")
         .await;
-    ro.ok("SELECT ticker_pieces(ARRAY['AAPL'], NULL)").await;
+    ro.ok("SELECT weston_ticker_pieces(ARRAY['AAPL'], NULL)")
+        .await;
     ro.ok("SELECT * FROM weston_universe()").await;
     ro.ok("SELECT * FROM weston_symbol_history('AAPL')").await;
     ro.ok("SELECT weston_resolve_symbol('AAPL', '2020-01-02')")
