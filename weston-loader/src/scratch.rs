@@ -5,16 +5,14 @@
 //! database); everything else in it is the developer's. Run with a superuser's
 //! DATABASE_URL naming the shared database (creating pg_weston, a C extension, needs one).
 
-use std::str::FromStr;
-
 use chrono::{SecondsFormat, Utc};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions, Connection, PgPool};
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection, PgPool};
 
 use crate::cli::ScratchAction;
-use crate::pgurl::PgUrl;
+use crate::database::Database;
 use crate::LoaderError;
 
 pub const PREFIX: &str = "weston_scratch_";
@@ -42,10 +40,14 @@ struct Shared {
     caller_is_superuser: Option<bool>,
 }
 
-pub async fn scratch(pool: &PgPool, url: &str, action: &ScratchAction) -> Result<(), LoaderError> {
+pub async fn scratch(
+    pool: &PgPool,
+    shared_db: &Database,
+    action: &ScratchAction,
+) -> Result<(), LoaderError> {
     match action {
         ScratchAction::Create { name, owner } => {
-            let created = create(pool, url, name, owner.as_deref()).await?;
+            let created = create(pool, shared_db, name, owner.as_deref()).await?;
             println!("{created}");
         }
         ScratchAction::List => print!("{}", list(pool).await?),
@@ -83,7 +85,7 @@ fn quote_ident(name: &str) -> String {
 /// Creates the scratch database; returns its connection URL (as the owner, no password).
 pub async fn create(
     pool: &PgPool,
-    url: &str,
+    shared_db: &Database,
     name: &str,
     owner: Option<&str>,
 ) -> Result<String, LoaderError> {
@@ -150,7 +152,7 @@ pub async fn create(
     .await?;
     let built = build(
         pool,
-        url,
+        shared_db,
         &database,
         &owner,
         &reader,
@@ -166,16 +168,17 @@ pub async fn create(
         let _ = drop_database_and_reader(pool, &database, &reader).await;
         return Err(e);
     }
-    let owner_url = PgUrl::parse(url)?
+    // The owner's URL: no password (the caller's is not the owner's, and is never printed).
+    Ok(shared_db
         .with_database(&database)
-        .with_user(&owner);
-    Ok(owner_url.to_string())
+        .with_user(&owner)
+        .redacted())
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn build(
     pool: &PgPool,
-    url: &str,
+    shared_db: &Database,
     database: &str,
     owner: &str,
     reader: &str,
@@ -214,11 +217,11 @@ async fn build(
     set(&mut conn, "weston_scratch.password", "").await?;
     drop_conn(conn);
 
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|e| LoaderError::Config(format!("the database URL: {e}")))?
-        .database(database)
-        .application_name("weston-loader scratch");
-    let mut scratch = options.connect().await?;
+    let mut scratch = shared_db
+        .with_database(database)
+        .called("the new scratch database")
+        .connect()
+        .await?;
     quiet(&mut scratch).await?;
     for (name, value) in [
         ("weston_scratch.owner", owner),
