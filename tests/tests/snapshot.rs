@@ -199,17 +199,22 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
 async fn look_alike_database_names_keep_their_own_private_snapshots() {
     use std::os::unix::fs::PermissionsExt;
     let suffix = format!("{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&weston_tests::admin_url()).await.unwrap();
-    let mut urls = Vec::new();
-    for name in [format!("snap-a_{suffix}"), format!("snap_a_{suffix}")] {
-        sqlx::raw_sql(&format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE); CREATE DATABASE \"{name}\""
-        ))
-        .execute(&admin)
+    let admin = sqlx::PgPool::connect(&weston_tests::admin_url())
         .await
         .unwrap();
+    let mut urls = Vec::new();
+    for name in [format!("snap-a_{suffix}"), format!("snap_a_{suffix}")] {
+        for sql in [
+            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            format!("CREATE DATABASE \"{name}\""),
+        ] {
+            sqlx::raw_sql(&sql).execute(&admin).await.unwrap();
+        }
         let options: sqlx::postgres::PgConnectOptions = weston_tests::admin_url().parse().unwrap();
-        urls.push((name.clone(), sqlx::ConnectOptions::to_url_lossy(&options.database(&name)).to_string()));
+        urls.push((
+            name.clone(),
+            sqlx::ConnectOptions::to_url_lossy(&options.database(&name)).to_string(),
+        ));
     }
     let dir = std::env::temp_dir().join(format!("snap_alike_{suffix}"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -230,8 +235,15 @@ async fn look_alike_database_names_keep_their_own_private_snapshots() {
         assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     }
     let names = snapshots(&dir);
-    assert_eq!(names.len(), 2, "each database keeps its snapshot: {names:?}");
-    assert!(names.iter().any(|n| n.starts_with("snap%2Da_")), "{names:?}");
+    assert_eq!(
+        names.len(),
+        2,
+        "each database keeps its snapshot: {names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("snap%2Da_")),
+        "{names:?}"
+    );
     assert!(names.iter().any(|n| n.starts_with("snap_a_")), "{names:?}");
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);
@@ -254,11 +266,15 @@ async fn look_alike_database_names_keep_their_own_private_snapshots() {
         "{}",
         output_text(&out)
     );
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM weston._sqlx_migrations WHERE version = 8")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(pending, 0, "migrated despite the refused snapshot directory");
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM weston._sqlx_migrations WHERE version = 8")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        pending, 0,
+        "migrated despite the refused snapshot directory"
+    );
     assert_eq!(snapshots(&dir), names);
     pool.close().await;
     for (name, _) in &urls {

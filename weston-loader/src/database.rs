@@ -43,7 +43,11 @@ impl Database {
                     .into(),
             )
         })?;
-        Database::parse(url, Duration::from_secs(args.connect_timeout_secs), application_name)
+        Database::parse(
+            url,
+            Duration::from_secs(args.connect_timeout_secs),
+            application_name,
+        )
     }
 
     pub fn parse(
@@ -103,12 +107,9 @@ impl Database {
     /// The URL as libpq programs and people take it: no password, no sqlx-only parameter.
     pub fn redacted(&self) -> String {
         let mut url = self.url.clone();
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| !SQLX_ONLY_PARAMS.contains(&k.as_ref()))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        set_query(&mut url, &kept);
+        for param in SQLX_ONLY_PARAMS {
+            remove_param(&mut url, param);
+        }
         url.to_string()
     }
 
@@ -118,13 +119,7 @@ impl Database {
         let mut other = self.clone();
         other.url.set_path(&format!("/{}", utf8_percent(database)));
         // A `dbname` parameter would win over the path.
-        let kept: Vec<(String, String)> = other
-            .url
-            .query_pairs()
-            .filter(|(k, _)| k != "dbname")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        set_query(&mut other.url, &kept);
+        remove_param(&mut other.url, "dbname");
         other
     }
 
@@ -134,13 +129,7 @@ impl Database {
         let mut other = self.clone();
         // A URL with a host always accepts a user name.
         let _ = other.url.set_username(&utf8_percent(user));
-        let kept: Vec<(String, String)> = other
-            .url
-            .query_pairs()
-            .filter(|(k, _)| k != "user")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        set_query(&mut other.url, &kept);
+        remove_param(&mut other.url, "user");
         other.password = None;
         other
     }
@@ -202,7 +191,10 @@ impl Database {
 
     /// One session with `options` (made from `connect_options`), given up after the connect
     /// timeout; the error names this database.
-    pub async fn connect_with(&self, options: &PgConnectOptions) -> Result<PgConnection, LoaderError> {
+    pub async fn connect_with(
+        &self,
+        options: &PgConnectOptions,
+    ) -> Result<PgConnection, LoaderError> {
         let cannot = |why: String| {
             LoaderError::Config(format!(
                 "cannot connect to {} ({}): {why}",
@@ -233,7 +225,10 @@ impl Database {
         command
             .arg("--dbname")
             .arg(self.redacted())
-            .env("PGCONNECT_TIMEOUT", self.connect_timeout.as_secs().to_string())
+            .env(
+                "PGCONNECT_TIMEOUT",
+                self.connect_timeout.as_secs().to_string(),
+            )
             .env("PGAPPNAME", &self.application_name);
         if let Some(password) = &self.password {
             command.env("PGPASSWORD", password);
@@ -256,6 +251,15 @@ impl std::fmt::Debug for Database {
             .field("connect_timeout", &self.connect_timeout)
             .finish_non_exhaustive()
     }
+}
+
+fn remove_param(url: &mut Url, name: &str) {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    set_query(url, &kept);
 }
 
 fn set_query(url: &mut Url, pairs: &[(String, String)]) {
@@ -319,7 +323,10 @@ mod tests {
             db.with_database("postgres").redacted(),
         ];
         for text in shown {
-            assert!(!text.contains("zq") && !text.contains("password="), "{text}");
+            assert!(
+                !text.contains("zq") && !text.contains("password="),
+                "{text}"
+            );
         }
         let options = db.connect_options().unwrap();
         assert_eq!(options.get_database(), Some("weston"));
@@ -328,7 +335,8 @@ mod tests {
 
     #[test]
     fn socket_hosts_stay_and_sqlx_only_parameters_go() {
-        let db = parse("postgres://postgres@localhost/weston?host=/tmp/sock&statement-cache-capacity=0");
+        let db =
+            parse("postgres://postgres@localhost/weston?host=/tmp/sock&statement-cache-capacity=0");
         assert_eq!(
             db.redacted(),
             "postgres://postgres@localhost/weston?host=%2Ftmp%2Fsock"

@@ -14,8 +14,9 @@ use std::process::Stdio;
 use chrono::Utc;
 use sqlx::PgPool;
 
-use crate::cli::{MigrateArgs, PgToolsArgs, PG_BINDIR_ENV, SNAPSHOT_DIR_ENV};
+use crate::cli::{MigrateArgs, SNAPSHOT_DIR_ENV};
 use crate::database::Database;
+use crate::pgtools::PgTools;
 use crate::LoaderError;
 
 /// A snapshot written, and how to go back to it.
@@ -52,71 +53,6 @@ impl Snapshot {
         }
         out
     }
-}
-
-/// pg_dump, pg_restore and psql of one PostgreSQL installation.
-#[derive(Debug, Clone)]
-pub struct PgTools {
-    bindir: Option<PathBuf>,
-}
-
-impl PgTools {
-    /// The client programs able to work with this server: `--pg-bindir`, else the Debian
-    /// layout's directory of the server's major version, else the PATH; refused when their
-    /// major version is older than the server's (pg_dump cannot dump a newer server).
-    pub async fn find(pool: &PgPool, args: &PgToolsArgs) -> Result<PgTools, LoaderError> {
-        let server: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
-            .fetch_one(pool)
-            .await?;
-        let server_major = server / 10_000;
-        let bindir = args.pg_bindir.clone().or_else(|| {
-            let debian = PathBuf::from(format!("/usr/lib/postgresql/{server_major}/bin"));
-            debian.join("pg_dump").exists().then_some(debian)
-        });
-        let tools = PgTools { bindir };
-        let dump_major = tools.major_version("pg_dump").await?;
-        if dump_major < server_major {
-            return Err(LoaderError::Config(format!(
-                "{} is version {dump_major}, older than the server ({server_major}): \
-                 set {PG_BINDIR_ENV} to the bin directory of PostgreSQL {server_major} or newer",
-                tools.program("pg_dump").display()
-            )));
-        }
-        Ok(tools)
-    }
-
-    pub fn program(&self, name: &str) -> PathBuf {
-        self.bindir
-            .as_ref()
-            .map_or_else(|| PathBuf::from(name), |dir| dir.join(name))
-    }
-
-    /// `NAME --version`'s major version ("pg_dump (PostgreSQL) 15.10 (Debian …)" → 15).
-    async fn major_version(&self, name: &str) -> Result<i32, LoaderError> {
-        let program = self.program(name);
-        let out = tokio::process::Command::new(&program)
-            .arg("--version")
-            .output()
-            .await
-            .map_err(|e| {
-                LoaderError::Config(format!(
-                    "cannot run {}: {e} (set {PG_BINDIR_ENV} to PostgreSQL's bin directory)",
-                    program.display()
-                ))
-            })?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        parse_major(&text).ok_or_else(|| {
-            LoaderError::Config(format!(
-                "{} --version said {text:?}, not a PostgreSQL version",
-                program.display()
-            ))
-        })
-    }
-}
-
-fn parse_major(version_output: &str) -> Option<i32> {
-    let after = version_output.split(')').nth(1)?.trim();
-    after.split(['.', ' ']).next()?.parse().ok()
 }
 
 /// Dumps the database into the snapshot directory and applies the retention.
@@ -344,16 +280,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_of_the_client_programs() {
-        assert_eq!(
-            parse_major("pg_dump (PostgreSQL) 15.10 (Debian 15.10-0+deb12u1)\n"),
-            Some(15)
-        );
-        assert_eq!(parse_major("pg_dump (PostgreSQL) 17beta1\n"), None);
-        assert_eq!(parse_major("pg_dump (PostgreSQL) 16.2\n"), Some(16));
-    }
-
-    #[test]
     fn retention_keeps_the_newest_of_that_database_only() {
         let dir =
             std::env::temp_dir().join(format!("weston-snapshot-retention-{}", std::process::id()));
@@ -400,7 +326,8 @@ mod tests {
     /// other's only snapshot.
     #[test]
     fn retention_never_counts_a_look_alike_name() {
-        let dir = std::env::temp_dir().join(format!("weston-snapshot-alike-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("weston-snapshot-alike-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let other = format!("{}-20260101T000000000Z.dump", file_name("snap-a"));
@@ -408,8 +335,14 @@ mod tests {
         for name in [&other, &mine] {
             std::fs::write(dir.join(name), b"x").unwrap();
         }
-        assert_eq!(apply_retention(&dir, "snap_a", 1).unwrap(), Vec::<PathBuf>::new());
-        assert_eq!(apply_retention(&dir, "snap-a", 1).unwrap(), Vec::<PathBuf>::new());
+        assert_eq!(
+            apply_retention(&dir, "snap_a", 1).unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        assert_eq!(
+            apply_retention(&dir, "snap-a", 1).unwrap(),
+            Vec::<PathBuf>::new()
+        );
         assert!(dir.join(&other).exists() && dir.join(&mine).exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -425,9 +358,14 @@ mod tests {
         let file = dir.join("new/.x.partial");
         create_private_file(&dir.join("new"), &file).unwrap();
         assert_eq!(mode(&file), 0o600);
-        std::fs::set_permissions(&dir.join("new"), std::fs::Permissions::from_mode(0o750)).unwrap();
-        let e = create_private_dir(&dir.join("new")).unwrap_err().to_string();
-        assert!(e.contains("its mode is 750") && e.contains("chmod 700"), "{e}");
+        std::fs::set_permissions(dir.join("new"), std::fs::Permissions::from_mode(0o750)).unwrap();
+        let e = create_private_dir(&dir.join("new"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("its mode is 750") && e.contains("chmod 700"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

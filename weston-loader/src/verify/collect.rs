@@ -27,7 +27,8 @@ fn fixed_options(database: &Database) -> Result<PgConnectOptions, LoaderError> {
     Ok(database
         .connect_options()?
         .options([
-            ("search_path", "pg_catalog, pg_temp"),
+            // No space: the startup options are split at whitespace.
+            ("search_path", "pg_catalog,pg_temp"),
             ("row_security", "off"),
             ("TimeZone", "UTC"),
             ("DateStyle", "ISO"),
@@ -184,13 +185,17 @@ async fn adjusted(
     let symbols: Vec<String> = sqlx::query_scalar(
         &include_str!("../../sql/verify_sample_symbols.sql").replace("{schema}", schema),
     )
-            .bind(i64::try_from(sample).unwrap_or(i64::MAX))
-            .fetch_all(&mut *conn)
-            .await?;
+    .bind(i64::try_from(sample).unwrap_or(i64::MAX))
+    .fetch_all(&mut *conn)
+    .await?;
     let adjusted_sql = include_str!("../../sql/verify_adjusted.sql").replace("{schema}", schema);
     for symbol in symbols {
         let mut fields = Fields::new();
         for (label, total_return) in [("split-adjusted", false), ("total return", true)] {
+            // A refused series must not end the transaction the other reads are in.
+            sqlx::raw_sql("SAVEPOINT adjusted")
+                .execute(&mut *conn)
+                .await?;
             let outcome = sqlx::query(&adjusted_sql)
                 .bind(&symbol)
                 .bind(total_return)
@@ -205,6 +210,9 @@ async fn adjusted(
                 Err(sqlx::Error::Database(e)) => format!("error: {}", e.message()),
                 Err(e) => return Err(e.into()),
             };
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT adjusted; RELEASE SAVEPOINT adjusted")
+                .execute(&mut *conn)
+                .await?;
             fields.insert(label.into(), text);
         }
         print.insert(ADJUSTED, &symbol, fields);

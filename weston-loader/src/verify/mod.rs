@@ -19,9 +19,7 @@ pub async fn verify(here_db: &Database, args: &VerifyArgs) -> Result<(), LoaderE
     let against = match &args.against {
         Some(url) => Some(
             Database::parse(url, here_db.connect_timeout(), "weston-loader verify")
-                .map_err(|e| {
-                    LoaderError::Config(format!("--against ({VERIFY_AGAINST_ENV}): {e}"))
-                })?
+                .map_err(|e| LoaderError::Config(format!("--against ({VERIFY_AGAINST_ENV}): {e}")))?
                 .called("the other database (--against)"),
         ),
         None => None,
