@@ -120,23 +120,39 @@ async fn attacker(db: &TestDb, group: &'static str) -> Attacker {
 
 /// What an attacker plants: (object, SQL). `{s}`: a schema the attacker may create in,
 /// `{w}`: pg_weston's schema, `{who}`: the attacker, `{tag}`: its group.
-const PLANT_FUNCTION: &str = r"
+const PLANT_FUNCTION: &str = r#"
 CREATE FUNCTION {s}.plant_{tag}(vector text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE escalated boolean := true;
+DECLARE
+    escalated boolean := true;
+    was_superuser boolean := (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user);
+    record text := 'INSERT INTO public.planted_runs VALUES (%L, %L, %L, %L)';
 BEGIN
     BEGIN
         EXECUTE 'ALTER ROLE {who} SUPERUSER';
     EXCEPTION WHEN OTHERS THEN escalated := false;
     END;
-    INSERT INTO public.planted_runs SELECT vector, current_user::text, r.rolsuper, escalated
-      FROM pg_catalog.pg_roles r WHERE r.rolname = current_user;
+    BEGIN
+        EXECUTE pg_catalog.format(record, vector, current_user, was_superuser, escalated);
+    EXCEPTION WHEN read_only_sql_transaction THEN
+        -- A read-only transaction stops neither a superuser's programs nor their sessions:
+        -- escalate and record from one (COPY TO PROGRAM is a superuser's only).
+        BEGIN
+            EXECUTE pg_catalog.format('COPY (SELECT 1) TO PROGRAM %L', pg_catalog.format(
+                '{psql} -X -q -h 127.0.0.1 -p %s -U postgres -d %s -c %s -c %s',
+                pg_catalog.current_setting('port'), pg_catalog.current_database(),
+                '''ALTER ROLE {who} SUPERUSER''',
+                '''' || pg_catalog.replace(pg_catalog.format(record, vector, current_user, was_superuser, true),
+                                           '''', '''"''"''') || ''''));
+        EXCEPTION WHEN OTHERS THEN NULL;
+        END;
+    END;
     RETURN true;
 END $$;
 CREATE FUNCTION {s}.plant_trigger_{tag}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM {s}.plant_{tag}(TG_ARGV[0]);
     RETURN coalesce(NEW, OLD);
-END $$;";
+END $$;"#;
 
 const APP_RW_OBJECTS: &[(&str, &str)] = &[
     (
@@ -239,6 +255,45 @@ async fn weston_schema(pool: &PgPool) -> String {
     .unwrap()
 }
 
+/// A dba member's replacement of the function the adjusted prices call to follow a ticker
+/// (`verify` compares adjusted prices, a scratch database re-creates it): (object, SQL), or
+/// why it is not planted.
+async fn ticker_pieces_replacement(pool: &PgPool, w: &str) -> Result<(String, String), String> {
+    let (target, extension_owned): (String, bool) = sqlx::query_as(
+        "SELECT CASE WHEN bool_or(a.prosrc LIKE '%weston_ticker_pieces%') THEN 'weston_ticker_pieces'
+                     ELSE 'ticker_pieces' END,
+                EXISTS (SELECT 1 FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass
+                                 AND d.objid = p.oid AND d.deptype = 'e'
+                         WHERE p.pronamespace = $1::regnamespace
+                           AND p.proname = CASE WHEN bool_or(a.prosrc LIKE '%weston_ticker_pieces%')
+                                                THEN 'weston_ticker_pieces' ELSE 'ticker_pieces' END)
+           FROM pg_proc a WHERE a.proname = 'weston_adjusted_prices' AND a.pronamespace = $1::regnamespace",
+    )
+    .bind(w)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let object = format!("replacement of {target}(text[], date), which the adjusted prices call");
+    if !extension_owned {
+        // TODO: until ticker_pieces is the extension's own (the fix that moves it there is
+        // another change), a dba member owns it and may replace it; `verify`'s adjusted prices
+        // and `scratch create` would then run the replacement as a superuser. Planted, and
+        // asserted refused, once the extension owns it; this branch then goes.
+        return Err(format!(
+            "{object}: TODO, not probed: {target} is not the extension's yet (a dba member owns it)"
+        ));
+    }
+    let sql = format!(
+        r"CREATE OR REPLACE FUNCTION {w}.{target}(symbols text[], as_of date)
+          RETURNS TABLE(symbol text, traded text, valid_from date, valid_to date) LANGUAGE plpgsql AS $$
+          BEGIN
+              PERFORM {w}.plant_dba('{object}');
+              RETURN QUERY SELECT q, q, '-infinity'::date, 'infinity'::date FROM unnest(symbols) q;
+          END $$"
+    );
+    Ok((object, sql))
+}
+
 /// Plants the attacker's objects; returns (object, "planted" or why it was refused).
 async fn plant(db: &TestDb, who: &Attacker) -> Vec<(String, String)> {
     let w = weston_schema(&db.pool).await;
@@ -251,6 +306,7 @@ async fn plant(db: &TestDb, who: &Attacker) -> Vec<(String, String)> {
             .replace("{w}", &w)
             .replace("{who}", &who.name)
             .replace("{tag}", who.group)
+            .replace("{psql}", &format!("{}/psql", pg_config("bindir")))
     };
     let mut planted = Vec::new();
     if let Err(e) = sqlx::raw_sql(&fill(PLANT_FUNCTION))
@@ -263,14 +319,47 @@ async fn plant(db: &TestDb, who: &Attacker) -> Vec<(String, String)> {
         }
         return planted;
     }
+    let mut objects: Vec<(String, String)> = objects
+        .iter()
+        .map(|(o, sql)| ((*o).to_string(), fill(sql)))
+        .collect();
+    if who.group == "dba" {
+        match ticker_pieces_replacement(&db.pool, &w).await {
+            Ok(replacement) => objects.push(replacement),
+            Err(todo) => eprintln!("{todo}"),
+        }
+    }
     for (object, sql) in objects {
-        let outcome = match sqlx::raw_sql(&fill(sql)).execute(&who.pool).await {
+        let outcome = match sqlx::raw_sql(&sql).execute(&who.pool).await {
             Ok(_) => "planted".to_string(),
             Err(e) => format!("refused: {e}"),
         };
-        planted.push((object.to_string(), outcome));
+        planted.push((object, outcome));
     }
     planted
+}
+
+/// The probe can fail: a plant function called by a superuser in a read-only transaction
+/// (as `verify` reads) still escalates its planter and is recorded.
+async fn probe_works(db: &TestDb, who: &Attacker, schema: &str) {
+    sqlx::raw_sql(&format!(
+        "BEGIN READ ONLY; SELECT {schema}.plant_{}('probe self-check'); COMMIT",
+        who.group
+    ))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        escalated(&db.pool, &who.name).await,
+        "the probe did not escalate {}",
+        who.name
+    );
+    let ran = runs(&db.pool).await;
+    assert_eq!(
+        ran,
+        [("probe self-check".to_string(), "postgres".to_string(), true)],
+        "the probe did not record itself"
+    );
 }
 
 /// Planted code that ran since the last call (object, ran as, as a superuser), cleared.
@@ -327,6 +416,14 @@ async fn planted_db(
     for group in groups {
         let who = attacker(&db, group).await;
         let planted = plant(&db, &who).await;
+        if planted.iter().any(|(_, outcome)| outcome == "planted") {
+            let schema = if who.group == "app_rw" {
+                "app".to_string()
+            } else {
+                weston_schema(&db.pool).await
+            };
+            probe_works(&db, &who, &schema).await;
+        }
         attackers.push((who, planted));
     }
     assert!(
@@ -396,7 +493,7 @@ fn stdout_has(expected: i32, text: &'static str) -> impl Fn(&Output) -> Result<(
     }
 }
 
-/// Issue's defect 2: an app_rw member's table in `app`, a cast from its row type to text
+/// An app_rw member's table in `app`, a cast from its row type to text
 /// (and from a column type), a trigger and look-alikes (a view `app.securities`, a function
 /// `app.weston_adjusted_prices`, `md5`, `=`), each trying `ALTER ROLE … SUPERUSER`: `verify`
 /// and `verify --against`, as a superuser, run none of them, and still see the changed row
@@ -427,11 +524,11 @@ async fn verify_runs_no_code_an_app_rw_member_planted() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Waits until no session is connected to database `name` (closed pools' sessions end a
-/// moment after), so that it can be copied.
+/// Ends the sessions still connected to database `name` (a closed pool's end a moment
+/// after, or not at all when a connection is still being handed back), so it can be copied.
 async fn idle(name: &str) {
     let admin = connect(&admin_url()).await;
-    for _ in 0..100 {
+    for _ in 0..20 {
         let sessions: i64 =
             sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
                 .bind(name)
@@ -441,6 +538,14 @@ async fn idle(name: &str) {
         if sessions == 0 {
             break;
         }
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(name)
+        .execute(&admin)
+        .await
+        .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     admin.close().await;
