@@ -2,4 +2,4 @@
 -- match), from pg_weston's own securities ({schema}, quoted), never a look-alike earlier on
 -- a search_path.
 SELECT s.symbol FROM {schema}.securities s
- ORDER BY pg_catalog.md5(s.symbol) COLLATE "C", s.symbol COLLATE "C" LIMIT $1
+ ORDER BY pg_catalog.md5(s.symbol), s.symbol LIMIT $1
