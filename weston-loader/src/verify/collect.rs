@@ -175,7 +175,13 @@ async fn adjusted(
     schema: &str,
     sample: usize,
 ) -> Result<(), LoaderError> {
+    let tables: String = sqlx::query_scalar(
+        &include_str!("../../sql/verify_tables_schema.sql").replace("{schema}", schema),
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let present: bool = sqlx::query_scalar(include_str!("../../sql/verify_adjusted_present.sql"))
+        .bind(&tables)
         .bind(schema)
         .fetch_one(&mut *conn)
         .await?;
@@ -183,7 +189,7 @@ async fn adjusted(
         return Ok(());
     }
     let symbols: Vec<String> = sqlx::query_scalar(
-        &include_str!("../../sql/verify_sample_symbols.sql").replace("{schema}", schema),
+        &include_str!("../../sql/verify_sample_symbols.sql").replace("{tables}", &tables),
     )
     .bind(i64::try_from(sample).unwrap_or(i64::MAX))
     .fetch_all(&mut *conn)
