@@ -67,8 +67,10 @@ impl Database {
         let mut password = url
             .password()
             .map(|p| percent_decode_str(p).decode_utf8_lossy().into_owned());
-        url.set_password(None)
-            .map_err(|()| LoaderError::Config("the database URL has no host".into()))?;
+        if password.is_some() {
+            url.set_password(None)
+                .map_err(|()| LoaderError::Config("the database URL has no host".into()))?;
+        }
         let mut kept = Vec::new();
         for (key, value) in url.query_pairs() {
             if SECRET_PARAMS.contains(&key.as_ref()) {
@@ -127,9 +129,12 @@ impl Database {
     #[must_use]
     pub fn with_user(&self, user: &str) -> Database {
         let mut other = self.clone();
-        // A URL with a host always accepts a user name.
-        let _ = other.url.set_username(&utf8_percent(user));
         remove_param(&mut other.url, "user");
+        // A URL without a host (a socket's, `postgres:///db?host=/run/x`) takes no user
+        // name before it: the parameter then.
+        if other.url.set_username(&utf8_percent(user)).is_err() {
+            other.url.query_pairs_mut().append_pair("user", user);
+        }
         other.password = None;
         other
     }
@@ -347,6 +352,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn a_url_without_a_host_is_a_socket_url() {
+        let db = parse("postgres:///weston?host=/run/postgresql&password=zq");
+        assert_eq!(db.password(), Some("zq"));
+        assert_eq!(db.name(), "weston");
+        assert_eq!(db.describe(), "database weston on /run/postgresql");
+        let alice = db.with_user("alice");
+        assert_eq!(alice.user(), "alice");
+        assert!(!alice.redacted().contains("zq"), "{}", alice.redacted());
     }
 
     #[test]
