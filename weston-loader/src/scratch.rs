@@ -11,14 +11,12 @@
 //! comment) cannot point `drop` at another role. Nothing read back from a database is
 //! executed as SQL: the scratch database gets all of pg_weston from `CREATE EXTENSION`.
 
-use std::str::FromStr;
-
 use rand::distr::{Alphanumeric, SampleString};
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions, Connection, PgPool};
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection, PgPool};
 
 use crate::cli::ScratchAction;
-use crate::pgurl::PgUrl;
+use crate::database::Database;
 use crate::LoaderError;
 
 pub const PREFIX: &str = "weston_scratch_";
@@ -42,10 +40,14 @@ struct Registered {
     reader_role: String,
 }
 
-pub async fn scratch(pool: &PgPool, url: &str, action: &ScratchAction) -> Result<(), LoaderError> {
+pub async fn scratch(
+    pool: &PgPool,
+    shared_db: &Database,
+    action: &ScratchAction,
+) -> Result<(), LoaderError> {
     match action {
         ScratchAction::Create { name, owner } => {
-            let created = create(pool, url, name, owner.as_deref()).await?;
+            let created = create(pool, shared_db, name, owner.as_deref()).await?;
             println!("{created}");
         }
         ScratchAction::List => print!("{}", list(pool).await?),
@@ -105,7 +107,7 @@ async fn registry(pool: &PgPool) -> Result<String, LoaderError> {
 /// Creates the scratch database; returns its connection URL (as the owner, no password).
 pub async fn create(
     pool: &PgPool,
-    url: &str,
+    shared_db: &Database,
     name: &str,
     owner: Option<&str>,
 ) -> Result<String, LoaderError> {
@@ -183,7 +185,7 @@ pub async fn create(
     })?;
     let built = build(
         pool,
-        url,
+        shared_db,
         &database,
         &owner,
         &reader,
@@ -198,16 +200,17 @@ pub async fn create(
         let _ = drop_registered(pool, &registry, &database).await;
         return Err(e);
     }
-    let owner_url = PgUrl::parse(url)?
+    // The owner's URL: no password (the caller's is not the owner's, and is never printed).
+    Ok(shared_db
         .with_database(&database)
-        .with_user(&owner);
-    Ok(owner_url.to_string())
+        .with_user(&owner)
+        .redacted())
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn build(
     pool: &PgPool,
-    url: &str,
+    shared_db: &Database,
     database: &str,
     owner: &str,
     reader: &str,
@@ -217,13 +220,12 @@ async fn build(
     version: &str,
 ) -> Result<(), LoaderError> {
     let db = quote_ident(database);
-    sqlx::query(&format!(
-        "CREATE DATABASE {db} OWNER {}",
-        quote_ident(owner)
-    ))
-    .execute(pool)
-    .await?;
-    // Nobody connects until it is set up, then only the owner (and superusers).
+    // The caller's until it is set up: an owner could connect at once and create schemas
+    // (one named like pg_weston's, which CREATE EXTENSION would then install into).
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(pool)
+        .await?;
+    // Nobody else connects until it is set up, then only the owner (and superusers).
     sqlx::query(&format!("REVOKE ALL ON DATABASE {db} FROM PUBLIC"))
         .execute(pool)
         .await?;
@@ -238,11 +240,11 @@ async fn build(
     set(&mut conn, "weston_scratch.password", "").await?;
     drop_conn(conn);
 
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|e| LoaderError::Config(format!("the database URL: {e}")))?
-        .database(database)
-        .application_name("weston-loader scratch");
-    let mut scratch = options.connect().await?;
+    let mut scratch = shared_db
+        .with_database(database)
+        .called("the new scratch database")
+        .connect()
+        .await?;
     quiet(&mut scratch).await?;
     for (name, value) in [
         ("weston_scratch.owner", owner),
@@ -263,8 +265,8 @@ async fn build(
         .await;
     let _ = scratch.close().await;
     setup?;
-    sqlx::query(&format!(
-        "GRANT ALL ON DATABASE {db} TO {}",
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE {db} OWNER TO {0}; GRANT ALL ON DATABASE {db} TO {0}",
         quote_ident(owner)
     ))
     .execute(pool)
