@@ -52,6 +52,27 @@ pub fn plants(attacker: &str) -> Vec<String> {
     planted
 }
 
+/// Plants each of `plants(attacker)` as the `dba` login `mallory`: the ones the database
+/// refuses (42501: a dba may create nothing in pg_weston's schema, nor replace what it does
+/// not own) are returned; any other error fails the test.
+pub async fn plant_what_a_dba_can(mallory: &PgPool, attacker: &str) -> Vec<String> {
+    let mut refused = Vec::new();
+    for sql in plants(attacker) {
+        match sqlx::raw_sql(&sql).execute(mallory).await {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => {
+                refused.push(format!(
+                    "{}: {}",
+                    sql.lines().next().unwrap_or_default(),
+                    e.message()
+                ));
+            }
+            Err(e) => panic!("the dba login plants {sql}: {e}"),
+        }
+    }
+    refused
+}
+
 /// Reads adjusted prices (both functions, with total return, so the segments' lookups run
 /// too) on one session, then says whether planted code ran in that session.
 pub async fn read_adjusted(pool: &PgPool, who: &str) -> (i64, Option<String>) {

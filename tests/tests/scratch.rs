@@ -6,7 +6,7 @@
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 use weston_loader::verify::diff::diff;
-use weston_tests::planted::{plants, read_adjusted};
+use weston_tests::planted::{plant_what_a_dba_can, plants, read_adjusted};
 use weston_tests::{data_fingerprint, loader_command, output_text, seed_small_market, TestDb};
 
 async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
@@ -214,12 +214,11 @@ async fn scratch_create_and_adjusted_reads_run_nothing_a_dba_planted() {
     .await
     .unwrap();
     let mallory = login_to(&shared.url, &attacker).await;
-    for sql in plants(&attacker) {
-        sqlx::raw_sql(&sql)
-            .execute(&mallory)
-            .await
-            .unwrap_or_else(|e| panic!("the dba login plants {sql}: {e}"));
-    }
+    let refused = plant_what_a_dba_can(&mallory, &attacker).await;
+    assert!(
+        refused.len() < plants(&attacker).len(),
+        "the look-alikes in public were planted: {refused:?}"
+    );
     mallory.close().await;
 
     let url = scratch_create(&shared, suffix, &developer);

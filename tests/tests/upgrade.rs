@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use weston_loader::providers::mock::mock_symbol;
-use weston_tests::planted::{planted_pieces, plants, read_adjusted};
+use weston_tests::planted::{plant_what_a_dba_can, planted_pieces, plants, read_adjusted};
 use weston_tests::{admin_url, monitoring_queries, pg_config, seed_small_market, TestDb};
 
 const EXTENSION: &str = "pg_weston";
@@ -582,18 +582,6 @@ async fn after_the_update_adjusted_reads_run_no_ticker_pieces_a_dba_planted() {
         .connect_with(options.database(&db.name).username(&attacker))
         .await
         .unwrap();
-    let plant = |mallory: &sqlx::PgPool| {
-        let mallory = mallory.clone();
-        let attacker = attacker.clone();
-        async move {
-            for sql in plants(&attacker) {
-                sqlx::raw_sql(&sql)
-                    .execute(&mallory)
-                    .await
-                    .unwrap_or_else(|e| panic!("the dba login plants {sql}: {e}"));
-            }
-        }
-    };
     let escalated = || async {
         let superuser = text(
             &db,
@@ -604,7 +592,14 @@ async fn after_the_update_adjusted_reads_run_no_ticker_pieces_a_dba_planted() {
         superuser == "true"
     };
 
-    // Replaced in place it keeps its owner, dba; run with the caller's rights it escalates.
+    // As migrations 0016 to 0029 left it (0030 gives it, and every table, to weston_owner):
+    // owned by dba, which could create in weston. Replaced in place it keeps its owner, dba;
+    // run with the caller's rights it escalates.
+    execute(
+        &db,
+        "ALTER FUNCTION weston.ticker_pieces(text[], date) OWNER TO dba; GRANT CREATE ON SCHEMA weston TO dba",
+    )
+    .await;
     sqlx::raw_sql(&planted_pieces(
         "weston.ticker_pieces",
         "symbols text[], as_of date",
@@ -629,7 +624,12 @@ async fn after_the_update_adjusted_reads_run_no_ticker_pieces_a_dba_planted() {
         "0",
         "migration 0032 drops migration 0016's ticker_pieces"
     );
-    plant(&mallory).await;
+    execute(&db, "REVOKE CREATE ON SCHEMA weston FROM dba").await;
+    let refused = plant_what_a_dba_can(&mallory, &attacker).await;
+    assert!(
+        refused.len() < plants(&attacker).len(),
+        "the look-alikes in public were planted: {refused:?}"
+    );
     let (rows_after, ran) = read_adjusted(&db.pool, "a superuser on the current version").await;
     mallory.close().await;
     let escalated = escalated().await;
