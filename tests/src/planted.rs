@@ -77,6 +77,11 @@ pub async fn plant_what_a_dba_can(mallory: &PgPool, attacker: &str) -> Vec<Strin
 /// too) on one session, then says whether planted code ran in that session.
 pub async fn read_adjusted(pool: &PgPool, who: &str) -> (i64, Option<String>) {
     let mut conn = pool.acquire().await.unwrap();
+    // A pooled session may carry the mark of an earlier read.
+    sqlx::query("SELECT pg_catalog.set_config('weston_test.planted', '', false)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     let rows: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM weston_adjusted_prices('S1', '2024-01-01', '2024-03-31', NULL, true))
               + (SELECT count(*) FROM weston_adjusted_prices(ARRAY['S1', 'S2'], '2024-01-01', '2024-03-31', NULL, true))
