@@ -6,7 +6,9 @@
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 use weston_loader::verify::diff::diff;
-use weston_tests::{data_fingerprint, loader_command, output_text, seed_small_market, TestDb};
+use weston_tests::{
+    data_fingerprint, output_text, seed_small_market, superuser_loader_command, TestDb,
+};
 
 async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new().max_connections(1).connect(url).await
@@ -39,7 +41,7 @@ async fn a_scratch_database_reads_the_shared_data_and_writes_only_its_own() {
     .unwrap();
     let before = data_fingerprint(&shared.url).await;
 
-    let out = loader_command(
+    let out = superuser_loader_command(
         &shared,
         &["scratch", "create", suffix, "--owner", &developer],
     )
@@ -119,7 +121,7 @@ async fn a_scratch_database_reads_the_shared_data_and_writes_only_its_own() {
         );
     }
 
-    let list = loader_command(&shared, &["scratch", "list"])
+    let list = superuser_loader_command(&shared, &["scratch", "list"])
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&list.stdout).into_owned();
@@ -134,7 +136,7 @@ async fn a_scratch_database_reads_the_shared_data_and_writes_only_its_own() {
 
     // drop refuses anything but a scratch database.
     for other in [shared.name.as_str(), "postgres", "weston_scratch_none_such"] {
-        let out = loader_command(&shared, &["scratch", "drop", other])
+        let out = superuser_loader_command(&shared, &["scratch", "drop", other])
             .output()
             .unwrap();
         assert_eq!(
@@ -144,7 +146,7 @@ async fn a_scratch_database_reads_the_shared_data_and_writes_only_its_own() {
             output_text(&out)
         );
     }
-    let out = loader_command(&shared, &["scratch", "drop", &scratch_name])
+    let out = superuser_loader_command(&shared, &["scratch", "drop", &scratch_name])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));

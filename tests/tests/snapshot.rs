@@ -10,13 +10,13 @@ use sqlx::migrate::Migrator;
 use weston_loader::migrate::MIGRATOR;
 use weston_loader::verify::diff::diff;
 use weston_tests::{
-    data_fingerprint, loader_command, output_text, pg_config, seed_small_market, TestDb,
+    data_fingerprint, output_text, pg_config, seed_small_market, superuser_loader_command, TestDb,
 };
 
 fn migrate(db: &TestDb, dir: &Path, args: &[&str], keep: usize) -> std::process::Output {
     let mut all = vec!["migrate"];
     all.extend_from_slice(args);
-    loader_command(db, &all)
+    superuser_loader_command(db, &all)
         .env("WESTON_SNAPSHOT_DIR", dir)
         .env("WESTON_SNAPSHOT_KEEP", keep.to_string())
         .env("WESTON_PG_BINDIR", pg_config("bindir"))
