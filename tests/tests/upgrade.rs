@@ -255,7 +255,7 @@ async fn adjusted(db: &TestDb) -> String {
 /// dividends), then rotation. Returns the rotation's status. A fixed window, so databases
 /// loaded on either side of a New York midnight still hold the same bars.
 async fn nightly(db: &TestDb) -> String {
-    let outcome = weston_tests::mock_run_in_process(&db, ("2026-03-02", "2026-08-31"), 6).await;
+    let outcome = weston_tests::mock_run_in_process(db, ("2026-03-02", "2026-08-31"), 6).await;
     assert!(outcome.stats.unserved.is_empty(), "{:?}", outcome.stats);
     text(db, "SELECT weston_rotate_partitions()->>'status'").await
 }
