@@ -129,15 +129,16 @@ buildah run --isolation chroot --network host --user postgres \
         # universe and window, its first night three seconds away; to the end: a succeeded
         # run, rows stored. Then status and audit as weston_loader.
         loader_url="postgres://weston_loader:loader-smoke@127.0.0.1:$SMOKE_PORT/weston"
+        # In a process group of its own, so that stopping it stops its sleep too.
         DATABASE_URL=$loader_url WESTON_LOADER_AT=$(date -u -d "+3 seconds" +%H:%M:%S) WESTON_MOCK_SYMBOLS=5 \
-            weston-nightly-loader --provider mock --from 2024-01-02 --to 2024-02-29 > /tmp/nightly.log 2>&1 &
+            setsid weston-nightly-loader --provider mock --from 2024-01-02 --to 2024-02-29 > /tmp/nightly.log 2>&1 &
         nightly=$!
         for _ in $(seq 1 240); do
             [ "$(q "SELECT count(*) FROM etl_run WHERE status <> '"'"'running'"'"'")" -ge 1 ] && break
             sleep 0.5
         done
         sleep 1   # the script reports a failed run after weston-loader exits
-        pkill -P "$nightly" || true; kill "$nightly" || true
+        kill -- "-$nightly"
         check "SELECT string_agg(job_name || '"'"' '"'"' || status, '"'"', '"'"') FROM etl_run" "weston-loader run succeeded"
         grep -q "^run 1 succeeded" /tmp/nightly.log && ! grep -q "weston-nightly-loader:" /tmp/nightly.log \
             || { echo "smoke: the nightly job as weston_loader did not succeed:"; cat /tmp/nightly.log; exit 1; }
