@@ -135,13 +135,14 @@ buildah run --isolation chroot --network host --user postgres \
         nightly=$!
         for _ in $(seq 1 240); do
             [ "$(q "SELECT count(*) FROM etl_run WHERE status <> '"'"'running'"'"'")" -ge 1 ] && break
+            grep -q "weston-nightly-loader:" /tmp/nightly.log && break   # the run failed
             sleep 0.5
         done
         sleep 1   # the script reports a failed run after weston-loader exits
         kill -- "-$nightly"
-        check "SELECT string_agg(job_name || '"'"' '"'"' || status, '"'"', '"'"') FROM etl_run" "weston-loader run succeeded"
         grep -q "^run 1 succeeded" /tmp/nightly.log && ! grep -q "weston-nightly-loader:" /tmp/nightly.log \
             || { echo "smoke: the nightly job as weston_loader did not succeed:"; cat /tmp/nightly.log; exit 1; }
+        check "SELECT string_agg(job_name || '"'"' '"'"' || status, '"'"', '"'"') FROM etl_run" "weston-loader run succeeded"
         check "SELECT count(DISTINCT symbol) || '"'"' '"'"' || (count(*) > 100) FROM prices_daily" "5 true"
         DATABASE_URL=$loader_url weston-loader status > /tmp/status.log 2>&1 \
             || { echo "smoke: status as weston_loader failed:"; cat /tmp/status.log; exit 1; }
