@@ -86,31 +86,22 @@ pub struct Login {
     pub member_of: &'static str,
 }
 
+impl Login {
+    const fn new(role: &'static str, member_of: &'static str) -> Login {
+        Login { role, member_of }
+    }
+}
+
 /// The nightly loader (`weston_loader` in deploy/compose.yaml).
-pub const LOADER: Login = Login {
-    role: "weston_test_loader",
-    member_of: "etl_writer",
-};
+pub const LOADER: Login = Login::new("weston_test_loader", "etl_writer");
 /// An analyst (and the exporter's reads): market data and the adjusted-price functions.
-pub const ANALYST: Login = Login {
-    role: "weston_test_analyst",
-    member_of: "app_ro",
-};
+pub const ANALYST: Login = Login::new("weston_test_analyst", "app_ro");
 /// A person of the DBA team: corrections, configuration.
-pub const DBA: Login = Login {
-    role: "weston_test_dba",
-    member_of: "dba",
-};
+pub const DBA: Login = Login::new("weston_test_dba", "dba");
 /// The backend (and its Alembic): reads market data, writes its own schema `app`.
-pub const BACKEND: Login = Login {
-    role: "weston_test_backend",
-    member_of: "app_rw",
-};
+pub const BACKEND: Login = Login::new("weston_test_backend", "app_rw");
 /// postgres_exporter's queries (`weston_exporter` of deploy/docker/entrypoint.sh).
-pub const EXPORTER: Login = Login {
-    role: "weston_test_exporter",
-    member_of: "app_ro, pg_monitor",
-};
+pub const EXPORTER: Login = Login::new("weston_test_exporter", "app_ro, pg_monitor");
 /// Every login [`TestDb::migrated`] makes sure of.
 pub const LOGINS: [Login; 5] = [LOADER, ANALYST, DBA, BACKEND, EXPORTER];
 
@@ -165,7 +156,11 @@ pub const TEST_SEARCH_PATH: &str = "\"$user\", public, weston";
 
 pub struct TestDb {
     pub name: String,
+    /// The cluster superuser's URL of this database: the named exception (what production
+    /// runs as a superuser: `migrate`, `verify`, `scratch`; and a test's seeding, planting
+    /// and inspecting). Programs run as their logins: [`TestDb::url_for`].
     pub url: String,
+    /// The cluster superuser's sessions (see `url`); [`TestDb::pool_for`] for a login's.
     pub pool: PgPool,
 }
 
@@ -282,6 +277,35 @@ impl TestDb {
     pub fn exporter_pool(&self) -> PgPool {
         self.pool_for(EXPORTER)
     }
+}
+
+/// The database as a loader that knew migrations up to `last` left it: those applied as
+/// weston-loader applies migrations (in pg_weston's schema), on one session.
+pub async fn migrate_through(db: &TestDb, last: i64) {
+    use weston_loader::migrate::MIGRATOR;
+    let early = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            MIGRATOR
+                .iter()
+                .filter(|m| m.version <= last)
+                .cloned()
+                .collect(),
+        ),
+        ignore_missing: MIGRATOR.ignore_missing,
+        locking: MIGRATOR.locking,
+        no_tx: MIGRATOR.no_tx,
+    };
+    let mut conn = db.pool.acquire().await.unwrap();
+    let before = weston_loader::home::enter_for_migrations(&mut conn)
+        .await
+        .unwrap();
+    early
+        .run(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("migrations up to {last}: {e}"));
+    weston_loader::home::restore_search_path(&mut conn, &before)
+        .await
+        .unwrap();
 }
 
 /// `pg_config --<what>` of the PostgreSQL the test cluster runs (WESTON_PG_CONFIG).

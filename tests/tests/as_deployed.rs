@@ -4,11 +4,10 @@
 //! then `status` in both forms and `audit`; and a database migrated before the history was
 //! readable by the deployed roles gets that at its next `migrate`.
 
-use std::borrow::Cow;
-
-use sqlx::migrate::Migrator;
-use weston_loader::migrate::MIGRATOR;
-use weston_tests::{loader_command, output_text, superuser_loader_command, TestDb, LOADER};
+use weston_tests::{
+    loader_command, loader_command_as, migrate_through, output_text, superuser_loader_command,
+    TestDb, ANALYST, BACKEND, DBA, EXPORTER, LOADER,
+};
 
 /// A window of the mock market that holds planted errors (`providers::planted`).
 const FROM: &str = "2021-02-01";
@@ -25,6 +24,24 @@ fn symbols() -> String {
     symbols.sort();
     symbols.dedup();
     symbols.join(",")
+}
+
+/// `run` of the mock market over the window for `symbols`, as the loader's login.
+fn night(db: &TestDb, symbols: &str) -> String {
+    loader_ok(
+        db,
+        &[
+            "run",
+            "--provider",
+            "mock",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--symbols",
+            symbols,
+        ],
+    )
 }
 
 fn loader_ok(db: &TestDb, args: &[&str]) -> String {
@@ -66,21 +83,10 @@ async fn the_nightly_job_status_and_audit_run_as_an_etl_writer_login() {
         symbols.split(',').count() > 2,
         "plants in the window: {symbols}"
     );
-    let run = [
-        "run",
-        "--provider",
-        "mock",
-        "--from",
-        FROM,
-        "--to",
-        TO,
-        "--symbols",
-        &symbols,
-    ];
-    let first = loader_ok(&db, &run);
+    let first = night(&db, &symbols);
     assert!(first.contains("run 1 succeeded"), "{first}");
     // The same nights again: every row an update, findings seen again.
-    let second = loader_ok(&db, &run);
+    let second = night(&db, &symbols);
     assert!(second.contains("run 2 succeeded"), "{second}");
     let status = loader_ok(&db, &["status"]);
     assert!(status.contains("succeeded"), "{status}");
@@ -89,6 +95,25 @@ async fn the_nightly_job_status_and_audit_run_as_an_etl_writer_login() {
     assert_eq!(json["recent_runs"][0]["status"], "succeeded", "{json}");
     let audit = loader_ok(&db, &["audit", "--from", FROM, "--to", TO]);
     assert!(audit.contains("findings"), "{audit}");
+    // Whoever else runs `status`: an analyst, the exporter's login, the backend, a DBA.
+    for login in [ANALYST, EXPORTER, BACKEND, DBA] {
+        let out = loader_command_as(&db.url_for(login), &["status"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "status as {}: {}",
+            login.role,
+            output_text(&out)
+        );
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            shown.contains("recent runs") && shown.contains("succeeded"),
+            "status as {}: {shown}",
+            login.role
+        );
+    }
 
     let (runs, bars, findings): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM etl_run WHERE status = 'succeeded'),
@@ -107,27 +132,7 @@ async fn the_nightly_job_status_and_audit_run_as_an_etl_writer_login() {
 async fn a_database_migrated_before_gets_the_loaders_read_of_its_history_at_the_next_migrate() {
     let db = TestDb::empty("as_deployed_before").await;
     // The database as a loader without migration 31 left it.
-    let before = Migrator {
-        migrations: Cow::Owned(
-            MIGRATOR
-                .iter()
-                .filter(|m| m.version < 31)
-                .cloned()
-                .collect(),
-        ),
-        ignore_missing: MIGRATOR.ignore_missing,
-        locking: MIGRATOR.locking,
-        no_tx: MIGRATOR.no_tx,
-    };
-    let mut conn = db.pool.acquire().await.unwrap();
-    let search_path = weston_loader::home::enter_for_migrations(&mut conn)
-        .await
-        .unwrap();
-    before.run(&mut *conn).await.expect("migrations before 31");
-    weston_loader::home::restore_search_path(&mut conn, &search_path)
-        .await
-        .unwrap();
-    drop(conn);
+    migrate_through(&db, 30).await;
     db.ensure_logins().await;
 
     // The defect as it was: the deployed loader could not even read which migrations it has.
@@ -151,19 +156,6 @@ async fn a_database_migrated_before_gets_the_loaders_read_of_its_history_at_the_
         output_text(&out)
     );
     // ... and the loader works.
-    loader_ok(
-        &db,
-        &[
-            "run",
-            "--provider",
-            "mock",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--symbols",
-            "MOCK0001",
-        ],
-    );
+    night(&db, "MOCK0001");
     loader_ok(&db, &["status"]);
 }
