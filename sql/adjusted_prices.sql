@@ -24,7 +24,7 @@ COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean) IS
 -- The two weston_adjusted_prices are plain SQL that PostgreSQL inlines into the caller's
 -- query: no SET clause (it would prevent inlining, and the rows would be materialised),
 -- so instead every name in them is schema-qualified, operators included, and they mean
--- the same under any search_path. ticker_pieces (migrations/0016) gives the tickers and
+-- the same under any search_path. weston_ticker_pieces (sql/ticker_pieces.sql) gives the tickers and
 -- date ranges of the security each symbol names as of as_of (a ticker that never changed:
 -- itself, over all dates); each piece takes its symbol's segments first, in a subquery the
 -- planner may not flatten (OFFSET 0), then its bars; each bar finds its factor by binary
@@ -54,7 +54,7 @@ AS $fn$
                             1::pg_catalog.numeric) AS vf
               FROM (SELECT q.symbol, q.traded, q.valid_from, q.valid_to,
                            s.bounds, s.price_factors, s.volume_factors
-                      FROM @extschema@.ticker_pieces(symbols, as_of) q
+                      FROM @extschema@.weston_ticker_pieces(symbols, as_of) q
                       LEFT JOIN @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return) s
                         ON s.symbol OPERATOR(pg_catalog.=) q.symbol
                     OFFSET 0) k

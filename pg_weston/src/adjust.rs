@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::LazyLock;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use pgrx::datum::{Date, DatumWithOid};
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
@@ -18,11 +18,12 @@ use weston_core::adjust::{
     factor_segments, parse_decimal, to_numeric, Adjustment, Dividend, Exact, PriorClose, Split,
 };
 
-use crate::dates::to_naive;
+use crate::dates::{from_naive, to_naive};
+use crate::report::invalid_argument;
 
 /// Splits up to `as_of` (all of them: they also set dividends' share basis) and, for total
 /// return, dividends with `bars_from < ex_date <= as_of`, of the security every symbol in `$1`
-/// names as of `as_of`, under each of its tickers (`ticker_pieces`, migrations/0016).
+/// names as of `as_of`, under each of its tickers (`weston_ticker_pieces`).
 /// `$1` is distinct. Joined rather than `= ANY ($1)`: in a generic plan that would be a
 /// linear search of the array for every row.
 const EVENTS_SQL: &str = include_str!("../../sql/queries/adjust_events.sql");
@@ -39,10 +40,33 @@ pub(crate) const NEAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_
 /// The rest (a gap in the data, or no earlier bar at all): without the window.
 pub(crate) const FAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_far_closes.sql");
 
-/// A database whose migrations stop before 0016 (they wait for `ALTER EXTENSION pg_weston
-/// UPDATE` while the new library is already deployed) has no `ticker_pieces`: there every
-/// symbol is what it always was, one ticker over all dates. The queries then read the
-/// symbols themselves (the call's first argument) in its place.
+/// Where the queries find each symbol's ticker pieces. They name the extension's own
+/// `weston_ticker_pieces` (0.7.0). The library also runs under an earlier version's SQL,
+/// between a deploy and the DBA's `ALTER EXTENSION pg_weston UPDATE`: there the pieces are
+/// migration 0016's `ticker_pieces`, which that version's `weston_adjusted_prices` calls
+/// itself, or, before migration 0016, the symbols themselves (one ticker over all dates).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Pieces {
+    Extension,
+    Migration,
+    Plain,
+}
+
+/// Which `Pieces` this database has: the extension's function only when it is a member of
+/// the extension (a look-alike of that name in another schema, or not the extension's, is
+/// never taken for it).
+const PIECES_SQL: &str = "
+SELECT CASE
+         WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+                       WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                         AND d.objid = pg_catalog.to_regprocedure('weston_ticker_pieces(text[],date)')
+                         AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                         AND d.deptype = 'e' AND e.extname = 'pg_weston') THEN 0
+         WHEN pg_catalog.to_regprocedure('ticker_pieces(text[],date)') IS NOT NULL THEN 1
+         ELSE 2
+       END";
+
+/// The symbols themselves as their own pieces, in place of `weston_ticker_pieces(symbols, ...)`.
 fn plain_pieces(symbols: &str) -> String {
     format!(
         "(SELECT DISTINCT u.symbol, u.symbol AS traded, '-infinity'::date AS valid_from, \
@@ -50,17 +74,25 @@ fn plain_pieces(symbols: &str) -> String {
     )
 }
 
-/// `sql` with every `ticker_pieces(symbols, as_of)` call replaced by `plain_pieces(symbols)`.
-pub(crate) fn without_identity(sql: &str) -> String {
-    const CALL: &str = "ticker_pieces(";
+/// `sql` as a database with `pieces` can run it.
+pub(crate) fn with_pieces(sql: &str, pieces: Pieces) -> String {
+    const CALL: &str = "weston_ticker_pieces(";
+    match pieces {
+        Pieces::Extension => return sql.to_string(),
+        Pieces::Migration => return sql.replace(CALL, "ticker_pieces("),
+        Pieces::Plain => {}
+    }
     let mut out = String::new();
     let mut rest = sql;
     while let Some(start) = rest.find(CALL) {
         let args = start + CALL.len();
-        let end = args + rest[args..].find(')').expect("ticker_pieces( is closed");
+        let end = args
+            + rest[args..]
+                .find(')')
+                .expect("weston_ticker_pieces( is closed");
         let symbols = rest[args..end]
             .split_once(", ")
-            .expect("ticker_pieces takes symbols and as_of")
+            .expect("weston_ticker_pieces takes symbols and as_of")
             .0;
         out.push_str(&rest[..start]);
         out.push_str(&plain_pieces(symbols));
@@ -70,36 +102,39 @@ pub(crate) fn without_identity(sql: &str) -> String {
     out
 }
 
-static WITHOUT_IDENTITY: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
-    [EVENTS_SQL, NEAR_CLOSES_SQL, FAR_CLOSES_SQL]
-        .into_iter()
-        .map(|sql| (sql, without_identity(sql)))
-        .collect()
+static QUERIES: LazyLock<HashMap<(&'static str, Pieces), String>> = LazyLock::new(|| {
+    let mut queries = HashMap::new();
+    for sql in [EVENTS_SQL, NEAR_CLOSES_SQL, FAR_CLOSES_SQL] {
+        for pieces in [Pieces::Extension, Pieces::Migration, Pieces::Plain] {
+            queries.insert((sql, pieces), with_pieces(sql, pieces));
+        }
+    }
+    queries
 });
 
-/// `sql` as this database can run it (see `plain_pieces`). Once migration 0016 is seen it
-/// stays (a migration is never undone), so the catalog is asked until then only.
+/// `sql` as this database can run it (see `Pieces`). Once the extension's function is
+/// seen it stays (an update is never undone), so the catalog is asked until then only.
 fn for_this_database(client: &SpiClient<'_>, sql: &'static str) -> &'static str {
     thread_local! {
-        static HAS_IDENTITY: Cell<bool> = const { Cell::new(false) };
+        static UPDATED: Cell<bool> = const { Cell::new(false) };
     }
-    if !HAS_IDENTITY.get() {
-        let present = client
-            .select(
-                "SELECT pg_catalog.to_regprocedure('ticker_pieces(text[],date)') IS NOT NULL",
-                None,
-                &[],
-            )
-            .and_then(|rows| rows.first().get_one::<bool>())
-            .unwrap_or_else(|e| error!("weston: looking for ticker_pieces: {e}"))
-            .unwrap_or(false);
-        HAS_IDENTITY.set(present);
-    }
-    if HAS_IDENTITY.get() {
-        sql
+    let pieces = if UPDATED.get() {
+        Pieces::Extension
     } else {
-        WITHOUT_IDENTITY[sql].as_str()
-    }
+        let found = client
+            .select(PIECES_SQL, None, &[])
+            .and_then(|rows| rows.first().get_one::<i32>())
+            .unwrap_or_else(|e| error!("weston: looking for weston_ticker_pieces: {e}"));
+        match found {
+            Some(0) => {
+                UPDATED.set(true);
+                Pieces::Extension
+            }
+            Some(1) => Pieces::Migration,
+            _ => Pieces::Plain,
+        }
+    };
+    QUERIES[&(sql, pieces)].as_str()
 }
 
 thread_local! {
@@ -173,91 +208,94 @@ fn weston_adjustment_segments(
         name!(volume_factors, Vec<AnyNumeric>),
     ),
 > {
-    let mut symbols = checked_symbols(symbols);
-    symbols.sort_unstable();
-    symbols.dedup();
-    let adjustment = Adjustment {
-        as_of: as_of.map(to_naive),
-        total_return: total_return
-            .unwrap_or_else(|| error!("weston: total_return must not be NULL")),
-        bars_from: bars_from.map(to_naive),
-    };
-
-    let mut by_symbol: BTreeMap<String, Events> = BTreeMap::new();
-    Spi::connect(|client| {
-        let rows = select_prepared(
-            client,
-            EVENTS_SQL,
-            &[
-                PgBuiltInOids::TEXTARRAYOID,
-                PgBuiltInOids::DATEOID,
-                PgBuiltInOids::DATEOID,
-                PgBuiltInOids::BOOLOID,
-            ],
-            &[
-                symbols.into(),
-                adjustment.bars_from.map(to_pg_date).into(),
-                adjustment.as_of.map(to_pg_date).into(),
-                adjustment.total_return.into(),
-            ],
-        );
-        for row in rows {
-            let symbol: String = column(row.get(1), "symbol");
-            let ex_date = to_naive(column(row.get(2), "ex_date"));
-            let is_split: bool = column(row.get(3), "kind");
-            let decimal = |i: usize, what: &str| -> Exact {
-                let text: String = column(row.get(i), what);
-                parse_decimal(&text)
-                    .unwrap_or_else(|e| error!("weston: {symbol} on {ex_date}: {what}: {e}"))
-            };
-            let events = by_symbol.entry(symbol.clone()).or_default();
-            if is_split {
-                events.splits.push(Split {
-                    ex_date,
-                    numerator: decimal(4, "numerator"),
-                    denominator: decimal(5, "denominator"),
-                });
-            } else {
-                events.dividends.push(Dividend {
-                    ex_date,
-                    amount: decimal(4, "amount"),
-                });
-            }
-        }
-        if adjustment.total_return {
-            find_prior_closes(client, &mut by_symbol, adjustment.as_of);
-        }
-    });
-
-    let mut out = Vec::new();
-    for (symbol, events) in by_symbol {
-        let segments = factor_segments(
-            &events.splits,
-            &events.dividends,
-            |ex_date| events.prior_closes.get(&ex_date).cloned(),
-            adjustment,
-        )
-        .unwrap_or_else(|e| error!("weston: {symbol}: {e}"));
-        if segments.is_empty() {
-            continue;
-        }
-        let one = AnyNumeric::from(1);
-        let bounds = segments
-            .iter()
-            .map(|s| to_pg_date(s.effective_before))
-            .collect();
-        let factors = |f: fn(&weston_core::adjust::Segment) -> &Exact| -> Vec<AnyNumeric> {
-            segments
-                .iter()
-                .map(|s| to_pg_numeric(f(s)))
-                .chain(std::iter::once(one.clone()))
-                .collect()
+    crate::report::plainly("weston_adjustment_segments", || {
+        let mut symbols = checked_symbols(symbols);
+        symbols.sort_unstable();
+        symbols.dedup();
+        let adjustment = Adjustment {
+            as_of: as_of.map(|d| to_naive("as_of", d)),
+            total_return: total_return
+                .unwrap_or_else(|| error!("weston: total_return must not be NULL")),
+            // The caller of weston_adjusted_prices named it from_date.
+            bars_from: bars_from.map(|d| to_naive("from_date", d)),
         };
-        let price_factors = factors(|s| &s.price_factor);
-        let volume_factors = factors(|s| &s.volume_factor);
-        out.push((symbol, bounds, price_factors, volume_factors));
-    }
-    TableIterator::new(out)
+
+        let mut by_symbol: BTreeMap<String, Events> = BTreeMap::new();
+        Spi::connect(|client| {
+            let rows = select_prepared(
+                client,
+                EVENTS_SQL,
+                &[
+                    PgBuiltInOids::TEXTARRAYOID,
+                    PgBuiltInOids::DATEOID,
+                    PgBuiltInOids::DATEOID,
+                    PgBuiltInOids::BOOLOID,
+                ],
+                &[
+                    symbols.into(),
+                    adjustment.bars_from.map(from_naive).into(),
+                    adjustment.as_of.map(from_naive).into(),
+                    adjustment.total_return.into(),
+                ],
+            );
+            for row in rows {
+                let symbol: String = column(row.get(1), "symbol");
+                let ex_date = to_naive("a stored ex-date", column(row.get(2), "ex_date"));
+                let is_split: bool = column(row.get(3), "kind");
+                let decimal = |i: usize, what: &str| -> Exact {
+                    let text: String = column(row.get(i), what);
+                    parse_decimal(&text)
+                        .unwrap_or_else(|e| error!("weston: {symbol} on {ex_date}: {what}: {e}"))
+                };
+                let events = by_symbol.entry(symbol.clone()).or_default();
+                if is_split {
+                    events.splits.push(Split {
+                        ex_date,
+                        numerator: decimal(4, "numerator"),
+                        denominator: decimal(5, "denominator"),
+                    });
+                } else {
+                    events.dividends.push(Dividend {
+                        ex_date,
+                        amount: decimal(4, "amount"),
+                    });
+                }
+            }
+            if adjustment.total_return {
+                find_prior_closes(client, &mut by_symbol, adjustment.as_of);
+            }
+        });
+
+        let mut out = Vec::new();
+        for (symbol, events) in by_symbol {
+            let segments = factor_segments(
+                &events.splits,
+                &events.dividends,
+                |ex_date| events.prior_closes.get(&ex_date).cloned(),
+                adjustment,
+            )
+            .unwrap_or_else(|e| error!("weston: {symbol}: {e}"));
+            if segments.is_empty() {
+                continue;
+            }
+            let one = AnyNumeric::from(1);
+            let bounds = segments
+                .iter()
+                .map(|s| from_naive(s.effective_before))
+                .collect();
+            let factors = |f: fn(&weston_core::adjust::Segment) -> &Exact| -> Vec<AnyNumeric> {
+                segments
+                    .iter()
+                    .map(|s| to_pg_numeric(f(s)))
+                    .chain(std::iter::once(one.clone()))
+                    .collect()
+            };
+            let price_factors = factors(|s| &s.price_factor);
+            let volume_factors = factors(|s| &s.volume_factor);
+            out.push((symbol, bounds, price_factors, volume_factors));
+        }
+        TableIterator::new(out)
+    })
 }
 
 /// Fills `prior_closes` for every dividend: two set-based lookups, the second only for
@@ -283,7 +321,7 @@ fn find_prior_closes(
             .max()
             .unwrap_or(earliest);
         let symbols: Vec<String> = missing.iter().map(|&i| wanted[i].0.clone()).collect();
-        let ex_dates: Vec<Date> = missing.iter().map(|&i| to_pg_date(wanted[i].1)).collect();
+        let ex_dates: Vec<Date> = missing.iter().map(|&i| from_naive(wanted[i].1)).collect();
 
         let rows = if windowed {
             select_prepared(
@@ -299,9 +337,16 @@ fn find_prior_closes(
                 &[
                     symbols.into(),
                     ex_dates.into(),
-                    to_pg_date(earliest - chrono::Days::new(10)).into(),
-                    to_pg_date(latest).into(),
-                    as_of.map(to_pg_date).into(),
+                    from_naive(
+                        earliest
+                            .checked_sub_days(chrono::Days::new(10))
+                            .map_or(weston_core::dates::FIRST, |d| {
+                                d.max(weston_core::dates::FIRST)
+                            }),
+                    )
+                    .into(),
+                    from_naive(latest).into(),
+                    as_of.map(from_naive).into(),
                 ],
             )
         } else {
@@ -316,7 +361,7 @@ fn find_prior_closes(
                 &[
                     symbols.into(),
                     ex_dates.into(),
-                    as_of.map(to_pg_date).into(),
+                    as_of.map(from_naive).into(),
                 ],
             )
         };
@@ -326,7 +371,7 @@ fn find_prior_closes(
             let (symbol, ex_date) = &wanted[i];
             let close: String = column(row.get(3), "close");
             let prior = PriorClose {
-                date: to_naive(column(row.get(2), "date")),
+                date: to_naive("a stored bar's date", column(row.get(2), "date")),
                 close: parse_decimal(&close)
                     .unwrap_or_else(|e| error!("weston: {symbol}: close before {ex_date}: {e}")),
             };
@@ -352,16 +397,24 @@ fn weston_check_adjusted_arguments(
     to_date: Option<Date>,
     total_return: Option<bool>,
 ) -> bool {
-    checked_symbols(symbols);
-    let from = to_naive(from_date.unwrap_or_else(|| error!("weston: from_date must not be NULL")));
-    let to = to_naive(to_date.unwrap_or_else(|| error!("weston: to_date must not be NULL")));
-    if total_return.is_none() {
-        error!("weston: total_return must not be NULL");
-    }
-    if from > to {
-        error!("weston: from_date {from} is after to_date {to}");
-    }
-    true
+    crate::report::plainly("weston_check_adjusted_arguments", || {
+        checked_symbols(symbols);
+        let from = to_naive(
+            "from_date",
+            from_date.unwrap_or_else(|| error!("weston: from_date must not be NULL")),
+        );
+        let to = to_naive(
+            "to_date",
+            to_date.unwrap_or_else(|| error!("weston: to_date must not be NULL")),
+        );
+        if total_return.is_none() {
+            error!("weston: total_return must not be NULL");
+        }
+        if from > to {
+            invalid_argument(format!("weston: from_date {from} is after to_date {to}"));
+        }
+        true
+    })
 }
 
 fn checked_symbols(symbols: Option<Vec<Option<String>>>) -> Vec<String> {
@@ -378,11 +431,6 @@ fn column<T>(value: Result<Option<T>, pgrx::spi::SpiError>, what: &str) -> T {
         .unwrap_or_else(|| error!("weston: {what} is NULL"))
 }
 
-fn to_pg_date(date: NaiveDate) -> Date {
-    Date::new(date.year(), date.month() as u8, date.day() as u8)
-        .unwrap_or_else(|e| error!("weston: date {date} is not representable: {e}"))
-}
-
 fn to_pg_numeric(value: &Exact) -> AnyNumeric {
     let text = to_numeric(value);
     AnyNumeric::from_str(&text)
@@ -392,5 +440,9 @@ fn to_pg_numeric(value: &Exact) -> AnyNumeric {
 extension_sql_file!(
     "../../sql/adjusted_prices.sql",
     name = "adjusted_prices",
-    requires = [weston_adjustment_segments, weston_check_adjusted_arguments]
+    requires = [
+        weston_adjustment_segments,
+        weston_check_adjusted_arguments,
+        "ticker_pieces"
+    ]
 );

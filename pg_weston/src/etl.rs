@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use crate::owner::{as_owner, owner_of};
+use crate::report::OrReport;
 
 /// Runs `work` as the owner of `etl_run` when the caller is a superuser (pg_cron's reaping,
 /// a loader run as `postgres`): whoever owns it may have put triggers or defaults on it.
@@ -63,16 +64,21 @@ fn exec(client: &mut SpiClient<'_>, sql: &str, args: &[pgrx::datum::DatumWithOid
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_etl_begin(job_name: &str, window_start: Option<Date>, window_end: Option<Date>) -> i64 {
-    if job_name.trim().is_empty() {
-        error!("weston: job_name must not be empty");
-    }
-    if let (Some(s), Some(e)) = (window_start, window_end) {
-        if s > e {
-            error!("weston: window_start {s} is after window_end {e}");
+    crate::report::plainly("weston_etl_begin", || {
+        if job_name.trim().is_empty() {
+            error!("weston: job_name must not be empty");
         }
-    }
-    on_etl_run(|client| {
-        client
+        if let (Some(s), Some(e)) = (window_start, window_end) {
+            if s > e {
+                crate::report::invalid_argument(format!(
+                    "weston: window_start {} is after window_end {}",
+                    weston_core::dates::show(s.to_pg_epoch_days()),
+                    weston_core::dates::show(e.to_pg_epoch_days())
+                ));
+            }
+        }
+        on_etl_run(|client| {
+            client
             .update(
                 "INSERT INTO etl_run (job_name, window_start, window_end, started_at, heartbeat_at)
                  VALUES ($1, $2, $3, clock_timestamp(), clock_timestamp()) RETURNING run_id",
@@ -82,6 +88,7 @@ fn weston_etl_begin(job_name: &str, window_start: Option<Date>, window_end: Opti
             .ok()
             .and_then(|t| t.first().get::<i64>(1).ok().flatten())
             .unwrap_or_else(|| error!("weston: cannot begin etl_run"))
+        })
     })
 }
 
@@ -89,17 +96,19 @@ fn weston_etl_begin(job_name: &str, window_start: Option<Date>, window_end: Opti
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_etl_progress(run_id: i64, rows: i64) {
-    if rows < 0 {
-        error!("weston: etl_run {run_id}: rows must not be negative (got {rows})");
-    }
-    on_etl_run(|client| {
-        require_running(client, run_id, "record progress of");
-        exec(
+    crate::report::plainly("weston_etl_progress", || {
+        if rows < 0 {
+            error!("weston: etl_run {run_id}: rows must not be negative (got {rows})");
+        }
+        on_etl_run(|client| {
+            require_running(client, run_id, "record progress of");
+            exec(
             client,
             "UPDATE etl_run SET rows_loaded = rows_loaded + $2, heartbeat_at = clock_timestamp()
               WHERE run_id = $1",
             &[run_id.into(), rows.into()],
         );
+        })
     })
 }
 
@@ -107,15 +116,17 @@ fn weston_etl_progress(run_id: i64, rows: i64) {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_etl_finish(run_id: i64) {
-    on_etl_run(|client| {
-        require_running(client, run_id, "finish");
-        exec(
-            client,
-            "UPDATE etl_run SET status = 'succeeded', finished_at = clock_timestamp(),
+    crate::report::plainly("weston_etl_finish", || {
+        on_etl_run(|client| {
+            require_running(client, run_id, "finish");
+            exec(
+                client,
+                "UPDATE etl_run SET status = 'succeeded', finished_at = clock_timestamp(),
                     heartbeat_at = clock_timestamp()
               WHERE run_id = $1",
-            &[run_id.into()],
-        );
+                &[run_id.into()],
+            );
+        })
     })
 }
 
@@ -125,19 +136,23 @@ fn weston_etl_finish(run_id: i64) {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_etl_finish_partial(run_id: i64, summary: Option<&str>) {
-    let summary = match summary.map(str::trim) {
-        Some(s) if !s.is_empty() => s.to_string(),
-        _ => error!("weston: etl_run {run_id}: a partial run needs a summary of what is missing"),
-    };
-    on_etl_run(|client| {
-        require_running(client, run_id, "finish");
-        exec(
+    crate::report::plainly("weston_etl_finish_partial", || {
+        let summary = match summary.map(str::trim) {
+            Some(s) if !s.is_empty() => s.to_string(),
+            _ => {
+                error!("weston: etl_run {run_id}: a partial run needs a summary of what is missing")
+            }
+        };
+        on_etl_run(|client| {
+            require_running(client, run_id, "finish");
+            exec(
             client,
             "UPDATE etl_run SET status = 'partial', error = $2, finished_at = clock_timestamp(),
                     heartbeat_at = clock_timestamp()
               WHERE run_id = $1",
             &[run_id.into(), summary.as_str().into()],
         );
+        })
     })
 }
 
@@ -145,18 +160,20 @@ fn weston_etl_finish_partial(run_id: i64, summary: Option<&str>) {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_etl_fail(run_id: i64, error: Option<&str>) {
-    let error = match error.map(str::trim) {
-        Some(e) if !e.is_empty() => e.to_string(),
-        _ => error!("weston: etl_run {run_id}: a failed run needs an error text"),
-    };
-    on_etl_run(|client| {
-        require_running(client, run_id, "fail");
-        exec(
-            client,
-            "UPDATE etl_run SET status = 'failed', error = $2, finished_at = clock_timestamp()
+    crate::report::plainly("weston_etl_fail", || {
+        let error = match error.map(str::trim) {
+            Some(e) if !e.is_empty() => e.to_string(),
+            _ => error!("weston: etl_run {run_id}: a failed run needs an error text"),
+        };
+        on_etl_run(|client| {
+            require_running(client, run_id, "fail");
+            exec(
+                client,
+                "UPDATE etl_run SET status = 'failed', error = $2, finished_at = clock_timestamp()
               WHERE run_id = $1",
-            &[run_id.into(), error.as_str().into()],
-        );
+                &[run_id.into(), error.as_str().into()],
+            );
+        })
     })
 }
 
@@ -165,30 +182,34 @@ fn weston_etl_fail(run_id: i64, error: Option<&str>) {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_etl_skip(job_name: &str, reason: Option<&str>) -> i64 {
-    if job_name.trim().is_empty() {
-        error!("weston: job_name must not be empty");
-    }
-    Spi::get_one_with_args::<i64>(
-        "INSERT INTO etl_run (job_name, status, started_at, finished_at, heartbeat_at, error)
+    crate::report::plainly("weston_etl_skip", || {
+        if job_name.trim().is_empty() {
+            error!("weston: job_name must not be empty");
+        }
+        Spi::get_one_with_args::<i64>(
+            "INSERT INTO etl_run (job_name, status, started_at, finished_at, heartbeat_at, error)
          VALUES ($1, 'skipped', clock_timestamp(), clock_timestamp(), clock_timestamp(), $2)
          RETURNING run_id",
-        &[job_name.into(), reason.into()],
-    )
-    .unwrap_or_else(|e| error!("weston: cannot record a skipped etl_run: {e}"))
-    .expect("run_id")
+            &[job_name.into(), reason.into()],
+        )
+        .unwrap_or_else(|e| error!("weston: cannot record a skipped etl_run: {e}"))
+        .or_report("the run_id of the skipped etl_run")
+    })
 }
 
 /// Replaces a running run's `stats` (what it did, per provider and table).
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_etl_set_stats(run_id: i64, stats: pgrx::JsonB) {
-    Spi::connect_mut(|client| {
-        require_running(client, run_id, "set the stats of");
-        exec(
-            client,
-            "UPDATE etl_run SET stats = $2 WHERE run_id = $1",
-            &[run_id.into(), stats.into()],
-        );
+    crate::report::plainly("weston_etl_set_stats", || {
+        Spi::connect_mut(|client| {
+            require_running(client, run_id, "set the stats of");
+            exec(
+                client,
+                "UPDATE etl_run SET stats = $2 WHERE run_id = $1",
+                &[run_id.into(), stats.into()],
+            );
+        })
     })
 }
 
@@ -197,21 +218,22 @@ fn weston_etl_set_stats(run_id: i64, stats: pgrx::JsonB) {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_etl_reap(stale_after: default!(Interval, "'6 hours'")) -> i32 {
-    on_etl_run(|client| {
-        let negative = client
-            .select(
-                "SELECT $1::interval < interval '0'",
-                Some(1),
-                &[stale_after.into()],
-            )
-            .ok()
-            .and_then(|t| t.first().get::<bool>(1).ok().flatten())
-            .unwrap_or(false);
-        if negative {
-            error!("weston: stale_after must not be negative");
-        }
-        // SKIP LOCKED: a run whose batch is committing right now holds its row and is alive.
-        client
+    crate::report::plainly("weston_etl_reap", || {
+        on_etl_run(|client| {
+            let negative = client
+                .select(
+                    "SELECT $1::interval < interval '0'",
+                    Some(1),
+                    &[stale_after.into()],
+                )
+                .ok()
+                .and_then(|t| t.first().get::<bool>(1).ok().flatten())
+                .unwrap_or(false);
+            if negative {
+                error!("weston: stale_after must not be negative");
+            }
+            // SKIP LOCKED: a run whose batch is committing right now holds its row and is alive.
+            client
             .update(
                 "WITH stale AS (
                      SELECT run_id FROM etl_run
@@ -228,6 +250,7 @@ fn weston_etl_reap(stale_after: default!(Interval, "'6 hours'")) -> i32 {
             )
             .unwrap_or_else(|e| error!("weston: reaping stale runs: {e}"))
             .len() as i32
+        })
     })
 }
 

@@ -7,6 +7,7 @@ mod dates;
 mod etl;
 mod owner;
 mod partitions;
+mod report;
 mod rotation;
 
 extension_sql_file!(
@@ -25,6 +26,14 @@ extension_sql_file!(
     "../../sql/corrections.sql",
     name = "corrections",
     requires = ["identity"]
+);
+
+// A symbol's tickers over time, as the adjusted-price functions read them: the extension's
+// own function (since 0.7.0). `requires` only fixes the order of the blocks.
+extension_sql_file!(
+    "../../sql/ticker_pieces.sql",
+    name = "ticker_pieces",
+    requires = ["corrections"]
 );
 
 extension_sql_file!(
@@ -123,21 +132,46 @@ mod tests {
         assert_eq!(me, Ok(Some(true)));
     }
 
-    /// Without ticker_pieces (a database whose migrations wait for the extension update),
-    /// each close lookup reads the pieces of its own row's symbol, not of every symbol asked.
+    /// Under an earlier version's SQL before migration 0016 (no ticker pieces at all), each
+    /// close lookup reads the pieces of its own row's symbol, not of every symbol asked; with
+    /// migration 0016's function only, the queries call that one.
     #[pg_test]
     fn without_identity_each_close_lookup_keeps_its_own_symbol() {
+        use crate::adjust::{with_pieces, Pieces};
         for sql in [
             crate::adjust::NEAR_CLOSES_SQL,
             crate::adjust::FAR_CLOSES_SQL,
         ] {
-            let plain = crate::adjust::without_identity(sql);
+            assert!(
+                sql.contains("weston_ticker_pieces(ARRAY[w.symbol]"),
+                "{sql}"
+            );
+            assert_eq!(with_pieces(sql, Pieces::Extension), sql);
+            let plain = with_pieces(sql, Pieces::Plain);
             assert!(!plain.contains("ticker_pieces"), "{plain}");
             assert!(
                 plain.contains("FROM unnest(ARRAY[w.symbol]) u(symbol))"),
                 "{plain}"
             );
+            let migration = with_pieces(sql, Pieces::Migration);
+            assert!(
+                migration.contains(" ticker_pieces(ARRAY[w.symbol]")
+                    && !migration.contains("weston_ticker_pieces"),
+                "{migration}"
+            );
         }
+    }
+
+    /// Julian day 0, PostgreSQL's first date: an error naming the argument and the range
+    /// (pgrx's own date conversion panicked there, with a backtrace in DETAIL).
+    #[pg_test(
+        error = "weston: month 4713-01-01 BC is outside the supported range 0001-01-01 to 9999-12-31"
+    )]
+    fn a_date_outside_the_supported_range_is_refused_by_name() {
+        Spi::run("CREATE TABLE bars_extreme (d date NOT NULL) PARTITION BY RANGE (d)").unwrap();
+        let _ = Spi::get_one::<String>(
+            "SELECT weston_create_partition('4713-01-01 BC', 'bars_extreme')::text",
+        );
     }
 
     #[pg_test(

@@ -7,6 +7,7 @@ use weston_core::month::{creation_within_limit, months_overlapping, Month};
 
 use crate::dates::to_naive;
 use crate::owner::{as_owner, owner_of};
+use crate::report::{invalid_argument, OrReport};
 
 /// What rotation needs to know about a partitioned parent.
 pub(crate) struct Parent {
@@ -55,7 +56,7 @@ impl Parent {
                 Some(1),
                 &[oid.into()],
             )
-            .expect("catalog lookup of the parent");
+            .or_report("catalog lookup of the parent");
         if row.is_empty() {
             error!(
                 "weston: {} is not a table partitioned by RANGE on a single date column",
@@ -65,7 +66,7 @@ impl Parent {
         let row = row.first();
         let text = |i: usize| {
             row.get::<String>(i)
-                .expect("catalog column")
+                .or_report("catalog column")
                 .unwrap_or_default()
         };
         Parent {
@@ -73,8 +74,8 @@ impl Parent {
             schema: text(1),
             name: text(2),
             key_column: text(3),
-            default_partition: row.get::<String>(4).expect("catalog column"),
-            default_owner_differs: row.get::<bool>(5).expect("catalog column") == Some(true),
+            default_partition: row.get::<String>(4).or_report("catalog column"),
+            default_owner_differs: row.get::<bool>(5).or_report("catalog column") == Some(true),
         }
     }
 
@@ -88,7 +89,7 @@ impl Parent {
                 None,
                 &[self.oid.into()],
             )
-            .expect("list partitions")
+            .or_report("list partitions")
             .filter_map(|row| row.get::<String>(1).ok().flatten())
             .filter_map(|name| Month::from_partition_name(&self.name, &name))
             .collect()
@@ -130,11 +131,11 @@ pub(crate) fn create_month(client: &mut SpiClient<'_>, parent: &Parent, month: M
             Some(1),
             &[parent.schema.as_str().into(), name.as_str().into(), parent.oid.into()],
         )
-        .expect("look up partition");
+        .or_report("look up partition");
     if !existing.is_empty() {
         let row = existing.first();
-        let oid = row.get::<pg_sys::Oid>(1).expect("oid").expect("oid");
-        if row.get::<bool>(2).expect("flag") != Some(true) {
+        let oid = row.get::<pg_sys::Oid>(1).or_report("oid").or_report("oid");
+        if row.get::<bool>(2).or_report("flag") != Some(true) {
             error!(
                 "weston: {} exists but is not a partition of {}; rename or attach it first",
                 parent.qualified_sibling(&name),
@@ -212,7 +213,7 @@ pub(crate) fn create_month(client: &mut SpiClient<'_>, parent: &Parent, month: M
                 None,
                 &[],
             )
-            .expect("move DEFAULT rows")
+            .or_report("move DEFAULT rows")
             .len() as i64;
     }
     // Build the primary key and unique constraints now, after the rows are in: ATTACH
@@ -224,7 +225,7 @@ pub(crate) fn create_month(client: &mut SpiClient<'_>, parent: &Parent, month: M
             None,
             &[parent.oid.into()],
         )
-        .expect("read the parent's keys")
+        .or_report("read the parent's keys")
         .filter_map(|row| row.get::<String>(1).ok().flatten())
         .collect();
     for key_definition in keys {
@@ -248,11 +249,11 @@ pub(crate) fn create_month(client: &mut SpiClient<'_>, parent: &Parent, month: M
             Some(1),
             &[table.as_str().into()],
         )
-        .expect("new partition oid")
+        .or_report("new partition oid")
         .first()
         .get::<pg_sys::Oid>(1)
-        .expect("oid")
-        .expect("oid");
+        .or_report("oid")
+        .or_report("oid");
     Created {
         oid,
         newly_created: true,
@@ -276,7 +277,7 @@ fn copy_owner_and_privileges(client: &mut SpiClient<'_>, parent: &Parent, table:
             None,
             &[parent.oid.into(), table.into()],
         )
-        .expect("read parent ACL")
+        .or_report("read parent ACL")
         .filter_map(|row| row.get::<String>(1).ok().flatten())
         .collect();
     for statement in statements {
@@ -298,7 +299,7 @@ fn require_configured(client: &SpiClient<'_>, parent: pg_sys::Oid) -> i64 {
             Some(1),
             &[],
         )
-        .expect("look up weston_partition_config's columns")
+        .or_report("look up weston_partition_config's columns")
         .is_empty();
     let limit = if has_limit {
         "max_partitions_per_call"
@@ -314,7 +315,7 @@ fn require_configured(client: &SpiClient<'_>, parent: pg_sys::Oid) -> i64 {
             Some(1),
             &[parent.into()],
         )
-        .expect("look up weston_partition_config");
+        .or_report("look up weston_partition_config");
     if configured.is_empty() {
         error!(
             "weston: {} is not registered in weston_partition_config; \
@@ -325,7 +326,7 @@ fn require_configured(client: &SpiClient<'_>, parent: pg_sys::Oid) -> i64 {
     configured
         .first()
         .get::<i32>(1)
-        .expect("max_partitions_per_call")
+        .or_report("max_partitions_per_call")
         .map_or(DEFAULT_MAX_PARTITIONS_PER_CALL, i64::from)
 }
 
@@ -374,13 +375,15 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'weston_create_partition_wrapper';
 "#
 )]
 pub(crate) fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys::Oid {
-    let parent = release(parent);
-    let month = Month::containing(to_naive(month));
-    Spi::connect_mut(|client| {
-        let owner = owner_of(client, parent);
-        as_owner(owner, || {
-            let parent = Parent::load(client, parent);
-            create_month(client, &parent, month).oid
+    crate::report::plainly("weston_create_partition", || {
+        let parent = release(parent);
+        let month = Month::containing(to_naive("month", month));
+        Spi::connect_mut(|client| {
+            let owner = owner_of(client, parent);
+            as_owner(owner, || {
+                let parent = Parent::load(client, parent);
+                create_month(client, &parent, month).oid
+            })
         })
     })
 }
@@ -402,33 +405,38 @@ fn weston_ensure_partitions(
     to_date: Date,
     parent: default!(PgRelation, "'@extschema@.prices_daily'::text::regclass"),
 ) -> i32 {
-    let parent = release(parent);
-    let (from, to) = (to_naive(from_date), to_naive(to_date));
-    if from > to {
-        error!("weston: from_date {from} is after to_date {to}");
-    }
-    Spi::connect_mut(|client| {
-        let limit = require_configured(client, parent);
-        let owner = owner_of(client, parent);
-        as_owner(owner, || {
-            let parent = Parent::load(client, parent);
-            let existing = parent.existing_months(client);
-            let missing: Vec<Month> = months_overlapping(from, to)
-                .into_iter()
-                .filter(|m| !existing.contains(m))
-                .collect();
-            if let Err(message) =
-                creation_within_limit(missing.len(), limit, from, to, &parent.qualified())
-            {
-                error!("{message}");
-            }
-            let mut created = 0;
-            for month in missing {
-                if create_month(client, &parent, month).newly_created {
-                    created += 1;
+    crate::report::plainly("weston_ensure_partitions", || {
+        let parent = release(parent);
+        let (from, to) = (
+            to_naive("from_date", from_date),
+            to_naive("to_date", to_date),
+        );
+        if from > to {
+            invalid_argument(format!("weston: from_date {from} is after to_date {to}"));
+        }
+        Spi::connect_mut(|client| {
+            let limit = require_configured(client, parent);
+            let owner = owner_of(client, parent);
+            as_owner(owner, || {
+                let parent = Parent::load(client, parent);
+                let existing = parent.existing_months(client);
+                let missing: Vec<Month> = months_overlapping(from, to)
+                    .into_iter()
+                    .filter(|m| !existing.contains(m))
+                    .collect();
+                if let Err(message) =
+                    creation_within_limit(missing.len(), limit, from, to, &parent.qualified())
+                {
+                    error!("{message}");
                 }
-            }
-            created
+                let mut created = 0;
+                for month in missing {
+                    if create_month(client, &parent, month).newly_created {
+                        created += 1;
+                    }
+                }
+                created
+            })
         })
     })
 }

@@ -10,6 +10,7 @@ use weston_core::plan::{plan, Config, DefaultMonth, Plan, Retention};
 
 use crate::dates::{from_naive, to_naive};
 use crate::partitions::Parent;
+use crate::report::OrReport;
 
 /// Today's US trading date, whatever the session TimeZone.
 fn trading_today(client: &SpiClient<'_>) -> chrono::NaiveDate {
@@ -19,12 +20,12 @@ fn trading_today(client: &SpiClient<'_>) -> chrono::NaiveDate {
             Some(1),
             &[],
         )
-        .expect("today in New York")
+        .or_report("today in New York")
         .first()
         .get::<Date>(1)
-        .expect("date")
-        .expect("date");
-    to_naive(today)
+        .or_report("date")
+        .or_report("date");
+    to_naive("today in New York", today)
 }
 
 /// The configuration row of `parent`, or the defaults when it has none.
@@ -36,7 +37,7 @@ fn load_config(client: &SpiClient<'_>, parent: &Parent) -> Config {
             Some(1),
             &[parent.oid.into()],
         )
-        .expect("read weston_partition_config");
+        .or_report("read weston_partition_config");
     if rows.is_empty() {
         return Config {
             premake_months: 3,
@@ -45,9 +46,12 @@ fn load_config(client: &SpiClient<'_>, parent: &Parent) -> Config {
         };
     }
     let row = rows.first();
-    let premake = row.get::<i32>(1).expect("premake_months").unwrap_or(3);
-    let retain = row.get::<i32>(2).expect("retain_months");
-    let retention = row.get::<String>(3).expect("retention").unwrap_or_default();
+    let premake = row.get::<i32>(1).or_report("premake_months").unwrap_or(3);
+    let retain = row.get::<i32>(2).or_report("retain_months");
+    let retention = row
+        .get::<String>(3)
+        .or_report("retention")
+        .unwrap_or_default();
     Config {
         premake_months: u32::try_from(premake).unwrap_or(0),
         retain_months: retain.and_then(|n| u32::try_from(n).ok()),
@@ -75,12 +79,12 @@ fn default_months(client: &SpiClient<'_>, parent: &Parent) -> Vec<DefaultMonth> 
             None,
             &[],
         )
-        .expect("count DEFAULT rows by month")
+        .or_report("count DEFAULT rows by month")
         .filter_map(|row| {
             let month = row.get::<Date>(1).ok().flatten()?;
             let rows = row.get::<i64>(2).ok().flatten()?;
             Some(DefaultMonth {
-                month: Month::containing(to_naive(month)),
+                month: Month::containing(to_naive("the date of a row in DEFAULT", month)),
                 rows,
             })
         })
@@ -113,46 +117,49 @@ fn weston_partition_plan(
         name!(reason, String),
     ),
 > {
-    let parent = crate::partitions::release(parent);
-    let today = to_naive(today);
-    let rows: Vec<PlanRow> = Spi::connect(|client| {
-        let parent = Parent::load(client, parent);
-        let p = plan_for(client, &parent, today);
-        let name = |m: Month| parent.qualified_sibling(&m.partition_name(&parent.name));
-        let mut rows = Vec::new();
-        for c in &p.create {
-            rows.push((
-                "create".to_string(),
-                from_naive(c.month.first_day()),
-                name(c.month),
-                c.default_rows,
-                c.reason.as_str().to_string(),
-            ));
-        }
-        for m in &p.retire {
-            rows.push((
-                p.retention.as_str().to_string(),
-                from_naive(m.first_day()),
-                name(*m),
-                0,
-                format!(
-                    "ends on or before the retention cutoff {}",
-                    p.cutoff.expect("retention has a cutoff")
-                ),
-            ));
-        }
-        for s in &p.stray {
-            rows.push((
-                "stray".to_string(),
-                from_naive(s.month.first_day()),
-                parent.qualified_sibling(parent.default_partition.as_deref().unwrap_or_default()),
-                s.rows,
-                s.reason.as_str().to_string(),
-            ));
-        }
-        rows
-    });
-    TableIterator::new(rows)
+    crate::report::plainly("weston_partition_plan", || {
+        let parent = crate::partitions::release(parent);
+        let today = to_naive("today", today);
+        let rows: Vec<PlanRow> = Spi::connect(|client| {
+            let parent = Parent::load(client, parent);
+            let p = plan_for(client, &parent, today);
+            let name = |m: Month| parent.qualified_sibling(&m.partition_name(&parent.name));
+            let mut rows = Vec::new();
+            for c in &p.create {
+                rows.push((
+                    "create".to_string(),
+                    from_naive(c.month.first_day()),
+                    name(c.month),
+                    c.default_rows,
+                    c.reason.as_str().to_string(),
+                ));
+            }
+            for m in &p.retire {
+                rows.push((
+                    p.retention.as_str().to_string(),
+                    from_naive(m.first_day()),
+                    name(*m),
+                    0,
+                    format!(
+                        "ends on or before the retention cutoff {}",
+                        p.cutoff.or_report("retention has a cutoff")
+                    ),
+                ));
+            }
+            for s in &p.stray {
+                rows.push((
+                    "stray".to_string(),
+                    from_naive(s.month.first_day()),
+                    parent
+                        .qualified_sibling(parent.default_partition.as_deref().unwrap_or_default()),
+                    s.rows,
+                    s.reason.as_str().to_string(),
+                ));
+            }
+            rows
+        });
+        TableIterator::new(rows)
+    })
 }
 
 type HealthRow = (
@@ -183,43 +190,45 @@ fn weston_partition_health(
         name!(last_rotation_status, Option<String>),
     ),
 > {
-    let parent = crate::partitions::release(parent);
-    let row: HealthRow = Spi::connect(|client| {
-        let parent = Parent::load(client, parent);
-        let today = trading_today(client);
-        let p = plan_for(client, &parent, today);
-        let default_rows = default_months(client, &parent)
-            .iter()
-            .map(|d| d.rows)
-            .sum::<i64>();
-        let existing = parent.existing_months(client);
-        let last = client
-            .select(
-                "SELECT started_at, status FROM weston_maintenance_log
+    crate::report::plainly("weston_partition_health", || {
+        let parent = crate::partitions::release(parent);
+        let row: HealthRow = Spi::connect(|client| {
+            let parent = Parent::load(client, parent);
+            let today = trading_today(client);
+            let p = plan_for(client, &parent, today);
+            let default_rows = default_months(client, &parent)
+                .iter()
+                .map(|d| d.rows)
+                .sum::<i64>();
+            let existing = parent.existing_months(client);
+            let last = client
+                .select(
+                    "SELECT started_at, status FROM weston_maintenance_log
                   ORDER BY coalesce(finished_at, started_at) DESC, log_id DESC LIMIT 1",
-                Some(1),
-                &[],
-            )
-            .expect("read weston_maintenance_log");
-        let (last_at, last_status) = if last.is_empty() {
-            (None, None)
-        } else {
-            let r = last.first();
+                    Some(1),
+                    &[],
+                )
+                .or_report("read weston_maintenance_log");
+            let (last_at, last_status) = if last.is_empty() {
+                (None, None)
+            } else {
+                let r = last.first();
+                (
+                    r.get::<TimestampWithTimeZone>(1).or_report("started_at"),
+                    r.get::<String>(2).or_report("status"),
+                )
+            };
             (
-                r.get::<TimestampWithTimeZone>(1).expect("started_at"),
-                r.get::<String>(2).expect("status"),
+                default_rows,
+                i32::try_from(p.missing_future_months).unwrap_or(i32::MAX),
+                existing.iter().min().map(|m| from_naive(m.first_day())),
+                existing.iter().max().map(|m| from_naive(m.first_day())),
+                last_at,
+                last_status,
             )
-        };
-        (
-            default_rows,
-            i32::try_from(p.missing_future_months).unwrap_or(i32::MAX),
-            existing.iter().min().map(|m| from_naive(m.first_day())),
-            existing.iter().max().map(|m| from_naive(m.first_day())),
-            last_at,
-            last_status,
-        )
-    });
-    TableIterator::once(row)
+        });
+        TableIterator::once(row)
+    })
 }
 
 extension_sql_file!(

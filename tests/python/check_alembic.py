@@ -21,30 +21,15 @@ Prints each command's output under a header; exits 1 naming the first broken pro
 """
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
+from alembic_project import MODELS, Project, fail, operations
+
 url, workdir, hook_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-ALEMBIC = str(Path(sys.executable).parent / "alembic")
 PG_WESTON_NAMES = re.compile(
     r"prices_daily|securities|splits|dividends|etl_run|weston_|_sqlx_migrations|price_archive"
 )
-
-MODELS = '''
-from sqlalchemy import Column, Integer, Text
-from sqlalchemy.orm import DeclarativeBase
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Watchlist(Base):
-    __tablename__ = "watchlist"
-    id = Column(Integer, primary_key=True)
-    symbol = Column(Text, nullable=False)
-'''
 
 SECOND_MODEL = '''
 
@@ -59,41 +44,8 @@ CONFIGURE = """        context.configure(
         )"""
 
 
-def fail(message):
-    print(f"FAILED: {message}", flush=True)
-    sys.exit(1)
-
-
-def alembic(*args, expect_ok=True):
-    done = subprocess.run([ALEMBIC, *args], cwd=workdir, capture_output=True, text=True)
-    output = done.stdout + done.stderr
-    shown = output if len(output) < 3000 else output[:3000] + f"... ({len(output)} characters)\n"
-    print(f"--- alembic {' '.join(args)} (exit {done.returncode})\n{shown}", flush=True)
-    if expect_ok and done.returncode != 0:
-        fail(f"alembic {' '.join(args)} exited {done.returncode}")
-    return done.returncode, output
-
-
-def autogenerate(message):
-    before = set((workdir / "migrations" / "versions").glob("*.py"))
-    alembic("revision", "--autogenerate", "-m", message)
-    (revision,) = set((workdir / "migrations" / "versions").glob("*.py")) - before
-    source = revision.read_text()
-    upgrade = source.split("def upgrade()", 1)[1].split("def downgrade()", 1)[0]
-    print(f"--- upgrade() of {revision.name}\n{upgrade}", flush=True)
-    return upgrade
-
-
-def operations(upgrade):
-    return re.findall(r"op\.(\w+)\(\s*'?([\w.]*)", upgrade)
-
-
-def set_url(value):
-    ini = workdir / "alembic.ini"
-    lines = ini.read_text().splitlines(keepends=True)
-    ini.write_text("".join(
-        f"sqlalchemy.url = {value.replace('%', '%%')}\n" if line.startswith("sqlalchemy.url") else line
-        for line in lines))
+project = Project(workdir)
+alembic, autogenerate, set_url = project.alembic, project.autogenerate, project.set_url
 
 
 APP_ONLY = url + ("&" if "?" in url else "?") + "options=-csearch_path%3Dapp"
@@ -107,13 +59,8 @@ def set_configure(replacement):
     env.write_text(source.replace(current, replacement))
 
 
-workdir.mkdir(parents=True, exist_ok=True)
-alembic("init", "migrations")
-set_url(APP_ONLY)
-(workdir / "app_models.py").write_text(MODELS)
+project.init(APP_ONLY)
 env = workdir / "migrations" / "env.py"
-env.write_text(env.read_text().replace(
-    "target_metadata = None", "from app_models import Base\ntarget_metadata = Base.metadata"))
 if CONFIGURE not in env.read_text():
     fail("env.py of `alembic init` changed shape; update this script")
 

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod planted;
 pub mod promql;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -482,7 +483,13 @@ pub async fn clone_database(from: &str, to: &str) -> String {
 /// A fingerprint (`weston-loader verify`'s) without the cluster-wide roles, which tests
 /// running at the same time change.
 pub async fn data_fingerprint(url: &str) -> weston_loader::verify::Fingerprint {
-    let mut print = weston_loader::verify::collect::fingerprint(url, 100)
+    let database = weston_loader::database::Database::parse(
+        url,
+        std::time::Duration::from_secs(10),
+        "weston-tests",
+    )
+    .expect("database URL");
+    let mut print = weston_loader::verify::collect::fingerprint(&database, 100)
         .await
         .expect("fingerprint");
     print.sections.remove(weston_loader::verify::collect::ROLE);

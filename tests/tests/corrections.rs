@@ -561,3 +561,105 @@ async fn a_providers_next_answer_never_overwrites_a_manual_row() {
         "FMP's answer overwrote a manual row"
     );
 }
+
+/// One dba member tries to make another's correction write the trail in the victim's name
+/// (the trail's `by_role` is the session's login): a statement trigger on `splits`, a rule
+/// and a default, whose code inserts a `weston_corrections` row. The market-data tables
+/// belong to `weston_owner`, whom nobody can become (migration 0030), and dba creates
+/// nothing in `weston`: each attempt is refused, and the trail names only who corrected.
+#[tokio::test]
+async fn a_dba_member_cannot_write_the_trail_in_anothers_name() {
+    let db = TestDb::migrated("corrections_forged").await;
+    exec(
+        &db.pool,
+        "INSERT INTO securities (symbol, name) VALUES ('AAPL', 'Apple')",
+    )
+    .await;
+    let mallory = dba_login(&db, "mallory").await;
+    let alice = dba_login(&db, "alice").await;
+    let mallory_name = format!("{}_mallory", db.name);
+    let alice_name = format!("{}_alice", db.name);
+    // Wherever she could keep a function: pg_weston's schema, or one of her own.
+    exec(
+        &db.pool,
+        &format!("CREATE SCHEMA {mallory_name} AUTHORIZATION {mallory_name}"),
+    )
+    .await;
+    let forge = |schema: &str| {
+        format!(
+            "CREATE FUNCTION {schema}.forge() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 INSERT INTO weston.weston_corrections (action, symbol, date, after, reason)
+                 VALUES ('delete_split', 'AAPL', '2020-01-02', '{{}}', 'forged');
+                 RETURN NULL;
+             END $$;
+             CREATE FUNCTION {schema}.forged_at() RETURNS timestamptz LANGUAGE sql AS $$
+                 INSERT INTO weston.weston_corrections (action, symbol, date, after, reason)
+                 VALUES ('delete_split', 'AAPL', '2020-01-02', '{{}}', 'forged') RETURNING now() $$;
+             GRANT USAGE ON SCHEMA {schema} TO PUBLIC;"
+        )
+    };
+    let plants = [
+        forge("weston"),
+        forge(&mallory_name),
+        format!(
+            "CREATE TRIGGER forge AFTER INSERT OR UPDATE OR DELETE ON splits
+                 FOR EACH STATEMENT EXECUTE FUNCTION {mallory_name}.forge()"
+        ),
+        // On DELETE: an INSERT or UPDATE rule would make the correction's upsert fail.
+        "CREATE RULE forge AS ON DELETE TO splits DO ALSO
+             INSERT INTO weston.weston_corrections (action, symbol, date, after, reason)
+             VALUES ('delete_split', 'AAPL', '2020-01-02', '{}', 'forged')"
+            .to_string(),
+        format!(
+            "ALTER TABLE splits ALTER COLUMN updated_at SET DEFAULT {mallory_name}.forged_at()"
+        ),
+    ];
+    let mut outcomes = Vec::new();
+    for sql in &plants {
+        let code = match sqlx::raw_sql(sql).execute(&mallory).await {
+            Ok(_) => "planted".to_string(),
+            Err(sqlx::Error::Database(e)) => e.code().unwrap_or_default().to_string(),
+            Err(e) => e.to_string(),
+        };
+        outcomes.push(code);
+    }
+
+    exec(
+        &alice,
+        "SELECT weston_record_split('AAPL', '2020-08-31', 4, 1, 'issuer 8-K');
+         SELECT weston_delete_split('AAPL', '2020-08-31', 'the 8-K was withdrawn')",
+    )
+    .await;
+    let rows: Vec<(String, String, String)> = trail(&db.pool)
+        .await
+        .into_iter()
+        .map(|(action, by, _, _, _, _, reason)| (action, by, reason))
+        .collect();
+    let alices =
+        |action: &str, reason: &str| (action.to_string(), alice_name.clone(), reason.to_string());
+    assert_eq!(
+        rows,
+        [
+            alices("record_split", "issuer 8-K"),
+            alices("delete_split", "the 8-K was withdrawn")
+        ],
+        "the trail holds alice's corrections only (plants: {outcomes:?})"
+    );
+    // Her own schema takes her function; it cannot be attached to the table.
+    assert_eq!(
+        outcomes,
+        ["42501", "planted", "42501", "42501", "42501"],
+        "{plants:?}"
+    );
+    mallory.close().await;
+    alice.close().await;
+    exec(
+        &db.pool,
+        &format!(
+            "DROP SCHEMA {mallory_name} CASCADE; DROP OWNED BY {mallory_name}, {alice_name};
+             DROP ROLE {mallory_name}; DROP ROLE {alice_name}"
+        ),
+    )
+    .await;
+}

@@ -537,3 +537,113 @@ async fn polygon_inactive_tickers_and_figi_events_record_fb_to_meta() {
     assert_eq!(count(&|s| s.path == "/v3/reference/tickers/FB"), 4);
     assert_eq!(count(&|s| s.path.ends_with("/events")), 2);
 }
+
+/// FMP's delisting date often lies days after the last trade: OLD last traded on
+/// 2022-06-08 and is listed delisted after 2022-06-10. The run that learns it asks for
+/// OLD's bars through 2022-06-10; the later nightly runs never ask for them again (the
+/// "missing" last bars would otherwise be asked for every night, forever), unless named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delisted_ticker_asked_through_its_last_session_is_not_asked_again() {
+    fn market(seen: &Seen) -> Reply {
+        match seen.path.as_str() {
+            "/stable/delisted-companies" => Reply::json(
+                r#"[{"symbol":"OLD","companyName":"Old Corp","exchange":"NYSE","ipoDate":"1994-05-02","delistedDate":"2022-06-10"}]"#,
+            ),
+            "/stable/historical-price-eod/non-split-adjusted" => {
+                let symbol = seen.param("symbol").unwrap_or_default();
+                let days: &[&str] = match symbol {
+                    "OLD" => &["2022-06-08", "2022-06-07", "2022-06-06"],
+                    _ => &[
+                        "2022-06-17",
+                        "2022-06-16",
+                        "2022-06-15",
+                        "2022-06-14",
+                        "2022-06-13",
+                        "2022-06-10",
+                        "2022-06-09",
+                        "2022-06-08",
+                        "2022-06-07",
+                        "2022-06-06",
+                    ],
+                };
+                let (from, to) = (
+                    seen.param("from").unwrap_or("0000"),
+                    seen.param("to").unwrap_or("9999"),
+                );
+                let body: Vec<String> = days
+                    .iter()
+                    .filter(|d| **d >= from && **d <= to)
+                    .map(|d| format!(
+                        r#"{{"symbol":"{symbol}","date":"{d}","adjOpen":10,"adjHigh":11,"adjLow":9,"adjClose":10.5,"volume":1000}}"#
+                    ))
+                    .collect();
+                Reply::json(format!("[{}]", body.join(",")))
+            }
+            _ => Reply::json("[]"),
+        }
+    }
+    let db = TestDb::migrated("ident_delisted_asked").await;
+    let fmp = TestServer::start(market).await;
+    let env = [
+        ("FMP_API_KEY", "k"),
+        ("WESTON_FMP_BASE_URL", fmp.base_url.as_str()),
+    ];
+    let old_bar_calls = || {
+        fmp.requests()
+            .iter()
+            .filter(|r| {
+                r.path == "/stable/historical-price-eod/non-split-adjusted"
+                    && r.param("symbol") == Some("OLD")
+            })
+            .count()
+    };
+    let first = [
+        "run",
+        "--provider",
+        "fmp",
+        "--symbols",
+        "OLD,ACT",
+        "--from",
+        "2022-06-06",
+        "--to",
+        "2022-06-10",
+    ];
+    let out = run(&db, &first, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let (delisted, asked): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT delisted_date::text, bars_asked_through::text FROM securities WHERE symbol = 'OLD'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (delisted.as_deref(), asked.as_deref()),
+        (Some("2022-06-10"), Some("2022-06-10"))
+    );
+    let asked_before = old_bar_calls();
+    for to in ["2022-06-14", "2022-06-17"] {
+        let out = run(&db, &["run", "--provider", "fmp", "--to", to], &env);
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    }
+    assert_eq!(old_bar_calls(), asked_before, "OLD was asked for again");
+    let acts: i64 = sqlx::query_scalar("SELECT count(*) FROM prices_daily WHERE symbol = 'ACT'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(acts, 10, "the nightly runs went on loading ACT");
+    // Named, it is asked again.
+    let named = [
+        "run",
+        "--provider",
+        "fmp",
+        "--symbols",
+        "OLD",
+        "--from",
+        "2022-06-06",
+        "--to",
+        "2022-06-17",
+    ];
+    let out = run(&db, &named, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert_eq!(old_bar_calls(), asked_before + 1);
+}

@@ -131,3 +131,44 @@ async fn the_loaders_runs_keep_last_dates_and_status_reads_them() {
         "status shows the last dates: {text}"
     );
 }
+
+/// Detection's choice of the symbols to ask about one by one reads each symbol's last bar
+/// from price_last_dates: its plan touches no partition of prices_daily, so its cost does
+/// not grow with the months stored (it probed every monthly partition per symbol).
+#[tokio::test]
+async fn detection_picks_its_suspects_without_reading_the_monthly_partitions() {
+    let db = TestDb::migrated("last_dates_suspects").await;
+    seed_small_market(&db.pool).await;
+    let symbols = vec!["S1".to_string(), "S2".to_string(), "S3".to_string()];
+    let mut conn = db.pool.acquire().await.unwrap();
+    sqlx::query("SET search_path = pg_catalog, weston")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let plan: serde_json::Value = sqlx::query_scalar(&format!(
+        "EXPLAIN (FORMAT JSON) {}",
+        weston_loader::identity::SUSPECTS_SQL
+    ))
+    .bind(&symbols)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    let plan = plan.to_string();
+    assert!(plan.contains("price_last_dates"), "{plan}");
+    assert!(
+        !plan.contains("prices_daily"),
+        "a partition is read: {plan}"
+    );
+    // The same answer as the probe of the partitions: S4 stopped a month early.
+    sqlx::query("DELETE FROM weston.prices_daily WHERE symbol = 'S4' AND date >= '2024-03-01'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let symbols = vec!["S1".to_string(), "S4".to_string()];
+    let picked: Vec<String> = sqlx::query_scalar(weston_loader::identity::SUSPECTS_SQL)
+        .bind(&symbols)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(picked, ["S4"]);
+}

@@ -117,6 +117,92 @@ async fn alembic_autogenerate_and_check_see_only_the_applications_tables() {
     drop_login(&db, &login).await;
 }
 
+/// The team's Alembic as it really connects: an unmodified `alembic init` project on the
+/// database's plain URL (no `options`), run by whoever runs the application's migrations: an
+/// `app_rw` login, a `dba` who also runs the backend's migrations (member of `dba` and
+/// `app_rw`: a `dba` alone may create nothing anywhere), and a superuser (the named
+/// exception). Autogenerate over a model of one table proposes that table and nothing else,
+/// `upgrade head` creates it in `app`, and every table of pg_weston is still there.
+#[tokio::test]
+#[ignore = "open defect: SQLAlchemy reflects every table visible on the search_path as the default schema's, and pg_weston's tables are in weston, which the database's search_path names; fixed once the tables move to a schema off the path (views in weston)"]
+async fn alembic_on_the_plain_url_sees_only_the_applications_tables() {
+    let db = loaded("alembic_plain").await;
+    let ours = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname LIKE 'weston%' AND c.relkind IN ('r', 'p')",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let before = ours().await;
+    assert!(before > 20, "pg_weston's tables and months: {before}");
+    let admin: PgConnectOptions = admin_url().parse().unwrap();
+    let url_of = |user: &str| {
+        format!(
+            "postgresql+psycopg://{user}@{}:{}/{}",
+            admin.get_host(),
+            admin.get_port(),
+            db.name
+        )
+    };
+    let app_rw = format!("{}_backend", db.name);
+    let dba = format!("{}_dba", db.name);
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE {app_rw} LOGIN IN ROLE app_rw; CREATE ROLE {dba} LOGIN IN ROLE dba, app_rw"
+    ))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let superuser = admin.get_username().to_string();
+    let mut failures = Vec::new();
+    for (who, user) in [
+        ("app_rw", &app_rw),
+        ("dba", &dba),
+        ("superuser", &superuser),
+    ] {
+        let workdir = std::env::temp_dir().join(format!("{}_alembic_{who}", db.name));
+        std::fs::remove_dir_all(&workdir).ok();
+        let out = Command::new(python())
+            .arg(repo().join("tests/python/alembic_plain_url.py"))
+            .arg(url_of(user))
+            .arg(&workdir)
+            .output()
+            .expect("alembic_plain_url.py");
+        let text = output_text(&out);
+        println!("=== {who}\n{text}");
+        if !out.status.success() {
+            let proposed = text
+                .lines()
+                .find(|l| l.starts_with("OPERATIONS:") || l.starts_with("FAILED:"))
+                .unwrap_or("(no operations line)");
+            failures.push(format!("{who}: {proposed}"));
+        }
+        let placed: Vec<String> = sqlx::query_scalar(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relname IN ('watchlist', 'alembic_version') ORDER BY 1",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        if out.status.success() {
+            assert_eq!(placed, ["app.alembic_version", "app.watchlist"], "{who}");
+        }
+        // The next role starts from the same database.
+        sqlx::raw_sql("DROP TABLE IF EXISTS app.watchlist, app.alembic_version, public.watchlist, public.alembic_version")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        std::fs::remove_dir_all(&workdir).ok();
+    }
+    assert_eq!(ours().await, before, "a table of pg_weston was dropped");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for user in [&app_rw, &dba] {
+        drop_login(&db, user).await;
+    }
+}
+
 /// The README's "Joining the team": `.env.local` from the template with the URL a DBA gives,
 /// the Python environment, and `python/examples/read_adjusted.py`, whose lines must be what
 /// `weston_adjusted_prices` gives in SQL.

@@ -168,3 +168,97 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
     assert_eq!(kept, newest, "the two newest snapshots are kept");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Databases `snap-a` and `snap_a` once shared a snapshot file prefix: migrating one
+/// deleted the other's only snapshot. Each keeps its own now; dumps are private (0600), and
+/// a snapshot directory others can read is refused before anything is dumped or migrated.
+#[tokio::test]
+async fn look_alike_database_names_keep_their_own_private_snapshots() {
+    use std::os::unix::fs::PermissionsExt;
+    let suffix = format!("{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&weston_tests::admin_url())
+        .await
+        .unwrap();
+    let mut urls = Vec::new();
+    for name in [format!("snap-a_{suffix}"), format!("snap_a_{suffix}")] {
+        for sql in [
+            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            format!("CREATE DATABASE \"{name}\""),
+        ] {
+            sqlx::raw_sql(&sql).execute(&admin).await.unwrap();
+        }
+        let options: sqlx::postgres::PgConnectOptions = weston_tests::admin_url().parse().unwrap();
+        urls.push((
+            name.clone(),
+            sqlx::ConnectOptions::to_url_lossy(&options.database(&name)).to_string(),
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("snap_alike_{suffix}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let migrate = |url: &str| {
+        std::process::Command::new(weston_tests::loader_bin())
+            .arg("migrate")
+            .env("DATABASE_URL", url)
+            .env("WESTON_SNAPSHOT_DIR", &dir)
+            .env("WESTON_SNAPSHOT_KEEP", "1")
+            .env("WESTON_PG_BINDIR", pg_config("bindir"))
+            .env("RUST_LOG", "warn")
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap()
+    };
+    for (_, url) in &urls {
+        let out = migrate(url);
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    }
+    let names = snapshots(&dir);
+    assert_eq!(
+        names.len(),
+        2,
+        "each database keeps its snapshot: {names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("snap%2Da_")),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n.starts_with("snap_a_")), "{names:?}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    for name in &names {
+        assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+    }
+
+    // A directory others can enter: refused, nothing dumped, nothing migrated.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (_, url) = &urls[0];
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    sqlx::query("DELETE FROM weston._sqlx_migrations WHERE version = 8")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = migrate(url);
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("its mode is 755"),
+        "{}",
+        output_text(&out)
+    );
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM weston._sqlx_migrations WHERE version = 8")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        pending, 0,
+        "migrated despite the refused snapshot directory"
+    );
+    assert_eq!(snapshots(&dir), names);
+    pool.close().await;
+    for (name, _) in &urls {
+        sqlx::raw_sql(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

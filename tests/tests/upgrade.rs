@@ -14,7 +14,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use weston_loader::providers::mock::mock_symbol;
-use weston_tests::{monitoring_queries, pg_config, TestDb};
+use weston_tests::planted::{plant_what_a_dba_can, planted_pieces, plants, read_adjusted};
+use weston_tests::{admin_url, monitoring_queries, pg_config, seed_small_market, TestDb};
 
 const EXTENSION: &str = "pg_weston";
 
@@ -552,4 +553,91 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
             ),
         );
     }
+}
+
+/// Until 0.7.0 the adjusted-price reads called migration 0016's `ticker_pieces`, which
+/// `dba` owns: a `dba` login that replaced it had its code run by every reader, a superuser
+/// included. On 0.6.0 that is shown to happen; after `ALTER EXTENSION pg_weston UPDATE` and
+/// migration 0032 the same plants (and look-alikes of the extension's own function) are
+/// never run, and the attacker stays a non-superuser.
+#[tokio::test]
+async fn after_the_update_adjusted_reads_run_no_ticker_pieces_a_dba_planted() {
+    assert!(releases().iter().any(|r| r.version == "0.6.0"));
+    let db = TestDb::empty("upgrade_planted_pieces").await;
+    execute(&db, "CREATE EXTENSION pg_weston VERSION '0.6.0'").await;
+    weston_loader::migrate::migrate(&db.pool)
+        .await
+        .expect("migrate");
+    seed_small_market(&db.pool).await;
+    let attacker = format!("{}_mallory", db.name);
+    execute(
+        &db,
+        &format!("CREATE ROLE {attacker} LOGIN IN ROLE dba; GRANT CREATE ON SCHEMA public TO dba"),
+    )
+    .await;
+    let options: sqlx::postgres::PgConnectOptions = admin_url().parse().unwrap();
+    let mallory = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.database(&db.name).username(&attacker))
+        .await
+        .unwrap();
+    let escalated = || async {
+        let superuser = text(
+            &db,
+            &format!("SELECT rolsuper::text FROM pg_roles WHERE rolname = '{attacker}'"),
+        )
+        .await;
+        execute(&db, &format!("ALTER ROLE {attacker} NOSUPERUSER")).await;
+        superuser == "true"
+    };
+
+    // As migrations 0016 to 0029 left it (0030 gives it, and every table, to weston_owner):
+    // owned by dba, which could create in weston. Replaced in place it keeps its owner, dba;
+    // run with the caller's rights it escalates.
+    execute(
+        &db,
+        "ALTER FUNCTION weston.ticker_pieces(text[], date) OWNER TO dba; GRANT CREATE ON SCHEMA weston TO dba",
+    )
+    .await;
+    sqlx::raw_sql(&planted_pieces(
+        "weston.ticker_pieces",
+        "symbols text[], as_of date",
+        &attacker,
+        false,
+    ))
+    .execute(&mallory)
+    .await
+    .unwrap();
+    let (rows_before, ran) = read_adjusted(&db.pool, "a superuser on 0.6.0").await;
+    assert!(
+        ran.is_some() && escalated().await,
+        "on 0.6.0 the dba's ticker_pieces ran as the superuser reading: {ran:?}"
+    );
+
+    execute(&db, "ALTER EXTENSION pg_weston UPDATE").await;
+    weston_loader::migrate::migrate(&db.pool)
+        .await
+        .expect("migrate after the update");
+    assert_eq!(
+        text(&db, "SELECT count(*)::text FROM pg_proc WHERE proname = 'ticker_pieces' AND pronamespace = 'weston'::regnamespace AND proargtypes::text = '1009 1082'").await,
+        "0",
+        "migration 0032 drops migration 0016's ticker_pieces"
+    );
+    execute(&db, "REVOKE CREATE ON SCHEMA weston FROM dba").await;
+    let refused = plant_what_a_dba_can(&mallory, &attacker).await;
+    assert!(
+        refused.len() < plants(&attacker).len(),
+        "the look-alikes in public were planted: {refused:?}"
+    );
+    let (rows_after, ran) = read_adjusted(&db.pool, "a superuser on the current version").await;
+    mallory.close().await;
+    let escalated = escalated().await;
+    execute(
+        &db,
+        &format!("DROP OWNED BY {attacker}; DROP ROLE {attacker}"),
+    )
+    .await;
+    assert_eq!(ran, None, "planted code ran after the update");
+    assert!(!escalated, "the dba login became a superuser");
+    assert_eq!(rows_after, rows_before, "the same bars");
 }

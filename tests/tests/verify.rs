@@ -168,3 +168,54 @@ async fn verify_without_another_database_is_bad_usage() {
     assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/fingerprint.json"));
 }
+
+/// A port that accepts connections and never answers, as `--against`: verify gives up
+/// after WESTON_DB_CONNECT_TIMEOUT_SECS, naming the other database (it once waited for
+/// ever: the timeout covered the main connection only).
+#[tokio::test]
+async fn verify_against_a_silent_port_gives_up_after_the_timeout() {
+    let db = TestDb::migrated("verify_silent").await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts, holds every connection open, says nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let mut child = std::process::Command::new(loader_bin())
+        .args([
+            "verify",
+            "--against",
+            &format!("postgres://postgres@127.0.0.1:{port}/silent"),
+        ])
+        .env("DATABASE_URL", &db.url)
+        .env("WESTON_DB_CONNECT_TIMEOUT_SECS", "2")
+        .env_remove("WESTON_VERIFY_AGAINST")
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Not a speed target: a guard far above the 2 s asked for.
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("verify still waits for a silent --against after 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot connect to the other database (--against) (database silent on 127.0.0.1:{port}): no answer within 2s (WESTON_DB_CONNECT_TIMEOUT_SECS)"
+        )),
+        "{}",
+        output_text(&out)
+    );
+}

@@ -1,9 +1,11 @@
 -- The symbols of a run ($1) worth asking about one by one: those whose row says delisted
 -- (or renamed away), and those that stopped receiving bars (their last bar older than the
--- newest bar of the run's symbols). Proportional to the changes, not to the universe.
+-- newest bar of the run's symbols). Proportional to the changes, not to the universe; each
+-- symbol's last bar is its row of price_last_dates, not a probe of every monthly partition.
 WITH last AS (
-    SELECT s.symbol, (SELECT max(p.date) FROM prices_daily p WHERE p.symbol = s.symbol) AS last_bar
-      FROM unnest($1::text[]) AS s(symbol))
+    SELECT s.symbol, l.last_date AS last_bar
+      FROM unnest($1::text[]) AS s(symbol)
+      LEFT JOIN price_last_dates l ON l.symbol = s.symbol)
 SELECT l.symbol
   FROM last l
   LEFT JOIN securities c ON c.symbol = l.symbol

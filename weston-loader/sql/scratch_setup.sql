@@ -1,8 +1,10 @@
 -- scratch create, in the new scratch database (as a superuser): the shared market data as
 -- postgres_fdw foreign tables, read through the scratch database's reader role (app_ro in
 -- the shared database), in the schema they have there, readable by the owner only;
--- pg_weston in the schema it has there, so weston_adjusted_prices works on them; the shared
--- database's search_path. Everything comes from weston_scratch.* settings of this session.
+-- pg_weston in the schema it has there, so weston_adjusted_prices works on them (all of it,
+-- weston_ticker_pieces included, from CREATE EXTENSION: nothing read from a database is run
+-- as SQL here); the shared database's search_path, set as a value. Everything comes from
+-- weston_scratch.* settings of this session, quoted where it enters a statement.
 -- The owner gets no USAGE on the foreign server: they cannot change the user mapping nor
 -- point new foreign tables at it. password_required is off because the server may trust
 -- its own local connections (then no password is asked); the mapping's user stays the reader.
@@ -17,7 +19,6 @@ DECLARE
     -- not imported).
     market_tables text[] := ARRAY['securities', 'prices_daily', 'splits', 'dividends', 'etl_run',
                                   'security_identity', 'ticker_history'];
-    ticker_pieces text := pg_catalog.current_setting('weston_scratch.ticker_pieces');
     search_path   text := pg_catalog.current_setting('weston_scratch.search_path');
     market_table  text;
 BEGIN
@@ -48,15 +49,12 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', ext_schema);
     EXECUTE pg_catalog.format('CREATE EXTENSION pg_weston WITH SCHEMA %I VERSION %L',
         ext_schema, pg_catalog.current_setting('weston_scratch.extension_version'));
-    IF ticker_pieces <> '' THEN
-        -- The shared session printed the definition with the names its search_path sees
-        -- unqualified: the same schema here, for this transaction.
-        PERFORM pg_catalog.set_config('search_path', pg_catalog.quote_ident(tables_schema) || ', pg_catalog', true);
-        EXECUTE ticker_pieces;
-    END IF;
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I, %I TO %I', tables_schema, ext_schema, owner_role);
     IF search_path <> '' THEN
-        EXECUTE pg_catalog.format('ALTER DATABASE %I SET search_path = %s', pg_catalog.current_database(), search_path);
+        -- The value as a value: set for this transaction, then saved FROM CURRENT. Last, as
+        -- nothing after it may resolve a name through it.
+        PERFORM pg_catalog.set_config('search_path', search_path, true);
+        EXECUTE pg_catalog.format('ALTER DATABASE %I SET search_path FROM CURRENT', pg_catalog.current_database());
     END IF;
 END
 $setup$

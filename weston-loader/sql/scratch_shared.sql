@@ -2,9 +2,7 @@
 -- session's database): how the server reaches it (the address this session came in on, or
 -- the first Unix socket directory), where its market data and pg_weston live (resolved
 -- through the database's default search_path), pg_weston's version, and the database's
--- own search_path setting, which the scratch database copies; and the definition of
--- ticker_pieces (migration 0016), through which pg_weston's reads follow a security across
--- its tickers, re-created there over the foreign tables.
+-- own search_path setting, which the scratch database copies (as a setting, never as SQL).
 SELECT coalesce(pg_catalog.host(pg_catalog.inet_server_addr()),
                 pg_catalog.btrim(pg_catalog.split_part(pg_catalog.current_setting('unix_socket_directories'), ',', 1))) AS host,
        pg_catalog.current_setting('port') AS port,
@@ -18,7 +16,4 @@ SELECT coalesce(pg_catalog.host(pg_catalog.inet_server_addr()),
                    FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) cfg
                   WHERE s.setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
                     AND s.setrole = 0 AND cfg LIKE 'search\_path=%'), '') AS search_path,
-       coalesce((SELECT pg_catalog.pg_get_functiondef(p.oid)
-                   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass('prices_daily')
-                  WHERE p.pronamespace = c.relnamespace AND p.proname = 'ticker_pieces'), '') AS ticker_pieces,
        (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) AS caller_is_superuser

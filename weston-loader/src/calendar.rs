@@ -128,6 +128,15 @@ pub fn previous_trading_day(date: NaiveDate) -> NaiveDate {
     d
 }
 
+/// The first trading day strictly after `date`.
+pub fn next_trading_day(date: NaiveDate) -> NaiveDate {
+    let mut d = date + Duration::days(1);
+    while !is_trading_day(d) {
+        d += Duration::days(1);
+    }
+    d
+}
+
 /// The New York calendar date at `now`: "today" for trading purposes.
 pub fn new_york_today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&New_York).date_naive()

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod calendar;
 pub mod cli;
+pub mod database;
 pub mod error;
 pub mod findings;
 pub mod gather;
@@ -10,7 +11,7 @@ pub mod home;
 pub mod identity;
 pub mod migrate;
 pub mod model;
-pub mod pgurl;
+pub mod pgtools;
 pub mod plan;
 pub mod provenance;
 pub mod providers;

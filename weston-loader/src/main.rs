@@ -1,14 +1,11 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use std::str::FromStr;
-use std::time::Duration;
-
 use clap::Parser;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection};
-use weston_loader::cli::{Cli, Command, DatabaseArgs};
-use weston_loader::pgurl::PgUrl;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::Connection;
+use weston_loader::cli::{Cli, Command};
+use weston_loader::database::Database;
 use weston_loader::{
     audit, migrate, run, scratch, snapshot, status, verify, writable, LoaderError,
 };
@@ -61,44 +58,29 @@ fn init_tracing(filter: &str) {
 /// The pool, once one connection proved the database answers: a refused port or a wrong
 /// password fails at once, a silent host after the connect timeout (the pool alone would
 /// retry for 30 seconds).
-async fn connect(cli: &Cli) -> Result<sqlx::PgPool, LoaderError> {
-    let url = database_url(&cli.database)?;
-    let cannot = |e: &dyn std::fmt::Display| {
-        LoaderError::Config(format!("cannot connect to the database: {e}"))
-    };
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|e| cannot(&e))?
-        .application_name(cli.command.application_name());
-    let timeout = Duration::from_secs(cli.database.connect_timeout_secs);
-    let first = tokio::time::timeout(timeout, options.connect())
-        .await
-        .map_err(|_| {
-            cannot(&format!(
-                "no answer within {timeout:?} (WESTON_DB_CONNECT_TIMEOUT_SECS)"
-            ))
-        })?
-        .map_err(|e| cannot(&weston_loader::error::describe(&e)))?;
+async fn connect(database: &Database) -> Result<sqlx::PgPool, LoaderError> {
+    let options = database.connect_options()?;
+    let first = database.connect_with(&options).await?;
     let _ = first.close().await;
     // Every session names pg_weston's objects from where the extension lives (home.rs).
     PgPoolOptions::new()
         .max_connections(4)
-        .acquire_timeout(timeout)
+        .acquire_timeout(database.connect_timeout())
         .after_connect(|conn, _| Box::pin(weston_loader::home::pin_search_path(conn)))
         .connect_with(options)
         .await
-        .map_err(|e| cannot(&e))
-}
-
-fn database_url(database: &DatabaseArgs) -> Result<&str, LoaderError> {
-    database.database_url.as_deref().ok_or_else(|| {
-        LoaderError::Config(
-            "DATABASE_URL is not set (flag --database-url, the environment, or .env.local)".into(),
-        )
-    })
+        .map_err(|e| {
+            LoaderError::Config(format!(
+                "cannot connect to the database ({}): {}",
+                database.describe(),
+                weston_loader::error::describe(&e)
+            ))
+        })
 }
 
 async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
-    let pool = connect(&cli).await?;
+    let database = Database::from_args(&cli.database, cli.command.application_name())?;
+    let pool = connect(&database).await?;
     match cli.command {
         Command::Migrate(args) => {
             writable::require_writable(&pool, "migrate").await?;
@@ -108,8 +90,7 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
             } else if args.no_snapshot {
                 println!("migrate: no snapshot (--no-snapshot) before applying {pending:?}");
             } else {
-                let url = PgUrl::parse(database_url(&cli.database)?)?;
-                let taken = snapshot::take(&pool, &url, &args).await?;
+                let taken = snapshot::take(&pool, &database, &args).await?;
                 print!("{}", taken.report(&pending));
             }
             let applied = migrate::migrate(&pool).await?;
@@ -136,10 +117,10 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
             println!("{}", outcome.summary());
         }
         Command::Verify(args) => {
-            verify::verify(database_url(&cli.database)?, &args).await?;
+            verify::verify(&database, &args).await?;
         }
         Command::Scratch(args) => {
-            scratch::scratch(&pool, database_url(&cli.database)?, &args.action).await?;
+            scratch::scratch(&pool, &database, &args.action).await?;
         }
         Command::Run(args) => {
             writable::require_writable(&pool, "run").await?;

@@ -20,6 +20,7 @@ const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (14, "weston_etl_finish_partial(bigint,text)"),
     (17, "weston_universe(date)"),
     (29, "weston_record_split(text,date,numeric,numeric,text)"),
+    (32, "weston_ticker_pieces(text[],date)"),
 ];
 
 /// Applies every migration the database does not have yet; returns the versions applied

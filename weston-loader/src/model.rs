@@ -241,6 +241,14 @@ pub enum LifeEvent {
     Delisted { symbol: String, last_day: NaiveDate },
 }
 
+/// A provider's listing of life events: the rows it read, and each malformed row with the
+/// reason it was rejected (one bad row costs only itself, never the listing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LifeListing {
+    pub events: Vec<LifeEvent>,
+    pub rejected: Vec<String>,
+}
+
 /// What a provider knows of the security holding a ticker now (or that held it last).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TickerIdentity {
@@ -274,6 +282,8 @@ pub struct IdentityStats {
     pub investigated: usize,
     /// Listings of changes that failed at every provider: changes are unknown, not absent.
     pub listing_failed: Vec<String>,
+    /// Rows of the listing that were malformed, each with its reason; the rest was used.
+    pub rejected: Vec<String>,
 }
 
 impl IdentityStats {
@@ -285,5 +295,6 @@ impl IdentityStats {
             && self.share_class_moves.is_empty()
             && self.conflicts.is_empty()
             && self.listing_failed.is_empty()
+            && self.rejected.is_empty()
     }
 }

@@ -38,10 +38,14 @@ impl Request {
         let session = calendar::last_completed_session(now);
         let config = |message: String| Err(LoaderError::Config(message));
         if let Some(to) = args.to {
-            if to > session {
+            // A weekend or holiday after the last session adds no session: a cron line
+            // asking through "yesterday" on a Sunday or Monday stays valid.
+            let incomplete = calendar::next_trading_day(session);
+            if incomplete <= to {
                 return config(format!(
-                    "--to {to} is after the last completed session, {session} \
-                     (today is {today} in New York; a session is complete at 17:00)"
+                    "--to {to} is after the last completed session, {session}, and includes \
+                     the session of {incomplete}, not complete yet (today is {today} in New \
+                     York; a session is complete at 17:00)"
                 ));
             }
         }
@@ -99,6 +103,9 @@ pub struct Plan {
     pub symbols: usize,
     /// Symbols whose stored metadata is not asked again tonight.
     pub described: HashSet<String>,
+    /// Delisted or renamed tickers whose window reaches their last session: once asked, a
+    /// run records it (`securities.bars_asked_through`) so the universe leaves them out.
+    pub through_last_session: HashSet<String>,
     pub start: NaiveDate,
     pub end: NaiveDate,
 }
@@ -194,10 +201,19 @@ pub async fn plan_symbols(
     })
     .collect();
     let mut groups: BTreeMap<(NaiveDate, NaiveDate), Vec<String>> = BTreeMap::new();
+    let mut through_last_session = HashSet::new();
+    // A database whose migrations wait for the extension update does not record it yet.
+    let records_asking =
+        crate::home::has_column(&mut *conn, "securities", "bars_asked_through").await?;
     for symbol in &symbols {
         let to = delisted
             .get(symbol)
             .map_or(request.to, |last| request.to.min(*last));
+        if let (true, Some(last)) = (records_asking, delisted.get(symbol)) {
+            if to >= last_session_through(*last) {
+                through_last_session.insert(symbol.clone());
+            }
+        }
         let w = symbol_window(
             symbol,
             last_dates.get(symbol).copied(),
@@ -219,32 +235,54 @@ pub async fn plan_symbols(
         end: request.to,
         groups,
         described,
+        through_last_session,
     })
 }
 
+/// A stored ticker as the universe sees it (`last_bar` read only for a delisted one).
+#[derive(sqlx::FromRow)]
+struct StoredTicker {
+    symbol: String,
+    delisted_date: Option<NaiveDate>,
+    last_bar: Option<NaiveDate>,
+    asked_through: Option<NaiveDate>,
+}
+
 /// The universe: securities not delisted, and delisted ones whose bars up to their last
-/// session are not all stored yet; an empty one is seeded from a provider that defines its
-/// own market (the mock), otherwise the operator names symbols.
+/// session are not all stored yet and that no run has asked for through that session; an
+/// empty one is seeded from a provider that defines its own market (the mock), otherwise
+/// the operator names symbols.
 async fn universe(
     conn: &mut PgConnection,
     providers: &[Arc<dyn Provider>],
 ) -> Result<Vec<String>, LoaderError> {
-    let rows: Vec<(String, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(
+    // A database whose migrations wait for the extension update has no bars_asked_through.
+    let asked = if crate::home::has_column(&mut *conn, "securities", "bars_asked_through").await? {
+        "bars_asked_through"
+    } else {
+        "NULL::date"
+    };
+    let rows: Vec<StoredTicker> = sqlx::query_as(&format!(
         "SELECT symbol, delisted_date, CASE WHEN delisted_date IS NOT NULL THEN \
-                (SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol) END \
-           FROM securities s ORDER BY symbol",
-    )
+                (SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol) END AS last_bar, \
+                {asked} AS asked_through \
+           FROM securities s ORDER BY symbol"
+    ))
     .fetch_all(&mut *conn)
     .await?;
     // A renamed ticker's last day is the calendar day before its successor's first, often
     // a weekend: its last session is the one that counts.
     let stored: Vec<String> = rows
         .into_iter()
-        .filter(|(_, delisted, last_bar)| match (delisted, last_bar) {
-            (None, _) | (Some(_), None) => true,
-            (Some(last_day), Some(bar)) => *bar < last_session_through(*last_day),
+        .filter(|t| match t.delisted_date {
+            None => true,
+            Some(last_day) => {
+                let last_session = last_session_through(last_day);
+                t.last_bar.is_none_or(|bar| bar < last_session)
+                    && t.asked_through.is_none_or(|asked| asked < last_session)
+            }
         })
-        .map(|(symbol, _, _)| symbol)
+        .map(|t| t.symbol)
         .collect();
     if !stored.is_empty() {
         return Ok(stored);
@@ -302,7 +340,8 @@ mod tests {
         );
         let e = check(&["--to", "2026-11-24"]).unwrap_err().to_string();
         assert!(
-            e.contains("--to 2026-11-24 is after the last completed session"),
+            e.contains("--to 2026-11-24 is after the last completed session, 2026-11-23")
+                && e.contains("includes the session of 2026-11-24"),
             "{e}"
         );
         let e = check(&["--from", "1900-01-01"]).unwrap_err().to_string();
@@ -312,6 +351,34 @@ mod tests {
         );
         let ok = check(&["--from", "1900-01-01", "--earliest-date", "1900-01-01"]).unwrap();
         assert_eq!((ok.from, ok.to), (Some(d(1900, 1, 1)), d(2026, 11, 23)));
+    }
+
+    #[test]
+    fn a_to_on_a_weekend_or_holiday_after_the_last_session_is_accepted() {
+        // Sunday 2026-11-29, 12:00 in New York: the last completed session is Friday the 27th.
+        let sunday = d(2026, 11, 29).and_hms_opt(17, 0, 0).unwrap().and_utc();
+        let ok = Request::check(&args(&["--to", "2026-11-28"]), sunday).unwrap();
+        assert_eq!(ok.to, d(2026, 11, 28));
+        let ok = Request::check(&args(&["--to", "2026-11-29"]), sunday).unwrap();
+        assert_eq!(ok.to, d(2026, 11, 29));
+        // Monday morning: Sunday is still asked for without its session being complete.
+        let monday = d(2026, 11, 30).and_hms_opt(14, 0, 0).unwrap().and_utc();
+        let ok = Request::check(&args(&["--to", "2026-11-29"]), monday).unwrap();
+        assert_eq!(ok.to, d(2026, 11, 29));
+        // Monday's own session is not complete before 17:00: a window through it is refused.
+        let e = Request::check(&args(&["--to", "2026-11-30"]), monday)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("includes the session of 2026-11-30"), "{e}");
+        // Thanksgiving (Thursday 2026-11-26) is no session: through it, on the Thursday.
+        let thanksgiving = d(2026, 11, 26).and_hms_opt(20, 0, 0).unwrap().and_utc();
+        let ok = Request::check(&args(&["--to", "2026-11-26"]), thanksgiving).unwrap();
+        assert_eq!(ok.to, d(2026, 11, 26));
+        // A weekend further on still includes the sessions before it.
+        let e = Request::check(&args(&["--to", "2026-12-06"]), monday)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("includes the session of 2026-11-30"), "{e}");
     }
 
     #[test]

@@ -28,6 +28,14 @@ const MAX_BARS_PER_FETCH: usize = 500_000;
 /// Rejection messages kept in `etl_run.stats` (every one is logged).
 const REJECTIONS_KEPT: usize = 100;
 
+/// Counts one rejected row; the first REJECTIONS_KEPT are kept for `status`.
+fn keep_rejection(stats: &mut RunStats, why: String) {
+    stats.rejected += 1;
+    if stats.rejections.len() < REJECTIONS_KEPT {
+        stats.rejections.push(why);
+    }
+}
+
 #[derive(Debug)]
 pub struct RunOutcome {
     pub run_id: i64,
@@ -59,6 +67,9 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         match detect_life_events(session.connection(), &chain, run_id, &request, plan).await {
             Ok((plan, learned)) => {
                 stats.symbols = plan.symbols;
+                for why in &learned.rejected {
+                    keep_rejection(&mut stats, why.clone());
+                }
                 stats.identity = learned;
                 let mut load = Load {
                     conn: session.connection(),
@@ -260,6 +271,8 @@ impl Load<'_> {
                     progress.inc(chunk.len() as u64);
                     progress.set_message(format!("{} rows", self.stats.written.total()));
                 }
+                self.note_asked_through(plan, fetch_symbols, &gathered, to)
+                    .await?;
             }
         }
         progress.finish_and_clear();
@@ -271,6 +284,35 @@ impl Load<'_> {
             batches = self.stats.batches,
             "all batches committed"
         );
+        Ok(())
+    }
+
+    /// Records that the delisted tickers among `symbols` whose window reached their last
+    /// session were asked through it (a symbol no provider served was not).
+    async fn note_asked_through(
+        &mut self,
+        plan: &Plan,
+        symbols: &[String],
+        gathered: &Gathered,
+        to: chrono::NaiveDate,
+    ) -> anyhow::Result<()> {
+        let asked: Vec<&String> = symbols
+            .iter()
+            .filter(|s| plan.through_last_session.contains(*s))
+            .filter(|s| !gathered.failed.iter().any(|u| &u.symbol == *s))
+            .collect();
+        if asked.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE securities SET bars_asked_through = $2
+              WHERE symbol = ANY($1) AND bars_asked_through IS DISTINCT FROM $2",
+        )
+        .bind(&asked)
+        .bind(to)
+        .execute(&mut *self.conn)
+        .await
+        .context("recording the delisted tickers asked through their last session")?;
         Ok(())
     }
 
@@ -305,11 +347,8 @@ impl Load<'_> {
         let rejections = validate::validate(&mut batch, self.today);
         for r in &rejections {
             tracing::warn!(symbol = %r.symbol, date = ?r.date, rule = r.rule, detail = %r.detail, "rejected: {r}");
-            if self.stats.rejections.len() < REJECTIONS_KEPT {
-                self.stats.rejections.push(r.to_string());
-            }
+            keep_rejection(self.stats, r.to_string());
         }
-        self.stats.rejected += rejections.len();
         let written = store::write_batch(self.conn, self.run_id, &batch)
             .await
             .with_context(|| {

@@ -4,29 +4,22 @@
 //! in as the scratch database's own reader role, a member of app_ro in the shared
 //! database); everything else in it is the developer's. Run with a superuser's
 //! DATABASE_URL naming the shared database (creating pg_weston, a C extension, needs one).
+//!
+//! Which databases and roles are scratch ones is kept in the shared database's registry
+//! (`weston.scratch_databases`, migration 0032), which only superusers can write: `list`
+//! and `drop` read nothing else, so a scratch owner (who can rewrite her database's
+//! comment) cannot point `drop` at another role. Nothing read back from a database is
+//! executed as SQL: the scratch database gets all of pg_weston from `CREATE EXTENSION`.
 
-use std::str::FromStr;
-
-use chrono::{SecondsFormat, Utc};
 use rand::distr::{Alphanumeric, SampleString};
-use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions, Connection, PgPool};
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection, PgPool};
 
 use crate::cli::ScratchAction;
-use crate::pgurl::PgUrl;
+use crate::database::Database;
 use crate::LoaderError;
 
 pub const PREFIX: &str = "weston_scratch_";
-
-/// What `create` writes as the database's comment: marks it as a scratch database (`drop`
-/// refuses any database without it) and says what `list` shows. No secret.
-#[derive(Debug, Serialize, Deserialize)]
-struct Marker {
-    weston_scratch_of: String,
-    created: String,
-    reader: String,
-}
 
 #[derive(Debug, sqlx::FromRow)]
 struct Shared {
@@ -37,15 +30,24 @@ struct Shared {
     extension_schema: Option<String>,
     extension_version: Option<String>,
     search_path: String,
-    /// The definition of the reads' ticker resolution (migration 0016), '' before it.
-    ticker_pieces: String,
     caller_is_superuser: Option<bool>,
 }
 
-pub async fn scratch(pool: &PgPool, url: &str, action: &ScratchAction) -> Result<(), LoaderError> {
+/// A row of the registry: what `create` made, as only a superuser can have written it.
+#[derive(Debug, sqlx::FromRow)]
+struct Registered {
+    owner_role: String,
+    reader_role: String,
+}
+
+pub async fn scratch(
+    pool: &PgPool,
+    shared_db: &Database,
+    action: &ScratchAction,
+) -> Result<(), LoaderError> {
     match action {
         ScratchAction::Create { name, owner } => {
-            let created = create(pool, url, name, owner.as_deref()).await?;
+            let created = create(pool, shared_db, name, owner.as_deref()).await?;
             println!("{created}");
         }
         ScratchAction::List => print!("{}", list(pool).await?),
@@ -80,10 +82,32 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// The registry's qualified name, once it is sure only superusers can write it: it exists
+/// (migration 0032, which waits for pg_weston 0.7.0) and a superuser owns it.
+async fn registry(pool: &PgPool) -> Result<String, LoaderError> {
+    let found: Option<(String, String, bool)> =
+        sqlx::query_as(include_str!("../sql/scratch_registry.sql"))
+            .fetch_optional(pool)
+            .await?;
+    match found {
+        Some((name, _, true)) => Ok(name),
+        Some((name, owner, false)) => Err(LoaderError::Config(format!(
+            "refusing to use the scratch registry {name}: its owner {owner} is not a superuser, \
+             so it could name roles for scratch drop to remove; as a superuser run \
+             ALTER TABLE {name} OWNER TO postgres"
+        ))),
+        None => Err(LoaderError::Config(
+            "this database has no scratch registry (weston.scratch_databases, migration 0032): \
+             as a superuser run ALTER EXTENSION pg_weston UPDATE, then weston-loader migrate"
+                .into(),
+        )),
+    }
+}
+
 /// Creates the scratch database; returns its connection URL (as the owner, no password).
 pub async fn create(
     pool: &PgPool,
-    url: &str,
+    shared_db: &Database,
     name: &str,
     owner: Option<&str>,
 ) -> Result<String, LoaderError> {
@@ -106,6 +130,7 @@ pub async fn create(
             shared.dbname
         )));
     };
+    let registry = registry(pool).await?;
     let owner = match owner {
         Some(o) => o.to_string(),
         None => {
@@ -124,37 +149,46 @@ pub async fn create(
             "--owner {owner}: no such login role (create it first, e.g. CREATE ROLE {owner} LOGIN IN ROLE app_ro)"
         )));
     }
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1)",
+    let reader = format!("{database}_reader");
+    let (database_exists, reader_exists): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1),
+                EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $2)",
     )
     .bind(&database)
+    .bind(&reader)
     .fetch_one(pool)
     .await?;
-    if exists {
+    if database_exists {
         return Err(LoaderError::Config(format!(
             "database {database} exists already"
         )));
     }
-    let reader = format!("{database}_reader");
-    let marker = Marker {
-        weston_scratch_of: shared.dbname.clone(),
-        created: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        reader: reader.clone(),
-    };
+    if reader_exists {
+        return Err(LoaderError::Config(format!(
+            "role {reader} exists already: scratch create makes its own reader role"
+        )));
+    }
+    // Registered first: whatever happens next, `drop` knows what may be taken away.
     sqlx::query(&format!(
-        "CREATE DATABASE {} OWNER {}",
-        quote_ident(&database),
-        quote_ident(&owner)
+        "INSERT INTO {registry} (database, owner_role, reader_role) VALUES ($1, $2, $3)"
     ))
+    .bind(&database)
+    .bind(&owner)
+    .bind(&reader)
     .execute(pool)
-    .await?;
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => LoaderError::Config(format!(
+            "{database} is in the scratch registry already: scratch drop {database} first"
+        )),
+        e => e.into(),
+    })?;
     let built = build(
         pool,
-        url,
+        shared_db,
         &database,
         &owner,
         &reader,
-        &marker,
         &shared,
         tables_schema,
         extension_schema,
@@ -162,47 +196,39 @@ pub async fn create(
     )
     .await;
     if let Err(e) = built {
-        // Half a scratch database is none: take it away again, then report.
-        let _ = drop_database_and_reader(pool, &database, &reader).await;
+        // Half a scratch database is none: take away what this call made, then report.
+        let _ = drop_registered(pool, &registry, &database).await;
         return Err(e);
     }
-    let owner_url = PgUrl::parse(url)?
+    // The owner's URL: no password (the caller's is not the owner's, and is never printed).
+    Ok(shared_db
         .with_database(&database)
-        .with_user(&owner);
-    Ok(owner_url.to_string())
+        .with_user(&owner)
+        .redacted())
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn build(
     pool: &PgPool,
-    url: &str,
+    shared_db: &Database,
     database: &str,
     owner: &str,
     reader: &str,
-    marker: &Marker,
     shared: &Shared,
     tables_schema: &str,
     extension_schema: &str,
     version: &str,
 ) -> Result<(), LoaderError> {
     let db = quote_ident(database);
-    let comment = serde_json::to_string(marker).map_err(anyhow::Error::from)?;
-    sqlx::query(&format!(
-        "COMMENT ON DATABASE {db} IS '{}'",
-        comment.replace('\'', "''")
-    ))
-    .execute(pool)
-    .await?;
-    // Only the owner (and superusers) connect; nobody else sees into it.
+    // The caller's until it is set up: an owner could connect at once and create schemas
+    // (one named like pg_weston's, which CREATE EXTENSION would then install into).
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(pool)
+        .await?;
+    // Nobody else connects until it is set up, then only the owner (and superusers).
     sqlx::query(&format!("REVOKE ALL ON DATABASE {db} FROM PUBLIC"))
         .execute(pool)
         .await?;
-    sqlx::query(&format!(
-        "GRANT ALL ON DATABASE {db} TO {}",
-        quote_ident(owner)
-    ))
-    .execute(pool)
-    .await?;
     let password = Alphanumeric.sample_string(&mut rand::rng(), 40);
     let mut conn = pool.acquire().await?;
     quiet(&mut conn).await?;
@@ -214,11 +240,11 @@ async fn build(
     set(&mut conn, "weston_scratch.password", "").await?;
     drop_conn(conn);
 
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|e| LoaderError::Config(format!("the database URL: {e}")))?
-        .database(database)
-        .application_name("weston-loader scratch");
-    let mut scratch = options.connect().await?;
+    let mut scratch = shared_db
+        .with_database(database)
+        .called("the new scratch database")
+        .connect()
+        .await?;
     quiet(&mut scratch).await?;
     for (name, value) in [
         ("weston_scratch.owner", owner),
@@ -231,10 +257,6 @@ async fn build(
         ("weston_scratch.extension_schema", extension_schema),
         ("weston_scratch.extension_version", version),
         ("weston_scratch.search_path", shared.search_path.as_str()),
-        (
-            "weston_scratch.ticker_pieces",
-            shared.ticker_pieces.as_str(),
-        ),
     ] {
         set(&mut scratch, name, value).await?;
     }
@@ -243,6 +265,12 @@ async fn build(
         .await;
     let _ = scratch.close().await;
     setup?;
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE {db} OWNER TO {0}; GRANT ALL ON DATABASE {db} TO {0}",
+        quote_ident(owner)
+    ))
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -268,67 +296,75 @@ async fn set(conn: &mut PgConnection, name: &str, value: &str) -> Result<(), Loa
     Ok(())
 }
 
-/// The scratch databases as a table (no secrets: the reader's password is in no catalog a
-/// list shows).
+/// The registered scratch databases as a table (no secrets: the reader's password is in
+/// no catalog a list shows); one gone from the server shows as `(missing)`.
 pub async fn list(pool: &PgPool) -> Result<String, LoaderError> {
-    let rows: Vec<(String, String, String, Option<String>)> =
-        sqlx::query_as(include_str!("../sql/scratch_list.sql"))
-            .fetch_all(pool)
-            .await?;
+    let registry = registry(pool).await?;
+    let sql = include_str!("../sql/scratch_list.sql").replace("{registry}", &registry);
+    let rows: Vec<(String, String, String, String, String, String)> =
+        sqlx::query_as(&sql).fetch_all(pool).await?;
     let mut out = format!(
-        "{:<40} {:<20} {:>10}  {:<20}  {}\n",
-        "name", "owner", "size", "created", "of"
+        "{:<40} {:<20} {:>10}  {:<20}  {:<20}  {}\n",
+        "name", "owner", "size", "created", "by", "of"
     );
-    for (name, owner, size, marker) in rows {
-        let marker = marker.and_then(|m| serde_json::from_str::<Marker>(&m).ok());
-        let (created, of) = marker.map_or_else(
-            || ("(not made by scratch create)".to_string(), String::new()),
-            |m| (m.created, m.weston_scratch_of),
-        );
+    for (name, owner, size, created, by, of) in rows {
         out.push_str(&format!(
-            "{name:<40} {owner:<20} {size:>10}  {created:<20}  {of}\n"
+            "{name:<40} {owner:<20} {size:>10}  {created:<20}  {by:<20}  {of}\n"
         ));
     }
     Ok(out)
 }
 
-/// Drops a scratch database (refusing any database `create` did not make) and its reader.
+/// Drops a registered scratch database and its reader role (refusing anything the
+/// registry does not name, and any superuser role).
 pub async fn drop_scratch(pool: &PgPool, name: &str) -> Result<String, LoaderError> {
     let database = database_name(name).map_err(|_| {
         LoaderError::Config(format!("refusing to drop {name}: not a scratch database"))
     })?;
-    let marker: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT pg_catalog.shobj_description(oid, 'pg_database') FROM pg_catalog.pg_database WHERE datname = $1",
-    )
-    .bind(&database)
-    .fetch_optional(pool)
-    .await?;
-    let Some(marker) = marker else {
-        return Err(LoaderError::Config(format!(
-            "there is no scratch database {database}"
-        )));
-    };
-    let Some(marker) = marker.and_then(|m| serde_json::from_str::<Marker>(&m).ok()) else {
-        return Err(LoaderError::Config(format!(
-            "refusing to drop {database}: it was not made by `weston-loader scratch create`"
-        )));
-    };
-    drop_database_and_reader(pool, &database, &marker.reader).await?;
+    let registry = registry(pool).await?;
+    drop_registered(pool, &registry, &database).await?;
     Ok(database)
 }
 
-async fn drop_database_and_reader(
-    pool: &PgPool,
-    database: &str,
-    reader: &str,
-) -> Result<(), LoaderError> {
+/// Drops `database` and the reader role as the registry names them, then their row.
+async fn drop_registered(pool: &PgPool, registry: &str, database: &str) -> Result<(), LoaderError> {
+    let registered: Option<Registered> = sqlx::query_as(&format!(
+        "SELECT owner_role::text, reader_role::text FROM {registry} WHERE database = $1"
+    ))
+    .bind(database)
+    .fetch_optional(pool)
+    .await?;
+    let Some(registered) = registered else {
+        return Err(LoaderError::Config(format!(
+            "refusing to drop {database}: it is not in the scratch registry {registry} \
+             (scratch drop takes away only what scratch create made)"
+        )));
+    };
+    let reader_is_superuser: Option<bool> =
+        sqlx::query_scalar("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1")
+            .bind(&registered.reader_role)
+            .fetch_optional(pool)
+            .await?;
+    if reader_is_superuser == Some(true) || registered.reader_role == registered.owner_role {
+        return Err(LoaderError::Config(format!(
+            "refusing to drop {database}: its registered reader role {} is a superuser or its owner",
+            registered.reader_role
+        )));
+    }
     sqlx::query(&format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
         quote_ident(database)
     ))
     .execute(pool)
     .await?;
-    sqlx::query(&format!("DROP ROLE IF EXISTS {}", quote_ident(reader)))
+    sqlx::query(&format!(
+        "DROP ROLE IF EXISTS {}",
+        quote_ident(&registered.reader_role)
+    ))
+    .execute(pool)
+    .await?;
+    sqlx::query(&format!("DELETE FROM {registry} WHERE database = $1"))
+        .bind(database)
         .execute(pool)
         .await?;
     Ok(())

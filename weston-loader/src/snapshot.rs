@@ -14,8 +14,9 @@ use std::process::Stdio;
 use chrono::Utc;
 use sqlx::PgPool;
 
-use crate::cli::{MigrateArgs, PgToolsArgs, PG_BINDIR_ENV, SNAPSHOT_DIR_ENV};
-use crate::pgurl::PgUrl;
+use crate::cli::{MigrateArgs, SNAPSHOT_DIR_ENV};
+use crate::database::Database;
+use crate::pgtools::PgTools;
 use crate::LoaderError;
 
 /// A snapshot written, and how to go back to it.
@@ -54,107 +55,44 @@ impl Snapshot {
     }
 }
 
-/// pg_dump, pg_restore and psql of one PostgreSQL installation.
-#[derive(Debug, Clone)]
-pub struct PgTools {
-    bindir: Option<PathBuf>,
-}
-
-impl PgTools {
-    /// The client programs able to work with this server: `--pg-bindir`, else the Debian
-    /// layout's directory of the server's major version, else the PATH; refused when their
-    /// major version is older than the server's (pg_dump cannot dump a newer server).
-    pub async fn find(pool: &PgPool, args: &PgToolsArgs) -> Result<PgTools, LoaderError> {
-        let server: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
-            .fetch_one(pool)
-            .await?;
-        let server_major = server / 10_000;
-        let bindir = args.pg_bindir.clone().or_else(|| {
-            let debian = PathBuf::from(format!("/usr/lib/postgresql/{server_major}/bin"));
-            debian.join("pg_dump").exists().then_some(debian)
-        });
-        let tools = PgTools { bindir };
-        let dump_major = tools.major_version("pg_dump").await?;
-        if dump_major < server_major {
-            return Err(LoaderError::Config(format!(
-                "{} is version {dump_major}, older than the server ({server_major}): \
-                 set {PG_BINDIR_ENV} to the bin directory of PostgreSQL {server_major} or newer",
-                tools.program("pg_dump").display()
-            )));
-        }
-        Ok(tools)
-    }
-
-    pub fn program(&self, name: &str) -> PathBuf {
-        self.bindir
-            .as_ref()
-            .map_or_else(|| PathBuf::from(name), |dir| dir.join(name))
-    }
-
-    /// `NAME --version`'s major version ("pg_dump (PostgreSQL) 15.10 (Debian …)" → 15).
-    async fn major_version(&self, name: &str) -> Result<i32, LoaderError> {
-        let program = self.program(name);
-        let out = tokio::process::Command::new(&program)
-            .arg("--version")
-            .output()
-            .await
-            .map_err(|e| {
-                LoaderError::Config(format!(
-                    "cannot run {}: {e} (set {PG_BINDIR_ENV} to PostgreSQL's bin directory)",
-                    program.display()
-                ))
-            })?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        parse_major(&text).ok_or_else(|| {
-            LoaderError::Config(format!(
-                "{} --version said {text:?}, not a PostgreSQL version",
-                program.display()
-            ))
-        })
-    }
-}
-
-fn parse_major(version_output: &str) -> Option<i32> {
-    let after = version_output.split(')').nth(1)?.trim();
-    after.split(['.', ' ']).next()?.parse().ok()
-}
-
-/// Dumps the database of `url` into the snapshot directory and applies the retention.
-pub async fn take(pool: &PgPool, url: &PgUrl, args: &MigrateArgs) -> Result<Snapshot, LoaderError> {
+/// Dumps the database into the snapshot directory and applies the retention.
+pub async fn take(
+    pool: &PgPool,
+    database: &Database,
+    args: &MigrateArgs,
+) -> Result<Snapshot, LoaderError> {
     let tools = PgTools::find(pool, &args.tools).await?;
     let dir = match &args.snapshot_dir {
         Some(dir) => dir.clone(),
         None => default_dir()?,
     };
     create_private_dir(&dir)?;
-    let database = url.database();
+    let name = database.name();
     let stamp = Utc::now().format("%Y%m%dT%H%M%S%3fZ");
-    let path = dir.join(format!("{}-{stamp}.dump", file_safe(&database)));
-    let partial = dir.join(format!(".{}-{stamp}.partial", file_safe(&database)));
+    let path = dir.join(format!("{}-{stamp}.dump", file_name(&name)));
+    let partial = dir.join(format!(".{}-{stamp}.partial", file_name(&name)));
+    create_private_file(&dir, &partial)?;
 
-    let mut dump = tokio::process::Command::new(tools.program("pg_dump"));
+    let pg_dump = tools.program("pg_dump");
+    let mut dump = database.client_command(&pg_dump);
     dump.args(["--format=custom", "--file"])
         .arg(&partial)
-        .arg("--dbname")
-        .arg(url.as_str())
         .stdin(Stdio::null());
-    if let Some(password) = url.password() {
-        dump.env("PGPASSWORD", password);
-    }
-    let out = dump.output().await.map_err(|e| {
-        LoaderError::Failed(anyhow::anyhow!(
-            "cannot run {}: {e}",
-            tools.program("pg_dump").display()
-        ))
-    })?;
-    if !out.status.success() {
+    let dumped = dump.output().await;
+    if !matches!(&dumped, Ok(out) if out.status.success()) {
         let _ = std::fs::remove_file(&partial);
+        let why = match dumped {
+            Ok(out) => format!(
+                "{} exited with {}: {}",
+                pg_dump.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => format!("cannot run {}: {e}", pg_dump.display()),
+        };
         return Err(LoaderError::Failed(anyhow::anyhow!(
-            "the snapshot before migrating failed, nothing was migrated ({} exited with {}: {}); \
-             `migrate --no-snapshot` skips the snapshot",
-            tools.program("pg_dump").display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            "the snapshot before migrating failed, nothing was migrated ({why}); \
+             `migrate --no-snapshot` skips the snapshot"
         )));
     }
     std::fs::rename(&partial, &path).map_err(|e| {
@@ -163,7 +101,7 @@ pub async fn take(pool: &PgPool, url: &PgUrl, args: &MigrateArgs) -> Result<Snap
             partial.display()
         ))
     })?;
-    let removed = apply_retention(&dir, &database, args.snapshot_keep)?;
+    let removed = apply_retention(&dir, &name, args.snapshot_keep)?;
     let holds_cron: bool = sqlx::query_scalar(
         "SELECT coalesce(current_setting('cron.database_name', true) = current_database(), false)",
     )
@@ -176,7 +114,7 @@ pub async fn take(pool: &PgPool, url: &PgUrl, args: &MigrateArgs) -> Result<Snap
     });
     Ok(Snapshot {
         cron_note,
-        restore_command: restore_command(&tools, url, &path),
+        restore_command: restore_command(&tools, database, &path),
         path,
         removed,
     })
@@ -184,20 +122,20 @@ pub async fn take(pool: &PgPool, url: &PgUrl, args: &MigrateArgs) -> Result<Snap
 
 /// One shell line: drop the database (every session of it ended), recreate it from the
 /// snapshot. It connects to the `postgres` database of the same server as the same user.
-pub fn restore_command(tools: &PgTools, url: &PgUrl, snapshot: &Path) -> String {
-    let maintenance = url.with_database("postgres");
+pub fn restore_command(tools: &PgTools, database: &Database, snapshot: &Path) -> String {
+    let maintenance = database.with_database("postgres").redacted();
     let drop = format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        quote_ident(&url.database())
+        quote_ident(&database.name())
     );
     let quote = |s: &str| shlex::try_quote(s).map_or_else(|_| s.to_string(), |q| q.into_owned());
     format!(
         "{} -X -v ON_ERROR_STOP=1 -d {} -c {} && {} --create --exit-on-error -d {} {}",
         quote(&tools.program("psql").to_string_lossy()),
-        quote(maintenance.as_str()),
+        quote(&maintenance),
         quote(&drop),
         quote(&tools.program("pg_restore").to_string_lossy()),
-        quote(maintenance.as_str()),
+        quote(&maintenance),
         quote(&snapshot.to_string_lossy()),
     )
 }
@@ -212,7 +150,7 @@ pub fn apply_retention(
     database: &str,
     keep: usize,
 ) -> Result<Vec<PathBuf>, LoaderError> {
-    let prefix = format!("{}-", file_safe(database));
+    let prefix = format!("{}-", file_name(database));
     let listing = std::fs::read_dir(dir)
         .map_err(|e| LoaderError::Failed(anyhow::anyhow!("listing {}: {e}", dir.display())))?;
     let mut snapshots: Vec<PathBuf> = listing
@@ -250,14 +188,17 @@ fn is_snapshot_of(name: &str, prefix: &str) -> bool {
         })
 }
 
-fn file_safe(database: &str) -> String {
+/// The database's name in a file name, one to one: lower-case letters, digits and `_` as
+/// they are, every other byte as `%XX` (so `snap-a` and `snap_a` never share a snapshot,
+/// no name holds the `-` before the stamp, and the names differ on a case-blind disk too).
+fn file_name(database: &str) -> String {
     database
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' {
+                char::from(b).to_string()
             } else {
-                '_'
+                format!("%{b:02X}")
             }
         })
         .collect()
@@ -276,9 +217,10 @@ fn default_dir() -> Result<PathBuf, LoaderError> {
     Ok(state.join("weston-loader/snapshots"))
 }
 
-/// Snapshots hold the whole database: only their owner reads them.
+/// Snapshots hold the whole database: only their owner reads them. A directory that exists
+/// already is used only when nobody else can read or enter it.
 fn create_private_dir(dir: &Path) -> Result<(), LoaderError> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -288,22 +230,54 @@ fn create_private_dir(dir: &Path) -> Result<(), LoaderError> {
                 "cannot create the snapshot directory {} ({SNAPSHOT_DIR_ENV}): {e}",
                 dir.display()
             ))
-        })
+        })?;
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| LoaderError::Config(format!("{} ({SNAPSHOT_DIR_ENV}): {e}", dir.display())))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(LoaderError::Config(format!(
+            "refusing the snapshot directory {} ({SNAPSHOT_DIR_ENV}): its mode is {:03o}, so \
+             others could read the snapshots; make it private (chmod 700) or choose another",
+            dir.display(),
+            mode & 0o777
+        )));
+    }
+    Ok(())
+}
+
+/// The snapshot's file, made private before pg_dump writes into it; refused (and removed)
+/// when the directory belongs to someone else, who could read or replace it.
+fn create_private_file(dir: &Path, file: &Path) -> Result<(), LoaderError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let cannot = |e: std::io::Error| {
+        LoaderError::Config(format!(
+            "cannot create the snapshot {} ({SNAPSHOT_DIR_ENV}): {e}",
+            file.display()
+        ))
+    };
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(cannot)?;
+    let mine = created.metadata().map_err(cannot)?.uid();
+    let owner = std::fs::metadata(dir).map_err(cannot)?.uid();
+    if owner != mine {
+        let _ = std::fs::remove_file(file);
+        return Err(LoaderError::Config(format!(
+            "refusing the snapshot directory {} ({SNAPSHOT_DIR_ENV}): it belongs to user id \
+             {owner}, not to this user ({mine}); choose a directory of your own",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_of_the_client_programs() {
-        assert_eq!(
-            parse_major("pg_dump (PostgreSQL) 15.10 (Debian 15.10-0+deb12u1)\n"),
-            Some(15)
-        );
-        assert_eq!(parse_major("pg_dump (PostgreSQL) 17beta1\n"), None);
-        assert_eq!(parse_major("pg_dump (PostgreSQL) 16.2\n"), Some(16));
-    }
 
     #[test]
     fn retention_keeps_the_newest_of_that_database_only() {
@@ -335,11 +309,77 @@ mod tests {
     }
 
     #[test]
+    fn file_names_are_one_to_one() {
+        assert_eq!(file_name("weston"), "weston");
+        assert_eq!(file_name("snap_a"), "snap_a");
+        assert_eq!(file_name("snap-a"), "snap%2Da");
+        assert_eq!(file_name("Snap a%"), "%53nap%20a%25");
+        assert_eq!(file_name("é"), "%C3%A9");
+        let names = ["snap-a", "snap_a", "snap%2Da", "SNAP_A", "snap.a", "snap a"];
+        let files: std::collections::BTreeSet<String> =
+            names.iter().map(|n| file_name(n)).collect();
+        assert_eq!(files.len(), names.len(), "{files:?}");
+        assert!(names.iter().all(|n| !file_name(n).contains('-')));
+    }
+
+    /// Databases `snap-a` and `snap_a` once shared a prefix: a migrate of one removed the
+    /// other's only snapshot.
+    #[test]
+    fn retention_never_counts_a_look_alike_name() {
+        let dir =
+            std::env::temp_dir().join(format!("weston-snapshot-alike-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let other = format!("{}-20260101T000000000Z.dump", file_name("snap-a"));
+        let mine = format!("{}-20260102T000000000Z.dump", file_name("snap_a"));
+        for name in [&other, &mine] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        assert_eq!(
+            apply_retention(&dir, "snap_a", 1).unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        assert_eq!(
+            apply_retention(&dir, "snap-a", 1).unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        assert!(dir.join(&other).exists() && dir.join(&mine).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_shared_snapshot_directory_is_refused_and_dumps_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("weston-snapshot-mode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        create_private_dir(&dir.join("new")).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.join("new")), 0o700);
+        let file = dir.join("new/.x.partial");
+        create_private_file(&dir.join("new"), &file).unwrap();
+        assert_eq!(mode(&file), 0o600);
+        std::fs::set_permissions(dir.join("new"), std::fs::Permissions::from_mode(0o750)).unwrap();
+        let e = create_private_dir(&dir.join("new"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("its mode is 750") && e.contains("chmod 700"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn the_restore_command_recreates_the_database_from_the_snapshot() {
         let tools = PgTools {
             bindir: Some(PathBuf::from("/usr/lib/postgresql/15/bin")),
         };
-        let url = PgUrl::parse("postgres://dba:pw@db:5432/weston").unwrap();
+        let url = Database::parse(
+            "postgres://dba@db:5432/weston?password=pw",
+            std::time::Duration::from_secs(1),
+            "t",
+        )
+        .unwrap();
         let cmd = restore_command(&tools, &url, Path::new("/var/snap/weston-1.dump"));
         assert_eq!(
             cmd,

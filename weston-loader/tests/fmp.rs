@@ -174,3 +174,62 @@ async fn fmp_share_classes_are_asked_with_a_dash_and_stored_with_a_dot() {
         [("BRK.B", date("2010-01-21"), dec!(50), dec!(1))]
     );
 }
+
+/// One malformed row of `symbol-change` (a date that is no date) or of `delisted-companies`
+/// is rejected with its reason; every other row of both listings is kept.
+#[tokio::test]
+async fn a_malformed_row_of_a_listing_is_rejected_alone() {
+    fn api(seen: &Seen) -> Reply {
+        match seen.path.as_str() {
+            "/stable/symbol-change" => Reply::json(
+                r#"[{"date":"2022-06-09","companyName":"Meta","oldSymbol":"FB","newSymbol":"META"},
+                    {"date":"June 2022","companyName":"Bad","oldSymbol":"OLD","newSymbol":"NEW"},
+                    {"date":"2022-06-10","companyName":"Other","oldSymbol":"AAA","newSymbol":"BBB"}]"#,
+            ),
+            "/stable/delisted-companies" => Reply::json(
+                r#"[{"symbol":"LEH","companyName":"Lehman","delistedDate":"2022-06-08"},
+                    {"companyName":"No symbol","delistedDate":"2022-06-08"}]"#,
+            ),
+            _ => Reply::json("[]"),
+        }
+    }
+    let (_server, provider) = fmp_on(api).await;
+    let listing = provider
+        .life_events(date("2022-06-01"), date("2022-06-30"))
+        .await
+        .unwrap()
+        .expect("FMP lists life events");
+    use weston_loader::model::LifeEvent;
+    assert_eq!(
+        listing.events,
+        [
+            LifeEvent::Renamed {
+                old: "FB".into(),
+                new: "META".into(),
+                effective: date("2022-06-09")
+            },
+            LifeEvent::Renamed {
+                old: "AAA".into(),
+                new: "BBB".into(),
+                effective: date("2022-06-10")
+            },
+            LifeEvent::Delisted {
+                symbol: "LEH".into(),
+                last_day: date("2022-06-08")
+            },
+        ]
+    );
+    assert_eq!(listing.rejected.len(), 2, "{:?}", listing.rejected);
+    assert!(
+        listing.rejected[0].starts_with("symbol-change: row ")
+            && listing.rejected[0].contains("June 2022"),
+        "{:?}",
+        listing.rejected
+    );
+    assert!(
+        listing.rejected[1].starts_with("delisted-companies: row ")
+            && listing.rejected[1].contains("symbol"),
+        "{:?}",
+        listing.rejected
+    );
+}

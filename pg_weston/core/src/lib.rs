@@ -2,5 +2,6 @@
 //! covers it on any machine; the extension crate only wires it to SQL.
 
 pub mod adjust;
+pub mod dates;
 pub mod month;
 pub mod plan;

@@ -18,6 +18,9 @@ use crate::model::{IdentityStats, LifeEvent, ProviderName};
 use crate::providers::ProviderChain;
 use apply::{holder, Writer};
 
+/// The query that picks the symbols worth asking about (public for the test of its plan).
+pub const SUSPECTS_SQL: &str = include_str!("../../sql/identity_suspects.sql");
+
 /// What detection learned, and the tickers that joined the run.
 #[derive(Debug, Default)]
 pub struct Detected {
@@ -44,6 +47,10 @@ pub async fn detect(
     };
     let ours: BTreeSet<&str> = symbols.iter().map(String::as_str).collect();
     let listing = chain.life_events(from, to).await;
+    for why in &listing.rejected {
+        tracing::warn!("{why}");
+    }
+    writer.stats.rejected.extend(listing.rejected);
     if !listing.answered {
         let why = if listing.failures.is_empty() {
             "no provider of this run lists ticker changes and delistings".to_owned()
@@ -78,13 +85,17 @@ pub async fn detect(
             _ => {}
         }
     }
-    let mut suspects: BTreeSet<String> =
-        sqlx::query_scalar::<_, String>(include_str!("../../sql/identity_suspects.sql"))
-            .bind(symbols)
-            .fetch_all(&mut *writer.conn)
-            .await?
-            .into_iter()
-            .collect();
+    let suspects_sql = if crate::home::has_table(&mut *writer.conn, "price_last_dates").await? {
+        SUSPECTS_SQL
+    } else {
+        include_str!("../../sql/identity_suspects_probed.sql")
+    };
+    let mut suspects: BTreeSet<String> = sqlx::query_scalar::<_, String>(suspects_sql)
+        .bind(symbols)
+        .fetch_all(&mut *writer.conn)
+        .await?
+        .into_iter()
+        .collect();
     suspects.extend(hints.keys().cloned());
     // A renamed ticker is asked about too: a new security may have taken it (GOOG in 2014).
     for symbol in &suspects {

@@ -15,7 +15,7 @@ use super::http::{join_url, keyed_api, ApiSpec, BodyProblem, HttpClient, HttpLim
 use super::json::{decimal, opt_date};
 use super::{Provider, ProviderError};
 use crate::model::{
-    DailyBar, Dividend, LifeEvent, ProviderName, ProviderStats, SecurityInfo, Split,
+    DailyBar, Dividend, LifeListing, ProviderName, ProviderStats, SecurityInfo, Split,
 };
 
 mod life;
@@ -369,7 +369,7 @@ impl Provider for FmpProvider {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Option<Vec<LifeEvent>>, ProviderError> {
+    ) -> Result<Option<LifeListing>, ProviderError> {
         self.life_listing(from, to).await.map(Some)
     }
 

@@ -113,6 +113,32 @@ pub fn new_york_date(epoch_ms: i64) -> Option<NaiveDate> {
     )
 }
 
+/// The rows of a listing read one by one: a row that is not what the provider documents
+/// is rejected with its reason (the endpoint and the row's text) and the others are kept.
+pub fn each_row<T: serde::de::DeserializeOwned>(
+    endpoint: &str,
+    rows: Vec<serde_json::Value>,
+    rejected: &mut Vec<String>,
+) -> Vec<T> {
+    const SHOWN: usize = 200;
+    rows.into_iter()
+        .filter_map(|row| match T::deserialize(&row) {
+            Ok(parsed) => Some(parsed),
+            Err(e) => {
+                let text = row.to_string();
+                let shown: String = text.chars().take(SHOWN).collect();
+                let more = if text.chars().count() > SHOWN {
+                    "…"
+                } else {
+                    ""
+                };
+                rejected.push(format!("{endpoint}: row {shown}{more} rejected: {e}"));
+                None
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

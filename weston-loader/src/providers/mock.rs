@@ -12,7 +12,7 @@ use super::mock_walk::{mix, Market, BLOCK};
 use super::{mock_life, Provider, ProviderError};
 use crate::calendar;
 use crate::model::{
-    DailyBar, Dividend, LifeEvent, ProviderName, SecurityInfo, Split, TickerIdentity,
+    DailyBar, Dividend, LifeListing, ProviderName, SecurityInfo, Split, TickerIdentity,
 };
 
 /// The mock market opens on the first session of 2000; nothing exists before it.
@@ -196,8 +196,11 @@ impl Provider for MockProvider {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Option<Vec<LifeEvent>>, ProviderError> {
-        Ok(Some(mock_life::events(from, to)))
+    ) -> Result<Option<LifeListing>, ProviderError> {
+        Ok(Some(LifeListing {
+            events: mock_life::events(from, to),
+            rejected: Vec::new(),
+        }))
     }
 
     fn has_ticker_identity(&self) -> bool {

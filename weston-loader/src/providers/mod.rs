@@ -21,7 +21,8 @@ pub mod polygon;
 
 use crate::model::ProviderName;
 pub use crate::model::{
-    DailyBar, Dividend, LifeEvent, ProviderStats, SecurityInfo, Sourced, Split, TickerIdentity,
+    DailyBar, Dividend, LifeEvent, LifeListing, ProviderStats, SecurityInfo, Sourced, Split,
+    TickerIdentity,
 };
 pub use fallback::{ActionsOutcome, BarsOutcome, ChainError, ProviderChain};
 pub use fmp::FmpProvider;
@@ -160,7 +161,7 @@ pub trait Provider: Send + Sync {
         &self,
         _from: NaiveDate,
         _to: NaiveDate,
-    ) -> Result<Option<Vec<LifeEvent>>, ProviderError> {
+    ) -> Result<Option<LifeListing>, ProviderError> {
         Ok(None)
     }
 

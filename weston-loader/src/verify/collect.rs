@@ -1,11 +1,10 @@
 //! A database's fingerprint, read from the catalog and the data (queries in `sql/verify_*.sql`).
 
-use std::str::FromStr;
-
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Row};
 
 use super::diff::{Fields, Fingerprint};
+use crate::database::Database;
 use crate::LoaderError;
 
 /// Sections of the fingerprint, as they are named in the list of differences.
@@ -18,13 +17,19 @@ pub const PRIVILEGES: &str = "privileges of";
 pub const ROLE: &str = "role";
 pub const ADJUSTED: &str = "adjusted prices of";
 
-/// Rows become text the same way on both sides, whatever the servers' defaults.
-fn fixed_options(url: &str, application_name: &str) -> Result<PgConnectOptions, LoaderError> {
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|e| LoaderError::Config(format!("the database URL: {e}")))?;
-    Ok(options
-        .application_name(application_name)
+/// A session in which nothing a database user can define runs, and rows become text the same
+/// way on both sides whatever the servers' defaults. `verify` runs as a superuser over
+/// tables other roles own: its search_path is pg_catalog then pg_temp (no function,
+/// operator or cast of another schema is found unqualified, and its SQL qualifies
+/// pg_weston's objects by the extension's schema), row security off (an error, never a
+/// policy's function), and every read in one read-only transaction.
+fn fixed_options(database: &Database) -> Result<PgConnectOptions, LoaderError> {
+    Ok(database
+        .connect_options()?
         .options([
+            // No space: the startup options are split at whitespace.
+            ("search_path", "pg_catalog,pg_temp"),
+            ("row_security", "off"),
             ("TimeZone", "UTC"),
             ("DateStyle", "ISO"),
             ("IntervalStyle", "postgres"),
@@ -34,16 +39,18 @@ fn fixed_options(url: &str, application_name: &str) -> Result<PgConnectOptions, 
         .disable_statement_logging())
 }
 
-/// The fingerprint of the database at `url`; `sample` symbols' adjusted prices.
-pub async fn fingerprint(url: &str, sample: usize) -> Result<Fingerprint, LoaderError> {
-    let options = fixed_options(url, "weston-loader verify")?;
-    let mut conn = options.connect().await.map_err(|e| {
-        LoaderError::Config(format!(
-            "cannot connect to {}: {}",
-            describe_target(&options),
-            crate::error::describe(&e)
-        ))
-    })?;
+/// A session of `fixed_options` in its read-only transaction (one snapshot of the database).
+async fn read_only_session(database: &Database) -> Result<PgConnection, LoaderError> {
+    let mut conn = database.connect_with(&fixed_options(database)?).await?;
+    sqlx::raw_sql(include_str!("../../sql/verify_session.sql"))
+        .execute(&mut conn)
+        .await?;
+    Ok(conn)
+}
+
+/// The fingerprint of `database`; `sample` symbols' adjusted prices.
+pub async fn fingerprint(database: &Database, sample: usize) -> Result<Fingerprint, LoaderError> {
+    let mut conn = read_only_session(database).await?;
     let mut print = Fingerprint::default();
     tables(&mut conn, &mut print).await?;
     keyed(
@@ -81,21 +88,12 @@ pub async fn fingerprint(url: &str, sample: usize) -> Result<Fingerprint, Loader
     if let Some(schema) = schema {
         let config = include_str!("../../sql/verify_config.sql").replace("{schema}", &schema);
         keyed(&mut conn, &mut print, CONFIG, &config).await?;
-        adjusted(&mut conn, &mut print, sample).await?;
+        adjusted(&mut conn, &mut print, &schema, sample).await?;
     }
-    cron_jobs(&mut conn, &options, &mut print).await?;
+    cron_jobs(&mut conn, database, &mut print).await?;
+    let _ = sqlx::raw_sql("COMMIT").execute(&mut conn).await;
     let _ = conn.close().await;
     Ok(print)
-}
-
-/// "database weston on 127.0.0.1:5432" (no user, no password).
-pub fn describe_target(options: &PgConnectOptions) -> String {
-    format!(
-        "database {} on {}:{}",
-        options.get_database().unwrap_or("(default)"),
-        options.get_host(),
-        options.get_port()
-    )
 }
 
 /// Rows and checksum of every table.
@@ -105,6 +103,21 @@ async fn tables(conn: &mut PgConnection, print: &mut Fingerprint) -> Result<(), 
         .await?;
     let template = include_str!("../../sql/verify_table_checksum.sql");
     for name in names {
+        // Held to the transaction's end: the table cannot become a view (whose query
+        // would run) between this check and the read.
+        sqlx::raw_sql(&format!("LOCK TABLE ONLY {name} IN ACCESS SHARE MODE"))
+            .execute(&mut *conn)
+            .await?;
+        let still_a_table: bool =
+            sqlx::query_scalar(include_str!("../../sql/verify_still_a_table.sql"))
+                .bind(&name)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !still_a_table {
+            return Err(LoaderError::Failed(anyhow::anyhow!(
+                "{name} stopped being a table while verify read the database: verify again"
+            )));
+        }
         let row = sqlx::query(&template.replace("{table}", &name))
             .fetch_one(&mut *conn)
             .await?;
@@ -159,26 +172,37 @@ fn json_fields(value: &serde_json::Value) -> Fields {
 async fn adjusted(
     conn: &mut PgConnection,
     print: &mut Fingerprint,
+    schema: &str,
     sample: usize,
 ) -> Result<(), LoaderError> {
-    let present: bool = sqlx::query_scalar(
-        "SELECT pg_catalog.to_regclass('securities') IS NOT NULL
-            AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE proname = 'weston_adjusted_prices')",
+    let tables: String = sqlx::query_scalar(
+        &include_str!("../../sql/verify_tables_schema.sql").replace("{schema}", schema),
     )
     .fetch_one(&mut *conn)
     .await?;
+    let present: bool = sqlx::query_scalar(include_str!("../../sql/verify_adjusted_present.sql"))
+        .bind(&tables)
+        .bind(schema)
+        .fetch_one(&mut *conn)
+        .await?;
     if !present {
         return Ok(());
     }
-    let symbols: Vec<String> =
-        sqlx::query_scalar(include_str!("../../sql/verify_sample_symbols.sql"))
-            .bind(i64::try_from(sample).unwrap_or(i64::MAX))
-            .fetch_all(&mut *conn)
-            .await?;
+    let symbols: Vec<String> = sqlx::query_scalar(
+        &include_str!("../../sql/verify_sample_symbols.sql").replace("{tables}", &tables),
+    )
+    .bind(i64::try_from(sample).unwrap_or(i64::MAX))
+    .fetch_all(&mut *conn)
+    .await?;
+    let adjusted_sql = include_str!("../../sql/verify_adjusted.sql").replace("{schema}", schema);
     for symbol in symbols {
         let mut fields = Fields::new();
         for (label, total_return) in [("split-adjusted", false), ("total return", true)] {
-            let outcome = sqlx::query(include_str!("../../sql/verify_adjusted.sql"))
+            // A refused series must not end the transaction the other reads are in.
+            sqlx::raw_sql("SAVEPOINT adjusted")
+                .execute(&mut *conn)
+                .await?;
+            let outcome = sqlx::query(&adjusted_sql)
                 .bind(&symbol)
                 .bind(total_return)
                 .fetch_one(&mut *conn)
@@ -192,6 +216,9 @@ async fn adjusted(
                 Err(sqlx::Error::Database(e)) => format!("error: {}", e.message()),
                 Err(e) => return Err(e.into()),
             };
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT adjusted; RELEASE SAVEPOINT adjusted")
+                .execute(&mut *conn)
+                .await?;
             fields.insert(label.into(), text);
         }
         print.insert(ADJUSTED, &symbol, fields);
@@ -202,7 +229,7 @@ async fn adjusted(
 /// This database's pg_cron jobs, wherever pg_cron keeps them on its server.
 async fn cron_jobs(
     conn: &mut PgConnection,
-    options: &PgConnectOptions,
+    database: &Database,
     print: &mut Fingerprint,
 ) -> Result<(), LoaderError> {
     let (here, this_database, cron_database): (bool, String, Option<String>) =
@@ -216,17 +243,14 @@ async fn cron_jobs(
             .fetch_all(&mut *conn)
             .await?
     } else if let Some(cron_database) = cron_database {
-        let mut cron = options
-            .clone()
-            .database(&cron_database)
-            .connect()
-            .await
-            .map_err(|e| {
-                LoaderError::Failed(anyhow::anyhow!(
-                    "pg_cron keeps this server's jobs in database {cron_database}, which cannot be read: {}",
-                    crate::error::describe(&e)
-                ))
-            })?;
+        let cron_db = database
+            .with_database(&cron_database)
+            .called("pg_cron's database (cron.database_name)");
+        let mut cron = read_only_session(&cron_db).await.map_err(|e| {
+            LoaderError::Failed(anyhow::anyhow!(
+                "pg_cron keeps this server's jobs in database {cron_database}, which cannot be read: {e}"
+            ))
+        })?;
         let jobs = sqlx::query_as(sql)
             .bind(&this_database)
             .fetch_all(&mut cron)

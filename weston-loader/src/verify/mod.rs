@@ -7,14 +7,24 @@ pub mod diff;
 
 use std::path::Path;
 
-use crate::cli::VerifyArgs;
+use crate::cli::{VerifyArgs, VERIFY_AGAINST_ENV};
+use crate::database::Database;
 use crate::LoaderError;
 
 pub use diff::{Difference, Fingerprint};
 
 /// Fingerprints this database (and saves it when asked), then compares it with the other.
-pub async fn verify(this_url: &str, args: &VerifyArgs) -> Result<(), LoaderError> {
-    let here = collect::fingerprint(this_url, args.sample_symbols).await?;
+pub async fn verify(here_db: &Database, args: &VerifyArgs) -> Result<(), LoaderError> {
+    // The other database's URL is checked before anything is read.
+    let against = match &args.against {
+        Some(url) => Some(
+            Database::parse(url, here_db.connect_timeout(), "weston-loader verify")
+                .map_err(|e| LoaderError::Config(format!("--against ({VERIFY_AGAINST_ENV}): {e}")))?
+                .called("the other database (--against)"),
+        ),
+        None => None,
+    };
+    let here = collect::fingerprint(here_db, args.sample_symbols).await?;
     if let Some(path) = &args.save {
         save(&here, path)?;
         println!(
@@ -22,9 +32,9 @@ pub async fn verify(this_url: &str, args: &VerifyArgs) -> Result<(), LoaderError
             path.display()
         );
     }
-    let (there, what) = if let Some(url) = &args.against {
+    let (there, what) = if let Some(other) = &against {
         (
-            collect::fingerprint(url, args.sample_symbols).await?,
+            collect::fingerprint(other, args.sample_symbols).await?,
             "the other database".to_string(),
         )
     } else if let Some(path) = &args.against_saved {

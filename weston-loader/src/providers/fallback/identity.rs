@@ -17,6 +17,8 @@ pub struct LifeEventsOutcome {
     pub answered: bool,
     /// Every listing that failed (also when a later provider answered).
     pub failures: Vec<String>,
+    /// Malformed rows of the answering listing, each with its reason.
+    pub rejected: Vec<String>,
 }
 
 impl ProviderChain {
@@ -27,6 +29,7 @@ impl ProviderChain {
             events: Vec::new(),
             answered: false,
             failures: Vec::new(),
+            rejected: Vec::new(),
         };
         for member in &self.members {
             if let Some(refusal) = member.dropped() {
@@ -34,9 +37,15 @@ impl ProviderChain {
                 continue;
             }
             match member.provider.life_events(from, to).await {
-                Ok(Some(events)) => {
+                Ok(Some(listing)) => {
                     let provider = member.provider.name();
-                    outcome.events = events
+                    outcome.rejected = listing
+                        .rejected
+                        .into_iter()
+                        .map(|why| format!("{provider} {why}"))
+                        .collect();
+                    outcome.events = listing
+                        .events
                         .into_iter()
                         .map(|row| Sourced { provider, row })
                         .collect();

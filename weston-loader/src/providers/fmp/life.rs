@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{stored_symbol, FmpProvider};
-use crate::model::LifeEvent;
-use crate::providers::json::opt_date;
+use crate::model::{LifeEvent, LifeListing};
+use crate::providers::json::{each_row, opt_date};
 use crate::providers::ProviderError;
 
 /// A row of `symbol-change`: `newSymbol` from `date` (its first day), `oldSymbol` before.
@@ -37,9 +37,14 @@ impl FmpProvider {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Vec<LifeEvent>, ProviderError> {
+    ) -> Result<LifeListing, ProviderError> {
         let mut events = Vec::new();
-        let changes: Vec<SymbolChange> = self.list("symbol-change", "*", &[]).await?;
+        let mut rejected = Vec::new();
+        let changes: Vec<SymbolChange> = each_row(
+            "symbol-change",
+            self.list("symbol-change", "*", &[]).await?,
+            &mut rejected,
+        );
         for c in changes
             .into_iter()
             .filter(|c| (from..=to).contains(&c.date))
@@ -53,7 +58,7 @@ impl FmpProvider {
         let limit = DELISTED_PAGE_ROWS.to_string();
         for page in 0..DELISTED_PAGES {
             let page_text = page.to_string();
-            let rows: Vec<Delisted> = self
+            let rows: Vec<serde_json::Value> = self
                 .list(
                     "delisted-companies",
                     "*",
@@ -61,6 +66,7 @@ impl FmpProvider {
                 )
                 .await?;
             let full = rows.len() >= DELISTED_PAGE_ROWS;
+            let rows: Vec<Delisted> = each_row("delisted-companies", rows, &mut rejected);
             let mut older = false;
             for row in rows {
                 let Some(last_day) = row.delisted_date else {
@@ -79,6 +85,6 @@ impl FmpProvider {
             }
         }
         self.http.add_rows(events.len());
-        Ok(events)
+        Ok(LifeListing { events, rejected })
     }
 }

@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 
 use super::wire::{EventsEnvelope, Page, TickerRow};
 use super::PolygonProvider;
-use crate::model::{LifeEvent, TickerIdentity};
+use crate::model::{LifeEvent, LifeListing, TickerIdentity};
+use crate::providers::json::each_row;
 use crate::providers::ProviderError;
 
 /// Pages of inactive tickers read at most per listing (1000 rows each, newest first).
@@ -18,7 +19,7 @@ impl PolygonProvider {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Vec<LifeEvent>, ProviderError> {
+    ) -> Result<LifeListing, ProviderError> {
         const ENDPOINT: &str = "/v3/reference/tickers";
         let mut url = self.url(
             &["v3", "reference", "tickers"],
@@ -31,10 +32,13 @@ impl PolygonProvider {
             ],
         );
         let mut events = Vec::new();
+        let mut rejected = Vec::new();
         for _ in 0..MAX_LISTING_PAGES {
-            let page: Page<TickerRow> = self.http.get_json(url, ENDPOINT, "*").await?;
+            let page: Page<serde_json::Value> = self.http.get_json(url, ENDPOINT, "*").await?;
             let mut older = false;
-            for row in page.results.unwrap_or_default() {
+            let rows: Vec<TickerRow> =
+                each_row(ENDPOINT, page.results.unwrap_or_default(), &mut rejected);
+            for row in rows {
                 let Some(last_day) = row.delisted_utc else {
                     continue;
                 };
@@ -54,7 +58,7 @@ impl PolygonProvider {
             }
         }
         self.http.add_rows(events.len());
-        Ok(events)
+        Ok(LifeListing { events, rejected })
     }
 
     /// The holder of `symbol`: active (details), or its last one with its end and, after a

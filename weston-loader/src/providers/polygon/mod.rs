@@ -14,7 +14,8 @@ use super::http::{
 use super::json::new_york_date;
 use super::{Provider, ProviderError};
 use crate::model::{
-    DailyBar, Dividend, LifeEvent, ProviderName, ProviderStats, SecurityInfo, Split, TickerIdentity,
+    DailyBar, Dividend, LifeListing, ProviderName, ProviderStats, SecurityInfo, Split,
+    TickerIdentity,
 };
 use wire::{body_problem, Agg, DetailsEnvelope, Page, PolygonDividend, PolygonSplit};
 
@@ -374,7 +375,7 @@ impl Provider for PolygonProvider {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Option<Vec<LifeEvent>>, ProviderError> {
+    ) -> Result<Option<LifeListing>, ProviderError> {
         self.life_listing(from, to).await.map(Some)
     }
 
