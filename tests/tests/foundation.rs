@@ -247,8 +247,7 @@ async fn extension_is_non_relocatable_dumpable_and_search_path_proof() {
 #[tokio::test]
 async fn create_partition_moves_waiting_default_rows() {
     let db = TestDb::migrated("drain").await;
-    // Rows seeded by the superuser; the month made by a DBA, who runs weston_create_partition.
-    let dba = db.dba_pool();
+    // A superuser's (the named exception): no group role may call weston_create_partition.
     sqlx::raw_sql(
         "INSERT INTO securities (symbol) VALUES ('MSFT');
          INSERT INTO etl_run (job_name) VALUES ('test');
@@ -262,7 +261,7 @@ async fn create_partition_moves_waiting_default_rows() {
     .unwrap();
     let partition: String =
         sqlx::query_scalar("SELECT weston_create_partition('2035-03-15')::text")
-            .fetch_one(&dba)
+            .fetch_one(&db.pool)
             .await
             .unwrap();
     assert_eq!(partition, "prices_daily_p2035_03");
@@ -275,7 +274,7 @@ async fn create_partition_moves_waiting_default_rows() {
     assert_eq!(counts, (2, 1), "March rows moved, April's waits in DEFAULT");
     // Idempotent: the second call returns the same partition and moves nothing.
     let again: String = sqlx::query_scalar("SELECT weston_create_partition('2035-03-01')::text")
-        .fetch_one(&dba)
+        .fetch_one(&db.pool)
         .await
         .unwrap();
     assert_eq!(again, partition);
