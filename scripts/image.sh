@@ -5,7 +5,9 @@
 #      build (the one the test command has just compiled, staged by scripts/image-artifacts.sh,
 #      the script the from-source stage runs too), so CI compiles the workspace once;
 #   3. the smoke test, inside the image with `buildah run`: first-start initialisation,
-#      start, the roles, CREATE EXTENSION, rotation, a query, pg_hba, the health check;
+#      start, the roles, CREATE EXTENSION, rotation, a query, pg_hba, the health check, and
+#      the nightly job (weston-nightly-loader, mock provider) then status and audit, as the
+#      deployment's loader login weston_loader;
 #   4. the image holds exactly the staged files (list and sha256).
 # WESTON_IMAGE_FROM_SOURCE=1 also builds target `from-source` (compiling inside, as on a host
 # with a registry; cold: many minutes) on localhost/weston-builder:1.95 (this machine's Rust
@@ -122,6 +124,31 @@ buildah run --isolation chroot --network host --user postgres \
         ! tcp loader-smoke weston_loader "CREATE TABLE t (x int)" 2>/dev/null || { echo "smoke: the loader user could create a table"; exit 1; }
         [ "$(tcp exporter-smoke weston_exporter "SELECT count(*) FROM prices_daily")" = 0 ] || { echo "smoke: the exporter user cannot read"; exit 1; }
         test -x /usr/local/bin/weston-loader && weston-loader --help >/dev/null
+        # The nightly job as deploy/compose.yaml runs it (service loader): weston-nightly-loader
+        # as weston_loader over TCP with its password, here with the mock provider, a small
+        # universe and window, its first night three seconds away; to the end: a succeeded
+        # run, rows stored. Then status and audit as weston_loader.
+        loader_url="postgres://weston_loader:loader-smoke@127.0.0.1:$SMOKE_PORT/weston"
+        # In a process group of its own, so that stopping it stops its sleep too.
+        DATABASE_URL=$loader_url WESTON_LOADER_AT=$(date -u -d "+3 seconds" +%H:%M:%S) WESTON_MOCK_SYMBOLS=5 \
+            setsid weston-nightly-loader --provider mock --from 2024-01-02 --to 2024-02-29 > /tmp/nightly.log 2>&1 &
+        nightly=$!
+        for _ in $(seq 1 240); do
+            [ "$(q "SELECT count(*) FROM etl_run WHERE status <> '"'"'running'"'"'")" -ge 1 ] && break
+            grep -q "weston-nightly-loader:" /tmp/nightly.log && break   # the run failed
+            sleep 0.5
+        done
+        sleep 1   # the script reports a failed run after weston-loader exits
+        kill -- "-$nightly"
+        grep -q "^run 1 succeeded" /tmp/nightly.log && ! grep -q "weston-nightly-loader:" /tmp/nightly.log \
+            || { echo "smoke: the nightly job as weston_loader did not succeed:"; cat /tmp/nightly.log; exit 1; }
+        check "SELECT string_agg(job_name || '"'"' '"'"' || status, '"'"', '"'"') FROM etl_run" "weston-loader run succeeded"
+        check "SELECT count(DISTINCT symbol) || '"'"' '"'"' || (count(*) > 100) FROM prices_daily" "5 true"
+        DATABASE_URL=$loader_url weston-loader status > /tmp/status.log 2>&1 \
+            || { echo "smoke: status as weston_loader failed:"; cat /tmp/status.log; exit 1; }
+        grep -q "succeeded" /tmp/status.log || { echo "smoke: status shows no run:"; cat /tmp/status.log; exit 1; }
+        DATABASE_URL=$loader_url weston-loader audit > /tmp/audit.log 2>&1 \
+            || { echo "smoke: audit as weston_loader failed:"; cat /tmp/audit.log; exit 1; }
         command -v pgbackrest rclone gpg >/dev/null   # the backup tools (scripts/backup/)
         test ! -e /usr/local/cargo && test ! -e /src   # nothing of the build stage
         pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null

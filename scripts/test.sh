@@ -11,15 +11,22 @@ bash scripts/setup.sh
 failed=0
 # WESTON_TEST_TIERS picks tiers for a quicker local loop (e.g. "1 2"); CI runs them all.
 tiers=" ${WESTON_TEST_TIERS:-0 1 2 2c 2b 3 4} "
+# What the last line reports: a tier skipped is named as such, never counted as passed.
+ran="" skipped="" failed_tiers=""
 selected() { case "$tiers" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 step() {
     log "$1"; shift
-    if ! "$@"; then failed=1; log "FAILED: $*"; fi
+    if ! "$@"; then failed=1; log "FAILED: $*"; return 1; fi
 }
 tier() {
     local id=$1; shift
-    if ! selected "$id"; then log "skipping tier $id (WESTON_TEST_TIERS)"; return 0; fi
-    step "tier $id: $1" "${@:2}"
+    if ! selected "$id"; then
+        log "skipping tier $id (WESTON_TEST_TIERS)"
+        skipped="$skipped $id"
+        return 0
+    fi
+    ran="$ran $id"
+    if ! step "tier $id: $1" "${@:2}"; then failed_tiers="$failed_tiers $id"; fi
 }
 
 # Formatting and lints (warnings are errors; the lint set is [workspace.lints] in
@@ -94,7 +101,8 @@ release_build_installed() {
     return "$status"
 }
 if selected 3; then
-    step "after tier 3: the release build of the extension installed again" release_build_installed
+    step "after tier 3: the release build of the extension installed again" release_build_installed \
+        || failed_tiers="$failed_tiers 3(reinstall)"
 fi
 
 # The deployable image: Dockerfile.pg15 built with podman from a locally debootstrapped
@@ -102,5 +110,6 @@ fi
 tier 4 "container image (podman build + buildah smoke test)" \
     bash scripts/image.sh
 
-if [ "$failed" -ne 0 ]; then log "some tier failed"; exit 1; fi
-log "all tiers passed"
+summary="tiers run:${ran:- none}; skipped:${skipped:- none}"
+if [ "$failed" -ne 0 ]; then log "FAILED:$failed_tiers; $summary"; exit 1; fi
+if [ -z "$skipped" ]; then log "all tiers passed:$ran"; else log "tiers passed:$ran; skipped:$skipped"; fi

@@ -26,12 +26,40 @@ pub fn loader_bin() -> std::path::PathBuf {
         })
 }
 
-/// `weston-loader args` against `db`, blind to the caller's provider setup (keys, base URLs,
-/// mock universe, batch size) and to any `.env.local` in the caller's directory.
+/// The commands the loader runs as its production login (an `etl_writer` member, as
+/// `deploy/compose.yaml` deploys it): the nightly job and what reads its work.
+pub const LOADER_COMMANDS: [&str; 3] = ["run", "status", "audit"];
+
+/// `weston-loader args` against `db` as the loader's login ([`LOADER`], an `etl_writer`
+/// member), blind to the caller's provider setup (keys, base URLs, mock universe, batch
+/// size) and to any `.env.local` in the caller's directory. Only for [`LOADER_COMMANDS`]:
+/// `migrate`, `verify` and `scratch` run as a superuser, through
+/// [`superuser_loader_command`], the named exception.
+///
+/// # Panics
+/// For any other command, naming the function to use.
 pub fn loader_command(db: &TestDb, args: &[&str]) -> std::process::Command {
+    assert!(
+        args.first().is_some_and(|c| LOADER_COMMANDS.contains(c)),
+        "loader_command runs {LOADER_COMMANDS:?} as the etl_writer login; {args:?} runs as a \
+         superuser: use superuser_loader_command"
+    );
+    loader_command_as(&db.loader_url(), args)
+}
+
+/// `weston-loader args` against `db` as the cluster's superuser: the named exception, for
+/// the commands deployed with a superuser's DATABASE_URL (`migrate`, `verify`, `scratch`)
+/// and for tests that show what a superuser's run does.
+pub fn superuser_loader_command(db: &TestDb, args: &[&str]) -> std::process::Command {
+    loader_command_as(&db.url, args)
+}
+
+/// `weston-loader args` with DATABASE_URL `url`, the provider setup cleared (see
+/// [`loader_command`]).
+pub fn loader_command_as(url: &str, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(loader_bin());
     cmd.args(args)
-        .env("DATABASE_URL", &db.url)
+        .env("DATABASE_URL", url)
         .env_remove("FMP_API_KEY")
         .env_remove("POLYGON_API_KEY")
         .env_remove("WESTON_FMP_BASE_URL")
@@ -47,6 +75,54 @@ pub fn loader_command(db: &TestDb, args: &[&str]) -> std::process::Command {
         .env("RUST_LOG", "info,sqlx=warn")
         .current_dir(std::env::temp_dir());
     cmd
+}
+
+/// A LOGIN role of the test cluster that is a member of pg_weston's group roles: a program
+/// or a person of the deployment, connected as in production. Cluster-wide and shared by
+/// every test database (roles are per cluster), created by [`TestDb::migrated`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Login {
+    pub role: &'static str,
+    /// The roles it is a member of (`IN ROLE` of its `CREATE ROLE`).
+    pub member_of: &'static str,
+}
+
+impl Login {
+    const fn new(role: &'static str, member_of: &'static str) -> Login {
+        Login { role, member_of }
+    }
+}
+
+/// The nightly loader (`weston_loader` in deploy/compose.yaml).
+pub const LOADER: Login = Login::new("weston_test_loader", "etl_writer");
+/// An analyst (and the exporter's reads): market data and the adjusted-price functions.
+pub const ANALYST: Login = Login::new("weston_test_analyst", "app_ro");
+/// A person of the DBA team: corrections, configuration.
+pub const DBA: Login = Login::new("weston_test_dba", "dba");
+/// The backend (and its Alembic): reads market data, writes its own schema `app`.
+pub const BACKEND: Login = Login::new("weston_test_backend", "app_rw");
+/// postgres_exporter's queries (`weston_exporter` of deploy/docker/entrypoint.sh).
+pub const EXPORTER: Login = Login::new("weston_test_exporter", "app_ro, pg_monitor");
+/// Every login [`TestDb::migrated`] makes sure of.
+pub const LOGINS: [Login; 5] = [LOADER, ANALYST, DBA, BACKEND, EXPORTER];
+
+/// Creates `login` unless it exists. Tests running at the same time may create it at once:
+/// the loser's duplicate is no error.
+async fn ensure_login(pool: &PgPool, login: Login) {
+    let sql = format!(
+        "DO $login$ BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '{role}') THEN
+                 CREATE ROLE {role} LOGIN IN ROLE {member_of};
+             END IF;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+         END $login$",
+        role = login.role,
+        member_of = login.member_of
+    );
+    sqlx::raw_sql(&sql)
+        .execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("create the test login {}: {e}", login.role));
 }
 
 /// Names of the partitions of `parent` whose name is LIKE `pattern`, in order.
@@ -81,7 +157,11 @@ pub const TEST_SEARCH_PATH: &str = "\"$user\", public, weston";
 
 pub struct TestDb {
     pub name: String,
+    /// The cluster superuser's URL of this database: the named exception (what production
+    /// runs as a superuser: `migrate`, `verify`, `scratch`; and a test's seeding, planting
+    /// and inspecting). Programs run as their logins: [`TestDb::url_for`].
     pub url: String,
+    /// The cluster superuser's sessions (see `url`); [`TestDb::pool_for`] for a login's.
     pub pool: PgPool,
 }
 
@@ -129,14 +209,104 @@ impl TestDb {
         TestDb { name, url, pool }
     }
 
-    /// A database migrated by weston-loader's embedded migrations.
+    /// A database migrated by weston-loader's embedded migrations (as the superuser who
+    /// migrates in production), with the deployment's logins ([`LOGINS`]) present.
     pub async fn migrated(tag: &str) -> TestDb {
         let db = TestDb::empty(tag).await;
         weston_loader::migrate::migrate(&db.pool)
             .await
             .expect("migrate");
+        db.ensure_logins().await;
         db
     }
+
+    /// Creates the deployment's logins ([`LOGINS`]) that do not exist yet; needs the group
+    /// roles (migration 0006). For a test that migrates the database itself.
+    pub async fn ensure_logins(&self) {
+        for login in LOGINS {
+            ensure_login(&self.pool, login).await;
+        }
+    }
+
+    /// The URL of this database for `login`.
+    pub fn url_for(&self, login: Login) -> String {
+        let options: PgConnectOptions = self.url.parse().expect("the test database's URL");
+        options.username(login.role).to_url_lossy().to_string()
+    }
+
+    /// A pool of `login`'s sessions on this database, with the search_path the database
+    /// gives every session (as deployed, not the superuser pool's [`TEST_SEARCH_PATH`]).
+    /// Connects on first use.
+    pub fn pool_for(&self, login: Login) -> PgPool {
+        let options: PgConnectOptions = self.url.parse().expect("the test database's URL");
+        PgPoolOptions::new()
+            .max_connections(2)
+            .connect_lazy_with(options.username(login.role))
+    }
+
+    /// The nightly loader's URL ([`LOADER`]).
+    pub fn loader_url(&self) -> String {
+        self.url_for(LOADER)
+    }
+
+    /// The nightly loader's sessions ([`LOADER`]), set up as weston-loader sets up its own
+    /// (search_path pinned to pg_catalog and pg_weston's schema).
+    pub fn loader_pool(&self) -> PgPool {
+        let options: PgConnectOptions = self.loader_url().parse().expect("the loader's URL");
+        PgPoolOptions::new()
+            .max_connections(4)
+            .after_connect(|conn, _| Box::pin(weston_loader::home::pin_search_path(conn)))
+            .connect_lazy_with(options)
+    }
+
+    /// An analyst's sessions ([`ANALYST`], `app_ro`).
+    pub fn analyst_pool(&self) -> PgPool {
+        self.pool_for(ANALYST)
+    }
+
+    /// A DBA's sessions ([`DBA`]).
+    pub fn dba_pool(&self) -> PgPool {
+        self.pool_for(DBA)
+    }
+
+    /// The backend's sessions ([`BACKEND`], `app_rw`).
+    pub fn backend_pool(&self) -> PgPool {
+        self.pool_for(BACKEND)
+    }
+
+    /// The exporter's sessions ([`EXPORTER`], `app_ro` and `pg_monitor`).
+    pub fn exporter_pool(&self) -> PgPool {
+        self.pool_for(EXPORTER)
+    }
+}
+
+/// The database as a loader that knew migrations up to `last` left it: those applied as
+/// weston-loader applies migrations (in pg_weston's schema), on one session.
+pub async fn migrate_through(db: &TestDb, last: i64) {
+    use weston_loader::migrate::MIGRATOR;
+    let early = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            MIGRATOR
+                .iter()
+                .filter(|m| m.version <= last)
+                .cloned()
+                .collect(),
+        ),
+        ignore_missing: MIGRATOR.ignore_missing,
+        locking: MIGRATOR.locking,
+        no_tx: MIGRATOR.no_tx,
+    };
+    let mut conn = db.pool.acquire().await.unwrap();
+    let before = weston_loader::home::enter_for_migrations(&mut conn)
+        .await
+        .unwrap();
+    early
+        .run(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("migrations up to {last}: {e}"));
+    weston_loader::home::restore_search_path(&mut conn, &before)
+        .await
+        .unwrap();
 }
 
 /// `pg_config --<what>` of the PostgreSQL the test cluster runs (WESTON_PG_CONFIG).
@@ -326,11 +496,11 @@ pub async fn data_fingerprint(url: &str) -> weston_loader::verify::Fingerprint {
     print
 }
 
-/// The loader's run, in-process, with the mock provider for the mock market's first
-/// `symbols` symbols over a fixed window (so databases loaded on either side of a New York
-/// midnight hold the same bars).
+/// The loader's run, in-process, as the loader's login ([`LOADER`]), with the mock provider
+/// for the mock market's first `symbols` symbols over a fixed window (so databases loaded on
+/// either side of a New York midnight hold the same bars).
 pub async fn mock_run_in_process(
-    pool: &PgPool,
+    db: &TestDb,
     (from, to): (&str, &str),
     symbols: usize,
 ) -> weston_loader::run::RunOutcome {
@@ -355,7 +525,11 @@ pub async fn mock_run_in_process(
     else {
         unreachable!("a run")
     };
-    weston_loader::run::run(pool, args)
+    db.ensure_logins().await;
+    let pool = db.loader_pool();
+    let outcome = weston_loader::run::run(&pool, args)
         .await
-        .expect("the loader's run")
+        .expect("the loader's run");
+    pool.close().await;
+    outcome
 }

@@ -4,7 +4,9 @@
 use sqlx::{PgConnection, PgPool, Row};
 use weston_tests::TestDb;
 
-/// A database with one etl_run (run_id 1) and the given securities.
+/// A database with one etl_run (run_id 1) and the given securities. The market data of these
+/// tests is written by the superuser (`db.pool`, here and in `bars`, `split`, `dividend`);
+/// every read of adjusted prices is an analyst's (`db.analyst_pool()`, an `app_ro` login).
 async fn seeded(tag: &str, symbols: &[&str]) -> TestDb {
     let db = TestDb::migrated(tag).await;
     sqlx::query(
@@ -137,10 +139,11 @@ async fn text_scalar(pool: &PgPool, sql: &str) -> String {
 #[tokio::test]
 async fn aapl_four_for_one_of_2020_is_exact_and_point_in_time() {
     let db = seeded("adj_aapl2020", &["AAPL"]).await;
+    let analyst = db.analyst_pool();
     aapl_2020(&db.pool).await;
 
     assert_closes(
-        &db.pool,
+        &analyst,
         "weston_adjusted_prices('AAPL', '2020-08-27', '2020-08-31')",
         &[
             ("2020-08-27", "125.0100", "0.25", "4"),
@@ -151,7 +154,7 @@ async fn aapl_four_for_one_of_2020_is_exact_and_point_in_time() {
     .await;
     // Volume goes the other way, exactly.
     let volume = text_scalar(
-        &db.pool,
+        &analyst,
         "SELECT volume::text FROM weston_adjusted_prices('AAPL', '2020-08-28', '2020-08-28')",
     )
     .await;
@@ -159,13 +162,13 @@ async fn aapl_four_for_one_of_2020_is_exact_and_point_in_time() {
 
     // As of the last day before the split, nothing has happened yet.
     assert_closes(
-        &db.pool,
+        &analyst,
         "weston_adjusted_prices('AAPL', '2020-08-28', '2020-08-28', as_of => '2020-08-28')",
         &[("2020-08-28", "499.23", "1", "1")],
     )
     .await;
     assert_closes(
-        &db.pool,
+        &analyst,
         "weston_adjusted_prices('AAPL', '2020-08-28', '2020-08-28', '2020-08-31')",
         &[("2020-08-28", "124.8075", "0.25", "4")],
     )
@@ -175,6 +178,7 @@ async fn aapl_four_for_one_of_2020_is_exact_and_point_in_time() {
 #[tokio::test]
 async fn aapl_seven_for_one_of_2014_and_both_aapl_splits_together() {
     let db = seeded("adj_aapl2014", &["AAPL"]).await;
+    let analyst = db.analyst_pool();
     bars(
         &db.pool,
         "AAPL",
@@ -186,7 +190,7 @@ async fn aapl_seven_for_one_of_2014_and_both_aapl_splits_together() {
 
     // 1/7 does not terminate: the factor is rounded to 20 places, the product is exact.
     assert_closes(
-        &db.pool,
+        &analyst,
         "weston_adjusted_prices('AAPL', '2014-06-06', '2014-06-09', '2014-12-31')",
         &[
             (
@@ -200,7 +204,7 @@ async fn aapl_seven_for_one_of_2014_and_both_aapl_splits_together() {
     )
     .await;
     let close_rounded = text_scalar(
-        &db.pool,
+        &analyst,
         "SELECT round(close, 10)::text FROM weston_adjusted_prices('AAPL', '2014-06-06', '2014-06-06')",
     )
     .await;
@@ -209,7 +213,7 @@ async fn aapl_seven_for_one_of_2014_and_both_aapl_splits_together() {
     let factors: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT effective_before::text, price_factor::text, volume_factor::text FROM weston_adjustment_factors('AAPL')",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(&analyst)
     .await
     .unwrap();
     assert_eq!(
@@ -229,7 +233,7 @@ async fn aapl_seven_for_one_of_2014_and_both_aapl_splits_together() {
     );
     let as_of_2019: i64 =
         sqlx::query_scalar("SELECT count(*) FROM weston_adjustment_factors('AAPL', '2019-12-31')")
-            .fetch_one(&db.pool)
+            .fetch_one(&analyst)
             .await
             .unwrap();
     assert_eq!(as_of_2019, 1, "the 2020 split is not known in 2019");
@@ -238,6 +242,7 @@ async fn aapl_seven_for_one_of_2014_and_both_aapl_splits_together() {
 #[tokio::test]
 async fn nvda_ten_for_one_of_2024() {
     let db = seeded("adj_nvda", &["NVDA"]).await;
+    let analyst = db.analyst_pool();
     bars(
         &db.pool,
         "NVDA",
@@ -246,7 +251,7 @@ async fn nvda_ten_for_one_of_2024() {
     .await;
     split(&db.pool, "NVDA", "2024-06-10", "10", "1").await;
     assert_closes(
-        &db.pool,
+        &analyst,
         "weston_adjusted_prices('NVDA', '2024-06-01', '2024-06-30')",
         &[
             ("2024-06-07", "120.888", "0.1", "10"),
@@ -259,6 +264,7 @@ async fn nvda_ten_for_one_of_2024() {
 #[tokio::test]
 async fn total_return_takes_the_close_before_in_the_ex_date_basis() {
     let db = seeded("adj_tr", &["AAPL"]).await;
+    let analyst = db.analyst_pool();
     aapl_dividend_2020(&db.pool).await;
     aapl_2020(&db.pool).await;
 
@@ -269,7 +275,7 @@ async fn total_return_takes_the_close_before_in_the_ex_date_basis() {
                 (SELECT close::text FROM weston_adjusted_prices('AAPL', '2020-08-06', '2020-08-06')) AS split_only
            FROM weston_adjusted_prices('AAPL', '2020-08-06', '2020-08-06', total_return => true)",
     )
-    .fetch_one(&db.pool)
+    .fetch_one(&analyst)
     .await
     .unwrap();
     assert_eq!(r.get::<String, _>("close"), "113.697500000000000");
@@ -283,13 +289,13 @@ async fn total_return_takes_the_close_before_in_the_ex_date_basis() {
 
     // The ex-date bar and later ones only carry the split; as of before the dividend, none.
     assert_closes(
-        &db.pool,
+        &analyst,
         "weston_adjusted_prices('AAPL', '2020-08-07', '2020-08-07', total_return => true)",
         &[("2020-08-07", "111.1125", "0.25", "4")],
     )
     .await;
     assert_closes(
-        &db.pool,
+        &analyst,
         "weston_adjusted_prices('AAPL', '2020-08-06', '2020-08-06', '2020-08-06', true)",
         &[("2020-08-06", "455.61", "1", "1")],
     )
@@ -301,6 +307,7 @@ async fn total_return_takes_the_close_before_in_the_ex_date_basis() {
 #[tokio::test]
 async fn readme_worked_example() {
     let db = seeded("adj_readme", &["WEST"]).await;
+    let analyst = db.analyst_pool();
     bars(
         &db.pool,
         "WEST",
@@ -328,7 +335,7 @@ async fn readme_worked_example() {
            JOIN weston_adjusted_prices('WEST', '2024-03-01', '2024-03-08', '2024-03-08', true) c USING (date)
           WHERE r.symbol = 'WEST' ORDER BY r.date",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(&analyst)
     .await
     .unwrap();
     for (date, raw, a, b, c) in &rows {
@@ -342,7 +349,7 @@ async fn readme_worked_example() {
         "SELECT effective_before::text, price_factor::text, volume_factor::text
            FROM weston_adjustment_factors('WEST', total_return => true)",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(&analyst)
     .await
     .unwrap();
     let mut factor_table =
@@ -364,6 +371,7 @@ async fn readme_worked_example() {
 #[tokio::test]
 async fn several_events_on_one_day_and_on_non_trading_days() {
     let db = seeded("adj_many_events", &["MULT"]).await;
+    let analyst = db.analyst_pool();
     bars(
         &db.pool,
         "MULT",
@@ -384,7 +392,7 @@ async fn several_events_on_one_day_and_on_non_trading_days() {
 
     // Before both: 2/3 * 0.9925 * 2 = 1.32333...; between: 2.
     assert_closes(
-        &db.pool,
+        &analyst,
         "weston_adjusted_prices('MULT', '2023-01-01', '2023-01-31', total_return => true)",
         &[
             (
@@ -407,7 +415,7 @@ async fn several_events_on_one_day_and_on_non_trading_days() {
     let factors: Vec<String> = sqlx::query_scalar(
         "SELECT effective_before::text FROM weston_adjustment_factors('MULT', NULL, true)",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(&analyst)
     .await
     .unwrap();
     assert_eq!(
@@ -420,12 +428,13 @@ async fn several_events_on_one_day_and_on_non_trading_days() {
 #[tokio::test]
 async fn a_dividend_without_an_earlier_bar_adjusts_nothing_and_an_impossible_one_is_refused() {
     let db = seeded("adj_div_edges", &["EARLY", "HUGE"]).await;
+    let analyst = db.analyst_pool();
     bars(&db.pool, "EARLY", &[("2023-02-01", "10.00")]).await;
     dividend(&db.pool, "EARLY", "2023-01-15", "0.10").await;
     let factors: Vec<(String, String)> = sqlx::query_as(
         "SELECT effective_before::text, price_factor::text FROM weston_adjustment_factors('EARLY', NULL, true)",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(&analyst)
     .await
     .unwrap();
     assert_eq!(factors, [("2023-01-15".to_string(), "1".to_string())]);
@@ -435,7 +444,7 @@ async fn a_dividend_without_an_earlier_bar_adjusts_nothing_and_an_impossible_one
     let err = sqlx::query(
         "SELECT * FROM weston_adjusted_prices('HUGE', '2023-01-01', '2023-12-31', total_return => true)",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(&analyst)
     .await
     .unwrap_err()
     .to_string();
@@ -445,7 +454,7 @@ async fn a_dividend_without_an_earlier_bar_adjusts_nothing_and_an_impossible_one
     );
     // Split-only reads do not depend on dividends.
     assert_closes(
-        &db.pool,
+        &analyst,
         "weston_adjusted_prices('HUGE', '2023-01-01', '2023-12-31')",
         &[("2023-02-01", "10.00", "1", "1")],
     )
@@ -472,8 +481,9 @@ async fn three_symbols_august_2020(tag: &str) -> TestDb {
 #[tokio::test]
 async fn many_symbols_equal_the_single_symbol_form() {
     let db = three_symbols_august_2020("adj_many").await;
+    let analyst = db.analyst_pool();
 
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = analyst.acquire().await.unwrap();
     for (as_of, total_return) in [
         ("NULL", "false"),
         ("NULL", "true"),
@@ -545,9 +555,10 @@ fn segment_scans(node: &serde_json::Value, joined_to_bars: bool, out: &mut Vec<(
 #[tokio::test]
 async fn a_generic_plan_scans_the_segments_once_and_gives_the_same_rows() {
     let db = three_symbols_august_2020("adj_generic").await;
+    let analyst = db.analyst_pool();
     sqlx::query("ANALYZE").execute(&db.pool).await.unwrap();
 
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = analyst.acquire().await.unwrap();
     let call =
         "EXECUTE adjusted(ARRAY['NVDA','AAPL','MSFT'], '2020-08-01', '2020-08-31', NULL, true)";
     let mut rows = Vec::new();
@@ -585,15 +596,18 @@ async fn a_generic_plan_scans_the_segments_once_and_gives_the_same_rows() {
 #[tokio::test]
 async fn hostile_search_path_and_time_zone_change_nothing() {
     let db = seeded("adj_hostile", &["AAPL"]).await;
+    let analyst = db.analyst_pool();
     aapl_2020(&db.pool).await;
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = analyst.acquire().await.unwrap();
     let query = format!(
         "SELECT {AS_TEXT} FROM weston.weston_adjusted_prices('AAPL'::text, '2020-08-01'::date, '2020-08-31'::date)"
     );
     let expected = text_rows(&mut conn, &query).await;
     assert_eq!(expected.len(), 3);
 
-    // Look-alike tables and a look-alike operator in a schema searched first.
+    // Look-alike tables and a look-alike operator in a schema the analyst can see and puts
+    // first (planted by the superuser, named, as anyone with a schema could plant them), and
+    // a look-alike temporary table of the analyst's own session.
     sqlx::raw_sql(
         "CREATE SCHEMA evil;
          CREATE TABLE evil.splits (LIKE weston.splits);
@@ -601,11 +615,16 @@ async fn hostile_search_path_and_time_zone_change_nothing() {
          CREATE TABLE evil.prices_daily (LIKE weston.prices_daily);
          CREATE FUNCTION evil.times(numeric, numeric) RETURNS numeric LANGUAGE sql AS 'SELECT 0::numeric';
          CREATE OPERATOR evil.* (FUNCTION = evil.times, LEFTARG = numeric, RIGHTARG = numeric);
-         CREATE TEMP TABLE splits (LIKE weston.splits);",
+         GRANT USAGE ON SCHEMA evil TO PUBLIC;
+         GRANT SELECT ON ALL TABLES IN SCHEMA evil TO PUBLIC;",
     )
-    .execute(&mut *conn)
+    .execute(&db.pool)
     .await
     .unwrap();
+    sqlx::raw_sql("CREATE TEMP TABLE splits (LIKE weston.splits)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     for setting in [
         "SET search_path = evil, public",
         "SET search_path = ''",
@@ -630,9 +649,10 @@ async fn hostile_search_path_and_time_zone_change_nothing() {
 #[tokio::test]
 async fn bad_arguments_give_clear_errors_and_unknown_symbols_no_rows() {
     let db = seeded("adj_errors", &["AAPL"]).await;
+    let analyst = db.analyst_pool();
     aapl_2020(&db.pool).await;
     let err = |sql: &'static str| {
-        let pool = db.pool.clone();
+        let pool = analyst.clone();
         async move {
             sqlx::query(sql)
                 .fetch_all(&pool)
@@ -648,7 +668,7 @@ async fn bad_arguments_give_clear_errors_and_unknown_symbols_no_rows() {
     );
     // Also with bound parameters, whether the plan is custom or generic.
     for mode in ["force_custom_plan", "force_generic_plan"] {
-        let mut conn = db.pool.acquire().await.unwrap();
+        let mut conn = analyst.acquire().await.unwrap();
         sqlx::raw_sql(&format!("SET plan_cache_mode = {mode}"))
             .execute(&mut *conn)
             .await
@@ -692,7 +712,7 @@ async fn bad_arguments_give_clear_errors_and_unknown_symbols_no_rows() {
               + (SELECT count(*) FROM weston_adjustment_factors('NOPE'))
               + (SELECT count(*) FROM weston_adjusted_prices(ARRAY[]::text[], '2000-01-01', '2030-01-01'))",
     )
-    .fetch_one(&db.pool)
+    .fetch_one(&analyst)
     .await
     .unwrap();
     assert_eq!(unknown, 0);
@@ -701,6 +721,7 @@ async fn bad_arguments_give_clear_errors_and_unknown_symbols_no_rows() {
 #[tokio::test]
 async fn functions_are_stable_parallel_safe_documented_and_inlined() {
     let db = seeded("adj_catalog", &["AAPL"]).await;
+    let analyst = db.analyst_pool();
     aapl_2020(&db.pool).await;
     let rows = sqlx::query(
         "SELECT p.oid::regprocedure::text AS f, p.provolatile::text AS vol, p.proparallel::text AS par,
@@ -711,7 +732,7 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
                               'weston_adjustment_segments', 'weston_check_adjusted_arguments')
           ORDER BY 1",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(&analyst)
     .await
     .unwrap();
     let config: Vec<(String, String)> =
@@ -765,7 +786,7 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
     let plan: Vec<String> = sqlx::query_scalar(
         "EXPLAIN SELECT * FROM weston_adjusted_prices('AAPL', '2020-08-01', '2020-08-31')",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(&analyst)
     .await
     .unwrap();
     let plan = plan.join("\n");

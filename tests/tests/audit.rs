@@ -246,7 +246,9 @@ async fn the_clean_market_yields_no_finding() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seeded_thresholds_are_the_loaders_defaults() {
     let db = TestDb::migrated("audit_thresholds").await;
-    let mut conn = db.pool.acquire().await.unwrap();
+    // Read as the loader reads them.
+    let loader = db.loader_pool();
+    let mut conn = loader.acquire().await.unwrap();
     let read = weston_loader::audit::thresholds(&mut conn).await.unwrap();
     assert_eq!(read, weston_loader::quality::Thresholds::default());
 }

@@ -16,7 +16,7 @@ const TO: &str = "2026-08-31";
 
 /// The loader's nightly run with the mock provider over the window, in-process.
 async fn nightly(db: &TestDb) {
-    let outcome = weston_tests::mock_run_in_process(&db.pool, (FROM, TO), 6).await;
+    let outcome = weston_tests::mock_run_in_process(db, (FROM, TO), 6).await;
     assert!(outcome.stats.unserved.is_empty(), "{:?}", outcome.stats);
 }
 

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 use weston_loader::LoaderError;
-use weston_tests::{loader_bin, TestDb};
+use weston_tests::{superuser_loader_command, TestDb};
 
 #[tokio::test]
 async fn migrate_from_empty_creates_the_contract_schema() {
@@ -102,9 +102,7 @@ async fn a_database_at_an_unknown_version_gets_a_clear_error() {
         other => panic!("expected a configuration error, got {other:?}"),
     }
     // The CLI reports it with exit status 2 (bad configuration).
-    let out = std::process::Command::new(loader_bin())
-        .args(["migrate"])
-        .env("DATABASE_URL", &db.url)
+    let out = superuser_loader_command(&db, &["migrate"])
         .output()
         .expect("run weston-loader");
     assert_eq!(
@@ -249,6 +247,7 @@ async fn extension_is_non_relocatable_dumpable_and_search_path_proof() {
 #[tokio::test]
 async fn create_partition_moves_waiting_default_rows() {
     let db = TestDb::migrated("drain").await;
+    // A superuser's (the named exception): no group role may call weston_create_partition.
     sqlx::raw_sql(
         "INSERT INTO securities (symbol) VALUES ('MSFT');
          INSERT INTO etl_run (job_name) VALUES ('test');

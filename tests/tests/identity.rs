@@ -6,7 +6,7 @@
 use sqlx::PgPool;
 use weston_tests::TestDb;
 
-/// A database with one etl_run (run_id 1).
+/// A database with one etl_run (run_id 1), written by the superuser.
 async fn seeded(tag: &str) -> TestDb {
     let db = TestDb::migrated(tag).await;
     sqlx::query(
@@ -127,8 +127,10 @@ async fn facebook(pool: &PgPool) {
 #[tokio::test]
 async fn fb_to_meta_is_one_history_point_in_time() {
     let db = seeded("id_meta").await;
-    let pool = &db.pool;
-    facebook(pool).await;
+    // The loader writes (its functions, its tables); an analyst reads.
+    let loader = &db.loader_pool();
+    let analyst = &db.analyst_pool();
+    facebook(loader).await;
 
     // Today META is the whole history, FB's bars included, under the name asked for.
     let all = [
@@ -139,7 +141,7 @@ async fn fb_to_meta_is_one_history_point_in_time() {
     ];
     assert_eq!(
         closes(
-            pool,
+            analyst,
             "weston_adjusted_prices('META', '2022-06-01', '2022-06-30')"
         )
         .await,
@@ -147,7 +149,7 @@ async fn fb_to_meta_is_one_history_point_in_time() {
     );
     assert_eq!(
         closes(
-            pool,
+            analyst,
             "weston_adjusted_prices(ARRAY['META'], '2022-06-01', '2022-06-30')"
         )
         .await,
@@ -156,7 +158,7 @@ async fn fb_to_meta_is_one_history_point_in_time() {
     // Total return: the dividend on META's first day divides by FB's close the day before.
     assert_eq!(
         closes(
-            pool,
+            analyst,
             "weston_adjusted_prices('META', '2022-06-01', '2022-06-30', NULL, true)"
         )
         .await,
@@ -169,7 +171,7 @@ async fn fb_to_meta_is_one_history_point_in_time() {
     );
     assert_eq!(
         lines(
-            pool,
+            analyst,
             "SELECT effective_before::text, price_factor::text FROM weston_adjustment_factors('META', NULL, true)"
         )
         .await,
@@ -177,20 +179,20 @@ async fn fb_to_meta_is_one_history_point_in_time() {
     );
     // As of 2021 META does not exist and FB answers, with FB's bars only.
     assert!(closes(
-        pool,
+        analyst,
         "weston_adjusted_prices('META', '2022-06-01', '2022-06-30', '2021-12-31')"
     )
     .await
     .is_empty());
     assert!(lines(
-        pool,
+        analyst,
         "SELECT * FROM weston_adjustment_factors('META', '2021-12-31', true)"
     )
     .await
     .is_empty());
     assert_eq!(
         closes(
-            pool,
+            analyst,
             "weston_adjusted_prices('FB', '2022-06-01', '2022-06-30', '2021-12-31', true)"
         )
         .await,
@@ -199,7 +201,7 @@ async fn fb_to_meta_is_one_history_point_in_time() {
     // FB today names its last holder: the same security (Zipline's rule).
     assert_eq!(
         closes(
-            pool,
+            analyst,
             "weston_adjusted_prices('FB', '2022-06-01', '2022-06-30')"
         )
         .await,
@@ -208,41 +210,41 @@ async fn fb_to_meta_is_one_history_point_in_time() {
 
     assert_eq!(
         lines(
-            pool,
+            analyst,
             "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('META')"
         )
         .await,
         ["FB|2012-05-18|2022-06-08", "META|2022-06-09|"]
     );
     assert_eq!(
-        lines(pool, "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('FB', '2021-06-01')")
+        lines(analyst, "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('FB', '2021-06-01')")
             .await,
         ["FB|2012-05-18|"],
         "as of 2021 the rename is unknown"
     );
     assert!(lines(
-        pool,
+        analyst,
         "SELECT * FROM weston_symbol_history('META', '2021-06-01')"
     )
     .await
     .is_empty());
 
     assert_eq!(
-        resolve(pool, "META", "2020-01-02").await.as_deref(),
+        resolve(analyst, "META", "2020-01-02").await.as_deref(),
         Some("FB")
     );
     assert_eq!(
-        resolve(pool, "FB", "2023-01-03").await.as_deref(),
+        resolve(analyst, "FB", "2023-01-03").await.as_deref(),
         Some("META")
     );
-    assert_eq!(resolve(pool, "META", "2010-01-04").await, None);
+    assert_eq!(resolve(analyst, "META", "2010-01-04").await, None);
 
-    assert_eq!(universe(pool, "2022-06-08").await, ["FB|2012-05-18|"]);
-    assert_eq!(universe(pool, "2022-06-09").await, ["META|2012-05-18|"]);
+    assert_eq!(universe(analyst, "2022-06-08").await, ["FB|2012-05-18|"]);
+    assert_eq!(universe(analyst, "2022-06-09").await, ["META|2012-05-18|"]);
 
     // The per-ticker rows: FB left the nightly universe, META joined with the identifiers.
     assert_eq!(
-        lines(pool, "SELECT symbol, listed_date::text, delisted_date::text, composite_figi, cik FROM securities ORDER BY symbol").await,
+        lines(analyst, "SELECT symbol, listed_date::text, delisted_date::text, composite_figi, cik FROM securities ORDER BY symbol").await,
         [
             "FB|2012-05-18|2022-06-08|BBG000MM2P62|0001326801",
             "META|2022-06-09||BBG000MM2P62|0001326801"
@@ -250,23 +252,23 @@ async fn fb_to_meta_is_one_history_point_in_time() {
     );
     // Provenance of both ends, and the same events again change nothing.
     let before = lines(
-        pool,
+        analyst,
         "SELECT t::text FROM ticker_history t ORDER BY valid_from",
     )
     .await;
     assert_eq!(
-        lines(pool, "SELECT symbol, provider, run_id::text, ended_provider, ended_run_id::text FROM ticker_history ORDER BY valid_from").await,
+        lines(analyst, "SELECT symbol, provider, run_id::text, ended_provider, ended_run_id::text FROM ticker_history ORDER BY valid_from").await,
         ["FB|polygon|1|polygon|1", "META|polygon|1||"]
     );
     exec(
-        pool,
+        loader,
         "SELECT weston_ticker_listed('FB', '2012-05-18', 'polygon', 1, 'BBG000MM2P62');
          SELECT weston_ticker_changed('FB', 'META', '2022-06-09', 'polygon', 1);",
     )
     .await;
     assert_eq!(
         lines(
-            pool,
+            analyst,
             "SELECT t::text FROM ticker_history t ORDER BY valid_from"
         )
         .await,
@@ -277,10 +279,12 @@ async fn fb_to_meta_is_one_history_point_in_time() {
 #[tokio::test]
 async fn a_reused_ticker_is_two_securities_that_never_merge() {
     let db = seeded("id_reused").await;
-    let pool = &db.pool;
+    // The loader writes (its functions, its tables); an analyst reads.
+    let loader = &db.loader_pool();
+    let analyst = &db.analyst_pool();
     // An earlier "FB" (1999-2003) with a 1-for-4 reverse split, then Facebook's FB.
     bars(
-        pool,
+        loader,
         &[
             ("FB", "2001-02-28", "3.00"),
             ("FB", "2001-03-01", "12.40"),
@@ -291,14 +295,14 @@ async fn a_reused_ticker_is_two_securities_that_never_merge() {
     )
     .await;
     exec(
-        pool,
+        loader,
         "INSERT INTO splits (symbol, date, numerator, denominator, provider, run_id) VALUES ('FB', '2001-03-01', 1, 4, 'mock', 1);
          SELECT weston_ticker_listed('FB', '1999-01-04', 'fmp', 1);",
     )
     .await;
     // Facebook cannot list under FB while the old one holds it.
     let e = error_of(
-        pool,
+        loader,
         "SELECT weston_ticker_listed('FB', '2012-05-18', 'polygon', 1, 'BBG000MM2P62')",
     )
     .await;
@@ -307,21 +311,21 @@ async fn a_reused_ticker_is_two_securities_that_never_merge() {
         "{e}"
     );
     exec(
-        pool,
+        loader,
         "SELECT weston_ticker_delisted('FB', '2003-06-30', 'fmp', 1);
          SELECT weston_ticker_listed('FB', '2012-05-18', 'polygon', 1, 'BBG000MM2P62');",
     )
     .await;
     // The database refuses an overlapping assignment whoever writes it.
     let e = error_of(
-        pool,
+        loader,
         "INSERT INTO ticker_history (security_id, symbol, valid_from, valid_to, provider, run_id, ended_provider, ended_run_id)
          SELECT min(security_id), 'FB', '2003-07-01', '2012-05-18', 'manual', 1, 'manual', 1 FROM security_identity",
     )
     .await;
     assert!(e.contains("ticker_history_one_holder_per_day"), "{e}");
     let e = error_of(
-        pool,
+        loader,
         "UPDATE ticker_history SET valid_to = NULL, ended_provider = NULL, ended_run_id = NULL WHERE valid_from = '1999-01-04'",
     )
     .await;
@@ -330,7 +334,7 @@ async fn a_reused_ticker_is_two_securities_that_never_merge() {
     // As of 2002 FB is the old company: its bars only, its reverse split applied.
     assert_eq!(
         closes(
-            pool,
+            analyst,
             "weston_adjusted_prices('FB', '1999-01-01', '2013-01-01', '2002-12-31')"
         )
         .await,
@@ -344,7 +348,7 @@ async fn a_reused_ticker_is_two_securities_that_never_merge() {
     for as_of in ["NULL", "'2013-01-02'"] {
         assert_eq!(
             closes(
-                pool,
+                analyst,
                 &format!("weston_adjusted_prices('FB', '1999-01-01', '2013-01-01', {as_of})")
             )
             .await,
@@ -352,43 +356,45 @@ async fn a_reused_ticker_is_two_securities_that_never_merge() {
             "as of {as_of}"
         );
     }
-    assert!(lines(pool, "SELECT * FROM weston_adjustment_factors('FB')")
-        .await
-        .is_empty());
+    assert!(
+        lines(analyst, "SELECT * FROM weston_adjustment_factors('FB')")
+            .await
+            .is_empty()
+    );
     assert_eq!(
-        lines(pool, "SELECT effective_before::text, price_factor::text FROM weston_adjustment_factors('FB', '2002-12-31')").await,
+        lines(analyst, "SELECT effective_before::text, price_factor::text FROM weston_adjustment_factors('FB', '2002-12-31')").await,
         ["2001-03-01|4"]
     );
     assert_eq!(
-        lines(pool, "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('FB', '2002-01-02')").await,
+        lines(analyst, "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('FB', '2002-01-02')").await,
         ["FB|1999-01-04|"]
     );
     assert_eq!(
-        lines(pool, "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('FB', '2008-01-02')").await,
+        lines(analyst, "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('FB', '2008-01-02')").await,
         ["FB|1999-01-04|2003-06-30"]
     );
     assert_eq!(
         lines(
-            pool,
+            analyst,
             "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('FB')"
         )
         .await,
         ["FB|2012-05-18|"]
     );
     assert_eq!(
-        resolve(pool, "FB", "2001-01-02").await.as_deref(),
+        resolve(analyst, "FB", "2001-01-02").await.as_deref(),
         Some("FB")
     );
-    assert_eq!(resolve(pool, "FB", "2008-01-02").await, None);
-    assert_eq!(universe(pool, "2001-01-02").await, ["FB|1999-01-04|"]);
+    assert_eq!(resolve(analyst, "FB", "2008-01-02").await, None);
+    assert_eq!(universe(analyst, "2001-01-02").await, ["FB|1999-01-04|"]);
     assert_eq!(
-        universe(pool, "2003-06-30").await,
+        universe(analyst, "2003-06-30").await,
         ["FB|1999-01-04|2003-06-30"]
     );
-    assert!(universe(pool, "2008-01-02").await.is_empty());
-    assert_eq!(universe(pool, "2013-01-02").await, ["FB|2012-05-18|"]);
+    assert!(universe(analyst, "2008-01-02").await.is_empty());
+    assert_eq!(universe(analyst, "2013-01-02").await, ["FB|2012-05-18|"]);
     let ids: i64 = sqlx::query_scalar("SELECT count(*) FROM security_identity")
-        .fetch_one(pool)
+        .fetch_one(analyst)
         .await
         .unwrap();
     assert_eq!(ids, 2);
@@ -397,9 +403,11 @@ async fn a_reused_ticker_is_two_securities_that_never_merge() {
 #[tokio::test]
 async fn a_delisted_security_keeps_its_history_and_leaves_the_universe() {
     let db = seeded("id_delisted").await;
-    let pool = &db.pool;
+    // The loader writes (its functions, its tables); an analyst reads.
+    let loader = &db.loader_pool();
+    let analyst = &db.analyst_pool();
     bars(
-        pool,
+        loader,
         &[
             ("LEH", "2008-09-12", "3.65"),
             ("LEH", "2008-09-15", "0.21"),
@@ -410,14 +418,14 @@ async fn a_delisted_security_keeps_its_history_and_leaves_the_universe() {
     )
     .await;
     exec(
-        pool,
+        loader,
         "SELECT weston_ticker_listed('LEH', '1994-05-31', 'fmp', 1);
          SELECT weston_ticker_delisted('LEH', '2008-09-17', 'fmp', 1);
          SELECT weston_ticker_delisted('LEH', '2008-09-17', 'fmp', 1);",
     )
     .await;
     let e = error_of(
-        pool,
+        loader,
         "SELECT weston_ticker_delisted('LEH', '2008-10-01', 'fmp', 1)",
     )
     .await;
@@ -425,22 +433,22 @@ async fn a_delisted_security_keeps_its_history_and_leaves_the_universe() {
 
     // AAPL was never recorded: in the universe on every date, as its securities row says.
     assert_eq!(
-        universe(pool, "2008-09-16").await,
+        universe(analyst, "2008-09-16").await,
         ["AAPL||", "LEH|1994-05-31|"],
         "no look-ahead"
     );
     assert_eq!(
-        universe(pool, "2008-09-17").await,
+        universe(analyst, "2008-09-17").await,
         ["AAPL||", "LEH|1994-05-31|2008-09-17"]
     );
-    assert_eq!(universe(pool, "2008-09-18").await, ["AAPL||"]);
+    assert_eq!(universe(analyst, "2008-09-18").await, ["AAPL||"]);
     assert_eq!(
-        lines(pool, "SELECT symbol FROM weston_universe()").await,
+        lines(analyst, "SELECT symbol FROM weston_universe()").await,
         ["AAPL"]
     );
     assert_eq!(
         lines(
-            pool,
+            analyst,
             "SELECT delisted_date::text FROM securities WHERE symbol = 'LEH'"
         )
         .await,
@@ -448,7 +456,7 @@ async fn a_delisted_security_keeps_its_history_and_leaves_the_universe() {
     );
     assert_eq!(
         closes(
-            pool,
+            analyst,
             "weston_adjusted_prices('LEH', '2008-09-01', '2008-12-31')"
         )
         .await,
@@ -461,36 +469,38 @@ async fn a_delisted_security_keeps_its_history_and_leaves_the_universe() {
     );
     assert_eq!(
         lines(
-            pool,
+            analyst,
             "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('LEH')"
         )
         .await,
         ["LEH|1994-05-31|2008-09-17"]
     );
     assert_eq!(
-        lines(pool, "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('LEH', '2008-09-16')").await,
+        lines(analyst, "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('LEH', '2008-09-16')").await,
         ["LEH|1994-05-31|"]
     );
     assert_eq!(
-        resolve(pool, "LEH", "2008-09-17").await.as_deref(),
+        resolve(analyst, "LEH", "2008-09-17").await.as_deref(),
         Some("LEH")
     );
-    assert_eq!(resolve(pool, "LEH", "2008-09-18").await, None);
+    assert_eq!(resolve(analyst, "LEH", "2008-09-18").await, None);
     assert_eq!(
-        resolve(pool, "AAPL", "2008-09-18").await.as_deref(),
+        resolve(analyst, "AAPL", "2008-09-18").await.as_deref(),
         Some("AAPL")
     );
-    assert_eq!(resolve(pool, "NOPE", "2008-09-18").await, None);
+    assert_eq!(resolve(analyst, "NOPE", "2008-09-18").await, None);
 }
 
 #[tokio::test]
 async fn goog_share_class_move_of_2014() {
     let db = seeded("id_goog").await;
-    let pool = &db.pool;
+    // The loader writes (its functions, its tables); an analyst reads.
+    let loader = &db.loader_pool();
+    let analyst = &db.analyst_pool();
     // Before 2014-04-03 GOOG was the class A shares; from then class A trades as GOOGL (with
     // the class C distribution, a 2-for-1 in effect) and the new class C shares as GOOG.
     bars(
-        pool,
+        loader,
         &[
             ("GOOG", "2014-04-01", "1132.00"),
             ("GOOG", "2014-04-02", "1135.10"),
@@ -500,7 +510,7 @@ async fn goog_share_class_move_of_2014() {
     )
     .await;
     exec(
-        pool,
+        loader,
         "SELECT weston_ticker_listed('GOOG', '2004-08-19', 'polygon', 1, 'BBG009S39JX6', 'BBG001SQCQC5', '0001288776');
          SELECT weston_ticker_changed('GOOG', 'GOOGL', '2014-04-03', 'polygon', 1);
          SELECT weston_ticker_listed('GOOG', '2014-04-03', 'polygon', 1, 'BBG009S3NB30', 'BBG001SQCQD4', '0001288776');
@@ -508,7 +518,7 @@ async fn goog_share_class_move_of_2014() {
     )
     .await;
     let e = error_of(
-        pool,
+        loader,
         "SELECT weston_ticker_listed('GOOGX', '2015-01-02', 'polygon', 1, 'BBG009S39JX6')",
     )
     .await;
@@ -516,7 +526,7 @@ async fn goog_share_class_move_of_2014() {
 
     assert_eq!(
         closes(
-            pool,
+            analyst,
             "weston_adjusted_prices('GOOGL', '2014-04-01', '2014-04-30')"
         )
         .await,
@@ -529,7 +539,7 @@ async fn goog_share_class_move_of_2014() {
     // GOOG today is class C: its own bar only, not class A's under the same ticker.
     assert_eq!(
         closes(
-            pool,
+            analyst,
             "weston_adjusted_prices('GOOG', '2014-04-01', '2014-04-30')"
         )
         .await,
@@ -537,38 +547,38 @@ async fn goog_share_class_move_of_2014() {
     );
     // As of 2014-04-02 GOOG was class A: its bars under GOOG, nothing of class C.
     assert_eq!(
-        closes(pool, "weston_adjusted_prices(ARRAY['GOOG', 'GOOGL'], '2014-04-01', '2014-04-30', '2014-04-02')").await,
+        closes(analyst, "weston_adjusted_prices(ARRAY['GOOG', 'GOOGL'], '2014-04-01', '2014-04-30', '2014-04-02')").await,
         ["GOOG|2014-04-01|1132.00|1", "GOOG|2014-04-02|1135.10|1"]
     );
     assert_eq!(
-        resolve(pool, "GOOG", "2020-01-02").await.as_deref(),
+        resolve(analyst, "GOOG", "2020-01-02").await.as_deref(),
         Some("GOOG")
     );
     assert_eq!(
-        resolve(pool, "GOOGL", "2010-01-04").await.as_deref(),
+        resolve(analyst, "GOOGL", "2010-01-04").await.as_deref(),
         Some("GOOG")
     );
     assert_eq!(
-        resolve(pool, "GOOG", "2010-01-04").await.as_deref(),
+        resolve(analyst, "GOOG", "2010-01-04").await.as_deref(),
         Some("GOOG")
     );
-    assert_eq!(universe(pool, "2014-04-02").await, ["GOOG|2004-08-19|"]);
+    assert_eq!(universe(analyst, "2014-04-02").await, ["GOOG|2004-08-19|"]);
     assert_eq!(
-        universe(pool, "2014-04-03").await,
+        universe(analyst, "2014-04-03").await,
         ["GOOG|2014-04-03|", "GOOGL|2004-08-19|"]
     );
     assert_eq!(
         lines(
-            pool,
+            analyst,
             "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('GOOGL')"
         )
         .await,
         ["GOOG|2004-08-19|2014-04-02", "GOOGL|2014-04-03|"]
     );
     // One security holds one ticker a day.
-    exec(pool, "INSERT INTO securities (symbol) VALUES ('GOOGX')").await;
+    exec(loader, "INSERT INTO securities (symbol) VALUES ('GOOGX')").await;
     let e = error_of(
-        pool,
+        loader,
         "INSERT INTO ticker_history (security_id, symbol, valid_from, provider, run_id)
          SELECT security_id, 'GOOGX', '2015-01-02', 'manual', 1 FROM security_identity WHERE composite_figi = 'BBG009S3NB30'",
     )
@@ -579,16 +589,18 @@ async fn goog_share_class_move_of_2014() {
 #[tokio::test]
 async fn resolving_a_ticker_two_securities_left_is_refused_naming_both() {
     let db = seeded("id_ambiguous").await;
-    let pool = &db.pool;
+    // The loader writes (its functions, its tables); an analyst reads.
+    let loader = &db.loader_pool();
+    let analyst = &db.analyst_pool();
     exec(
-        pool,
+        loader,
         "SELECT weston_ticker_listed('XX', '2000-01-03', 'mock', 1);
          SELECT weston_ticker_changed('XX', 'YY', '2011-01-03', 'mock', 1);
          SELECT weston_ticker_listed('XX', '2012-01-03', 'mock', 1);
          SELECT weston_ticker_changed('XX', 'ZZ', '2015-01-02', 'mock', 1);",
     )
     .await;
-    let e = error_of(pool, "SELECT weston_resolve_symbol('XX', '2016-01-04')").await;
+    let e = error_of(analyst, "SELECT weston_resolve_symbol('XX', '2016-01-04')").await;
     assert!(
         e.contains("XX is ambiguous on 2016-01-04")
             && e.contains("YY (security 1, which held XX from 2000-01-03 to 2011-01-02)")
@@ -596,32 +608,32 @@ async fn resolving_a_ticker_two_securities_left_is_refused_naming_both() {
         "{e}"
     );
     assert_eq!(
-        resolve(pool, "XX", "2011-06-01").await.as_deref(),
+        resolve(analyst, "XX", "2011-06-01").await.as_deref(),
         Some("YY")
     );
     assert_eq!(
-        resolve(pool, "XX", "2013-01-02").await.as_deref(),
+        resolve(analyst, "XX", "2013-01-02").await.as_deref(),
         Some("XX")
     );
-    assert_eq!(resolve(pool, "ZZ", "2005-01-03").await, None);
-    let e = error_of(pool, "SELECT weston_resolve_symbol('XX', NULL)").await;
+    assert_eq!(resolve(analyst, "ZZ", "2005-01-03").await, None);
+    let e = error_of(analyst, "SELECT weston_resolve_symbol('XX', NULL)").await;
     assert!(e.contains("on_date must not be NULL"), "{e}");
     // The identity itself is refused when its ticker change has no holder.
     let e = error_of(
-        pool,
+        loader,
         "SELECT weston_ticker_changed('QQ', 'RR', '2016-01-04', 'mock', 1)",
     )
     .await;
     assert!(e.contains("no security holds QQ before 2016-01-04"), "{e}");
     // The universe over the years: each security under the ticker of the day.
-    assert_eq!(universe(pool, "2010-12-31").await, ["XX|2000-01-03|"]);
-    assert_eq!(universe(pool, "2011-06-01").await, ["YY|2000-01-03|"]);
+    assert_eq!(universe(analyst, "2010-12-31").await, ["XX|2000-01-03|"]);
+    assert_eq!(universe(analyst, "2011-06-01").await, ["YY|2000-01-03|"]);
     assert_eq!(
-        universe(pool, "2013-01-02").await,
+        universe(analyst, "2013-01-02").await,
         ["XX|2012-01-03|", "YY|2000-01-03|"]
     );
     assert_eq!(
-        universe(pool, "2016-01-04").await,
+        universe(analyst, "2016-01-04").await,
         ["YY|2000-01-03|", "ZZ|2012-01-03|"]
     );
 }
@@ -631,10 +643,12 @@ async fn resolving_a_ticker_two_securities_left_is_refused_naming_both() {
 #[tokio::test]
 async fn readme_rename_example() {
     let db = seeded("id_readme").await;
-    let pool = &db.pool;
-    facebook(pool).await;
+    // The loader writes (its functions, its tables); an analyst reads.
+    let loader = &db.loader_pool();
+    let analyst = &db.analyst_pool();
+    facebook(loader).await;
     let rows = lines(
-        pool,
+        analyst,
         "SELECT r.date::text, r.symbol, r.close::text, coalesce(a.close::text, '(no row)'),
                 coalesce(b.close::text, '(no row)'), coalesce(c.close::text, '(no row)')
            FROM prices_daily r
@@ -652,7 +666,7 @@ async fn readme_rename_example() {
     }
     // As of 2022-06-08 META names nothing yet.
     let meta_then = lines(
-        pool,
+        analyst,
         "SELECT count(*)::text FROM weston_adjusted_prices('META', '2022-06-01', '2022-06-30', '2022-06-08')",
     )
     .await;

@@ -61,28 +61,30 @@ async fn rows_of_run(db: &TestDb, run_id: i64) -> i64 {
 #[tokio::test]
 async fn etl_functions_keep_provenance() {
     let db = TestDb::migrated("etl_fns").await;
+    // The loader's functions, as the loader's login calls them.
+    let loader = db.loader_pool();
     let run_id: i64 =
         sqlx::query_scalar("SELECT weston_etl_begin('test job', '2024-01-01', '2024-01-31')")
-            .fetch_one(&db.pool)
+            .fetch_one(&loader)
             .await
             .unwrap();
     // Visible while it runs, from another session.
     let status: String = sqlx::query_scalar("SELECT status FROM etl_run WHERE run_id = $1")
         .bind(run_id)
-        .fetch_one(&db.pool)
+        .fetch_one(&loader)
         .await
         .unwrap();
     assert_eq!(status, "running");
 
     // Progress moves with the transaction it is part of.
-    let mut tx = db.pool.begin().await.unwrap();
+    let mut tx = loader.begin().await.unwrap();
     sqlx::query("SELECT weston_etl_progress($1, 100)")
         .bind(run_id)
         .execute(&mut *tx)
         .await
         .unwrap();
     tx.rollback().await.unwrap();
-    let mut tx = db.pool.begin().await.unwrap();
+    let mut tx = loader.begin().await.unwrap();
     sqlx::query("SELECT weston_etl_progress($1, 7)")
         .bind(run_id)
         .execute(&mut *tx)
@@ -93,7 +95,7 @@ async fn etl_functions_keep_provenance() {
         "SELECT rows_loaded, heartbeat_at > started_at AS beat FROM etl_run WHERE run_id = $1",
     )
     .bind(run_id)
-    .fetch_one(&db.pool)
+    .fetch_one(&loader)
     .await
     .unwrap();
     assert_eq!(row.get::<i64, _>("rows_loaded"), 7);
@@ -103,7 +105,7 @@ async fn etl_functions_keep_provenance() {
     );
 
     // A failure is recorded after its batch rolled back.
-    let mut tx = db.pool.begin().await.unwrap();
+    let mut tx = loader.begin().await.unwrap();
     sqlx::query("SELECT weston_etl_progress($1, 50)")
         .bind(run_id)
         .execute(&mut *tx)
@@ -112,12 +114,12 @@ async fn etl_functions_keep_provenance() {
     tx.rollback().await.unwrap();
     sqlx::query("SELECT weston_etl_fail($1, 'batch AAA..ZZZ: disk full')")
         .bind(run_id)
-        .execute(&db.pool)
+        .execute(&loader)
         .await
         .unwrap();
     let row = sqlx::query("SELECT status, error, rows_loaded, finished_at IS NOT NULL AS ended FROM etl_run WHERE run_id = $1")
         .bind(run_id)
-        .fetch_one(&db.pool)
+        .fetch_one(&loader)
         .await
         .unwrap();
     assert_eq!(row.get::<String, _>("status"), "failed");
@@ -128,7 +130,7 @@ async fn etl_functions_keep_provenance() {
     // Wrong state and unknown runs are refused by name.
     let err = sqlx::query("SELECT weston_etl_finish($1)")
         .bind(run_id)
-        .execute(&db.pool)
+        .execute(&loader)
         .await
         .unwrap_err();
     assert!(
@@ -138,7 +140,7 @@ async fn etl_functions_keep_provenance() {
         "{err}"
     );
     let err = sqlx::query("SELECT weston_etl_progress(999999, 1)")
-        .execute(&db.pool)
+        .execute(&loader)
         .await
         .unwrap_err();
     assert!(
@@ -146,7 +148,7 @@ async fn etl_functions_keep_provenance() {
         "{err}"
     );
     let err = sqlx::query("SELECT weston_etl_begin('x', '2024-02-01', '2024-01-01')")
-        .execute(&db.pool)
+        .execute(&loader)
         .await
         .unwrap_err();
     assert!(
@@ -156,7 +158,7 @@ async fn etl_functions_keep_provenance() {
     );
     let err = sqlx::query("SELECT weston_etl_fail($1, '')")
         .bind(run_id)
-        .execute(&db.pool)
+        .execute(&loader)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("needs an error text"), "{err}");
@@ -165,18 +167,18 @@ async fn etl_functions_keep_provenance() {
     let ok = scalar_i64(&db, "SELECT weston_etl_begin('ok', NULL, NULL)").await;
     sqlx::query("SELECT weston_etl_finish($1)")
         .bind(ok)
-        .execute(&db.pool)
+        .execute(&loader)
         .await
         .unwrap();
     let stale = scalar_i64(&db, "SELECT weston_etl_begin('stale', NULL, NULL)").await;
     let fresh = scalar_i64(&db, "SELECT weston_etl_begin('fresh', NULL, NULL)").await;
     sqlx::query("UPDATE etl_run SET heartbeat_at = now() - interval '7 hours' WHERE run_id = $1")
         .bind(stale)
-        .execute(&db.pool)
+        .execute(&loader)
         .await
         .unwrap();
     let reaped: i32 = sqlx::query_scalar("SELECT weston_etl_reap()")
-        .fetch_one(&db.pool)
+        .fetch_one(&loader)
         .await
         .unwrap();
     assert_eq!(reaped, 1);
@@ -186,7 +188,7 @@ async fn etl_functions_keep_provenance() {
     .bind(ok)
     .bind(stale)
     .bind(fresh)
-    .fetch_all(&db.pool)
+    .fetch_all(&loader)
     .await
     .unwrap();
     assert_eq!(statuses[0].1, "succeeded");
@@ -201,7 +203,7 @@ async fn etl_functions_keep_provenance() {
     );
     assert_eq!(statuses[2].1, "running");
     // The search_path of the caller does not matter.
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = loader.acquire().await.unwrap();
     sqlx::query("SET search_path TO pg_temp")
         .execute(&mut *conn)
         .await
@@ -662,13 +664,15 @@ fn bar(symbol: &str, date: NaiveDate, o: i64, h: i64, l: i64, c: i64, v: i64) ->
 #[tokio::test]
 async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_written() {
     let db = TestDb::migrated("validation").await;
+    // The loader's validation and store, in-process, as the loader's login.
+    let loader = db.loader_pool();
     sqlx::query("SELECT weston_ensure_partitions('2024-01-01', '2024-01-31')")
-        .execute(&db.pool)
+        .execute(&loader)
         .await
         .unwrap();
     let run_id: i64 =
         sqlx::query_scalar("SELECT weston_etl_begin('validation', '2024-01-01', '2024-01-31')")
-            .fetch_one(&db.pool)
+            .fetch_one(&loader)
             .await
             .unwrap();
     let today = d(2024, 1, 20);
@@ -767,7 +771,7 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
         .to_string();
     assert_eq!(message, "GOOD 2024-01-03: high below low (high 9 < low 11)");
 
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = loader.acquire().await.unwrap();
     store::prepare_staging(&mut conn).await.unwrap();
     let written = store::write_batch(&mut conn, run_id, &batch).await.unwrap();
     assert_eq!(
@@ -781,7 +785,7 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
     );
     let dates: Vec<(String, NaiveDate)> =
         sqlx::query_as("SELECT symbol, date FROM prices_daily ORDER BY 1, 2")
-            .fetch_all(&db.pool)
+            .fetch_all(&loader)
             .await
             .unwrap();
     assert_eq!(
@@ -792,7 +796,7 @@ async fn each_validation_rule_rejects_its_rows_and_the_rest_of_the_batch_is_writ
         ]
     );
     let name: String = sqlx::query_scalar("SELECT name FROM securities WHERE symbol = 'GOOD'")
-        .fetch_one(&db.pool)
+        .fetch_one(&loader)
         .await
         .unwrap();
     assert_eq!(name, "GOOD Co\twith tab");

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use sqlx::{Column, Row};
 use weston_tests::{
     monitoring_dir, monitoring_exported_metrics as exported_metric_names,
-    monitoring_queries as queries, MonitoringQuery as Query, TestDb,
+    monitoring_queries as queries, MonitoringQuery as Query, TestDb, EXPORTER,
 };
 
 /// `(query name, column, usage)` in file order.
@@ -25,7 +25,7 @@ fn columns(query: &Query) -> Vec<(String, String)> {
 
 /// Two securities in the universe (one without bars, one whose last bar is 3 New York days
 /// old), a bar waiting in DEFAULT, next month's partition missing, a failed ETL run and a
-/// partial rotation.
+/// partial rotation: written by the superuser (no role could break all of that).
 async fn stale_and_broken(db: &TestDb) {
     sqlx::raw_sql(
         "INSERT INTO securities (symbol) VALUES ('AAPL'), ('MSFT');
@@ -56,6 +56,8 @@ async fn stale_and_broken(db: &TestDb) {
 async fn every_query_returns_its_declared_columns_and_the_right_values() {
     let db = TestDb::migrated("monitoring_queries").await;
     stale_and_broken(&db).await;
+    // The queries run as the exporter's login does in production.
+    let exporter = db.exporter_pool();
     let mut values: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
     for (name, query) in queries() {
         for metric in query.metrics.iter().flat_map(|m| m.values()) {
@@ -70,7 +72,7 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
             );
         }
         let rows = sqlx::query(&query.query)
-            .fetch_all(&db.pool)
+            .fetch_all(&exporter)
             .await
             .unwrap_or_else(|e| panic!("query {name} fails: {e}"));
         assert!(!rows.is_empty(), "query {name} returned no row");
@@ -186,7 +188,7 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
         "SELECT days_behind FROM ({}) q",
         queries()["weston_freshness"].query
     ))
-    .fetch_one(&db.pool)
+    .fetch_one(&exporter)
     .await
     .unwrap();
     assert_eq!(days_behind, 3.0);
@@ -205,7 +207,11 @@ async fn postgres_exporter_serves_every_query() {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
         probe.local_addr().unwrap().port().to_string()
     });
-    let dsn = format!("{}?sslmode=disable", db.url.split('?').next().unwrap());
+    // Logged in as in production: an app_ro and pg_monitor member.
+    let dsn = format!(
+        "{}?sslmode=disable",
+        db.url_for(EXPORTER).split('?').next().unwrap()
+    );
     let mut child = Command::new(exporter)
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg(format!(

@@ -37,7 +37,7 @@ fn python() -> PathBuf {
 /// pay dividends).
 async fn loaded(tag: &str) -> TestDb {
     let db = TestDb::migrated(tag).await;
-    weston_tests::mock_run_in_process(&db.pool, (FROM, TO), 6).await;
+    weston_tests::mock_run_in_process(&db, (FROM, TO), 6).await;
     db
 }
 

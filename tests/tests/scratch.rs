@@ -7,7 +7,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 use weston_loader::verify::diff::diff;
 use weston_tests::planted::{plant_what_a_dba_can, plants, read_adjusted};
-use weston_tests::{data_fingerprint, loader_command, output_text, seed_small_market, TestDb};
+use weston_tests::{
+    data_fingerprint, output_text, seed_small_market, superuser_loader_command, TestDb,
+};
 
 async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new().max_connections(1).connect(url).await
@@ -40,7 +42,7 @@ async fn a_scratch_database_reads_the_shared_data_and_writes_only_its_own() {
     .unwrap();
     let before = data_fingerprint(&shared.url).await;
 
-    let out = loader_command(
+    let out = superuser_loader_command(
         &shared,
         &["scratch", "create", suffix, "--owner", &developer],
     )
@@ -120,7 +122,7 @@ async fn a_scratch_database_reads_the_shared_data_and_writes_only_its_own() {
         );
     }
 
-    let list = loader_command(&shared, &["scratch", "list"])
+    let list = superuser_loader_command(&shared, &["scratch", "list"])
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&list.stdout).into_owned();
@@ -135,7 +137,7 @@ async fn a_scratch_database_reads_the_shared_data_and_writes_only_its_own() {
 
     // drop refuses anything but a scratch database.
     for other in [shared.name.as_str(), "postgres", "weston_scratch_none_such"] {
-        let out = loader_command(&shared, &["scratch", "drop", other])
+        let out = superuser_loader_command(&shared, &["scratch", "drop", other])
             .output()
             .unwrap();
         assert_eq!(
@@ -145,7 +147,7 @@ async fn a_scratch_database_reads_the_shared_data_and_writes_only_its_own() {
             output_text(&out)
         );
     }
-    let out = loader_command(&shared, &["scratch", "drop", &scratch_name])
+    let out = superuser_loader_command(&shared, &["scratch", "drop", &scratch_name])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
@@ -179,7 +181,7 @@ async fn login_to(database_url: &str, name: &str) -> PgPool {
 /// `scratch create NAME --owner OWNER` run by the superuser of `shared` (scratch's role);
 /// the owner's URL it printed.
 fn scratch_create(shared: &TestDb, name: &str, owner: &str) -> String {
-    let out = loader_command(shared, &["scratch", "create", name, "--owner", owner])
+    let out = superuser_loader_command(shared, &["scratch", "create", name, "--owner", owner])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
@@ -271,7 +273,7 @@ async fn scratch_create_and_adjusted_reads_run_nothing_a_dba_planted() {
     .unwrap();
     scratch_admin.close().await;
 
-    let out = loader_command(&shared, &["scratch", "drop", &scratch_name])
+    let out = superuser_loader_command(&shared, &["scratch", "drop", &scratch_name])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
@@ -326,7 +328,7 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
     .expect("the owner may comment on her database");
     mine.close().await;
 
-    let out = loader_command(&shared, &["scratch", "drop", &scratch_name])
+    let out = superuser_loader_command(&shared, &["scratch", "drop", &scratch_name])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
@@ -372,7 +374,7 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
     ] {
         sqlx::raw_sql(&sql).execute(&shared.pool).await.unwrap();
     }
-    let out = loader_command(&shared, &["scratch", "drop", &forged])
+    let out = superuser_loader_command(&shared, &["scratch", "drop", &forged])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
@@ -381,7 +383,7 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
         "{}",
         output_text(&out)
     );
-    let list = loader_command(&shared, &["scratch", "list"])
+    let list = superuser_loader_command(&shared, &["scratch", "list"])
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&list.stdout).into_owned();
@@ -400,7 +402,7 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
     ] {
         sqlx::raw_sql(&sql).execute(&shared.pool).await.unwrap();
     }
-    let out = loader_command(&shared, &["scratch", "drop", &odd])
+    let out = superuser_loader_command(&shared, &["scratch", "drop", &odd])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));

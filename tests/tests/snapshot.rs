@@ -3,20 +3,18 @@
 //! exactly (fingerprints compared), nothing pending takes no snapshot, and only the newest
 //! WESTON_SNAPSHOT_KEEP are kept.
 
-use std::borrow::Cow;
 use std::path::Path;
 
-use sqlx::migrate::Migrator;
-use weston_loader::migrate::MIGRATOR;
 use weston_loader::verify::diff::diff;
 use weston_tests::{
-    data_fingerprint, loader_command, output_text, pg_config, seed_small_market, TestDb,
+    data_fingerprint, migrate_through, output_text, pg_config, seed_small_market,
+    superuser_loader_command, TestDb,
 };
 
 fn migrate(db: &TestDb, dir: &Path, args: &[&str], keep: usize) -> std::process::Output {
     let mut all = vec!["migrate"];
     all.extend_from_slice(args);
-    loader_command(db, &all)
+    superuser_loader_command(db, &all)
         .env("WESTON_SNAPSHOT_DIR", dir)
         .env("WESTON_SNAPSHOT_KEEP", keep.to_string())
         .env("WESTON_PG_BINDIR", pg_config("bindir"))
@@ -55,28 +53,7 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
     let dir = std::env::temp_dir().join(format!("{}-snapshots", db.name));
     let _ = std::fs::remove_dir_all(&dir);
     // The database as a loader of migrations 1 to 4 left it, with data.
-    let early = Migrator {
-        migrations: Cow::Owned(
-            MIGRATOR
-                .iter()
-                .filter(|m| m.version <= 4)
-                .cloned()
-                .collect(),
-        ),
-        ignore_missing: MIGRATOR.ignore_missing,
-        locking: MIGRATOR.locking,
-        no_tx: MIGRATOR.no_tx,
-    };
-    // Applied as the loader applies migrations (in pg_weston's schema), on one session.
-    let mut conn = db.pool.acquire().await.unwrap();
-    let before = weston_loader::home::enter_for_migrations(&mut conn)
-        .await
-        .unwrap();
-    early.run(&mut *conn).await.expect("migrations 1 to 4");
-    weston_loader::home::restore_search_path(&mut conn, &before)
-        .await
-        .unwrap();
-    drop(conn);
+    migrate_through(&db, 4).await;
     seed_small_market(&db.pool).await;
     // Migration 6 changes owners and grants, then creates schema app: refuse that last
     // step, so the migration fails after it changed things.

@@ -256,8 +256,7 @@ async fn adjusted(db: &TestDb) -> String {
 /// dividends), then rotation. Returns the rotation's status. A fixed window, so databases
 /// loaded on either side of a New York midnight still hold the same bars.
 async fn nightly(db: &TestDb) -> String {
-    let outcome =
-        weston_tests::mock_run_in_process(&db.pool, ("2026-03-02", "2026-08-31"), 6).await;
+    let outcome = weston_tests::mock_run_in_process(db, ("2026-03-02", "2026-08-31"), 6).await;
     assert!(outcome.stats.unserved.is_empty(), "{:?}", outcome.stats);
     text(db, "SELECT weston_rotate_partitions()->>'status'").await
 }
@@ -438,7 +437,7 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
         );
         let before = rows(&db).await;
         // Until the DBA updates, the loader's status and the exporter say so.
-        let status = weston_loader::status::collect(&db.pool)
+        let status = weston_loader::status::collect(&db.loader_pool())
             .await
             .expect("status");
         assert_eq!(status.extension_version.as_deref(), Some(release.as_str()));
