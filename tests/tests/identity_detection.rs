@@ -647,3 +647,92 @@ async fn a_delisted_ticker_asked_through_its_last_session_is_not_asked_again() {
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert_eq!(old_bar_calls(), asked_before + 1);
 }
+
+/// FMP on a plan without the listing endpoints: `symbol-change` and `delisted-companies`
+/// answer 402 "Restricted Endpoint". Alone, every run is `partial` (changes unknown) until
+/// the operator acknowledges the gap with WESTON_IDENTITY_DETECTION=off, after which runs
+/// succeed and `status` says renames and delistings are not detected, and why. With a
+/// Polygon key, Polygon's listing answers where FMP's is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_without_fmps_listings_is_partial_until_acknowledged_or_polygon_lists() {
+    fn fmp(seen: &Seen) -> Reply {
+        match seen.path.as_str() {
+            "/stable/symbol-change" | "/stable/delisted-companies" => Reply::status(
+                402,
+                r#"{"Error Message": "Restricted Endpoint: This endpoint is not available under your current subscription please visit our subscription page to upgrade your plan"}"#,
+            ),
+            _ => fmp_market(seen, false),
+        }
+    }
+    fn polygon(seen: &Seen) -> Reply {
+        match seen.path.as_str() {
+            "/v3/reference/tickers" => {
+                Reply::json(r#"{"results":[],"status":"OK","request_id":"r"}"#)
+            }
+            _ => Reply::status(
+                404,
+                r#"{"status":"NOT_FOUND","request_id":"r","message":"Not found."}"#,
+            ),
+        }
+    }
+    let fmp_server = TestServer::start(fmp).await;
+    let fmp_env = [
+        ("FMP_API_KEY", "k"),
+        ("WESTON_FMP_BASE_URL", fmp_server.base_url.as_str()),
+    ];
+
+    let db = TestDb::migrated("ident_fmp_402").await;
+    let out = run(&db, &fb_args("fmp", "2022-06-08"), &fmp_env);
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    let (_, _, stats) = last_stats(&db).await;
+    assert!(
+        stats["identity"]["listing_failed"][0]
+            .as_str()
+            .is_some_and(|f| f.contains("Restricted Endpoint")),
+        "{stats}"
+    );
+
+    let mut off = fmp_env.to_vec();
+    off.push(("WESTON_IDENTITY_DETECTION", "off"));
+    let out = run(&db, &fb_args("fmp", "2022-06-08"), &off);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let (_, _, stats) = last_stats(&db).await;
+    assert!(
+        stats["identity"]["not_detected"]
+            .as_str()
+            .is_some_and(|w| w.contains("WESTON_IDENTITY_DETECTION is off")),
+        "{stats}"
+    );
+    let status = loader_command(&db, &["status"]).output().unwrap();
+    assert!(
+        output_text(&status).contains("renames and delistings are not detected"),
+        "{}",
+        output_text(&status)
+    );
+    let out = run(
+        &db,
+        &["run", "--provider", "fmp", "--to", "2022-06-08"],
+        &[("WESTON_IDENTITY_DETECTION", "maybe")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(output_text(&out).contains("WESTON_IDENTITY_DETECTION=\"maybe\": must be on or off"));
+
+    let db = TestDb::migrated("ident_fmp_402_polygon").await;
+    let polygon_server = TestServer::start(polygon).await;
+    let mut both = fmp_env.to_vec();
+    both.extend([
+        ("POLYGON_API_KEY", "k"),
+        ("WESTON_POLYGON_BASE_URL", polygon_server.base_url.as_str()),
+        ("WESTON_POLYGON_RATE_LIMIT", "1000/s"),
+        ("WESTON_RECONCILE_SAMPLE", "0"),
+    ]);
+    let out = run(&db, &fb_args("fmp,polygon", "2022-06-08"), &both);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert!(
+        polygon_server
+            .requests()
+            .iter()
+            .any(|r| r.path == "/v3/reference/tickers"),
+        "Polygon's listing was asked"
+    );
+}

@@ -18,6 +18,8 @@ use crate::providers::{FmpProvider, PolygonProvider, ProviderSettings};
 pub const BATCH_ENV: &str = "WESTON_BATCH_SYMBOLS";
 /// Days over which every described symbol's metadata is asked again; 0 never.
 pub const METADATA_REFRESH_ENV: &str = "WESTON_METADATA_REFRESH_DAYS";
+/// `off`: the operator acknowledges that no provider of the plan lists ticker changes.
+pub const IDENTITY_DETECTION_ENV: &str = "WESTON_IDENTITY_DETECTION";
 /// How many symbols the mock market has (MOCK0001…).
 pub const MOCK_SYMBOLS_ENV: &str = "WESTON_MOCK_SYMBOLS";
 /// The earliest date a window may start at.
@@ -142,6 +144,10 @@ pub struct RunArgs {
     /// symbols each night (0: never again).
     #[arg(long, env = METADATA_REFRESH_ENV, default_value_t = 30, value_parser = |s: &str| bounded::<u32>(s, METADATA_REFRESH_ENV, "a number of days (0: never)", 0..=3650))]
     pub metadata_refresh_days: u32,
+    /// Detection of ticker changes and delistings: `on`, or `off` where no provider of the
+    /// plan lists them (runs are then not partial for it, and status says so).
+    #[arg(long, env = IDENTITY_DETECTION_ENV, default_value = "on", value_parser = on_off)]
+    pub identity_detection: bool,
     #[command(flatten)]
     pub audit: AuditKnobs,
     /// Securities whose latest stored session is compared, each night, with a second
@@ -325,6 +331,17 @@ pub struct StatusArgs {
 }
 
 /// A whole number of `what` within `bounds`; the error names the variable and the bound.
+/// `on` or `off`, naming the variable otherwise.
+fn on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!(
+            "{IDENTITY_DETECTION_ENV}={text:?}: must be on or off"
+        )),
+    }
+}
+
 fn bounded<T>(text: &str, var: &str, what: &str, bounds: RangeInclusive<T>) -> Result<T, String>
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display,

@@ -284,6 +284,8 @@ pub struct IdentityStats {
     pub listing_failed: Vec<String>,
     /// Rows of the listing that were malformed, each with its reason; the rest was used.
     pub rejected: Vec<String>,
+    /// Why changes were not detected at all this run (the operator turned detection off).
+    pub not_detected: Option<String>,
 }
 
 impl IdentityStats {

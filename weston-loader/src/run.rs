@@ -63,39 +63,47 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         symbols: plan.symbols,
         ..RunStats::default()
     };
-    let result =
-        match detect_life_events(session.connection(), &chain, run_id, &request, plan).await {
-            Ok((plan, learned)) => {
-                stats.symbols = plan.symbols;
-                for why in &learned.rejected {
-                    keep_rejection(&mut stats, why.clone());
-                }
-                stats.identity = learned;
-                let mut load = Load {
-                    conn: session.connection(),
-                    run_id,
-                    chain: &chain,
-                    batch_symbols: args.batch_symbols,
-                    today: request.today,
-                    stats: &mut stats,
-                };
-                let mut loaded = load.all(&plan).await;
-                if loaded.is_ok() {
-                    let night = (request.today, providers.as_slice());
-                    loaded = audit_loaded(
-                        session.connection(),
-                        run_id,
-                        &plan,
-                        &args,
-                        night,
-                        &mut stats,
-                    )
-                    .await;
-                }
-                loaded
+    let result = match detect_life_events(
+        session.connection(),
+        &chain,
+        run_id,
+        &request,
+        plan,
+        args.identity_detection,
+    )
+    .await
+    {
+        Ok((plan, learned)) => {
+            stats.symbols = plan.symbols;
+            for why in &learned.rejected {
+                keep_rejection(&mut stats, why.clone());
             }
-            Err(e) => Err(e),
-        };
+            stats.identity = learned;
+            let mut load = Load {
+                conn: session.connection(),
+                run_id,
+                chain: &chain,
+                batch_symbols: args.batch_symbols,
+                today: request.today,
+                stats: &mut stats,
+            };
+            let mut loaded = load.all(&plan).await;
+            if loaded.is_ok() {
+                let night = (request.today, providers.as_slice());
+                loaded = audit_loaded(
+                    session.connection(),
+                    run_id,
+                    &plan,
+                    &args,
+                    night,
+                    &mut stats,
+                )
+                .await;
+            }
+            loaded
+        }
+        Err(e) => Err(e),
+    };
     // Recorded whether the run succeeded or not: a failed run's calls are the interesting ones.
     chain.log_stats();
     stats.providers = chain
@@ -139,7 +147,20 @@ async fn detect_life_events(
     run_id: i64,
     request: &Request,
     plan: Plan,
+    detection: bool,
 ) -> anyhow::Result<(Plan, crate::model::IdentityStats)> {
+    if !detection {
+        let why = format!(
+            "renames and delistings are not detected: {} is off (no provider of this plan lists them)",
+            crate::cli::IDENTITY_DETECTION_ENV
+        );
+        tracing::warn!(run_id, "{why}");
+        let stats = crate::model::IdentityStats {
+            not_detected: Some(why),
+            ..Default::default()
+        };
+        return Ok((plan, stats));
+    }
     // Before the DBA's update the identity tables' migration is held back: the load still runs.
     if !crate::home::has_table(&mut *conn, "ticker_history").await? {
         tracing::warn!(

@@ -354,6 +354,12 @@ fn render_identity(identity: &IdentityStats) -> String {
         ("listing row rejected", &identity.rejected),
     ];
     let mut out = String::new();
+    if let Some(why) = &identity.not_detected {
+        out.push_str(&format!(
+            "         identity: {why}
+"
+        ));
+    }
     for (label, lines) in sections {
         for line in lines {
             out.push_str(&format!("         {label}: {line}\n"));
