@@ -4,8 +4,7 @@
 //! `dba` login, except `weston_create_partition`, which only the tables' owner's switch runs:
 //! called by a superuser (the named exception), as rotation does.
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use weston_tests::{admin_url, seed_small_market, TestDb};
+use weston_tests::{seed_small_market, TestDb};
 
 /// (call, what the message must contain, SQLSTATE)
 const CASES: &[(&str, &str, &str)] = &[
@@ -96,17 +95,7 @@ async fn bad_dates_get_a_clear_error_and_never_a_backtrace() {
     let db = TestDb::migrated("extension_errors").await;
     // S1 has a split: a read of it runs the segments' lookups, which take as_of.
     seed_small_market(&db.pool).await;
-    let login = format!("{}_dba", db.name);
-    sqlx::query(&format!("CREATE ROLE {login} LOGIN IN ROLE dba"))
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let options: PgConnectOptions = admin_url().parse().unwrap();
-    let dba = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.database(&db.name).username(&login))
-        .await
-        .unwrap();
+    let dba = db.dba_pool();
 
     let mut wrong = Vec::new();
     for (call, expected, sqlstate) in CASES {
@@ -152,9 +141,5 @@ async fn bad_dates_get_a_clear_error_and_never_a_backtrace() {
         }
     }
     dba.close().await;
-    sqlx::query(&format!("DROP ROLE {login}"))
-        .execute(&db.pool)
-        .await
-        .unwrap();
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }

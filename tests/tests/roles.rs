@@ -951,7 +951,7 @@ struct PrivilegedPath {
     must_run: &'static [&'static str],
 }
 
-/// Issue 11, defect 1: code sits on the market-data tables (planted as their owner), then
+/// Code sits on the market-data tables (planted as their owner), then
 /// privileged code ran over them: every SECURITY DEFINER function (called by each role
 /// allowed to), the nightly pg_cron jobs (their scheduled command, as their scheduled
 /// user), and the caller's-rights functions called by a superuser (a loader run as
