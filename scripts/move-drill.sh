@@ -25,8 +25,8 @@ secret() { openssl rand -hex 16; }
 declare -A pgpw=([old]=$(secret) [new]=$(secret) [archive]=$(secret)) loaderpw=([old]=$(secret) [new]=$(secret) [archive]=$(secret))
 
 stop_all() {
-    for c in old new archive; do
-        if [ -f "$drill/$c/data/postmaster.pid" ]; then as_pg pg_ctl -D "$drill/$c/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
+    for data in "$drill"/old/data "$drill"/new/data "$drill"/archive/volume/pgdata; do
+        if [ -f "$data/postmaster.pid" ]; then as_pg pg_ctl -D "$data" -m immediate -w stop >/dev/null 2>&1 || true; fi
     done
 }
 trap stop_all EXIT
@@ -37,26 +37,47 @@ chmod 700 "$drill/dba"
 
 # A host as the image's first start makes it: the entrypoint itself, as postgres, its
 # secrets in files, listening on loopback only.
-image_host() { # name
-    local c=$1 d=$drill/$1
+entrypoint() { # host, user (postgres or root), PGDATA: the image's entrypoint, in the background
+    local c=$1 d=$drill/$1 as=()
+    [ "$2" = root ] || as=(runuser -u postgres --)
+    "${as[@]}" env -i PATH="$bindir:$(dirname "$WESTON_LOADER_BIN"):/usr/sbin:/usr/bin:/sbin:/bin" HOME="$d/home" \
+        PGDATA="$3" WESTON_DB=weston WESTON_ALLOWED_CIDRS=127.0.0.1/32 WESTON_LISTEN_ADDRESSES=127.0.0.1 \
+        POSTGRES_PASSWORD_FILE="$d/secrets/postgres" WESTON_LOADER_PASSWORD_FILE="$d/secrets/loader" \
+        WESTON_EXPORTER_PASSWORD_FILE="$d/secrets/exporter" WESTON_SNAPSHOT_DIR="$d/home/snapshots" RUST_LOG=warn \
+        bash "$WESTON_ROOT/deploy/docker/entrypoint.sh" -c port="${pgport[$c]}" -c unix_socket_directories="$d/sock" \
+        -c fsync=off -c synchronous_commit=off > "$d/server.log" 2>&1 &
+}
+image_host() { # name [volume]: with "volume", its data directory on a fresh volume (root's, with lost+found)
+    local c=$1 d=$drill/$1 status
     mkdir -p "$d/secrets" "$d/home" "$d/sock"
     printf '%s' "${pgpw[$c]}" > "$d/secrets/postgres"
     printf '%s' "${loaderpw[$c]}" > "$d/secrets/loader"
     secret > "$d/secrets/exporter"
     chmod 600 "$d/secrets/"*
     chown -R postgres:postgres "$d"
-    runuser -u postgres -- env -i PATH="$bindir:$(dirname "$WESTON_LOADER_BIN"):/usr/bin:/bin" HOME="$d/home" \
-        PGDATA="$d/data" WESTON_DB=weston WESTON_ALLOWED_CIDRS=127.0.0.1/32 WESTON_LISTEN_ADDRESSES=127.0.0.1 \
-        POSTGRES_PASSWORD_FILE="$d/secrets/postgres" WESTON_LOADER_PASSWORD_FILE="$d/secrets/loader" \
-        WESTON_EXPORTER_PASSWORD_FILE="$d/secrets/exporter" WESTON_SNAPSHOT_DIR="$d/home/snapshots" RUST_LOG=warn \
-        bash "$WESTON_ROOT/deploy/docker/entrypoint.sh" -c port="${pgport[$c]}" -c unix_socket_directories="$d/sock" \
-        -c fsync=off -c synchronous_commit=off > "$d/server.log" 2>&1 &
+    if [ "${2:-}" = volume ]; then
+        mkdir -p "$d/volume/lost+found" && chmod 755 "$d/volume"   # as a mounted volume is: root's
+        # As the image's user on root's volume, and at the volume's root: refused, saying what to do.
+        status=0; entrypoint "$c" postgres "$d/volume"; wait $! || status=$?
+        [ "$status" = 2 ] && grep -q 'RAILWAY_RUN_UID=0' "$d/server.log" || { cat "$d/server.log" >&2; fail "F8: the entrypoint on root's volume exited $status"; }
+        say "F8: the entrypoint as postgres on root's fresh volume refused: $(cut -c1-160 "$d/server.log")"
+        status=0; entrypoint "$c" root "$d/volume"; wait $! || status=$?
+        [ "$status" = 2 ] && grep -q 'lost+found' "$d/server.log" || { cat "$d/server.log" >&2; fail "F8: the entrypoint at the volume's root exited $status"; }
+        say "F8: the entrypoint as root at the volume's root refused: $(cut -c1-160 "$d/server.log")"
+        # As root (RAILWAY_RUN_UID=0), PGDATA inside the volume: it hands it to postgres and drops to it.
+        entrypoint "$c" root "$d/volume/pgdata"
+    else
+        entrypoint "$c" postgres "$d/data"
+    fi
     for _ in $(seq 1 240); do
-        if "$bindir/pg_isready" -q -h 127.0.0.1 -p "${pgport[$c]}"; then return 0; fi
+        if "$bindir/pg_isready" -q -h 127.0.0.1 -p "${pgport[$c]}"; then break; fi
         sleep 0.5
     done
-    cat "$d/server.log" >&2
-    fail "the $c host did not start"
+    "$bindir/pg_isready" -q -h 127.0.0.1 -p "${pgport[$c]}" || { cat "$d/server.log" >&2; fail "the $c host did not start"; }
+    if [ "${2:-}" = volume ]; then
+        [ "$(stat -c %U "$d/volume/pgdata")" = postgres ] && [ "$(ps -o user= -p "$(head -n 1 "$d/volume/pgdata/postmaster.pid")")" = postgres ] \
+            || fail "F8: started as root, the data directory or the server is not postgres's"
+    fi
 }
 url() { printf 'postgres://%s@127.0.0.1:%s/weston' "$2" "${pgport[$1]}"; }
 # psql as USER with PASSWORD on a host, one command; -At output.
@@ -98,7 +119,7 @@ su_sql old "SELECT 1" >/dev/null
 if as_user new postgres "${pgpw[old]}" "SELECT 1" 2>/dev/null; then fail "the hosts share a postgres password"; fi
 
 say "the old host: the main job's data (loaded as etl_writer), a correction, the backend's table, logins, a job, settings"
-loader_on old run --provider mock >/dev/null
+WESTON_MOCK_PLANTED_ERRORS=true loader_on old run --provider mock >/dev/null
 su_sql old "CREATE ROLE drill_dba LOGIN PASSWORD 'dba-pw' IN ROLE dba;
             CREATE ROLE drill_backend LOGIN PASSWORD 'backend-pw' IN ROLE app_rw;
             CREATE ROLE drill_analyst LOGIN PASSWORD 'analyst-pw' IN ROLE app_ro;
@@ -110,9 +131,14 @@ as_user old drill_dba dba-pw "SELECT weston_record_split('MOCK0001', '$split_day
 as_user old drill_backend backend-pw "SET ROLE app_rw;
     CREATE TABLE app.watchlist (symbol text PRIMARY KEY, note text, id bigint GENERATED ALWAYS AS IDENTITY);
     INSERT INTO app.watchlist (symbol, note) VALUES ('MOCK0001', 'split'), ('MOCK0002', 'watch');" >/dev/null
-say "old: $(su_sql old "SELECT format('%s bars, %s securities, %s corrections, %s findings, %s identities, %s jobs', (SELECT count(*) FROM prices_daily),
+say "old: $(su_sql old "SELECT format('%s bars, %s securities, %s corrections, %s findings, %s ticker history rows, %s jobs', (SELECT count(*) FROM prices_daily),
     (SELECT count(*) FROM securities), (SELECT count(*) FROM weston_corrections), (SELECT count(*) FROM quality_findings),
-    (SELECT count(*) FROM security_identity), (SELECT count(*) FROM cron.job))")"
+    (SELECT count(*) FROM ticker_history), (SELECT count(*) FROM cron.job))")"
+
+if [ "${WESTON_MOVE_DRILL_SYMBOLS:-750}" -ge 750 ]; then   # the mock's life events and planted errors are in MOCK0100..0704
+    [ "$(su_sql old "SELECT (SELECT count(*) FROM quality_findings) > 0 AND (SELECT count(*) FROM ticker_history) > 0")" = t ] \
+        || fail "the old host has no findings or no ticker history to carry"
+fi
 
 say "F3: credentials from the password file only; out-of-order steps refused"
 WESTON_MOVE_FROM="postgres://postgres:${pgpw[old]}@127.0.0.1:${pgport[old]}/weston" step 2 plan
@@ -212,8 +238,8 @@ say "F7: the last dump of the frozen host"
 WESTON_MOVE_FALLBACK_DAYS=0 step 0 retire
 step 3 unfreeze
 
-say "F7: the last dump restores with the procedure's own restore, onto a third host from the image"
-image_host archive
+say "F7, F8: the last dump restores with the procedure's own restore, onto a third host from the image, its data on a fresh volume"
+image_host archive volume
 WESTON_MOVE_TO=$(url archive postgres) step 0 restore "$WESTON_MOVE_DIR/last"
 DATABASE_URL=$(url archive postgres) PGPASSFILE=$WESTON_MOVE_PASSFILE RUST_LOG=warn "$WESTON_LOADER_BIN" verify --sample-symbols 1000000 \
     --against-saved "$WESTON_MOVE_DIR/fingerprint.json" > "$drill/archive.verify" 2>&1 \
