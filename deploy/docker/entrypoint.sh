@@ -5,7 +5,8 @@
 # group roles, partitions, the nightly rotation job under pg_cron); login users for the
 # loader and the exporter when their passwords are given; then *.sql / *.sh of
 # /docker-entrypoint-initdb.d. On every start: pg_hba.conf is rewritten from
-# WESTON_ALLOWED_CIDRS, so only those networks (e.g. the tailnet) can connect.
+# WESTON_ALLOWED_CIDRS, so only those networks (e.g. the tailnet) can connect. Started as root
+# (a fresh volume is root's), it gives $PGDATA to postgres and runs again as postgres.
 set -euo pipefail
 : "${PGDATA:=/var/lib/postgresql/data}"
 # A fresh volume is root's (Railway mounts them so, and runs the image as root only when
