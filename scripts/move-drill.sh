@@ -140,6 +140,26 @@ if [ "${WESTON_MOVE_DRILL_SYMBOLS:-750}" -ge 750 ]; then   # the mock's life eve
         || fail "the old host has no findings or no ticker history to carry"
 fi
 
+# Hostile objects for the superuser's sessions: views found before pg_weston's tables on the
+# database's search_path, calling a function that makes its author a superuser if a
+# superuser runs it.
+as_user old drill_backend backend-pw "SET ROLE app_rw;
+    CREATE FUNCTION app.plant() RETURNS bigint LANGUAGE plpgsql AS \$\$BEGIN
+        IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+            EXECUTE 'ALTER ROLE drill_backend SUPERUSER';
+        END IF;
+        RETURN 0;
+    END\$\$;
+    CREATE VIEW app._sqlx_migrations AS SELECT app.plant() AS version;
+    CREATE VIEW app.weston_corrections AS SELECT app.plant() AS id;
+    CREATE VIEW app.securities AS SELECT app.plant() AS symbol;" >/dev/null
+planted_ran() { [ "$(su_sql "$1" "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'drill_backend'")" = t ]; }
+# Armed: a superuser naming the table unqualified runs it (rolled back here).
+[ "$(su_sql old "BEGIN; SELECT max(version) FROM _sqlx_migrations;
+                 SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'drill_backend'; ROLLBACK;" | tail -n 1)" = t ] \
+    || fail "the planted view does not run its function for a superuser"
+! planted_ran old || fail "the plant's check left drill_backend a superuser"
+
 say "F3: credentials from the password file only; out-of-order steps refused"
 WESTON_MOVE_FROM="postgres://postgres:${pgpw[old]}@127.0.0.1:${pgport[old]}/weston" step 2 plan
 PGPASSWORD=${pgpw[old]} step 2 plan
@@ -214,6 +234,7 @@ DATABASE_URL=$WESTON_MOVE_FROM PGPASSFILE=$WESTON_MOVE_PASSFILE RUST_LOG=warn "$
     --against-saved "$WESTON_MOVE_DIR/fingerprint.json" > "$drill/unfrozen.verify" 2>&1 \
     || { cat "$drill/unfrozen.verify" >&2; fail "the unfrozen old host differs from itself before the freeze"; }
 [ "$(as_user old drill_analyst analyst-pw "SHOW default_transaction_read_only")" = off ] || fail "unfreeze left the database read-only"
+[ "$(su_sql old "SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = 'weston_frozen'")" = 0 ] || fail "unfreeze left the role weston_frozen"
 loader_on old run --provider mock >/dev/null || fail "the loader cannot write the unfrozen old host"
 as_user old drill_dba dba-pw "SELECT weston_record_split('MOCK0002', '$split_day', 3, 1, 'drill: after the fallback')" >/dev/null
 as_user old drill_backend backend-pw "INSERT INTO app.watchlist (symbol, note) VALUES ('MOCK0005', 'after the fallback')" >/dev/null
@@ -246,6 +267,10 @@ DATABASE_URL=$(url archive postgres) PGPASSFILE=$WESTON_MOVE_PASSFILE RUST_LOG=w
     || { cat "$drill/archive.verify" >&2; fail "the last dump's restore differs from the old host as it was frozen"; }
 [ "$(as_user archive drill_analyst analyst-pw "SHOW default_transaction_read_only")" = off ] || fail "the last dump's restore is read-only"
 [ "$(su_sql archive "SELECT count(*) FROM cron.job WHERE database = 'weston' AND NOT active")" = 0 ] || fail "the last dump's restore has paused jobs"
+
+for h in old new archive; do
+    ! planted_ran "$h" || fail "a function a database user planted ran as a superuser on the $h host"
+done
 
 say "F3: no password in anything the procedure printed"
 for h in old new archive; do
