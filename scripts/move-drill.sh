@@ -183,7 +183,7 @@ step 1 freeze
 as_user old drill_backend backend-pw "INSERT INTO app.watchlist (symbol, note) VALUES ('MOCK0003', 'after the failed freeze')" >/dev/null
 su_sql old "REVOKE INSERT ON app.watchlist FROM drill_dba CASCADE" >/dev/null
 
-say "F4, F5: freeze, then every kind of writer refused, reads served, pg_cron's launcher alive"
+say "F4, F5: freeze, then every kind of writer refused, pg_cron's launcher alive (and after a restart), reads served"
 step 0 freeze
 step 3 freeze
 status=0; out=$(loader_on old run --provider mock 2>&1) || status=$?
@@ -204,6 +204,13 @@ refused "a new schema" "CREATE SCHEMA drill" old drill_dba dba-pw
 [ "$(su_sql old "SELECT count(*) FROM cron.job WHERE database = 'weston' AND active")" = 0 ] || fail "pg_cron jobs still active on the frozen host"
 [ "$(su_sql old "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'")" = "$launcher_before" ] \
     || fail "pg_cron's launcher was ended by the freeze"
+# A restart in the fallback week: pg_cron's launcher starts again (its own bookkeeping writes).
+as_pg pg_ctl -D "$drill/old/data" -l "$drill/old/restarted.log" -w -t 60 restart -m fast >/dev/null
+sleep 3
+[ -n "$(su_sql old "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'")" ] \
+    && grep -q 'pg_cron scheduler started' "$drill/old/restarted.log" \
+    && ! grep -q 'pg_cron launcher.*exited with exit code' "$drill/old/restarted.log" \
+    || { cat "$drill/old/restarted.log" >&2; fail "after a restart of the frozen host pg_cron's launcher does not run"; }
 [ "$(as_user old drill_analyst analyst-pw "SELECT count(*) > 0 FROM prices_daily")" = t ] || fail "analysts cannot read the frozen host"
 [ "$(as_user old drill_backend backend-pw "SELECT count(*) FROM app.watchlist")" = 3 ] || fail "the backend cannot read its table on the frozen host"
 

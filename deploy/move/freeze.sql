@@ -12,8 +12,8 @@
 -- back: its schemas, relations and routines pass to the NOLOGIN role weston_frozen, which
 -- nobody can become. pg_cron's jobs in this database are paused (cron.alter_job), its
 -- launcher keeps running. default_transaction_read_only = on makes every new session
--- read-only by default, so that the loader (and a migrate pointed here by mistake) refuse
--- before writing anything.
+-- read-only by default (but the bootstrap superuser's, pg_cron's), so that the loader (and a
+-- migrate pointed here by mistake) refuse before writing anything.
 \set ON_ERROR_STOP on
 BEGIN READ WRITE;
 SET LOCAL lock_timeout = '60s';
@@ -28,10 +28,11 @@ DECLARE
     problems text;
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s
-                WHERE s.setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = db) AND s.setrole = 0
+                WHERE s.setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = db) AND s.setrole IN (0, 10)
                   AND s.setconfig::text ~ 'default_transaction_read_only') THEN
         RAISE EXCEPTION 'database % already has a default_transaction_read_only setting (frozen by hand?): '
-                        'ALTER DATABASE % RESET default_transaction_read_only first', db, db;
+                        'ALTER DATABASE % RESET default_transaction_read_only (and ALTER ROLE % IN DATABASE % RESET it) first',
+                        db, db, pg_catalog.pg_get_userbyid(10), db;
     END IF;
     SELECT r.rolcanlogin OR r.rolsuper OR EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE r.oid IN (m.roleid, m.member))
       INTO STRICT problems FROM pg_catalog.pg_roles r WHERE r.rolname = holder;
@@ -177,6 +178,14 @@ BEGIN
     -- 4. Every new session read-only by default (thaw: reset, phase 4).
     EXECUTE pg_catalog.format('ALTER DATABASE %I SET default_transaction_read_only = on', db);
     INSERT INTO thaw (phase, stmt) VALUES (4, 'DO $$BEGIN EXECUTE pg_catalog.format(''ALTER DATABASE %I RESET default_transaction_read_only'', pg_catalog.current_database()); END$$;');
+    -- Except for pg_cron's launcher, which connects as the bootstrap superuser and, when it
+    -- starts (after a restart of the host), writes its own bookkeeping: read-only, it would
+    -- fail and be started again every second.
+    EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I SET default_transaction_read_only = off',
+                              pg_catalog.pg_get_userbyid(10), db);
+    INSERT INTO thaw (phase, stmt) VALUES (4, pg_catalog.format(
+        'DO $$BEGIN EXECUTE pg_catalog.format(''ALTER ROLE %%I IN DATABASE %%I RESET default_transaction_read_only'', %L, pg_catalog.current_database()); END$$;',
+        pg_catalog.pg_get_userbyid(10)));
 
     -- The check that makes this fail closed: no role but superusers may write anything here.
     SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('%s on %s', ro.rolname, w.what), '; ')
