@@ -32,19 +32,22 @@ stop_all() {
 trap stop_all EXIT
 stop_all
 rm -rf "$drill"
-mkdir -p "$drill/dba"
+mkdir -p "$drill/dba" "$drill/bin"
 chmod 700 "$drill/dba"
+# What the image holds, where the postgres user can read it (a clone may be in root's home).
+install -m 755 "$WESTON_LOADER_BIN" "$drill/bin/weston-loader"
+install -m 755 "$WESTON_ROOT/deploy/docker/entrypoint.sh" "$drill/bin/weston-entrypoint"
 
 # A host as the image's first start makes it: the entrypoint itself, as postgres, its
 # secrets in files, listening on loopback only.
 entrypoint() { # host, user (postgres or root), PGDATA: the image's entrypoint, in the background
     local c=$1 d=$drill/$1 as=()
     [ "$2" = root ] || as=(runuser -u postgres --)
-    "${as[@]}" env -i PATH="$bindir:$(dirname "$WESTON_LOADER_BIN"):/usr/sbin:/usr/bin:/sbin:/bin" HOME="$d/home" \
+    "${as[@]}" env -i PATH="$bindir:$drill/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME="$d/home" \
         PGDATA="$3" WESTON_DB=weston WESTON_ALLOWED_CIDRS=127.0.0.1/32 WESTON_LISTEN_ADDRESSES=127.0.0.1 \
         POSTGRES_PASSWORD_FILE="$d/secrets/postgres" WESTON_LOADER_PASSWORD_FILE="$d/secrets/loader" \
         WESTON_EXPORTER_PASSWORD_FILE="$d/secrets/exporter" WESTON_SNAPSHOT_DIR="$d/home/snapshots" RUST_LOG=warn \
-        bash "$WESTON_ROOT/deploy/docker/entrypoint.sh" -c port="${pgport[$c]}" -c unix_socket_directories="$d/sock" \
+        bash "$drill/bin/weston-entrypoint" -c port="${pgport[$c]}" -c unix_socket_directories="$d/sock" \
         -c fsync=off -c synchronous_commit=off > "$d/server.log" 2>&1 &
 }
 image_host() { # name [volume]: with "volume", its data directory on a fresh volume (root's, with lost+found)

@@ -21,7 +21,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     if [ -e "$PGDATA" ] && [ ! -O "$PGDATA" ]; then
-        echo "weston-entrypoint: $PGDATA belongs to $(stat -c %U "$PGDATA"), not $(id -un): a volume mounted there is often root's; start the container as root once (Railway: RAILWAY_RUN_UID=0), which hands it to postgres, or chown it" >&2
+        echo "weston-entrypoint: $PGDATA belongs to $(stat -c %U "$PGDATA"), not $(id -un): a volume mounted there is often root's; start the container as root (Railway: RAILWAY_RUN_UID=0): it hands the directory to postgres and runs as postgres; or chown it" >&2
         exit 2
     fi
     if [ -d "$PGDATA" ] && [ -n "$(ls -A "$PGDATA")" ]; then
