@@ -78,7 +78,7 @@ image_host() { # name [volume]: with "volume", its data directory on a fresh vol
     done
     "$bindir/pg_isready" -q -h 127.0.0.1 -p "${pgport[$c]}" || { cat "$d/server.log" >&2; fail "the $c host did not start"; }
     if [ "${2:-}" = volume ]; then
-        [ "$(stat -c %U "$d/volume/pgdata")" = postgres ] && [ "$(ps -o user= -p "$(head -n 1 "$d/volume/pgdata/postmaster.pid")")" = postgres ] \
+        [ "$(stat -c %U "$d/volume/pgdata")" = postgres ] && [ "$(stat -c %U "/proc/$(head -n 1 "$d/volume/pgdata/postmaster.pid")")" = postgres ] \
             || fail "F8: started as root, the data directory or the server is not postgres's"
     fi
 }
@@ -224,6 +224,12 @@ step 0 copy
 if as_user new postgres "${pgpw[old]}" "SELECT 1" 2>/dev/null; then fail "the copy gave the new host the old host's postgres password"; fi
 if as_user new weston_loader "${loaderpw[old]}" "SELECT 1" 2>/dev/null; then fail "the copy gave the new host the old host's loader password"; fi
 [ "$(as_user new drill_analyst analyst-pw "SHOW work_mem")" = 64MB ] || fail "the analyst's setting in the database was not carried"
+# The first rehearsal's way, which these replace: pg_restore --create onto the image's host
+# fails (F1), and the old host's roles dump would set its postgres password there (F2).
+if out=$(PGPASSWORD=${pgpw[new]} "$bindir/pg_restore" --create --exit-on-error -d "$(url new postgres | sed 's#/weston$#/postgres#')" \
+        "$WESTON_MOVE_DIR/copy/weston.dump" 2>&1); then fail "pg_restore --create onto the image's host did not fail"; fi
+grep -q 'already exists' <<<"$out" || fail "pg_restore --create failed otherwise: $out"
+grep -q '^ALTER ROLE postgres WITH .* PASSWORD ' "$WESTON_MOVE_DIR/copy/roles.sql" || fail "the roles dump carries no postgres password to leave out"
 [ "$(as_user new drill_analyst analyst-pw "SHOW default_transaction_read_only")" = off ] || fail "the copy is read-only by default"
 
 say "F3: verify (both hosts' passwords from the password file)"
@@ -267,6 +273,10 @@ step 0 switch
 step 3 retire
 say "F7: the last dump of the frozen host"
 WESTON_MOVE_FALLBACK_DAYS=0 step 0 retire
+# It carries the frozen database's read-only default: a plain pg_restore --create would too.
+echo '; nothing but the database' > "$drill/none.list"
+"$bindir/pg_restore" --create -L "$drill/none.list" -f - "$WESTON_MOVE_DIR/last/weston.dump" \
+    | grep -q "^ALTER DATABASE weston SET default_transaction_read_only TO 'on';" || fail "the last dump has no read-only default to leave out"
 step 3 unfreeze
 
 say "F7, F8: the last dump restores with the procedure's own restore, onto a third host from the image, its data on a fresh volume"
