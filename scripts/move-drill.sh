@@ -187,7 +187,19 @@ as_user old drill_backend backend-pw "INSERT INTO app.watchlist (symbol, note) V
 su_sql old "REVOKE INSERT ON app.watchlist FROM drill_dba CASCADE" >/dev/null
 
 say "F4, F5: freeze, then every kind of writer refused, pg_cron's launcher alive (and after a restart), reads served"
+# A session opened before, in the middle of a write: the freeze ends it, its write never lands.
+PGPASSWORD=backend-pw "$bindir/psql" -X -q -d "$(url old drill_backend)" \
+    -c "BEGIN; INSERT INTO app.watchlist (symbol, note) VALUES ('MOCK0009', 'open before the freeze'); SELECT pg_sleep(300); COMMIT;" \
+    > "$drill/open-session.log" 2>&1 &
+open_session=$!
+for _ in $(seq 1 20); do
+    [ "$(su_sql old "SELECT count(*) FROM pg_stat_activity WHERE usename = 'drill_backend' AND state = 'active'")" = 1 ] && break
+    sleep 0.5
+done
 step 0 freeze
+grep -q 'sessions ended: 1)' "$outlog" || fail "the freeze did not end the session opened before it"
+if kill -0 "$open_session" 2>/dev/null; then kill "$open_session"; fail "the session opened before the freeze is still running"; fi
+[ "$(su_sql old "SELECT count(*) FROM app.watchlist WHERE symbol = 'MOCK0009'")" = 0 ] || fail "a write begun before the freeze landed"
 step 3 freeze
 status=0; out=$(loader_on old run --provider mock 2>&1) || status=$?
 [ "$status" = 2 ] && grep -q 'read-only' <<<"$out" || fail "the loader on the frozen host exited $status: $out"
