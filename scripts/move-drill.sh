@@ -90,7 +90,7 @@ as_user() { # host user password sql
 su_sql() { as_user "$1" postgres "${pgpw[$1]}" "$2"; }
 loader_on() { # host command...: weston-loader as the host's etl_writer login (weston_loader)
     local h=$1; shift
-    DATABASE_URL="postgres://weston_loader:${loaderpw[$h]}@127.0.0.1:${pgport[$h]}/weston" RUST_LOG=warn \
+    DATABASE_URL="postgres://weston_loader:${loaderpw[$h]}@127.0.0.1:${pgport[$h]}/weston" RUST_LOG=error \
         WESTON_MOCK_SYMBOLS=${WESTON_MOVE_DRILL_SYMBOLS:-750} "$WESTON_LOADER_BIN" "$@"
 }
 refused() { # what, SQL, host, user, password: the statement must fail with permission or read-only errors
