@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test, in tiers: formatting and lints; pure Rust; integration against a real
-# PostgreSQL 15 cluster with pg_cron (then every benchmark in smoke mode, and the restore
-# drill); in-extension (cargo pgrx test); the container image. Sets everything up first and
+# PostgreSQL 15 cluster with pg_cron (then every benchmark in smoke mode, the restore
+# drill and the move drill); in-extension (cargo pgrx test); the container image. Sets everything up first and
 # ends with the release build of the extension installed again.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -10,7 +10,7 @@ bash scripts/setup.sh
 
 failed=0
 # WESTON_TEST_TIERS picks tiers for a quicker local loop (e.g. "1 2"); CI runs them all.
-tiers=" ${WESTON_TEST_TIERS:-0 1 2 2c 2b 3 4} "
+tiers=" ${WESTON_TEST_TIERS:-0 1 2 2c 2b 2m 3 4} "
 # What the last line reports: a tier skipped is named as such, never counted as passed.
 ran="" skipped="" failed_tiers=""
 selected() { case "$tiers" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -82,6 +82,9 @@ bash scripts/cluster.sh stop || true
 # Backups: pg_dump and pgBackRest (WAL archive + point-in-time recovery), each restored
 # into a fresh cluster and compared table by table (Unix sockets only, no TCP port).
 tier 2b "restore drill" bash scripts/restore-drill.sh
+# The move to another host (deploy/move/weston-move), every step on three clusters started by
+# the image's entrypoint (scram, loopback TCP on WESTON_MOVE_DRILL_PORT..+2, default 56700).
+tier 2m "move drill" bash scripts/move-drill.sh
 
 # Late: cargo pgrx test installs its own build (with the test schema) into PostgreSQL and
 # leaves it there; the release build is installed again right after (below).

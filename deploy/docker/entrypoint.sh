@@ -5,9 +5,30 @@
 # group roles, partitions, the nightly rotation job under pg_cron); login users for the
 # loader and the exporter when their passwords are given; then *.sql / *.sh of
 # /docker-entrypoint-initdb.d. On every start: pg_hba.conf is rewritten from
-# WESTON_ALLOWED_CIDRS, so only those networks (e.g. the tailnet) can connect.
+# WESTON_ALLOWED_CIDRS, so only those networks (e.g. the tailnet) can connect. Started as root
+# (a fresh volume is root's), it gives $PGDATA to postgres and runs again as postgres.
 set -euo pipefail
 : "${PGDATA:=/var/lib/postgresql/data}"
+# A fresh volume is root's (Railway mounts them so, and runs the image as root only when
+# told to: RAILWAY_RUN_UID=0). As root, the data directory is handed to postgres and this
+# script runs again as postgres; PostgreSQL itself never runs as root.
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$PGDATA"
+    chown postgres:postgres "$PGDATA"
+    chmod 700 "$PGDATA"
+    exec setpriv --reuid=postgres --regid=postgres --init-groups \
+        env HOME="$(getent passwd postgres | cut -d: -f6)" bash "${BASH_SOURCE[0]}" "$@"
+fi
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    if [ -e "$PGDATA" ] && [ ! -O "$PGDATA" ]; then
+        echo "weston-entrypoint: $PGDATA belongs to $(stat -c %U "$PGDATA"), not $(id -un): a volume mounted there is often root's; start the container as root (Railway: RAILWAY_RUN_UID=0): it hands the directory to postgres and runs as postgres; or chown it" >&2
+        exit 2
+    fi
+    if [ -d "$PGDATA" ] && [ -n "$(ls -A "$PGDATA")" ]; then
+        echo "weston-entrypoint: $PGDATA is not empty ($(ls -A "$PGDATA" | head -n 3 | tr '\n' ' ')) and holds no database: a volume's root has lost+found; set PGDATA to a directory inside the volume, e.g. $PGDATA/pgdata" >&2
+        exit 2
+    fi
+fi
 db=${WESTON_DB:-weston}
 allowed=${WESTON_ALLOWED_CIDRS:?set WESTON_ALLOWED_CIDRS to the private networks allowed to connect, e.g. 100.64.0.0/10}
 secret() { # NAME: the value of $NAME, or the contents of the file named by $NAME_FILE
