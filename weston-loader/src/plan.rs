@@ -28,6 +28,8 @@ pub struct Request {
     /// Today in New York: anything after it is in the future.
     pub today: NaiveDate,
     pub metadata_refresh_days: u32,
+    /// No window starts before it (a ticker's first day, as a provider gave it, included).
+    pub earliest_date: NaiveDate,
 }
 
 impl Request {
@@ -83,6 +85,7 @@ impl Request {
             to,
             today,
             metadata_refresh_days: args.metadata_refresh_days,
+            earliest_date: args.earliest_date,
         })
     }
 }
@@ -110,19 +113,33 @@ pub struct Plan {
     pub end: NaiveDate,
 }
 
-/// The contract's default window: from the last stored date minus the overlap, or
-/// 180 days back for a symbol with no data; `--from` overrides the start for all.
+/// What is stored of a symbol when its window is planned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Its last stored bar.
+    pub last_bar: Option<NaiveDate>,
+    /// Its first day under this ticker, when its security took it from an earlier ticker
+    /// (`ticker_history`).
+    pub first_day: Option<NaiveDate>,
+}
+
+/// The contract's default window: from the last stored bar minus the overlap, or 180 days
+/// back for a symbol with no bars; `--from` overrides the start for all, except for a
+/// ticker with no bars whose first day under that name is known (a renamed security's new
+/// ticker): it starts on that day whatever the window, so the run that learns of it loads
+/// it whole, a replay with a past `--to` included.
 pub fn symbol_window(
     symbol: &str,
-    last_stored: Option<NaiveDate>,
+    stored: Stored,
     from: Option<NaiveDate>,
     to: NaiveDate,
     today: NaiveDate,
 ) -> SymbolWindow {
-    let start = from.unwrap_or_else(|| match last_stored {
-        Some(last) => last - Duration::days(OVERLAP_DAYS),
-        None => today - Duration::days(NEW_SYMBOL_DAYS),
-    });
+    let start = match (stored.last_bar, stored.first_day) {
+        (None, Some(first_day)) => first_day,
+        (Some(last), _) => from.unwrap_or(last - Duration::days(OVERLAP_DAYS)),
+        (None, None) => from.unwrap_or(today - Duration::days(NEW_SYMBOL_DAYS)),
+    };
     SymbolWindow {
         symbol: symbol.to_string(),
         from: start,
@@ -186,6 +203,7 @@ pub async fn plan_symbols(
             .into_iter()
             .filter_map(|(s, d)| d.map(|d| (s, d)))
             .collect();
+    let first_days = first_days(&mut *conn, request, &symbols, &last_dates).await?;
     // Metadata is asked until a provider names the symbol, then again once every
     // `metadata_refresh_days`, not every night: on Polygon's free plan one call per symbol
     // would take hours for the universe.
@@ -214,13 +232,11 @@ pub async fn plan_symbols(
                 through_last_session.insert(symbol.clone());
             }
         }
-        let w = symbol_window(
-            symbol,
-            last_dates.get(symbol).copied(),
-            request.from,
-            to,
-            request.today,
-        );
+        let stored = Stored {
+            last_bar: last_dates.get(symbol).copied(),
+            first_day: first_days.get(symbol).copied(),
+        };
+        let w = symbol_window(symbol, stored, request.from, to, request.today);
         if w.from <= w.to {
             groups.entry((w.from, w.to)).or_default().push(w.symbol);
         }
@@ -237,6 +253,42 @@ pub async fn plan_symbols(
         described,
         through_last_session,
     })
+}
+
+/// The first day under its ticker of each of `symbols` with no stored bars that a
+/// security took from an earlier ticker of its own (a rename, a share-class move), by the
+/// end of the window and not before the earliest date allowed.
+async fn first_days(
+    conn: &mut PgConnection,
+    request: &Request,
+    symbols: &[String],
+    last_dates: &HashMap<String, NaiveDate>,
+) -> Result<HashMap<String, NaiveDate>, LoaderError> {
+    let barless: Vec<&String> = symbols
+        .iter()
+        .filter(|s| !last_dates.contains_key(*s))
+        .collect();
+    // A database whose migrations wait for the extension update has no dated histories.
+    if barless.is_empty() || !crate::home::has_table(&mut *conn, "ticker_history").await? {
+        return Ok(HashMap::new());
+    }
+    // Only a holding that continues an earlier ticker of its security: a ticker's first
+    // holding starts on the day a provider says it listed, often years before the window.
+    let rows: Vec<(String, NaiveDate)> = sqlx::query_as(
+        "SELECT h.symbol, min(h.valid_from) FROM ticker_history h
+          WHERE h.symbol = ANY($1) AND h.valid_from <= $2
+            AND EXISTS (SELECT 1 FROM ticker_history o
+                         WHERE o.security_id = h.security_id AND o.valid_from < h.valid_from)
+          GROUP BY h.symbol",
+    )
+    .bind(&barless)
+    .bind(request.to)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(s, d)| (s, d.max(request.earliest_date)))
+        .collect())
 }
 
 /// A stored ticker as the universe sees it (`last_bar` read only for a delisted one).
@@ -415,17 +467,50 @@ mod tests {
     fn default_window_overlaps_stored_data_or_takes_180_days() {
         let today = d(2026, 11, 24);
         let to = d(2026, 11, 23);
+        let last = |day| Stored {
+            last_bar: Some(day),
+            first_day: None,
+        };
         assert_eq!(
-            symbol_window("A", Some(d(2026, 11, 20)), None, to, today).from,
+            symbol_window("A", last(d(2026, 11, 20)), None, to, today).from,
             d(2026, 11, 13)
         );
         assert_eq!(
-            symbol_window("A", None, None, to, today).from,
+            symbol_window("A", Stored::default(), None, to, today).from,
             d(2026, 5, 28)
         );
         assert_eq!(
-            symbol_window("A", Some(d(2026, 11, 20)), Some(d(2020, 1, 1)), to, today).from,
+            symbol_window("A", last(d(2026, 11, 20)), Some(d(2020, 1, 1)), to, today).from,
             d(2020, 1, 1)
+        );
+    }
+
+    #[test]
+    fn a_new_ticker_starts_on_its_first_day_whatever_the_window() {
+        let today = d(2026, 11, 24);
+        let new = Stored {
+            last_bar: None,
+            first_day: Some(d(2022, 6, 9)),
+        };
+        // A replay through a past rename: the default 180 days would start after its end.
+        let w = symbol_window("META", new, None, d(2022, 6, 10), today);
+        assert_eq!((w.from, w.to), (d(2022, 6, 9), d(2022, 6, 10)));
+        // --from after the first day would leave a gap no later run fills; before it, no
+        // bars were traded under the name.
+        for from in [d(2022, 6, 10), d(2022, 1, 3)] {
+            assert_eq!(
+                symbol_window("META", new, Some(from), d(2022, 6, 10), today).from,
+                d(2022, 6, 9)
+            );
+        }
+        // Once it has bars, it is any other symbol.
+        let loaded = Stored {
+            last_bar: Some(d(2022, 6, 10)),
+            ..new
+        };
+        assert_eq!(
+            symbol_window("META", loaded, None, d(2022, 6, 17), today).from,
+            d(2022, 6, 3)
         );
     }
 }
