@@ -1,7 +1,10 @@
 //! The run that learns a ticker change loads the new ticker from its first day under that
 //! name, in that same run, whatever the window: a replay through a past rename with no
-//! `--from`, and the nightly run on the night of the rename. FMP's documented listings and
-//! bars are served by a local HTTP server; the loader runs as the etl_writer login.
+//! `--from`, and the nightly run on the night of the rename. Which listed changes are
+//! recorded: one listed with two dates gives the same history in either row order; one
+//! dated before the old ticker's first stored bar is not recorded. FMP's documented
+//! listings and bars are served by a local HTTP server; the loader runs as the etl_writer
+//! login, the reads as an analyst's app_ro login.
 
 use chrono::{Duration, NaiveDate, Utc};
 use fake_providers::{Reply, Seen, TestServer};
@@ -186,4 +189,145 @@ async fn the_nightly_run_on_the_night_of_a_rename_loads_the_new_ticker() {
         vec![(session.to_string(), "11.25".into(), run_id)],
         "tonight's run loads tonight's new ticker: {stats}"
     );
+}
+
+/// The tickers of the security `symbol` names today, with their ranges.
+async fn history(db: &TestDb, symbol: &str) -> Vec<(String, String, Option<String>)> {
+    sqlx::query_as(
+        "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history($1, '2022-12-30')",
+    )
+    .bind(symbol)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_listed_with_two_dates_gives_one_history_whatever_the_rows_order() {
+    let bars: Bars = vec![
+        ("FB".into(), d("2022-06-06"), "194.25"),
+        ("FB".into(), d("2022-06-07"), "195.65"),
+        ("FB".into(), d("2022-06-08"), "196.64"),
+        ("META".into(), d("2022-06-09"), "184"),
+        ("META".into(), d("2022-06-10"), "175.57"),
+    ];
+    let (early, late) = (
+        ("FB".to_owned(), "META".to_owned(), d("2022-06-07")),
+        ("FB".to_owned(), "META".to_owned(), d("2022-06-09")),
+    );
+    let mut states = Vec::new();
+    for (tag, changes) in [
+        ("plan_twice_a", vec![early.clone(), late.clone()]),
+        ("plan_twice_b", vec![late.clone(), early.clone()]),
+    ] {
+        let db = TestDb::migrated(tag).await;
+        let fmp = serve(changes, bars.clone()).await;
+        let args = [
+            "run",
+            "--provider",
+            "fmp",
+            "--symbols",
+            "FB",
+            "--from",
+            "2022-06-06",
+            "--to",
+            "2022-06-10",
+        ];
+        let out = run(&db, &fmp, &args);
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+        let (_, status, stats) = last_run(&db).await;
+        assert_eq!(status, "succeeded", "{stats}");
+        assert_eq!(
+            stats["identity"]["conflicts"],
+            serde_json::json!([]),
+            "{stats}"
+        );
+        assert_eq!(
+            stats["identity"]["rejected"],
+            serde_json::json!([
+                "fmp FB→META dated 2022-06-07 not recorded: the same change is also reported \
+                 for 2022-06-09, kept as the latest reported"
+            ]),
+            "{stats}"
+        );
+        let closes: Vec<String> = sqlx::query_scalar(
+            "SELECT close::text FROM weston_adjusted_prices('META', '2022-06-01', '2022-06-30') ORDER BY date",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        states.push((history(&db, "META").await, closes));
+    }
+    assert_eq!(states[0], states[1], "the rows' order decides nothing");
+    assert_eq!(
+        states[0].0,
+        vec![
+            ("FB".into(), "2022-06-06".into(), Some("2022-06-08".into())),
+            ("META".into(), "2022-06-09".into(), None),
+        ]
+    );
+    assert_eq!(states[0].1, ["194.25", "195.65", "196.64", "184", "175.57"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_dated_before_the_old_tickers_first_bar_is_not_recorded() {
+    let db = TestDb::migrated("plan_before_first").await;
+    let bars: Bars = ["2022-06-06", "2022-06-07", "2022-06-08", "2022-06-09"]
+        .into_iter()
+        .map(|day| ("ABC".to_owned(), d(day), "20.5"))
+        .collect();
+    // An earlier holder of ABC was renamed in 2022-06-01, days before our ABC's first bar.
+    let fmp = serve(vec![("ABC".into(), "ABCD".into(), d("2022-06-01"))], bars).await;
+    let window = |from: &'static str, to: &'static str| {
+        [
+            "run",
+            "--provider",
+            "fmp",
+            "--symbols",
+            "ABC",
+            "--from",
+            from,
+            "--to",
+            to,
+        ]
+    };
+    let out = run(&db, &fmp, &window("2022-06-06", "2022-06-08"));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    // A wider window lists the change: it would leave every stored ABC bar under no name.
+    let out = run(&db, &fmp, &window("2022-05-31", "2022-06-09"));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let (_, status, stats) = last_run(&db).await;
+    assert_eq!(status, "succeeded", "{stats}");
+    assert_eq!(
+        stats["identity"]["renamed"],
+        serde_json::json!([]),
+        "{stats}"
+    );
+    let rejected = stats["identity"]["rejected"].to_string();
+    assert!(
+        rejected.contains(
+            "ABC→ABCD dated 2022-06-01 not recorded: ABC's first stored bar is 2022-06-06"
+        ),
+        "{stats}"
+    );
+    let analyst = db.analyst_pool();
+    let closes: Vec<String> = sqlx::query_scalar(
+        "SELECT close::text FROM weston_adjusted_prices('ABC', '2022-06-01', '2022-06-30') ORDER BY date",
+    )
+    .fetch_all(&analyst)
+    .await
+    .unwrap();
+    assert_eq!(closes, ["20.5", "20.5", "20.5", "20.5"]);
+    let resolved: Option<String> =
+        sqlx::query_scalar("SELECT weston_resolve_symbol('ABC', '2022-06-07')")
+            .fetch_one(&analyst)
+            .await
+            .unwrap();
+    assert_eq!(resolved.as_deref(), Some("ABC"));
+    analyst.close().await;
+    let abcd: i64 = sqlx::query_scalar("SELECT count(*) FROM securities WHERE symbol = 'ABCD'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(abcd, 0, "nothing of the change is written");
 }
