@@ -59,6 +59,23 @@ fn run(db: &TestDb, fmp: &TestServer, args: &[&str]) -> std::process::Output {
         .expect("run weston-loader")
 }
 
+/// `run --provider fmp --symbols symbol --from from --to to`, which must succeed.
+fn run_symbol(db: &TestDb, fmp: &TestServer, symbol: &str, (from, to): (&str, &str)) {
+    let args = [
+        "run",
+        "--provider",
+        "fmp",
+        "--symbols",
+        symbol,
+        "--from",
+        from,
+        "--to",
+        to,
+    ];
+    let out = run(db, fmp, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+}
+
 /// `symbol`'s stored bars as (date, close, the run that wrote it).
 async fn stored(db: &TestDb, symbol: &str) -> Vec<(String, String, i64)> {
     sqlx::query_as(
@@ -68,6 +85,20 @@ async fn stored(db: &TestDb, symbol: &str) -> Vec<(String, String, i64)> {
     .fetch_all(&db.pool)
     .await
     .unwrap()
+}
+
+/// The adjusted closes of June 2022 of the security `symbol` names, read as an analyst.
+async fn june_closes(db: &TestDb, symbol: &str) -> Vec<String> {
+    let analyst = db.analyst_pool();
+    let closes = sqlx::query_scalar(
+        "SELECT close::text FROM weston_adjusted_prices($1, '2022-06-01', '2022-06-30') ORDER BY date",
+    )
+    .bind(symbol)
+    .fetch_all(&analyst)
+    .await
+    .unwrap();
+    analyst.close().await;
+    closes
 }
 
 async fn last_run(db: &TestDb) -> (i64, String, serde_json::Value) {
@@ -93,19 +124,7 @@ async fn a_replay_through_a_past_rename_loads_the_new_ticker_from_its_first_day(
     ];
     let changes = vec![("FB".into(), "META".into(), d("2022-06-09"))];
     let fmp = serve(changes, bars).await;
-    let first = [
-        "run",
-        "--provider",
-        "fmp",
-        "--symbols",
-        "FB",
-        "--from",
-        "2022-06-06",
-        "--to",
-        "2022-06-08",
-    ];
-    let out = run(&db, &fmp, &first);
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    run_symbol(&db, &fmp, "FB", ("2022-06-06", "2022-06-08"));
     // The replay goes on through the rename with the universe's default windows: FB's
     // starts a week before its last bar; META has no bars, and 180 days back from today
     // is long after 2022-06-10.
@@ -138,12 +157,7 @@ async fn a_replay_through_a_past_rename_loads_the_new_ticker_from_its_first_day(
         .filter(|r| r.param("from").is_some_and(|f| f < "2022-06-09"))
         .count();
     assert_eq!(early, 0);
-    let closes: Vec<String> = sqlx::query_scalar(
-        "SELECT close::text FROM weston_adjusted_prices('META', '2022-06-01', '2022-06-30') ORDER BY date",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
+    let closes = june_closes(&db, "META").await;
     assert_eq!(closes, ["194.25", "195.65", "196.64", "184", "175.57"]);
 }
 
@@ -161,19 +175,7 @@ async fn the_nightly_run_on_the_night_of_a_rename_loads_the_new_ticker() {
     bars.push(("NEWT".into(), session, "11.25"));
     let fmp = serve(vec![("OLDT".into(), "NEWT".into(), session)], bars).await;
     let (from, to) = (start.to_string(), before.to_string());
-    let first = [
-        "run",
-        "--provider",
-        "fmp",
-        "--symbols",
-        "OLDT",
-        "--from",
-        &from,
-        "--to",
-        &to,
-    ];
-    let out = run(&db, &fmp, &first);
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    run_symbol(&db, &fmp, "OLDT", (&from, &to));
     // The nightly run: no window given, the universe is OLDT.
     let out = run(&db, &fmp, &["run", "--provider", "fmp"]);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
@@ -191,7 +193,7 @@ async fn the_nightly_run_on_the_night_of_a_rename_loads_the_new_ticker() {
     );
 }
 
-/// The tickers of the security `symbol` names today, with their ranges.
+/// The tickers of the security `symbol` names at the end of 2022, with their ranges.
 async fn history(db: &TestDb, symbol: &str) -> Vec<(String, String, Option<String>)> {
     sqlx::query_as(
         "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history($1, '2022-12-30')",
@@ -222,19 +224,7 @@ async fn a_change_listed_with_two_dates_gives_one_history_whatever_the_rows_orde
     ] {
         let db = TestDb::migrated(tag).await;
         let fmp = serve(changes, bars.clone()).await;
-        let args = [
-            "run",
-            "--provider",
-            "fmp",
-            "--symbols",
-            "FB",
-            "--from",
-            "2022-06-06",
-            "--to",
-            "2022-06-10",
-        ];
-        let out = run(&db, &fmp, &args);
-        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+        run_symbol(&db, &fmp, "FB", ("2022-06-06", "2022-06-10"));
         let (_, status, stats) = last_run(&db).await;
         assert_eq!(status, "succeeded", "{stats}");
         assert_eq!(
@@ -250,12 +240,7 @@ async fn a_change_listed_with_two_dates_gives_one_history_whatever_the_rows_orde
             ]),
             "{stats}"
         );
-        let closes: Vec<String> = sqlx::query_scalar(
-            "SELECT close::text FROM weston_adjusted_prices('META', '2022-06-01', '2022-06-30') ORDER BY date",
-        )
-        .fetch_all(&db.pool)
-        .await
-        .unwrap();
+        let closes = june_closes(&db, "META").await;
         states.push((history(&db, "META").await, closes));
     }
     assert_eq!(states[0], states[1], "the rows' order decides nothing");
@@ -276,26 +261,11 @@ async fn a_change_dated_before_the_old_tickers_first_bar_is_not_recorded() {
         .into_iter()
         .map(|day| ("ABC".to_owned(), d(day), "20.5"))
         .collect();
-    // An earlier holder of ABC was renamed in 2022-06-01, days before our ABC's first bar.
+    // An earlier holder of ABC was renamed on 2022-06-01, days before our ABC's first bar.
     let fmp = serve(vec![("ABC".into(), "ABCD".into(), d("2022-06-01"))], bars).await;
-    let window = |from: &'static str, to: &'static str| {
-        [
-            "run",
-            "--provider",
-            "fmp",
-            "--symbols",
-            "ABC",
-            "--from",
-            from,
-            "--to",
-            to,
-        ]
-    };
-    let out = run(&db, &fmp, &window("2022-06-06", "2022-06-08"));
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    run_symbol(&db, &fmp, "ABC", ("2022-06-06", "2022-06-08"));
     // A wider window lists the change: it would leave every stored ABC bar under no name.
-    let out = run(&db, &fmp, &window("2022-05-31", "2022-06-09"));
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    run_symbol(&db, &fmp, "ABC", ("2022-05-31", "2022-06-09"));
     let (_, status, stats) = last_run(&db).await;
     assert_eq!(status, "succeeded", "{stats}");
     assert_eq!(
@@ -310,14 +280,9 @@ async fn a_change_dated_before_the_old_tickers_first_bar_is_not_recorded() {
         ),
         "{stats}"
     );
-    let analyst = db.analyst_pool();
-    let closes: Vec<String> = sqlx::query_scalar(
-        "SELECT close::text FROM weston_adjusted_prices('ABC', '2022-06-01', '2022-06-30') ORDER BY date",
-    )
-    .fetch_all(&analyst)
-    .await
-    .unwrap();
+    let closes = june_closes(&db, "ABC").await;
     assert_eq!(closes, ["20.5", "20.5", "20.5", "20.5"]);
+    let analyst = db.analyst_pool();
     let resolved: Option<String> =
         sqlx::query_scalar("SELECT weston_resolve_symbol('ABC', '2022-06-07')")
             .fetch_one(&analyst)
