@@ -45,6 +45,14 @@ BEGIN
     IF on_date IS NULL THEN
         RAISE EXCEPTION 'weston: on_date must not be NULL';
     END IF;
+    -- As the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no day.
+    IF NOT on_date BETWEEN '0001-01-01' AND '9999-12-31' THEN
+        RAISE EXCEPTION 'weston: on_date % is outside the supported range 0001-01-01 to 9999-12-31',
+                        CASE WHEN NOT isfinite(on_date) THEN on_date::text
+                             WHEN on_date < '0001-01-01' THEN to_char(on_date, 'YYYY-MM-DD BC')
+                             ELSE to_char(on_date, 'YYYY-MM-DD') END
+              USING ERRCODE = 'datetime_field_overflow';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM ticker_history h WHERE h.symbol = weston_resolve_symbol.symbol) THEN
         RETURN (SELECT s.symbol FROM securities s
                  WHERE s.symbol = weston_resolve_symbol.symbol
@@ -78,14 +86,25 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION weston_resolve_symbol(text, date) IS
-'The ticker under which the security named by symbol traded on on_date: symbol itself when a security held it that day; otherwise the ticker that day of the one security that ever held symbol and traded that day (FB on 2023-01-03: META); NULL when none did; an error naming the candidates when several did. A ticker never recorded in ticker_history: itself between its securities row''s listed_date and delisted_date (NULL bounds: open). Uses everything recorded today.';
+'The ticker under which the security named by symbol traded on on_date: symbol itself when a security held it that day; otherwise the ticker that day of the one security that ever held symbol and traded that day (FB on 2023-01-03: META); NULL when none did; an error naming the candidates when several did. A ticker never recorded in ticker_history: itself between its securities row''s listed_date and delisted_date (NULL bounds: open). Uses everything recorded today. An on_date outside 0001-01-01 to 9999-12-31 (infinity, -infinity) is refused naming it (SQLSTATE 22008).';
 
 CREATE FUNCTION weston_universe(as_of date DEFAULT NULL)
 RETURNS TABLE(symbol text, listed_date date, delisted_date date)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path TO pg_catalog, @extschema@, pg_temp
 AS $fn$
-    WITH d AS (SELECT coalesce($1, (now() AT TIME ZONE 'America/New_York')::date) AS day)
+#variable_conflict use_column
+BEGIN
+    -- As the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no day.
+    IF NOT as_of BETWEEN '0001-01-01' AND '9999-12-31' THEN
+        RAISE EXCEPTION 'weston: as_of % is outside the supported range 0001-01-01 to 9999-12-31',
+                        CASE WHEN NOT isfinite(as_of) THEN as_of::text
+                             WHEN as_of < '0001-01-01' THEN to_char(as_of, 'YYYY-MM-DD BC')
+                             ELSE to_char(as_of, 'YYYY-MM-DD') END
+              USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    RETURN QUERY
+    WITH d AS (SELECT coalesce(as_of, (now() AT TIME ZONE 'America/New_York')::date) AS day)
     SELECT t.symbol,
            (SELECT min(f.valid_from) FROM ticker_history f WHERE f.security_id = t.security_id),
            CASE WHEN t.valid_to = d.day
@@ -100,10 +119,11 @@ AS $fn$
      WHERE (s.listed_date IS NULL OR s.listed_date <= d.day)
        AND (s.delisted_date IS NULL OR s.delisted_date >= d.day)
        AND NOT EXISTS (SELECT 1 FROM ticker_history n WHERE n.symbol = s.symbol)
-     ORDER BY 1
+     ORDER BY 1;
+END
 $fn$;
 COMMENT ON FUNCTION weston_universe(date) IS
-'The securities listed on as_of (NULL: today, New York), under the ticker each had that day, including those delisted since (survivorship-free), ordered by symbol. listed_date: the first day of the security under any ticker; delisted_date: as known on as_of, so set only when as_of is its last day. A ticker never recorded in ticker_history is listed while its securities row''s listed_date (NULL: always) and delisted_date (NULL: still listed) say so.';
+'The securities listed on as_of (NULL: today, New York), under the ticker each had that day, including those delisted since (survivorship-free), ordered by symbol. listed_date: the first day of the security under any ticker; delisted_date: as known on as_of, so set only when as_of is its last day. A ticker never recorded in ticker_history is listed while its securities row''s listed_date (NULL: always) and delisted_date (NULL: still listed) say so. An as_of outside 0001-01-01 to 9999-12-31 (infinity, -infinity) is refused naming it (SQLSTATE 22008).';
 
 CREATE FUNCTION weston_ticker_listed(
     symbol text, valid_from date, provider text, run_id bigint,

@@ -1,2 +1,106 @@
 -- pg_weston 0.7.0 -> 0.8.0.
 \echo Use "ALTER EXTENSION pg_weston UPDATE" to load this file. \quit
+
+-- Dates and NULLs the readers and the partition functions refused to answer silently:
+-- weston_universe and weston_resolve_symbol refuse a day outside 0001-01-01..9999-12-31
+-- (infinity) as the Rust functions do (22008); weston_ensure_partitions and
+-- weston_partition_plan are no longer STRICT, so a NULL argument is refused naming it (22023)
+-- instead of answering NULL. CREATE OR REPLACE keeps privileges, comments and membership.
+CREATE OR REPLACE FUNCTION @extschema@.weston_resolve_symbol(symbol text, on_date date)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    answers    text[];
+    candidates text;
+BEGIN
+    IF symbol IS NULL THEN
+        RAISE EXCEPTION 'weston: symbol must not be NULL';
+    END IF;
+    IF on_date IS NULL THEN
+        RAISE EXCEPTION 'weston: on_date must not be NULL';
+    END IF;
+    -- As the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no day.
+    IF NOT on_date BETWEEN '0001-01-01' AND '9999-12-31' THEN
+        RAISE EXCEPTION 'weston: on_date % is outside the supported range 0001-01-01 to 9999-12-31',
+                        CASE WHEN NOT isfinite(on_date) THEN on_date::text
+                             WHEN on_date < '0001-01-01' THEN to_char(on_date, 'YYYY-MM-DD BC')
+                             ELSE to_char(on_date, 'YYYY-MM-DD') END
+              USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ticker_history h WHERE h.symbol = weston_resolve_symbol.symbol) THEN
+        RETURN (SELECT s.symbol FROM securities s
+                 WHERE s.symbol = weston_resolve_symbol.symbol
+                   AND (s.listed_date IS NULL OR s.listed_date <= on_date)
+                   AND (s.delisted_date IS NULL OR s.delisted_date >= on_date));
+    END IF;
+    -- Whoever held the ticker that day traded under it.
+    IF EXISTS (SELECT 1 FROM ticker_history h
+                WHERE h.symbol = weston_resolve_symbol.symbol
+                  AND h.valid_from <= on_date AND (h.valid_to IS NULL OR h.valid_to >= on_date)) THEN
+        RETURN symbol;
+    END IF;
+    -- Otherwise the ticker that day of each security that ever held it.
+    SELECT array_agg(t.symbol ORDER BY t.symbol),
+           string_agg(pg_catalog.format('%s (security %s, which held %s from %s to %s)',
+                                        t.symbol, t.security_id, symbol, c.held_from,
+                                        coalesce(c.held_to::text, 'now')), ', ' ORDER BY t.symbol)
+      INTO answers, candidates
+      FROM (SELECT h.security_id, min(h.valid_from) AS held_from,
+                   CASE WHEN bool_and(h.valid_to IS NOT NULL) THEN max(h.valid_to) END AS held_to
+              FROM ticker_history h WHERE h.symbol = weston_resolve_symbol.symbol
+             GROUP BY h.security_id) c
+      JOIN ticker_history t ON t.security_id = c.security_id
+     WHERE t.valid_from <= on_date AND (t.valid_to IS NULL OR t.valid_to >= on_date);
+    IF coalesce(cardinality(answers), 0) > 1 THEN
+        RAISE EXCEPTION 'weston: % is ambiguous on %: securities that held it traded that day as %',
+                        symbol, on_date, candidates
+              USING HINT = 'Name the security by the ticker it had on that date.';
+    END IF;
+    RETURN answers[1];
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.weston_resolve_symbol(text, date) IS
+'The ticker under which the security named by symbol traded on on_date: symbol itself when a security held it that day; otherwise the ticker that day of the one security that ever held symbol and traded that day (FB on 2023-01-03: META); NULL when none did; an error naming the candidates when several did. A ticker never recorded in ticker_history: itself between its securities row''s listed_date and delisted_date (NULL bounds: open). Uses everything recorded today. An on_date outside 0001-01-01 to 9999-12-31 (infinity, -infinity) is refused naming it (SQLSTATE 22008).';
+
+CREATE OR REPLACE FUNCTION @extschema@.weston_universe(as_of date DEFAULT NULL)
+RETURNS TABLE(symbol text, listed_date date, delisted_date date)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    -- As the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no day.
+    IF NOT as_of BETWEEN '0001-01-01' AND '9999-12-31' THEN
+        RAISE EXCEPTION 'weston: as_of % is outside the supported range 0001-01-01 to 9999-12-31',
+                        CASE WHEN NOT isfinite(as_of) THEN as_of::text
+                             WHEN as_of < '0001-01-01' THEN to_char(as_of, 'YYYY-MM-DD BC')
+                             ELSE to_char(as_of, 'YYYY-MM-DD') END
+              USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    RETURN QUERY
+    WITH d AS (SELECT coalesce(as_of, (now() AT TIME ZONE 'America/New_York')::date) AS day)
+    SELECT t.symbol,
+           (SELECT min(f.valid_from) FROM ticker_history f WHERE f.security_id = t.security_id),
+           CASE WHEN t.valid_to = d.day
+                 AND NOT EXISTS (SELECT 1 FROM ticker_history l
+                                  WHERE l.security_id = t.security_id AND l.valid_from > t.valid_from)
+                THEN t.valid_to END
+      FROM ticker_history t, d
+     WHERE t.valid_from <= d.day AND (t.valid_to IS NULL OR t.valid_to >= d.day)
+    UNION ALL
+    SELECT s.symbol, s.listed_date, CASE WHEN s.delisted_date = d.day THEN s.delisted_date END
+      FROM securities s, d
+     WHERE (s.listed_date IS NULL OR s.listed_date <= d.day)
+       AND (s.delisted_date IS NULL OR s.delisted_date >= d.day)
+       AND NOT EXISTS (SELECT 1 FROM ticker_history n WHERE n.symbol = s.symbol)
+     ORDER BY 1;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.weston_universe(date) IS
+'The securities listed on as_of (NULL: today, New York), under the ticker each had that day, including those delisted since (survivorship-free), ordered by symbol. listed_date: the first day of the security under any ticker; delisted_date: as known on as_of, so set only when as_of is its last day. A ticker never recorded in ticker_history is listed while its securities row''s listed_date (NULL: always) and delisted_date (NULL: still listed) say so. An as_of outside 0001-01-01 to 9999-12-31 (infinity, -infinity) is refused naming it (SQLSTATE 22008).';
+
+ALTER FUNCTION @extschema@.weston_ensure_partitions(date, date, regclass) CALLED ON NULL INPUT;
+ALTER FUNCTION @extschema@.weston_partition_plan(regclass, date) CALLED ON NULL INPUT;

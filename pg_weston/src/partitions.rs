@@ -7,7 +7,7 @@ use weston_core::month::{creation_within_limit, months_overlapping, Month};
 
 use crate::dates::to_naive;
 use crate::owner::{as_owner, owner_of};
-use crate::report::{invalid_argument, OrReport};
+use crate::report::{invalid_argument, required, OrReport};
 
 /// What rotation needs to know about a partitioned parent.
 pub(crate) struct Parent {
@@ -401,15 +401,18 @@ pub(crate) fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_ensure_partitions(
-    from_date: Date,
-    to_date: Date,
-    parent: default!(PgRelation, "'@extschema@.prices_daily'::text::regclass"),
+    from_date: Option<Date>,
+    to_date: Option<Date>,
+    parent: default!(
+        Option<PgRelation>,
+        "'@extschema@.prices_daily'::text::regclass"
+    ),
 ) -> i32 {
     crate::report::plainly("weston_ensure_partitions", || {
-        let parent = release(parent);
+        let parent = release(required("parent", parent));
         let (from, to) = (
-            to_naive("from_date", from_date),
-            to_naive("to_date", to_date),
+            to_naive("from_date", required("from_date", from_date)),
+            to_naive("to_date", required("to_date", to_date)),
         );
         if from > to {
             invalid_argument(format!("weston: from_date {from} is after to_date {to}"));

@@ -17,6 +17,11 @@ pub(crate) fn invalid_argument(message: String) -> ! {
     );
 }
 
+/// A required argument's value; a NULL is refused naming `argument` (SQLSTATE 22023).
+pub(crate) fn required<T>(argument: &str, value: Option<T>) -> T {
+    weston_core::args::required(argument, value).unwrap_or_else(|e| invalid_argument(e.0))
+}
+
 /// `value`, or an error naming `what` could not be had, in place of `expect`.
 pub(crate) trait OrReport<T> {
     fn or_report(self, what: &str) -> T;

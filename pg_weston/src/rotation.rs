@@ -10,7 +10,7 @@ use weston_core::plan::{plan, Config, DefaultMonth, Plan, Retention};
 
 use crate::dates::{from_naive, to_naive};
 use crate::partitions::Parent;
-use crate::report::OrReport;
+use crate::report::{required, OrReport};
 
 /// Today's US trading date, whatever the session TimeZone.
 fn trading_today(client: &SpiClient<'_>) -> chrono::NaiveDate {
@@ -105,8 +105,8 @@ type PlanRow = (String, Date, String, i64, String);
 #[pg_extern(stable, parallel_restricted)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn weston_partition_plan(
-    parent: PgRelation,
-    today: Date,
+    parent: Option<PgRelation>,
+    today: Option<Date>,
 ) -> TableIterator<
     'static,
     (
@@ -118,8 +118,8 @@ fn weston_partition_plan(
     ),
 > {
     crate::report::plainly("weston_partition_plan", || {
-        let parent = crate::partitions::release(parent);
-        let today = to_naive("today", today);
+        let parent = crate::partitions::release(required("parent", parent));
+        let today = to_naive("today", required("today", today));
         let rows: Vec<PlanRow> = Spi::connect(|client| {
             let parent = Parent::load(client, parent);
             let p = plan_for(client, &parent, today);

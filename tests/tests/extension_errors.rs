@@ -1,8 +1,9 @@
 //! Bad arguments to the extension's functions get a clear error: a message naming the
 //! argument, its value and what is allowed, a proper SQLSTATE, and nothing of Rust's
 //! internals (a panic's text or backtrace) in the message, detail or hint. Called as a
-//! `dba` login, except `weston_create_partition`, which only the tables' owner's switch runs:
-//! called by a superuser (the named exception), as rotation does.
+//! `dba` login, except the readers (`weston_universe`, `weston_resolve_symbol`), called as an
+//! analyst's `app_ro` login, and `weston_create_partition`, which only the tables' owner's
+//! switch runs: called by a superuser (the named exception), as rotation does.
 
 use weston_tests::{seed_small_market, TestDb};
 
@@ -84,6 +85,57 @@ const CASES: &[(&str, &str, &str)] = &[
         "22008",
     ),
     (
+        "SELECT weston_ensure_partitions(NULL, NULL)",
+        "weston: from_date must not be NULL",
+        "22023",
+    ),
+    (
+        "SELECT weston_ensure_partitions('2024-01-01', NULL)",
+        "weston: to_date must not be NULL",
+        "22023",
+    ),
+    (
+        "SELECT weston_ensure_partitions('2024-01-01', '2024-01-31', NULL)",
+        "weston: parent must not be NULL",
+        "22023",
+    ),
+    (
+        "SELECT * FROM weston_partition_plan('weston.prices_daily', NULL)",
+        "weston: today must not be NULL",
+        "22023",
+    ),
+    (
+        "SELECT * FROM weston_partition_plan(NULL, '2024-01-01')",
+        "weston: parent must not be NULL",
+        "22023",
+    ),
+    // The readers, called as an analyst (app_ro) login.
+    (
+        "SELECT * FROM weston_universe('infinity')",
+        "weston: as_of infinity is outside the supported range 0001-01-01 to 9999-12-31",
+        "22008",
+    ),
+    (
+        "SELECT * FROM weston_universe('-infinity')",
+        "weston: as_of -infinity is outside the supported range",
+        "22008",
+    ),
+    (
+        "SELECT * FROM weston_universe('10000-01-01')",
+        "weston: as_of 10000-01-01 is outside the supported range",
+        "22008",
+    ),
+    (
+        "SELECT weston_resolve_symbol('S1', 'infinity')",
+        "weston: on_date infinity is outside the supported range 0001-01-01 to 9999-12-31",
+        "22008",
+    ),
+    (
+        "SELECT weston_resolve_symbol('S1', '4713-01-01 BC')",
+        "weston: on_date 4713-01-01 BC is outside the supported range",
+        "22008",
+    ),
+    (
         "SELECT weston_etl_begin('probe', '2024-02-01', '-infinity')",
         "weston: window_start 2024-02-01 is after window_end -infinity",
         "22023",
@@ -96,11 +148,14 @@ async fn bad_dates_get_a_clear_error_and_never_a_backtrace() {
     // S1 has a split: a read of it runs the segments' lookups, which take as_of.
     seed_small_market(&db.pool).await;
     let dba = db.dba_pool();
+    let analyst = db.analyst_pool();
 
     let mut wrong = Vec::new();
     for (call, expected, sqlstate) in CASES {
         let caller = if call.contains("weston_create_partition") {
             &db.pool
+        } else if call.contains("weston_universe") || call.contains("weston_resolve_symbol") {
+            &analyst
         } else {
             &dba
         };
@@ -141,5 +196,6 @@ async fn bad_dates_get_a_clear_error_and_never_a_backtrace() {
         }
     }
     dba.close().await;
+    analyst.close().await;
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }

@@ -2,6 +2,7 @@
 //! covers it on any machine; the extension crate only wires it to SQL.
 
 pub mod adjust;
+pub mod args;
 pub mod dates;
 pub mod month;
 pub mod plan;

@@ -131,6 +131,14 @@ impl Writer<'_> {
         first_day: Option<NaiveDate>,
     ) {
         let label = format!("{old}→{new} from {effective} ({provider})");
+        match super::settle::before_first_bar(self.conn, old, new, effective).await {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                tracing::warn!("{provider} {why}");
+                return self.stats.rejected.push(format!("{provider} {why}"));
+            }
+            Err(e) => return self.stats.conflicts.push(format!("{label}: {e}")),
+        }
         let recorded = self
             .event(
                 label.clone(),

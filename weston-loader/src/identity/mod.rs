@@ -7,6 +7,7 @@
 //! `partial`.
 
 mod apply;
+mod settle;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -68,7 +69,9 @@ pub async fn detect(
     // Renames are recorded at once; a listed delisting is checked one ticker at a time
     // where a provider can (Polygon lists a renamed ticker as inactive too), else recorded.
     let mut hints: BTreeMap<String, (ProviderName, NaiveDate)> = BTreeMap::new();
-    for event in listing.events {
+    let (events, rejected) = settle::listed(&mut *writer.conn, listing.events, &ours).await?;
+    writer.stats.rejected.extend(rejected);
+    for event in events {
         match &event.row {
             LifeEvent::Renamed {
                 old,

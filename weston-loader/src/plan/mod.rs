@@ -1,91 +1,23 @@
-//! What a run loads: the symbols (named, or the universe) and each one's window, checked
-//! against the calendar and the configured bounds before anything is recorded.
+//! What a run loads: the symbols (named, or the universe) and each one's window, from the
+//! request checked before anything is recorded (`request.rs`).
+
+mod request;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate};
 use sqlx::PgConnection;
 
 use crate::calendar;
-use crate::cli::{RunArgs, EARLIEST_DATE_ENV};
 use crate::providers::Provider;
-use crate::validate::valid_symbol;
 use crate::LoaderError;
+pub use request::Request;
 
 /// Days re-read before a symbol's last stored bar, so providers' corrections land.
 pub const OVERLAP_DAYS: i64 = 7;
 /// Calendar days loaded for a symbol with no stored bars.
 pub const NEW_SYMBOL_DAYS: i64 = 180;
-
-/// The command line's request, checked: nothing is recorded for a request that fails here.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Named symbols, upper-cased and de-duplicated; empty for the universe.
-    pub symbols: Vec<String>,
-    pub from: Option<NaiveDate>,
-    pub to: NaiveDate,
-    /// Today in New York: anything after it is in the future.
-    pub today: NaiveDate,
-    pub metadata_refresh_days: u32,
-}
-
-impl Request {
-    /// `args` checked at `now`: `--from` no earlier than the earliest date, no window after
-    /// the last completed session, valid symbols.
-    pub fn check(args: &RunArgs, now: DateTime<Utc>) -> Result<Request, LoaderError> {
-        let today = calendar::new_york_today(now);
-        let session = calendar::last_completed_session(now);
-        let config = |message: String| Err(LoaderError::Config(message));
-        if let Some(to) = args.to {
-            // A weekend or holiday after the last session adds no session: a cron line
-            // asking through "yesterday" on a Sunday or Monday stays valid.
-            let incomplete = calendar::next_trading_day(session);
-            if incomplete <= to {
-                return config(format!(
-                    "--to {to} is after the last completed session, {session}, and includes \
-                     the session of {incomplete}, not complete yet (today is {today} in New \
-                     York; a session is complete at 17:00)"
-                ));
-            }
-        }
-        let to = args.to.unwrap_or(session);
-        if let Some(from) = args.from {
-            if from > to {
-                return config(match args.to {
-                    Some(_) => format!("--from {from} is after --to {to}"),
-                    None => format!(
-                        "--from {from} is after the last completed session, {to} (the default --to)"
-                    ),
-                });
-            }
-            if from < args.earliest_date {
-                return config(format!(
-                    "--from {from} is before the earliest date allowed, {} \
-                     ({EARLIEST_DATE_ENV} or --earliest-date)",
-                    args.earliest_date
-                ));
-            }
-        }
-        let mut symbols = Vec::new();
-        for s in &args.symbols {
-            let s = s.trim().to_uppercase();
-            if !valid_symbol(&s) {
-                return config(format!("--symbols: {s:?} is not a valid symbol"));
-            }
-            if !symbols.contains(&s) {
-                symbols.push(s);
-            }
-        }
-        Ok(Request {
-            symbols,
-            from: args.from,
-            to,
-            today,
-            metadata_refresh_days: args.metadata_refresh_days,
-        })
-    }
-}
 
 /// The window to load for one symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,19 +42,33 @@ pub struct Plan {
     pub end: NaiveDate,
 }
 
-/// The contract's default window: from the last stored date minus the overlap, or
-/// 180 days back for a symbol with no data; `--from` overrides the start for all.
+/// What is stored of a symbol when its window is planned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Its last stored bar.
+    pub last_bar: Option<NaiveDate>,
+    /// Its first day under this ticker, when its security took it from an earlier ticker
+    /// (`ticker_history`).
+    pub first_day: Option<NaiveDate>,
+}
+
+/// The contract's default window: from the last stored bar minus the overlap, or 180 days
+/// back for a symbol with no bars; `--from` overrides the start for all, except for a
+/// ticker with no bars whose first day under that name is known (a renamed security's new
+/// ticker): it starts on that day whatever the window, so the run that learns of it loads
+/// it whole, a replay with a past `--to` included.
 pub fn symbol_window(
     symbol: &str,
-    last_stored: Option<NaiveDate>,
+    stored: Stored,
     from: Option<NaiveDate>,
     to: NaiveDate,
     today: NaiveDate,
 ) -> SymbolWindow {
-    let start = from.unwrap_or_else(|| match last_stored {
-        Some(last) => last - Duration::days(OVERLAP_DAYS),
-        None => today - Duration::days(NEW_SYMBOL_DAYS),
-    });
+    let start = match (stored.last_bar, stored.first_day) {
+        (None, Some(first_day)) => first_day,
+        (Some(last), _) => from.unwrap_or(last - Duration::days(OVERLAP_DAYS)),
+        (None, None) => from.unwrap_or(today - Duration::days(NEW_SYMBOL_DAYS)),
+    };
     SymbolWindow {
         symbol: symbol.to_string(),
         from: start,
@@ -186,6 +132,7 @@ pub async fn plan_symbols(
             .into_iter()
             .filter_map(|(s, d)| d.map(|d| (s, d)))
             .collect();
+    let first_days = first_days(&mut *conn, request, &symbols, &last_dates).await?;
     // Metadata is asked until a provider names the symbol, then again once every
     // `metadata_refresh_days`, not every night: on Polygon's free plan one call per symbol
     // would take hours for the universe.
@@ -214,13 +161,11 @@ pub async fn plan_symbols(
                 through_last_session.insert(symbol.clone());
             }
         }
-        let w = symbol_window(
-            symbol,
-            last_dates.get(symbol).copied(),
-            request.from,
-            to,
-            request.today,
-        );
+        let stored = Stored {
+            last_bar: last_dates.get(symbol).copied(),
+            first_day: first_days.get(symbol).copied(),
+        };
+        let w = symbol_window(symbol, stored, request.from, to, request.today);
         if w.from <= w.to {
             groups.entry((w.from, w.to)).or_default().push(w.symbol);
         }
@@ -237,6 +182,42 @@ pub async fn plan_symbols(
         described,
         through_last_session,
     })
+}
+
+/// The first day under its ticker of each of `symbols` with no stored bars that a
+/// security took from an earlier ticker of its own (a rename, a share-class move), by the
+/// end of the window and not before the earliest date allowed.
+async fn first_days(
+    conn: &mut PgConnection,
+    request: &Request,
+    symbols: &[String],
+    last_dates: &HashMap<String, NaiveDate>,
+) -> Result<HashMap<String, NaiveDate>, LoaderError> {
+    let barless: Vec<&String> = symbols
+        .iter()
+        .filter(|s| !last_dates.contains_key(*s))
+        .collect();
+    // A database whose migrations wait for the extension update has no dated histories.
+    if barless.is_empty() || !crate::home::has_table(&mut *conn, "ticker_history").await? {
+        return Ok(HashMap::new());
+    }
+    // Only a holding that continues an earlier ticker of its security: a ticker's first
+    // holding starts on the day a provider says it listed, often years before the window.
+    let rows: Vec<(String, NaiveDate)> = sqlx::query_as(
+        "SELECT h.symbol, min(h.valid_from) FROM ticker_history h
+          WHERE h.symbol = ANY($1) AND h.valid_from <= $2
+            AND EXISTS (SELECT 1 FROM ticker_history o
+                         WHERE o.security_id = h.security_id AND o.valid_from < h.valid_from)
+          GROUP BY h.symbol",
+    )
+    .bind(&barless)
+    .bind(request.to)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(s, d)| (s, d.max(request.earliest_date)))
+        .collect())
 }
 
 /// A stored ticker as the universe sees it (`last_bar` read only for a delisted one).
@@ -312,73 +293,9 @@ fn last_session_through(date: NaiveDate) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
-    }
-
-    fn args(extra: &[&str]) -> RunArgs {
-        let mut argv = vec!["weston-loader", "run", "--provider", "mock"];
-        argv.extend(extra);
-        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
-            crate::cli::Command::Run(args) => args,
-            _ => unreachable!(),
-        }
-    }
-
-    #[test]
-    fn windows_outside_the_bounds_are_refused_naming_the_bound() {
-        // Tuesday 2026-11-24, 20:00 UTC: 15:00 in New York, so the last completed session
-        // is Monday the 23rd.
-        let now = d(2026, 11, 24).and_hms_opt(20, 0, 0).unwrap().and_utc();
-        let check = |extra: &[&str]| Request::check(&args(extra), now);
-        let e = check(&["--from", "2099-12-01"]).unwrap_err().to_string();
-        assert!(
-            e.contains("after the last completed session, 2026-11-23"),
-            "{e}"
-        );
-        let e = check(&["--to", "2026-11-24"]).unwrap_err().to_string();
-        assert!(
-            e.contains("--to 2026-11-24 is after the last completed session, 2026-11-23")
-                && e.contains("includes the session of 2026-11-24"),
-            "{e}"
-        );
-        let e = check(&["--from", "1900-01-01"]).unwrap_err().to_string();
-        assert!(
-            e.contains("1990-01-01") && e.contains(EARLIEST_DATE_ENV),
-            "{e}"
-        );
-        let ok = check(&["--from", "1900-01-01", "--earliest-date", "1900-01-01"]).unwrap();
-        assert_eq!((ok.from, ok.to), (Some(d(1900, 1, 1)), d(2026, 11, 23)));
-    }
-
-    #[test]
-    fn a_to_on_a_weekend_or_holiday_after_the_last_session_is_accepted() {
-        // Sunday 2026-11-29, 12:00 in New York: the last completed session is Friday the 27th.
-        let sunday = d(2026, 11, 29).and_hms_opt(17, 0, 0).unwrap().and_utc();
-        let ok = Request::check(&args(&["--to", "2026-11-28"]), sunday).unwrap();
-        assert_eq!(ok.to, d(2026, 11, 28));
-        let ok = Request::check(&args(&["--to", "2026-11-29"]), sunday).unwrap();
-        assert_eq!(ok.to, d(2026, 11, 29));
-        // Monday morning: Sunday is still asked for without its session being complete.
-        let monday = d(2026, 11, 30).and_hms_opt(14, 0, 0).unwrap().and_utc();
-        let ok = Request::check(&args(&["--to", "2026-11-29"]), monday).unwrap();
-        assert_eq!(ok.to, d(2026, 11, 29));
-        // Monday's own session is not complete before 17:00: a window through it is refused.
-        let e = Request::check(&args(&["--to", "2026-11-30"]), monday)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("includes the session of 2026-11-30"), "{e}");
-        // Thanksgiving (Thursday 2026-11-26) is no session: through it, on the Thursday.
-        let thanksgiving = d(2026, 11, 26).and_hms_opt(20, 0, 0).unwrap().and_utc();
-        let ok = Request::check(&args(&["--to", "2026-11-26"]), thanksgiving).unwrap();
-        assert_eq!(ok.to, d(2026, 11, 26));
-        // A weekend further on still includes the sessions before it.
-        let e = Request::check(&args(&["--to", "2026-12-06"]), monday)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("includes the session of 2026-11-30"), "{e}");
     }
 
     #[test]
@@ -415,17 +332,50 @@ mod tests {
     fn default_window_overlaps_stored_data_or_takes_180_days() {
         let today = d(2026, 11, 24);
         let to = d(2026, 11, 23);
+        let last = |day| Stored {
+            last_bar: Some(day),
+            first_day: None,
+        };
         assert_eq!(
-            symbol_window("A", Some(d(2026, 11, 20)), None, to, today).from,
+            symbol_window("A", last(d(2026, 11, 20)), None, to, today).from,
             d(2026, 11, 13)
         );
         assert_eq!(
-            symbol_window("A", None, None, to, today).from,
+            symbol_window("A", Stored::default(), None, to, today).from,
             d(2026, 5, 28)
         );
         assert_eq!(
-            symbol_window("A", Some(d(2026, 11, 20)), Some(d(2020, 1, 1)), to, today).from,
+            symbol_window("A", last(d(2026, 11, 20)), Some(d(2020, 1, 1)), to, today).from,
             d(2020, 1, 1)
+        );
+    }
+
+    #[test]
+    fn a_new_ticker_starts_on_its_first_day_whatever_the_window() {
+        let today = d(2026, 11, 24);
+        let new = Stored {
+            last_bar: None,
+            first_day: Some(d(2022, 6, 9)),
+        };
+        // A replay through a past rename: the default 180 days would start after its end.
+        let w = symbol_window("META", new, None, d(2022, 6, 10), today);
+        assert_eq!((w.from, w.to), (d(2022, 6, 9), d(2022, 6, 10)));
+        // --from after the first day would leave a gap no later run fills; before it, no
+        // bars were traded under the name.
+        for from in [d(2022, 6, 10), d(2022, 1, 3)] {
+            assert_eq!(
+                symbol_window("META", new, Some(from), d(2022, 6, 10), today).from,
+                d(2022, 6, 9)
+            );
+        }
+        // Once it has bars, it is any other symbol.
+        let loaded = Stored {
+            last_bar: Some(d(2022, 6, 10)),
+            ..new
+        };
+        assert_eq!(
+            symbol_window("META", loaded, None, d(2022, 6, 17), today).from,
+            d(2022, 6, 3)
         );
     }
 }
