@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection};
-use weston_loader::audit::Auditor;
+use weston_loader::audit::{Auditor, BarRow};
 use weston_loader::calendar;
 use weston_loader::model::{Batch, DailyBar, Dividend, ProviderName, Sourced, Split};
 use weston_loader::providers::mock::{mock_symbol, MockProvider};
@@ -76,45 +76,49 @@ async fn load(conn: &mut PgConnection, run_id: i64, symbols: &[String], window: 
     }
 }
 
-type BarRow = (
-    String,
-    NaiveDate,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-    Option<Decimal>,
-);
-
 /// The floor: the audit's bar query over the same batches, decoded into the same types.
 async fn raw_read(conn: &mut PgConnection, symbols: &[String], (from, to): (NaiveDate, NaiveDate)) -> u64 {
     let mut bars = 0;
     for chunk in symbols.chunks(AUDIT_SYMBOLS) {
-        let rows: Vec<BarRow> = sqlx::query_as(
-            "SELECT symbol, date, open, high, low, close, volume, vwap FROM prices_daily
-              WHERE symbol = ANY($1) AND date BETWEEN $2 AND $3 ORDER BY symbol, date",
-        )
-        .bind(chunk)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
+        let rows: Vec<BarRow> = sqlx::query_as(include_str!("../../../weston-loader/sql/audit_bars.sql"))
+            .bind(chunk)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
         let kept: Vec<DailyBar> = rows
             .into_iter()
             .map(|(symbol, date, open, high, low, close, volume, vwap)| DailyBar {
                 symbol,
                 date,
-                open,
-                high,
-                low,
-                close,
-                volume,
-                vwap,
+                open: open.0,
+                high: high.0,
+                low: low.0,
+                close: close.0,
+                volume: volume.0,
+                vwap: vwap.map(|v| v.0),
             })
             .collect();
         bars += kept.len() as u64;
+    }
+    bars
+}
+
+type SqlxRow = (String, NaiveDate, Decimal, Decimal, Decimal, Decimal, Decimal, Option<Decimal>);
+
+/// The same read with sqlx's own `numeric` decoding (the audit's before `Numeric`).
+async fn sqlx_read(conn: &mut PgConnection, symbols: &[String], (from, to): (NaiveDate, NaiveDate)) -> u64 {
+    let mut bars = 0;
+    for chunk in symbols.chunks(AUDIT_SYMBOLS) {
+        let rows: Vec<SqlxRow> = sqlx::query_as(include_str!("../../../weston-loader/sql/audit_bars.sql"))
+            .bind(chunk)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        bars += rows.len() as u64;
     }
     bars
 }
@@ -158,6 +162,9 @@ async fn scenario(symbols: usize, sessions: usize) {
     let t = Instant::now();
     let raw = raw_read(&mut conn, &universe, (from, to)).await;
     let floor = line("raw read of the bars (the floor)", raw, t.elapsed());
+    let t = Instant::now();
+    let decoded = sqlx_read(&mut conn, &universe, (from, to)).await;
+    line("the same read, sqlx's numeric decoding", decoded, t.elapsed());
 
     let audit_run = begin(&mut conn, "bench audit", (from, to)).await;
     let mut auditor = Auditor::new(&mut conn, audit_run, AUDIT_SYMBOLS).await.unwrap();
