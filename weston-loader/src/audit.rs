@@ -98,6 +98,41 @@ impl Auditor {
         Ok(())
     }
 
+    /// A run's audit of `symbols` over the window it loaded, `[from, to]`: only where the
+    /// run changed something (a bar, split or dividend it wrote), with the findings those
+    /// changes can move (within the rules' context of a change, which they read around it
+    /// too). A window the run left as it was is not read again: its findings stand as the
+    /// run that wrote it found them (`weston-loader audit` re-reads any range).
+    pub async fn audit_changed(
+        &mut self,
+        conn: &mut PgConnection,
+        symbols: &[String],
+        (from, to): (NaiveDate, NaiveDate),
+    ) -> anyhow::Result<()> {
+        let reach = Duration::days(context_days(&self.thresholds));
+        let mut spans: BTreeMap<(NaiveDate, NaiveDate), Vec<String>> = BTreeMap::new();
+        for batch in symbols.chunks(self.batch_symbols.max(1_000)) {
+            let changed: Vec<(String, NaiveDate, NaiveDate)> =
+                sqlx::query_as(include_str!("../sql/audit_changed.sql"))
+                    .bind(batch)
+                    .bind(from)
+                    .bind(to)
+                    .bind(self.run_id)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .with_context(|| format!("reading what the run changed of {}..", batch[0]))?;
+            self.stats.unchanged += batch.len() - changed.len();
+            for (symbol, first, last) in changed {
+                let span = ((first - reach).max(from), (last + reach).min(to));
+                spans.entry(span).or_default().push(symbol);
+            }
+        }
+        for (span, symbols) in &spans {
+            self.audit(conn, symbols, *span).await?;
+        }
+        Ok(())
+    }
+
     /// Counts findings recorded elsewhere (reconciliation) into this audit's stats.
     pub fn note(&mut self, found: &[quality::Finding]) {
         for f in found {

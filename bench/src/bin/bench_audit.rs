@@ -68,7 +68,12 @@ async fn begin(conn: &mut PgConnection, job: &str, (from, to): (NaiveDate, Naive
 }
 
 /// Loads `symbols` over `window` as run `run_id` writes them.
-async fn load(conn: &mut PgConnection, run_id: i64, symbols: &[String], window: (NaiveDate, NaiveDate)) {
+async fn load(
+    conn: &mut PgConnection,
+    run_id: i64,
+    symbols: &[String],
+    window: (NaiveDate, NaiveDate),
+) {
     for chunk in symbols.chunks(WRITE_SYMBOLS) {
         store::write_batch(conn, run_id, &batch(chunk, window.0, window.1))
             .await
@@ -77,47 +82,68 @@ async fn load(conn: &mut PgConnection, run_id: i64, symbols: &[String], window: 
 }
 
 /// The floor: the audit's bar query over the same batches, decoded into the same types.
-async fn raw_read(conn: &mut PgConnection, symbols: &[String], (from, to): (NaiveDate, NaiveDate)) -> u64 {
+async fn raw_read(
+    conn: &mut PgConnection,
+    symbols: &[String],
+    (from, to): (NaiveDate, NaiveDate),
+) -> u64 {
     let mut bars = 0;
     for chunk in symbols.chunks(AUDIT_SYMBOLS) {
-        let rows: Vec<BarRow> = sqlx::query_as(include_str!("../../../weston-loader/sql/audit_bars.sql"))
-            .bind(chunk)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
+        let rows: Vec<BarRow> =
+            sqlx::query_as(include_str!("../../../weston-loader/sql/audit_bars.sql"))
+                .bind(chunk)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
         let kept: Vec<DailyBar> = rows
             .into_iter()
-            .map(|(symbol, date, open, high, low, close, volume, vwap)| DailyBar {
-                symbol,
-                date,
-                open: open.0,
-                high: high.0,
-                low: low.0,
-                close: close.0,
-                volume: volume.0,
-                vwap: vwap.map(|v| v.0),
-            })
+            .map(
+                |(symbol, date, open, high, low, close, volume, vwap)| DailyBar {
+                    symbol,
+                    date,
+                    open: open.0,
+                    high: high.0,
+                    low: low.0,
+                    close: close.0,
+                    volume: volume.0,
+                    vwap: vwap.map(|v| v.0),
+                },
+            )
             .collect();
         bars += kept.len() as u64;
     }
     bars
 }
 
-type SqlxRow = (String, NaiveDate, Decimal, Decimal, Decimal, Decimal, Decimal, Option<Decimal>);
+type SqlxRow = (
+    String,
+    NaiveDate,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Option<Decimal>,
+);
 
 /// The same read with sqlx's own `numeric` decoding (the audit's before `Numeric`).
-async fn sqlx_read(conn: &mut PgConnection, symbols: &[String], (from, to): (NaiveDate, NaiveDate)) -> u64 {
+async fn sqlx_read(
+    conn: &mut PgConnection,
+    symbols: &[String],
+    (from, to): (NaiveDate, NaiveDate),
+) -> u64 {
     let mut bars = 0;
     for chunk in symbols.chunks(AUDIT_SYMBOLS) {
-        let rows: Vec<SqlxRow> = sqlx::query_as(include_str!("../../../weston-loader/sql/audit_bars.sql"))
-            .bind(chunk)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
+        let rows: Vec<SqlxRow> =
+            sqlx::query_as(include_str!("../../../weston-loader/sql/audit_bars.sql"))
+                .bind(chunk)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
         bars += rows.len() as u64;
     }
     bars
@@ -164,12 +190,21 @@ async fn scenario(symbols: usize, sessions: usize) {
     let floor = line("raw read of the bars (the floor)", raw, t.elapsed());
     let t = Instant::now();
     let decoded = sqlx_read(&mut conn, &universe, (from, to)).await;
-    line("the same read, sqlx's numeric decoding", decoded, t.elapsed());
+    line(
+        "the same read, sqlx's numeric decoding",
+        decoded,
+        t.elapsed(),
+    );
 
     let audit_run = begin(&mut conn, "bench audit", (from, to)).await;
-    let mut auditor = Auditor::new(&mut conn, audit_run, AUDIT_SYMBOLS).await.unwrap();
+    let mut auditor = Auditor::new(&mut conn, audit_run, AUDIT_SYMBOLS)
+        .await
+        .unwrap();
     let t = Instant::now();
-    auditor.audit(&mut conn, &universe, (from, to)).await.unwrap();
+    auditor
+        .audit(&mut conn, &universe, (from, to))
+        .await
+        .unwrap();
     let elapsed = t.elapsed();
     let stats = auditor.finish();
     let full = line("full audit (weston-loader audit)", stats.bars, elapsed);
@@ -177,6 +212,39 @@ async fn scenario(symbols: usize, sessions: usize) {
         "  full audit / raw read {:.2}; findings {:?} (goal: >= 200000 bars/s)",
         full / floor,
         stats.findings
+    );
+
+    // A night that replays the whole window and changes only its last session (a replay
+    // writes nothing for an unchanged bar, so only that session is written here).
+    let night = begin(&mut conn, "bench night", (from, to)).await;
+    load(&mut conn, night, &universe, (to, to)).await;
+    let mut whole = Auditor::new(&mut conn, night, AUDIT_SYMBOLS).await.unwrap();
+    let t = Instant::now();
+    whole.audit(&mut conn, &universe, (from, to)).await.unwrap();
+    let (whole_elapsed, whole) = (t.elapsed(), whole.finish());
+    let mut changed = Auditor::new(&mut conn, night, AUDIT_SYMBOLS).await.unwrap();
+    let t = Instant::now();
+    changed
+        .audit_changed(&mut conn, &universe, (from, to))
+        .await
+        .unwrap();
+    let (changed_elapsed, changed) = (t.elapsed(), changed.finish());
+    println!("  the night's audit of a replay of the window that changed its last session:");
+    line(
+        "over the whole window it loaded (before)",
+        whole.bars,
+        whole_elapsed,
+    );
+    line(
+        "over what it changed, with context (after)",
+        changed.bars,
+        changed_elapsed,
+    );
+    println!(
+        "  {:.1}x less time; findings {:?} and {:?}",
+        whole_elapsed.as_secs_f64() / changed_elapsed.as_secs_f64(),
+        whole.findings,
+        changed.findings
     );
     let _ = conn.close().await;
     db.pool.close().await;

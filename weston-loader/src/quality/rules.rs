@@ -92,7 +92,11 @@ fn split_candidates(t: &Thresholds) -> Vec<(Decimal, f64)> {
 }
 
 /// The split ratio `jump` is near, if any (the first of `candidates`).
-fn split_ratio_near(jump: Decimal, candidates: &[(Decimal, f64)], t: &Thresholds) -> Option<Decimal> {
+fn split_ratio_near(
+    jump: Decimal,
+    candidates: &[(Decimal, f64)],
+    t: &Thresholds,
+) -> Option<Decimal> {
     candidates
         .iter()
         .map(|&(r, _)| r)
