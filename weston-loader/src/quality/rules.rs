@@ -73,6 +73,20 @@ fn float(d: Decimal) -> f64 {
 /// too; anything closer (or a NaN) goes to the exact test. The findings are the exact test's.
 const FLOAT_SLACK: f64 = 1e-9;
 
+#[cfg(test)]
+thread_local! {
+    /// Tests turn the floats' shortcuts off to compare the findings with the exact tests'.
+    pub(super) static EXACT_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether every case goes to the exact test (only ever in tests).
+fn exact_only() -> bool {
+    #[cfg(test)]
+    return EXACT_ONLY.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    false
+}
+
 /// Whether the floats leave `value` possibly within `tolerance` (relative) of `target`.
 fn maybe_near(value: f64, target: f64, tolerance: f64) -> bool {
     let q = value / target;
@@ -136,9 +150,10 @@ pub(super) fn splits(history: &History, t: &Thresholds, out: &mut Vec<Finding>) 
         // decimals per ratio.
         let jump = close_before / float(after.open);
         close_before = float(after.close);
-        if !candidates
-            .iter()
-            .any(|&(_, r)| maybe_near(jump, r, tolerance))
+        if !exact_only()
+            && !candidates
+                .iter()
+                .any(|&(_, r)| maybe_near(jump, r, tolerance))
         {
             continue;
         }
@@ -223,7 +238,10 @@ pub(super) fn unit_errors(history: &History, t: &Thresholds, out: &mut Vec<Findi
         neighbour_floats.clear();
         neighbour_floats.extend((lo..hi).filter(|&j| j != i).map(|j| floats[j]));
         // The exact median (a sort of decimals) only where the floats cannot rule it out.
-        if !neighbour_floats.is_empty() && !maybe_unit_error(floats[i], &neighbour_floats, low) {
+        if !exact_only()
+            && !neighbour_floats.is_empty()
+            && !maybe_unit_error(floats[i], &neighbour_floats, low)
+        {
             continue;
         }
         let neighbours: Vec<Decimal> = (lo..hi).filter(|&j| j != i).map(|j| closes[j]).collect();
