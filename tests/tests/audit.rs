@@ -373,7 +373,7 @@ async fn numerics_decode_as_sqlx_decodes_them() {
         x ^= x << 17;
         let mantissa = (x % 10u64.pow((x % 15 + 1) as u32)) as i64;
         let scale = ((x >> 20) % 13) as u32;
-        let sign = if (x >> 40) % 5 == 0 { -1 } else { 1 };
+        let sign = if (x >> 40).is_multiple_of(5) { -1 } else { 1 };
         texts.push(rust_decimal::Decimal::new(sign * mantissa, scale).to_string());
     }
     let rows: Vec<(

@@ -111,6 +111,7 @@ impl Auditor {
     ) -> anyhow::Result<()> {
         let reach = Duration::days(context_days(&self.thresholds));
         let mut spans: BTreeMap<(NaiveDate, NaiveDate), Vec<String>> = BTreeMap::new();
+        // Spans are three dates a security: asked for a thousand securities at a time.
         for batch in symbols.chunks(self.batch_symbols.max(1_000)) {
             let changed: Vec<(String, NaiveDate, NaiveDate)> =
                 sqlx::query_as(include_str!("../sql/audit_changed.sql"))
@@ -121,7 +122,7 @@ impl Auditor {
                     .fetch_all(&mut *conn)
                     .await
                     .with_context(|| format!("reading what the run changed of {}..", batch[0]))?;
-            self.stats.unchanged += batch.len() - changed.len();
+            self.stats.unchanged += batch.len().saturating_sub(changed.len());
             for (symbol, first, last) in changed {
                 let span = ((first - reach).max(from), (last + reach).min(to));
                 spans.entry(span).or_default().push(symbol);

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection};
 use weston_loader::audit::{Auditor, BarRow};
 use weston_loader::calendar;
-use weston_loader::model::{Batch, DailyBar, Dividend, ProviderName, Sourced, Split};
+use weston_loader::model::{Batch, Dividend, ProviderName, Sourced, Split};
 use weston_loader::providers::mock::{mock_symbol, MockProvider};
 use weston_loader::store;
 use weston_tests::{BenchSize, TestDb};
@@ -81,42 +81,6 @@ async fn load(
     }
 }
 
-/// The floor: the audit's bar query over the same batches, decoded into the same types.
-async fn raw_read(
-    conn: &mut PgConnection,
-    symbols: &[String],
-    (from, to): (NaiveDate, NaiveDate),
-) -> u64 {
-    let mut bars = 0;
-    for chunk in symbols.chunks(AUDIT_SYMBOLS) {
-        let rows: Vec<BarRow> =
-            sqlx::query_as(include_str!("../../../weston-loader/sql/audit_bars.sql"))
-                .bind(chunk)
-                .bind(from)
-                .bind(to)
-                .fetch_all(&mut *conn)
-                .await
-                .unwrap();
-        let kept: Vec<DailyBar> = rows
-            .into_iter()
-            .map(
-                |(symbol, date, open, high, low, close, volume, vwap)| DailyBar {
-                    symbol,
-                    date,
-                    open: open.0,
-                    high: high.0,
-                    low: low.0,
-                    close: close.0,
-                    volume: volume.0,
-                    vwap: vwap.map(|v| v.0),
-                },
-            )
-            .collect();
-        bars += kept.len() as u64;
-    }
-    bars
-}
-
 type SqlxRow = (
     String,
     NaiveDate,
@@ -128,15 +92,19 @@ type SqlxRow = (
     Option<Decimal>,
 );
 
-/// The same read with sqlx's own `numeric` decoding (the audit's before `Numeric`).
-async fn sqlx_read(
+/// The floor: the audit's bar query over the same batches, decoded as rows `R` (the audit's
+/// `BarRow`, or sqlx's own `Decimal`s), nothing else done with them.
+async fn raw_read<R>(
     conn: &mut PgConnection,
     symbols: &[String],
     (from, to): (NaiveDate, NaiveDate),
-) -> u64 {
+) -> u64
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
     let mut bars = 0;
     for chunk in symbols.chunks(AUDIT_SYMBOLS) {
-        let rows: Vec<SqlxRow> =
+        let rows: Vec<R> =
             sqlx::query_as(include_str!("../../../weston-loader/sql/audit_bars.sql"))
                 .bind(chunk)
                 .bind(from)
@@ -184,12 +152,12 @@ async fn scenario(symbols: usize, sessions: usize) {
     );
 
     // Warm the cache alike for both.
-    raw_read(&mut conn, &universe, (from, to)).await;
+    raw_read::<BarRow>(&mut conn, &universe, (from, to)).await;
     let t = Instant::now();
-    let raw = raw_read(&mut conn, &universe, (from, to)).await;
+    let raw = raw_read::<BarRow>(&mut conn, &universe, (from, to)).await;
     let floor = line("raw read of the bars (the floor)", raw, t.elapsed());
     let t = Instant::now();
-    let decoded = sqlx_read(&mut conn, &universe, (from, to)).await;
+    let decoded = raw_read::<SqlxRow>(&mut conn, &universe, (from, to)).await;
     line(
         "the same read, sqlx's numeric decoding",
         decoded,

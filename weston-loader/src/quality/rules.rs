@@ -90,8 +90,9 @@ fn exact_only() -> bool {
 /// Whether the floats leave `value` possibly within `tolerance` (relative) of `target`.
 fn maybe_near(value: f64, target: f64, tolerance: f64) -> bool {
     let q = value / target;
-    // Negated so that a NaN keeps the case for the exact test.
-    !((q - 1.0).abs() > tolerance + FLOAT_SLACK * (1.0 + q.abs()))
+    let ruled_out = (q - 1.0).abs() > tolerance + FLOAT_SLACK * (1.0 + q.abs());
+    // A NaN fails the comparison: the case is kept for the exact test.
+    !ruled_out
 }
 
 /// The split ratios (before/after price) looked for: the configured ratios and their
