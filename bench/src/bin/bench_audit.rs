@@ -15,7 +15,7 @@ use weston_loader::calendar;
 use weston_loader::model::{Batch, Dividend, ProviderName, Sourced, Split};
 use weston_loader::providers::mock::{mock_symbol, MockProvider};
 use weston_loader::store;
-use weston_tests::{BenchSize, TestDb};
+use weston_tests::{bench_database, BenchSize};
 
 const WRITE_SYMBOLS: usize = 50;
 const AUDIT_SYMBOLS: usize = 100;
@@ -132,14 +132,7 @@ async fn scenario(symbols: usize, sessions: usize) {
     let days = calendar::trading_days(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(), to);
     let from = days[days.len() - sessions];
     let before_last = days[days.len() - 2];
-    let db = TestDb::migrated(&format!("bench_audit_{symbols}")).await;
-    let mut conn = db.pool.acquire().await.unwrap().detach();
-    sqlx::query("SELECT weston_ensure_partitions($1, $2)")
-        .bind(from)
-        .bind(to)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    let (db, mut conn) = bench_database(&format!("bench_audit_{symbols}"), (from, to)).await;
     let universe: Vec<String> = (1..=symbols).map(mock_symbol).collect();
     store::prepare_staging(&mut conn).await.unwrap();
     let backfill = begin(&mut conn, "bench backfill", (from, before_last)).await;
