@@ -412,6 +412,26 @@ impl BenchSize {
     }
 }
 
+/// A benchmark's database: migrated, with the months of `[from, to]` made, and a
+/// connection of its own to it.
+///
+/// # Panics
+/// When the database cannot be made or reached.
+pub async fn bench_database(
+    tag: &str,
+    (from, to): (chrono::NaiveDate, chrono::NaiveDate),
+) -> (TestDb, sqlx::PgConnection) {
+    let db = TestDb::migrated(tag).await;
+    let mut conn = db.pool.acquire().await.unwrap().detach();
+    sqlx::query("SELECT weston_ensure_partitions($1, $2)")
+        .bind(from)
+        .bind(to)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    (db, conn)
+}
+
 /// A little market in a migrated database, as a superuser writes it: 4 symbols, bars over
 /// three months (partitions made by the extension), a 4-for-1 split and a dividend.
 pub async fn seed_small_market(pool: &PgPool) {

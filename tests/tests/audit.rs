@@ -252,3 +252,147 @@ async fn the_seeded_thresholds_are_the_loaders_defaults() {
     let read = weston_loader::audit::thresholds(&mut conn).await.unwrap();
     assert_eq!(read, weston_loader::quality::Thresholds::default());
 }
+
+/// `(symbols audited, unchanged, bars read)` of run `run_id`'s audit.
+async fn audited(db: &TestDb, run_id: i64) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT (stats->'audit'->>'symbols')::bigint, (stats->'audit'->>'unchanged')::bigint,
+                (stats->'audit'->>'bars')::bigint
+           FROM etl_run WHERE run_id = $1",
+    )
+    .bind(run_id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// A run audits what it changed, with the context of the rules, not the whole window it
+/// loaded: a replay that changes nothing reads no bar; one that writes again the sessions
+/// around a planted error finds it again; the findings stay those of the whole window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_audits_what_it_changed_and_finds_the_same() {
+    let db = TestDb::migrated("audit_changed").await;
+    let mut symbols = planted_symbols();
+    symbols.extend(CLEAN.iter().map(|s| s.to_string()));
+    run(&db, &symbols, (FROM, TO), true);
+    let whole = findings(&db).await;
+    let first = scalar_i64(&db, "SELECT max(run_id) FROM etl_run").await;
+    let (audited_symbols, unchanged, whole_bars) = audited(&db, first).await;
+    assert_eq!((audited_symbols, unchanged), (symbols.len() as i64, 0));
+
+    run(&db, &symbols, (FROM, TO), true);
+    let replay = scalar_i64(&db, "SELECT max(run_id) FROM etl_run").await;
+    assert_eq!(
+        audited(&db, replay).await,
+        (0, symbols.len() as i64, 0),
+        "a replay that changed nothing reads nothing"
+    );
+    assert_eq!(findings(&db).await, whole);
+
+    // The sessions around a planted unit error lost (a superuser stands in for whatever lost
+    // them), and its finding with them: the next replay writes them again and finds it.
+    let plant = planted::plants()
+        .into_iter()
+        .find(|p| p.rule == "unit_error")
+        .unwrap();
+    let deleted = sqlx::query(
+        "DELETE FROM prices_daily WHERE symbol = $1 AND date BETWEEN $2::date - 3 AND $2::date + 3",
+    )
+    .bind(&plant.symbol)
+    .bind(plant.date)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    assert!(deleted.rows_affected() >= 3);
+    sqlx::query(
+        "DELETE FROM quality_findings WHERE rule = 'unit_error' AND symbol = $1 AND date = $2",
+    )
+    .bind(&plant.symbol)
+    .bind(plant.finding_date)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    run(&db, &symbols, (FROM, TO), true);
+    let repair = scalar_i64(&db, "SELECT max(run_id) FROM etl_run").await;
+    let (audited_symbols, unchanged, bars) = audited(&db, repair).await;
+    assert_eq!((audited_symbols, unchanged), (1, symbols.len() as i64 - 1));
+    assert!(
+        bars > 0 && bars * 10 < whole_bars,
+        "{bars} bars read of {whole_bars}"
+    );
+    assert_eq!(
+        findings(&db).await,
+        whole,
+        "the same findings as the whole window's"
+    );
+    let first_run: i64 = sqlx::query_scalar(
+        "SELECT first_run FROM quality_findings WHERE rule = 'unit_error' AND symbol = $1 AND date = $2",
+    )
+    .bind(&plant.symbol)
+    .bind(plant.finding_date)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        first_run, repair,
+        "found again by the run that changed its sessions"
+    );
+}
+
+/// The audit's fast `numeric` decoding gives what sqlx's gives, value and scale, for the
+/// numerics PostgreSQL sends: integers, fractions, zeros at any scale, negatives, the
+/// largest `Decimal`, and a spread of generated ones.
+#[tokio::test]
+async fn numerics_decode_as_sqlx_decodes_them() {
+    let db = TestDb::migrated("audit_numeric").await;
+    let mut texts: Vec<String> = [
+        "0",
+        "0.00",
+        "-0.0",
+        "1",
+        "-1",
+        "0.0001",
+        "0.00001",
+        "10000",
+        "100000000",
+        "131.2636",
+        "48734500.00",
+        "0.000000000000000000000000001",
+        "79228162514264337593543950335",
+        "-79228162514264337593543950335",
+        "7922816251426433759354395033.5",
+        "1.0000000000000000000000000001",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..3_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mantissa = (x % 10u64.pow((x % 15 + 1) as u32)) as i64;
+        let scale = ((x >> 20) % 13) as u32;
+        let sign = if (x >> 40).is_multiple_of(5) { -1 } else { 1 };
+        texts.push(rust_decimal::Decimal::new(sign * mantissa, scale).to_string());
+    }
+    let rows: Vec<(
+        rust_decimal::Decimal,
+        weston_loader::numeric::Numeric,
+        String,
+    )> = sqlx::query_as(
+        "SELECT s::numeric, s::numeric, s::numeric::text FROM unnest($1::text[]) AS t(s)",
+    )
+    .bind(&texts)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), texts.len());
+    for (sqlx_decoded, fast, text) in rows {
+        assert_eq!(
+            (fast.0, fast.0.to_string()),
+            (sqlx_decoded, sqlx_decoded.to_string()),
+            "{text}"
+        );
+    }
+}

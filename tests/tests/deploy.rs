@@ -385,6 +385,8 @@ fn the_dashboard_shows_what_matters_and_reads_only_exported_metrics() {
         "weston_backup_last_success_timestamp_seconds",
         "node_filesystem_avail_bytes",
         "weston_extension_update_pending",
+        "weston_reconciliation_disagreements",
+        "weston_reconciliation_unanswered",
     ] {
         assert!(read.contains(needed), "no panel shows {needed}");
     }

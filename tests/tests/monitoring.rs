@@ -42,6 +42,11 @@ async fn stale_and_broken(db: &TestDb) {
          VALUES ('unit_error', 'AAPL', '2024-01-02', '{}', 1, 1), ('unit_error', 'MSFT', '2024-01-02', '{}', 1, 1);
          INSERT INTO quality_findings (rule, symbol, date, details, first_run, last_run, resolved_at, resolution, resolved_by)
          VALUES ('stale_bars', 'AAPL', '2024-01-03', '{}', 1, 1, now(), 'false_positive', 'dba');
+         -- Ten days ago (no run of the last 7 days, no latest run): a night that reconciled.
+         INSERT INTO etl_run (job_name, status, started_at, finished_at, stats)
+         VALUES ('nightly', 'succeeded', now() - interval '10 days', now() - interval '10 days',
+                 '{\"reconciliation\": {\"sampled\": 5, \"compared\": 3, \"disagreements\": 2,
+                   \"unanswered\": [\"MSFT\", \"AAPL\"], \"errors\": [\"polygon grouped daily: 503\"]}}');
          INSERT INTO weston_maintenance_log (status, finished_at) VALUES ('partial', now());
          DO $$ BEGIN
            EXECUTE format('DROP TABLE prices_daily_p%s', to_char((now() AT TIME ZONE 'America/New_York')::date + interval '1 month', 'YYYY_MM'));
@@ -157,6 +162,24 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
             ("unit_error", ("2", "2"))
         ]),
         "open findings by rule, resolved ones not open"
+    );
+    let reconciliation = only("weston_reconciliation");
+    let age: f64 = reconciliation["age_seconds"].parse().unwrap();
+    assert!((863_000.0..865_000.0).contains(&age), "{reconciliation:?}");
+    let reconciliation: Vec<&str> = [
+        "sampled",
+        "compared",
+        "disagreements",
+        "unanswered",
+        "provider_errors",
+    ]
+    .iter()
+    .map(|c| reconciliation[*c].as_str())
+    .collect();
+    assert_eq!(
+        reconciliation,
+        ["5", "3", "2", "2", "1"],
+        "the last reconciliation, unanswered samples counted"
     );
     let partitions = only("weston_partitions");
     assert_eq!(partitions["parent"], "weston.prices_daily");
@@ -328,6 +351,8 @@ fn alert_rules_cover_the_issue_and_use_only_exported_metrics() {
         "WestonEtlFailed",
         "WestonRotationFailed",
         "WestonQualityFindingsOpen",
+        "WestonProviderDisagreements",
+        "WestonReconciliationUnanswered",
     ] {
         assert!(names.contains(&required), "missing alert {required}");
     }

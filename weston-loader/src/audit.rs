@@ -3,7 +3,7 @@
 //! the pure rules (`quality`) with the thresholds of `quality_thresholds`, and records what
 //! they find (`findings`). `run` audits what it loaded; `weston-loader audit` any range.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -13,6 +13,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::cli::AuditArgs;
 use crate::model::{AuditStats, DailyBar, Dividend, RunStats, Split};
+use crate::numeric::Numeric;
 use crate::quality::{self, History, Thresholds};
 use crate::{findings, migrate, provenance, LoaderError};
 
@@ -97,6 +98,42 @@ impl Auditor {
         Ok(())
     }
 
+    /// A run's audit of `symbols` over the window it loaded, `[from, to]`: only where the
+    /// run changed something (a bar, split or dividend it wrote), with the findings those
+    /// changes can move (within the rules' context of a change, which they read around it
+    /// too). A window the run left as it was is not read again: its findings stand as the
+    /// run that wrote it found them (`weston-loader audit` re-reads any range).
+    pub async fn audit_changed(
+        &mut self,
+        conn: &mut PgConnection,
+        symbols: &[String],
+        (from, to): (NaiveDate, NaiveDate),
+    ) -> anyhow::Result<()> {
+        let reach = Duration::days(context_days(&self.thresholds));
+        let mut spans: BTreeMap<(NaiveDate, NaiveDate), Vec<String>> = BTreeMap::new();
+        // Spans are three dates a security: asked for a thousand securities at a time.
+        for batch in symbols.chunks(self.batch_symbols.max(1_000)) {
+            let changed: Vec<(String, NaiveDate, NaiveDate)> =
+                sqlx::query_as(include_str!("../sql/audit_changed.sql"))
+                    .bind(batch)
+                    .bind(from)
+                    .bind(to)
+                    .bind(self.run_id)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .with_context(|| format!("reading what the run changed of {}..", batch[0]))?;
+            self.stats.unchanged += batch.len().saturating_sub(changed.len());
+            for (symbol, first, last) in changed {
+                let span = ((first - reach).max(from), (last + reach).min(to));
+                spans.entry(span).or_default().push(symbol);
+            }
+        }
+        for (span, symbols) in &spans {
+            self.audit(conn, symbols, *span).await?;
+        }
+        Ok(())
+    }
+
     /// Counts findings recorded elsewhere (reconciliation) into this audit's stats.
     pub fn note(&mut self, found: &[quality::Finding]) {
         for f in found {
@@ -115,15 +152,16 @@ impl Auditor {
     }
 }
 
-type BarRow = (
+/// A stored bar as the audit reads it (`Numeric`: decoded fast, years of bars at a time).
+pub type BarRow = (
     String,
     NaiveDate,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-    Option<Decimal>,
+    Numeric,
+    Numeric,
+    Numeric,
+    Numeric,
+    Numeric,
+    Option<Numeric>,
 );
 
 /// The first day of each holder of a ticker (`ticker_history`), oldest first.
@@ -136,15 +174,37 @@ type Stretch = (String, Option<NaiveDate>);
 /// The stretch a row of `symbol` on `date` belongs to: the latest holder that started on or
 /// before it (a row before the first holder's start belongs to the first).
 fn stretch(holders: &Holders, symbol: &str, date: NaiveDate) -> Stretch {
-    let started = holders.get(symbol).and_then(|starts| {
+    (symbol.to_owned(), holder_start(holders, symbol, date))
+}
+
+/// The first day of the holder of `symbol` on `date` (see `stretch`).
+fn holder_start(holders: &Holders, symbol: &str, date: NaiveDate) -> Option<NaiveDate> {
+    holders.get(symbol).and_then(|starts| {
         starts
             .iter()
             .rev()
             .find(|start| **start <= date)
             .or(starts.first())
             .copied()
-    });
-    (symbol.to_owned(), started)
+    })
+}
+
+/// Adds a security's bars, sorted by date, to its histories, one per holder.
+fn add_bars(out: &mut BTreeMap<Stretch, History>, holders: &Holders, mut bars: Vec<DailyBar>) {
+    bars.sort_by_key(|b| b.date);
+    let mut rest = bars.as_slice();
+    while let Some(first) = rest.first() {
+        let start = holder_start(holders, &first.symbol, first.date);
+        let run = rest
+            .iter()
+            .position(|b| holder_start(holders, &b.symbol, b.date) != start)
+            .unwrap_or(rest.len());
+        let (now, later) = rest.split_at(run);
+        entry(out, (first.symbol.clone(), start))
+            .bars
+            .extend_from_slice(now);
+        rest = later;
+    }
 }
 
 fn entry(out: &mut BTreeMap<Stretch, History>, key: Stretch) -> &mut History {
@@ -178,19 +238,28 @@ async fn read_batch(
         .bind(to)
         .fetch_all(&mut *conn)
         .await?;
+    // Grouped (and sorted) here, not by the query: see audit_bars.sql.
+    let mut by_symbol: HashMap<String, Vec<DailyBar>> = HashMap::new();
     for (symbol, date, open, high, low, close, volume, vwap) in bars {
-        entry(&mut out, stretch(&holders, &symbol, date))
-            .bars
-            .push(DailyBar {
-                symbol: symbol.clone(),
-                date,
-                open,
-                high,
-                low,
-                close,
-                volume,
-                vwap,
-            });
+        let bar = DailyBar {
+            symbol,
+            date,
+            open: open.0,
+            high: high.0,
+            low: low.0,
+            close: close.0,
+            volume: volume.0,
+            vwap: vwap.map(|v| v.0),
+        };
+        match by_symbol.get_mut(&bar.symbol) {
+            Some(bars) => bars.push(bar),
+            None => {
+                by_symbol.insert(bar.symbol.clone(), vec![bar]);
+            }
+        }
+    }
+    for bars in by_symbol.into_values() {
+        add_bars(&mut out, &holders, bars);
     }
     let splits: Vec<(String, NaiveDate, Decimal, Decimal)> =
         sqlx::query_as(include_str!("../sql/audit_splits.sql"))

@@ -100,10 +100,19 @@ pub fn holidays(year: i32) -> Vec<NaiveDate> {
 }
 
 pub fn is_holiday(date: NaiveDate) -> bool {
-    holidays(date.year()).contains(&date)
-        || SPECIAL_CLOSURES
+    closures(date.year()).contains(&date)
+}
+
+/// Every weekday of `year` without a session: its holidays and unscheduled closures.
+fn closures(year: i32) -> Vec<NaiveDate> {
+    let mut days = holidays(year);
+    days.extend(
+        SPECIAL_CLOSURES
             .iter()
-            .any(|&(y, m, d)| ymd(y, m, d) == date)
+            .filter(|&&(y, _, _)| y == year)
+            .map(|&(y, m, d)| ymd(y, m, d)),
+    );
+    days
 }
 
 /// Whether NYSE holds a regular session on `date`.
@@ -113,9 +122,19 @@ pub fn is_trading_day(date: NaiveDate) -> bool {
 
 /// Trading days in `[from, to]`, oldest first.
 pub fn trading_days(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+    // A year's closures are worked out once, not once a day: the audit asks for years.
+    let mut year: Option<(i32, Vec<NaiveDate>)> = None;
     from.iter_days()
         .take_while(|d| *d <= to)
-        .filter(|d| is_trading_day(*d))
+        .filter(|d| {
+            if matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+                return false;
+            }
+            if year.as_ref().map(|(y, _)| *y) != Some(d.year()) {
+                year = Some((d.year(), closures(d.year())));
+            }
+            year.as_ref().is_none_or(|(_, closed)| !closed.contains(d))
+        })
         .collect()
 }
 

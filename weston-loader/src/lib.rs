@@ -11,6 +11,7 @@ pub mod home;
 pub mod identity;
 pub mod migrate;
 pub mod model;
+pub mod numeric;
 pub mod pgtools;
 pub mod plan;
 pub mod provenance;

@@ -180,6 +180,8 @@ pub struct ReconcileStats {
 #[serde(default)]
 pub struct AuditStats {
     pub symbols: usize,
+    /// Of a run's window, securities it changed nothing of: not read again.
+    pub unchanged: usize,
     pub bars: u64,
     /// Findings per rule this audit saw (new or seen before).
     pub findings: BTreeMap<String, u64>,

@@ -188,7 +188,7 @@ async fn detect_life_events(
     Ok((plan, detected.stats))
 }
 
-/// Audits every window the run loaded (the rules read their context around it) and, with
+/// Audits what the run changed of the windows it loaded (with the context of the rules) and, with
 /// two providers, reconciles a sample of the latest sessions; the findings are recorded
 /// as this run's, what was found goes in its stats.
 async fn audit_loaded(
@@ -209,7 +209,7 @@ async fn audit_loaded(
     }
     let mut auditor = Auditor::new(conn, run_id, args.audit.audit_batch_symbols).await?;
     for (&window, symbols) in &plan.groups {
-        auditor.audit(conn, symbols, window).await?;
+        auditor.audit_changed(conn, symbols, window).await?;
     }
     if args.reconcile_sample > 0 {
         stats.reconciliation =

@@ -13,7 +13,7 @@ use weston_loader::calendar;
 use weston_loader::model::{Batch, ProviderName, Sourced};
 use weston_loader::providers::mock::{mock_symbol, MockProvider};
 use weston_loader::{store, validate};
-use weston_tests::{BenchSize, TestDb};
+use weston_tests::{bench_database, BenchSize};
 
 const BATCH_SYMBOLS: usize = 50;
 
@@ -75,14 +75,7 @@ async fn scenario(symbols: usize, sessions: usize) {
     let to = NaiveDate::from_ymd_opt(2026, 10, 30).unwrap();
     let days = calendar::trading_days(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(), to);
     let from = days[days.len() - sessions];
-    let db = TestDb::migrated(&format!("bench_ingest_{symbols}")).await;
-    let mut conn = db.pool.acquire().await.unwrap().detach();
-    sqlx::query("SELECT weston_ensure_partitions($1, $2)")
-        .bind(from)
-        .bind(to)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    let (db, mut conn) = bench_database(&format!("bench_ingest_{symbols}"), (from, to)).await;
     let universe: Vec<String> = (1..=symbols).map(mock_symbol).collect();
     sqlx::query("INSERT INTO securities (symbol) SELECT unnest($1::text[])")
         .bind(&universe)

@@ -162,18 +162,25 @@ pub fn audit(
     (from, to): (NaiveDate, NaiveDate),
     thresholds: &Thresholds,
 ) -> Vec<Finding> {
-    let mut bars = history.bars.clone();
-    bars.sort_by_key(|b| b.date);
-    let history = History {
-        bars,
-        ..history.clone()
+    // Stored histories come sorted: copied only when one is not.
+    let sorted;
+    let history = if history.bars.is_sorted_by_key(|b| b.date) {
+        history
+    } else {
+        let mut bars = history.bars.clone();
+        bars.sort_by_key(|b| b.date);
+        sorted = History {
+            bars,
+            ..history.clone()
+        };
+        &sorted
     };
     let mut findings = Vec::new();
-    rules::sessions(&history, &mut findings);
-    rules::splits(&history, thresholds, &mut findings);
-    rules::unit_errors(&history, thresholds, &mut findings);
-    rules::stale_and_volume(&history, thresholds, &mut findings);
-    rules::dividends(&history, thresholds, &mut findings);
+    rules::sessions(history, &mut findings);
+    rules::splits(history, thresholds, &mut findings);
+    rules::unit_errors(history, thresholds, &mut findings);
+    rules::stale_and_volume(history, thresholds, &mut findings);
+    rules::dividends(history, thresholds, &mut findings);
     findings.retain(|f| (from..=to).contains(&f.date));
     findings.sort_by(|a, b| (a.date, a.rule).cmp(&(b.date, b.rule)));
     findings

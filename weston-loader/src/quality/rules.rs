@@ -1,7 +1,6 @@
 //! The rules themselves, each appending its findings. Bars are sorted by date.
 
-use std::collections::BTreeSet;
-
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -39,9 +38,10 @@ pub(super) fn sessions(history: &History, out: &mut Vec<Finding>) {
     let (Some(first), Some(last)) = (history.bars.first(), history.bars.last()) else {
         return;
     };
-    let have: BTreeSet<_> = history.bars.iter().map(|b| b.date).collect();
-    for day in calendar::trading_days(first.date, last.date) {
-        if !have.contains(&day) {
+    let days = calendar::trading_days(first.date, last.date);
+    let bars = &history.bars;
+    for &day in &days {
+        if bars.binary_search_by_key(&day, |b| b.date).is_err() {
             out.push(finding(
                 rule::MISSING_SESSION,
                 history,
@@ -50,8 +50,9 @@ pub(super) fn sessions(history: &History, out: &mut Vec<Finding>) {
             ));
         }
     }
-    for bar in &history.bars {
-        if !calendar::is_trading_day(bar.date) {
+    for bar in bars {
+        // Every bar lies within [first, last], the calendar's span.
+        if days.binary_search(&bar.date).is_err() {
             out.push(finding(
                 rule::NON_SESSION_BAR,
                 history,
@@ -62,13 +63,58 @@ pub(super) fn sessions(history: &History, out: &mut Vec<Finding>) {
     }
 }
 
-/// The split ratio (before/after price) `jump` is near, if any: the configured ratios and
-/// their inverses.
-fn split_ratio_near(jump: Decimal, t: &Thresholds) -> Option<Decimal> {
+/// `d` as a float, to rule cases out before the exact test; NaN when it cannot be had.
+fn float(d: Decimal) -> f64 {
+    d.to_f64().unwrap_or(f64::NAN)
+}
+
+/// Relative slack that floats are given against the exact (`Decimal`) tests: they are off
+/// by 1e-15 at most, so a case the floats rule out with this slack the exact test rules out
+/// too; anything closer (or a NaN) goes to the exact test. The findings are the exact test's.
+const FLOAT_SLACK: f64 = 1e-9;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests turn the floats' shortcuts off to compare the findings with the exact tests'.
+    pub(super) static EXACT_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether every case goes to the exact test (only ever in tests).
+fn exact_only() -> bool {
+    #[cfg(test)]
+    return EXACT_ONLY.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    false
+}
+
+/// Whether the floats leave `value` possibly within `tolerance` (relative) of `target`.
+fn maybe_near(value: f64, target: f64, tolerance: f64) -> bool {
+    let q = value / target;
+    let ruled_out = (q - 1.0).abs() > tolerance + FLOAT_SLACK * (1.0 + q.abs());
+    // A NaN fails the comparison: the case is kept for the exact test.
+    !ruled_out
+}
+
+/// The split ratios (before/after price) looked for: the configured ratios and their
+/// inverses, in the order they are tried, with their floats.
+fn split_candidates(t: &Thresholds) -> Vec<(Decimal, f64)> {
     t.split_ratios
         .iter()
         .flat_map(|&r| [Some(r), ratio(Decimal::ONE, r)])
         .flatten()
+        .map(|r| (r, float(r)))
+        .collect()
+}
+
+/// The split ratio `jump` is near, if any (the first of `candidates`).
+fn split_ratio_near(
+    jump: Decimal,
+    candidates: &[(Decimal, f64)],
+    t: &Thresholds,
+) -> Option<Decimal> {
+    candidates
+        .iter()
+        .map(|&(r, _)| r)
         .find(|&r| near(jump, r, t.split_tolerance))
 }
 
@@ -96,12 +142,26 @@ pub(super) fn splits(history: &History, t: &Thresholds, out: &mut Vec<Finding>) 
             .iter()
             .any(|s| (s.date - date).num_days().abs() <= t.split_window_days)
     };
+    let candidates = split_candidates(t);
+    let tolerance = float(t.split_tolerance);
+    let mut close_before = history.bars.first().map_or(f64::NAN, |b| float(b.close));
     for pair in history.bars.windows(2) {
         let (before, after) = (&pair[0], &pair[1]);
+        // Most sessions are near no split ratio: the floats say so without a division of
+        // decimals per ratio.
+        let jump = close_before / float(after.open);
+        close_before = float(after.close);
+        if !exact_only()
+            && !candidates
+                .iter()
+                .any(|&(_, r)| maybe_near(jump, r, tolerance))
+        {
+            continue;
+        }
         let Some(jump) = ratio(before.close, after.open) else {
             continue;
         };
-        if let Some(split) = split_ratio_near(jump, t) {
+        if let Some(split) = split_ratio_near(jump, &candidates, t) {
             if volume_confirms(before, after, split, t) && !recorded_near(after.date) {
                 out.push(finding(
                     rule::UNRECORDED_SPLIT,
@@ -115,10 +175,8 @@ pub(super) fn splits(history: &History, t: &Thresholds, out: &mut Vec<Finding>) 
         }
     }
     for split in &history.splits {
-        let Some(i) = history.bars.iter().position(|b| b.date >= split.date) else {
-            continue;
-        };
-        if i == 0 {
+        let i = history.bars.partition_point(|b| b.date < split.date);
+        if i == 0 || i == history.bars.len() {
             continue;
         }
         let (before, after) = (&history.bars[i - 1], &history.bars[i]);
@@ -151,12 +209,42 @@ fn median(mut values: Vec<Decimal>) -> Option<Decimal> {
     }
 }
 
+/// Whether the floats leave a unit error at `close` possible among `neighbours`: the median
+/// lies between their least and greatest, so with every price positive a close below
+/// `low` times the least and above the greatest over `low` is no unit error either way.
+fn maybe_unit_error(close: f64, neighbours: &[f64], low: f64) -> bool {
+    let (least, greatest) = neighbours
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let ruled_out = close > 0.0
+        && least > 0.0
+        && low > 0.0
+        && close / least < low * (1.0 - FLOAT_SLACK)
+        && greatest / close < low * (1.0 - FLOAT_SLACK);
+    // NaNs fail every comparison above, so they keep the case for the exact test.
+    !ruled_out || neighbours.iter().any(|x| x.is_nan())
+}
+
 /// Closes about 100× (or 1/100×) the median of their neighbours: a currency-unit mix-up.
 pub(super) fn unit_errors(history: &History, t: &Thresholds, out: &mut Vec<Finding>) {
     let closes: Vec<Decimal> = history.bars.iter().map(|b| b.close).collect();
+    let floats: Vec<f64> = closes.iter().map(|&c| float(c)).collect();
+    let low = float(t.unit_factor_low);
+    let mut neighbour_floats = Vec::with_capacity(2 * t.unit_window);
     for (i, bar) in history.bars.iter().enumerate() {
         let lo = i.saturating_sub(t.unit_window);
         let hi = (i + t.unit_window + 1).min(closes.len());
+        neighbour_floats.clear();
+        neighbour_floats.extend((lo..hi).filter(|&j| j != i).map(|j| floats[j]));
+        // The exact median (a sort of decimals) only where the floats cannot rule it out.
+        if !exact_only()
+            && !neighbour_floats.is_empty()
+            && !maybe_unit_error(floats[i], &neighbour_floats, low)
+        {
+            continue;
+        }
         let neighbours: Vec<Decimal> = (lo..hi).filter(|&j| j != i).map(|j| closes[j]).collect();
         let Some(factor) = median(neighbours).and_then(|m| ratio(bar.close, m)) else {
             continue;
@@ -235,7 +323,11 @@ pub(super) fn dividends(history: &History, t: &Thresholds, out: &mut Vec<Finding
     let mut dividends = history.dividends.clone();
     dividends.sort_by_key(|d| d.ex_date);
     for d in &dividends {
-        let before = history.bars.iter().rev().find(|b| b.date < d.ex_date);
+        let before = history
+            .bars
+            .partition_point(|b| b.date < d.ex_date)
+            .checked_sub(1)
+            .map(|i| &history.bars[i]);
         if let Some(share) = before.and_then(|b| ratio(d.amount, b.close)) {
             if share > t.dividend_max_share {
                 out.push(finding(

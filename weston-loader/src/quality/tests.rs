@@ -269,3 +269,79 @@ fn thresholds_rows_merge_over_the_defaults_exactly() {
         .unwrap_err()
         .contains("both \"a\" and \"b\""));
 }
+
+/// The findings with the floats' shortcuts equal those of the exact decimal tests alone
+/// (the rules before the shortcuts), on histories made to sit on the thresholds' edges:
+/// jumps at a split ratio's tolerance exactly and a hair either side, closes at 70x and
+/// 130x their neighbours and a hair either side, under the defaults and other thresholds.
+#[test]
+fn the_float_shortcuts_find_what_the_exact_tests_find() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let edges = [
+        "1",
+        "1.1",
+        "0.9",
+        "1.1000001",
+        "0.8999999",
+        "1.0999999",
+        "0.9000001",
+    ];
+    let units = [
+        "70",
+        "130",
+        "69.99999",
+        "130.00001",
+        "70.00001",
+        "100",
+        "0.5",
+    ];
+    let mut found = 0;
+    for case in 0..300 {
+        let mut h = clean();
+        for _ in 0..12 {
+            let i = 1 + (next() % (h.bars.len() as u64 - 2)) as usize;
+            let bar = &mut h.bars[i];
+            if next() % 2 == 0 {
+                // A jump from the close before: a split ratio (or its inverse) times an edge.
+                let t = Thresholds::default();
+                let r = t.split_ratios[(next() % t.split_ratios.len() as u64) as usize];
+                let edge: Decimal = edges[(next() % edges.len() as u64) as usize]
+                    .parse()
+                    .unwrap();
+                let before = h.bars[i - 1].close;
+                let jump = if next() % 2 == 0 { r * edge } else { edge / r };
+                let bar = &mut h.bars[i];
+                bar.open = (before / jump).round_dp(6);
+                bar.volume *= Decimal::from(1 + next() % 12);
+            } else {
+                let factor: Decimal = units[(next() % units.len() as u64) as usize]
+                    .parse()
+                    .unwrap();
+                let factor = if next() % 2 == 0 {
+                    factor
+                } else {
+                    Decimal::ONE / factor
+                };
+                bar.close = (bar.close * factor).round_dp(8);
+            }
+        }
+        let mut t = Thresholds::default();
+        if case % 3 == 1 {
+            t.unit_factor_low = Decimal::new(5, 1);
+            t.split_tolerance = Decimal::new(25, 2);
+        }
+        let fast = audit(&h, (d(YEAR.0), d(YEAR.1)), &t);
+        rules::EXACT_ONLY.with(|e| e.set(true));
+        let exact = audit(&h, (d(YEAR.0), d(YEAR.1)), &t);
+        rules::EXACT_ONLY.with(|e| e.set(false));
+        assert_eq!(fast, exact, "case {case}");
+        found += exact.len();
+    }
+    assert!(found > 300, "the cases find things: {found}");
+}
