@@ -351,7 +351,10 @@ fn render_identity(identity: &IdentityStats) -> String {
         ("share-class move", &identity.share_class_moves),
         ("identity conflict", &identity.conflicts),
         ("life event refused", &identity.refused),
-        ("ticker conflict (a DBA decides)", &identity.ticker_conflicts),
+        (
+            "ticker conflict (a DBA decides)",
+            &identity.ticker_conflicts,
+        ),
         ("changes unknown", &identity.listing_failed),
         ("listing row rejected", &identity.rejected),
     ];

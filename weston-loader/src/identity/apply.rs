@@ -168,29 +168,26 @@ impl Writer<'_> {
             return; // a DBA decided this change was wrong
         }
         let attempted = self
-            .attempt(
-                &[old, new],
-                async |tx, run_id, window_start| {
-                    let before = effective.pred_opt();
-                    Self::track(tx, old, first_day, before, window_start, provider, run_id).await?;
-                    // A delisting inferred earlier (a listing names a renamed ticker inactive)
-                    // was this change: the history is reopened for it.
-                    sqlx::query(include_str!("../../sql/identity_reopen.sql"))
-                        .bind(old)
-                        .bind(effective)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("SELECT weston_ticker_changed($1, $2, $3, $4, $5)")
-                        .bind(old)
-                        .bind(new)
-                        .bind(effective)
-                        .bind(provider.as_str())
-                        .bind(run_id)
-                        .execute(tx)
-                        .await
-                        .map(|_| ())
-                },
-            )
+            .attempt(&[old, new], async |tx, run_id, window_start| {
+                let before = effective.pred_opt();
+                Self::track(tx, old, first_day, before, window_start, provider, run_id).await?;
+                // A delisting inferred earlier (a listing names a renamed ticker inactive)
+                // was this change: the history is reopened for it.
+                sqlx::query(include_str!("../../sql/identity_reopen.sql"))
+                    .bind(old)
+                    .bind(effective)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT weston_ticker_changed($1, $2, $3, $4, $5)")
+                    .bind(old)
+                    .bind(new)
+                    .bind(effective)
+                    .bind(provider.as_str())
+                    .bind(run_id)
+                    .execute(tx)
+                    .await
+                    .map(|_| ())
+            })
             .await;
         let recorded = match attempted {
             Ok(true) => Recorded::New,

@@ -48,7 +48,12 @@ pub(super) async fn rejected(
 
 /// Records the conflict as a finding of this run (seen again: its last run) and reports it
 /// while it is open; a finding that cannot be written is a refusal like any other.
-pub(super) async fn record(writer: &mut Writer<'_>, change: &Change<'_>, label: &str, e: &sqlx::Error) {
+pub(super) async fn record(
+    writer: &mut Writer<'_>,
+    change: &Change<'_>,
+    label: &str,
+    e: &sqlx::Error,
+) {
     let Change {
         provider,
         old,
@@ -70,10 +75,10 @@ pub(super) async fn record(writer: &mut Writer<'_>, change: &Change<'_>, label: 
         Ok(_) => {
             tracing::warn!(%old, %new, %effective, %provider,
                 "a ticker change onto another live security's ticker: a ticker_conflict finding for a DBA");
-            writer
-                .stats
-                .ticker_conflicts
-                .push(format!("{label}: {new} is held by another live security"));
+            let line = format!("{label}: {new} is held by another live security");
+            if !writer.stats.ticker_conflicts.contains(&line) {
+                writer.stats.ticker_conflicts.push(line);
+            }
         }
         Err(write) => {
             let retry = crate::model::PendingEvent::Renamed {
