@@ -353,7 +353,7 @@ async fn a_change_onto_a_live_securitys_ticker_waits_for_a_dbas_decision() {
         "as of today MOCK0704.A names the moved security"
     );
     let old_holder: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('MOCK0704.A', '2026-09-11')",
+        "SELECT symbol, valid_from::text, valid_to::text FROM weston_symbol_history('MOCK0704.A', '2026-10-01')",
     )
     .fetch_all(&db.pool)
     .await
