@@ -238,7 +238,7 @@ BEGIN
         SELECT s.listed_date, s.delisted_date,
                (SELECT min(p.date) FROM prices_daily p WHERE p.symbol = s.symbol AND p.date < effective) AS first_bar
           INTO prior FROM securities s WHERE s.symbol = new_symbol;
-        IF FOUND AND prior.first_bar IS NOT NULL THEN
+        IF FOUND AND prior.first_bar IS NOT NULL AND prior.delisted_date < effective THEN
             INSERT INTO security_identity (provider, run_id) VALUES (provider, run_id)
             RETURNING security_id INTO prior_id;
             INSERT INTO ticker_history (security_id, symbol, valid_from, valid_to, provider, run_id,
