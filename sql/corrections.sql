@@ -32,7 +32,7 @@ CREATE TABLE weston_corrections (
     action        text NOT NULL
                   CONSTRAINT weston_corrections_action_known
                   CHECK (action IN ('record_split', 'delete_split', 'record_dividend', 'delete_dividend',
-                                    'correct_bar', 'resolve_finding')),
+                                    'correct_bar', 'resolve_finding', 'decide_ticker_conflict')),
     symbol        text NOT NULL,
     date          date NOT NULL,
     before        jsonb,
@@ -285,3 +285,85 @@ END
 $fn$;
 COMMENT ON FUNCTION weston_resolve_finding(bigint, text, text) IS
     'Resolves an open audit finding as true_event, corrected or false_positive, with a note (required), recorded in the finding and in weston_corrections. dba only.';
+
+-- A DBA's decision on a ticker conflict: a provider reported old -> new while another live
+-- security held new (weston_ticker_changed refused it and the loader recorded a
+-- `ticker_conflict` finding; neither history changed). Rejecting resolves the finding as
+-- false_positive: nothing else changes, and the loader never records that change (it skips
+-- a change whose conflict was decided). Accepting records the change as the provider
+-- reported it (the finding's provider and last run are its provenance) and resolves the
+-- finding as true_event; it is refused while the other security still holds new on the
+-- effective date: the DBA first ends that holding (weston_ticker_delisted, a ticker change
+-- of it, or, for a ticker not in ticker_history, its securities row's delisted_date), so no
+-- accepted change ever takes a live security's ticker. Either way one trail row: the finding
+-- before, and after it the finding and (accepted) the security that changed ticker.
+CREATE FUNCTION weston_decide_ticker_conflict(finding_id bigint, accept boolean, reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    old_row   jsonb;
+    new_row   jsonb;
+    old_sym   text;
+    new_sym   text;
+    effective date;
+    provider  text;
+    changed   bigint;
+BEGIN
+    PERFORM weston_check_correction(reason);
+    IF accept IS NULL THEN
+        RAISE EXCEPTION 'weston: accept must be true (record the change) or false (reject it), not NULL';
+    END IF;
+    SELECT to_jsonb(f) INTO old_row FROM quality_findings f WHERE f.finding_id = finding_id FOR UPDATE;
+    IF old_row IS NULL THEN
+        RAISE EXCEPTION 'weston: there is no finding %', coalesce(finding_id::text, 'NULL');
+    END IF;
+    IF old_row->>'rule' <> 'ticker_conflict' THEN
+        RAISE EXCEPTION 'weston: finding % is a % finding, not a ticker_conflict: weston_resolve_finding resolves it',
+                        finding_id, old_row->>'rule';
+    END IF;
+    IF old_row->>'resolved_at' IS NOT NULL THEN
+        RAISE EXCEPTION 'weston: finding % is already resolved: % by % at %', finding_id,
+                        old_row->>'resolution', old_row->>'resolved_by', old_row->>'resolved_at';
+    END IF;
+    old_sym := old_row->'details'->>'old';
+    new_sym := old_row->'details'->>'new';
+    effective := (old_row->'details'->>'effective')::date;
+    provider := old_row->'details'->>'provider';
+    IF accept THEN
+        -- The old ticker's history starts (if not yet) as the loader's would: from its
+        -- securities row's first day or its first bar, at the latest the day before.
+        IF NOT EXISTS (SELECT 1 FROM ticker_history h WHERE h.symbol = old_sym) THEN
+            PERFORM weston_ticker_listed(
+                        old_sym,
+                        least(coalesce(s.listed_date,
+                                       (SELECT min(p.date) FROM prices_daily p WHERE p.symbol = old_sym),
+                                       effective - 1), effective - 1),
+                        provider, (old_row->>'last_run')::bigint,
+                        s.composite_figi, s.share_class_figi, s.cik)
+               FROM (SELECT old_sym AS symbol) q LEFT JOIN securities s ON s.symbol = q.symbol;
+        END IF;
+        BEGIN
+            changed := weston_ticker_changed(old_sym, new_sym, effective, provider,
+                                             (old_row->>'last_run')::bigint);
+        EXCEPTION WHEN exclusion_violation THEN
+            RAISE EXCEPTION 'weston: finding % is not accepted: another security still holds % on %',
+                            finding_id, new_sym, effective
+                  USING DETAIL = SQLERRM,
+                        HINT = pg_catalog.format('End that holding first (weston_ticker_delisted, or the securities row''s delisted_date before %s), then accept.', effective);
+        END;
+    END IF;
+    UPDATE quality_findings f
+       SET resolved_at = now(), resolution = CASE WHEN accept THEN 'true_event' ELSE 'false_positive' END,
+           resolved_by = session_user, resolution_note = reason
+     WHERE f.finding_id = finding_id
+    RETURNING to_jsonb(f) INTO new_row;
+    INSERT INTO weston_corrections (action, symbol, date, before, after, reason)
+    VALUES ('decide_ticker_conflict', new_sym, effective, old_row,
+            jsonb_build_object('finding', new_row, 'accepted', accept, 'security_id', changed), reason);
+END
+$fn$;
+COMMENT ON FUNCTION weston_decide_ticker_conflict(bigint, boolean, text) IS
+    'Decides a ticker_conflict finding (a reported change onto a ticker another live security held): accept records the change (refused while the other security still holds the ticker on the effective date: end that holding first) and resolves the finding as true_event; reject resolves it as false_positive and the loader never records that change. A reason is required; one weston_corrections row (action decide_ticker_conflict). dba only.';

@@ -180,6 +180,12 @@ $fn$;
 COMMENT ON FUNCTION weston_ticker_listed(text, date, text, bigint, text, text, text) IS
 'Records a new security listed under symbol from valid_from (its first day), with the identifiers its provider gives, and returns its security_id; the same listing again returns the same id. Refused while another security holds symbol on or after valid_from (record that one''s delisting or ticker change first), and when composite_figi already identifies a security (its new ticker is a ticker change). The securities row of symbol is created, or updated to describe the new holder.';
 
+-- The writers below accept events in whatever order they are learned. A provider's profile
+-- describes a ticker's latest holder, its listings the earlier ones: the securities row of
+-- a ticker may describe a holder ticker_history does not have yet (listed after the event
+-- being recorded). An event that ends a ticker's latest recorded holding makes the row
+-- describe that holding (its first and last day) until the later holder is recorded, so the
+-- row never says listed after delisted and the ticker stays asked about.
 CREATE FUNCTION weston_ticker_changed(
     old_symbol text, new_symbol text, effective date, provider text, run_id bigint)
 RETURNS bigint
@@ -188,8 +194,12 @@ SET search_path TO pg_catalog, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
-    held record;
+    held  record;
+    other record;
     ident record;
+    prior record;
+    prior_id bigint;
+    conflict boolean;
 BEGIN
     IF old_symbol IS NULL OR new_symbol IS NULL OR effective IS NULL OR provider IS NULL OR run_id IS NULL THEN
         RAISE EXCEPTION 'weston: old_symbol, new_symbol, effective, provider and run_id must not be NULL';
@@ -204,20 +214,74 @@ BEGIN
     IF FOUND THEN
         RETURN held.security_id; -- recorded before
     END IF;
-    SELECT h.security_id, h.valid_from INTO held FROM ticker_history h
-     WHERE h.symbol = old_symbol AND h.valid_to IS NULL;
-    IF NOT FOUND OR held.valid_from >= effective THEN
+    -- The security that held old_symbol the day before, with no later ticker: its holding
+    -- is open, or was closed on or after that day by a delisting that was this change.
+    SELECT h.security_id, h.valid_from, h.valid_to INTO held FROM ticker_history h
+     WHERE h.symbol = old_symbol AND h.valid_from < effective
+       AND (h.valid_to IS NULL OR h.valid_to >= effective - 1)
+       AND NOT EXISTS (SELECT 1 FROM ticker_history l
+                        WHERE l.security_id = h.security_id AND l.valid_from > h.valid_from)
+     ORDER BY h.valid_from DESC LIMIT 1;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'weston: no security holds % before %: record its listing (weston_ticker_listed) first',
                         old_symbol, effective;
+    END IF;
+    -- A change onto a ticker another live security holds is a conflict, never a takeover:
+    -- another security's holding of new_symbol on or after effective, or (a ticker not in
+    -- ticker_history) a securities row not delisted before effective whose bars trade on
+    -- the same days as old_symbol's before the change.
+    SELECT h.security_id, h.valid_from::text AS held_from, coalesce(h.valid_to::text, 'now') AS held_to
+      INTO other FROM ticker_history h
+     WHERE h.symbol = new_symbol AND h.security_id <> held.security_id
+       AND (h.valid_to IS NULL OR h.valid_to >= effective)
+     ORDER BY h.valid_from LIMIT 1;
+    conflict := FOUND;
+    IF NOT conflict AND NOT EXISTS (SELECT 1 FROM ticker_history n WHERE n.symbol = new_symbol) THEN
+        SELECT NULL::bigint AS security_id, coalesce(s.listed_date::text, 'its first bar') AS held_from,
+               coalesce(s.delisted_date::text, 'now') AS held_to
+          INTO other FROM securities s
+         WHERE s.symbol = new_symbol
+           AND (s.delisted_date IS NULL OR s.delisted_date >= effective)
+           AND EXISTS (SELECT 1 FROM prices_daily p JOIN prices_daily o ON o.date = p.date
+                        WHERE p.symbol = new_symbol AND o.symbol = old_symbol AND p.date < effective);
+        conflict := FOUND;
+    END IF;
+    IF conflict THEN
+        RAISE EXCEPTION 'weston: % is held by another live security (%, from % to %): the change of % to % from % is a conflict for a DBA (weston_decide_ticker_conflict)',
+                        new_symbol, coalesce('security ' || other.security_id, 'its own securities row'),
+                        other.held_from, other.held_to, old_symbol, new_symbol, effective
+              USING ERRCODE = 'exclusion_violation';
+    END IF;
+    -- A ticker not in ticker_history whose securities row ended before the change: that
+    -- holder becomes a security of its own first, so its bars stay its own.
+    IF NOT EXISTS (SELECT 1 FROM ticker_history n WHERE n.symbol = new_symbol) THEN
+        SELECT s.listed_date, s.delisted_date,
+               (SELECT min(p.date) FROM prices_daily p WHERE p.symbol = s.symbol AND p.date < effective) AS first_bar
+          INTO prior FROM securities s WHERE s.symbol = new_symbol;
+        IF FOUND AND prior.first_bar IS NOT NULL AND prior.delisted_date < effective THEN
+            INSERT INTO security_identity (provider, run_id) VALUES (provider, run_id)
+            RETURNING security_id INTO prior_id;
+            INSERT INTO ticker_history (security_id, symbol, valid_from, valid_to, provider, run_id,
+                                        ended_provider, ended_run_id)
+            VALUES (prior_id, new_symbol, least(coalesce(prior.listed_date, prior.first_bar), prior.first_bar),
+                    least(coalesce(prior.delisted_date, effective - 1), effective - 1),
+                    provider, run_id, provider, run_id);
+        END IF;
     END IF;
     SELECT * INTO ident FROM security_identity i WHERE i.security_id = held.security_id;
 
     UPDATE ticker_history h
        SET valid_to = effective - 1, ended_provider = provider, ended_run_id = run_id
      WHERE h.symbol = old_symbol AND h.valid_from = held.valid_from;
-    -- The old ticker leaves the nightly universe; the new one joins it.
-    UPDATE securities s SET delisted_date = effective - 1, updated_at = now()
-     WHERE s.symbol = old_symbol;
+    -- The old ticker leaves the nightly universe (unless a later holder of it is recorded);
+    -- the new one joins it.
+    UPDATE securities s
+       SET delisted_date = effective - 1,
+           listed_date = CASE WHEN s.listed_date > effective - 1 THEN held.valid_from ELSE s.listed_date END,
+           updated_at = now()
+     WHERE s.symbol = old_symbol
+       AND NOT EXISTS (SELECT 1 FROM ticker_history l
+                        WHERE l.symbol = old_symbol AND l.valid_from > held.valid_from);
     INSERT INTO securities AS s (symbol, listed_date, composite_figi, share_class_figi, cik, provider, run_id)
     VALUES (new_symbol, effective, ident.composite_figi, ident.share_class_figi, ident.cik, provider, run_id)
     ON CONFLICT ON CONSTRAINT securities_pkey DO UPDATE
@@ -231,7 +295,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION weston_ticker_changed(text, text, date, text, bigint) IS
-'Records that the security holding old_symbol trades as new_symbol from effective (its first day under the new ticker; old_symbol''s last is the day before) and returns its security_id; the same change again changes nothing. Refused when no security holds old_symbol open before effective, and (by ticker_history''s constraint) when another security holds new_symbol on or after effective. The old ticker''s securities row gets delisted_date, the new one''s is created.';
+'Records that the security holding old_symbol trades as new_symbol from effective (its first day under the new ticker; old_symbol''s last is the day before) and returns its security_id; the same change again changes nothing. A holding of old_symbol closed on or after the day before (a delisting that was this change) is taken as its end. Refused when no security holds old_symbol before effective, and (SQLSTATE 23P01, a conflict for weston_decide_ticker_conflict) when another live security holds new_symbol: a holding of it in ticker_history on or after effective, or a ticker not in ticker_history whose securities row is not delisted before effective and whose bars trade on days old_symbol''s do before the change. A ticker not in ticker_history whose row ended before is first recorded as a security of its own. The old ticker''s securities row gets delisted_date (and, if it described a later holder, the first day of the holding that ended), the new one''s is created.';
 
 CREATE FUNCTION weston_ticker_delisted(symbol text, last_day date, provider text, run_id bigint)
 RETURNS bigint
@@ -240,29 +304,33 @@ SET search_path TO pg_catalog, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
-    found_id bigint;
+    held record;
 BEGIN
     IF symbol IS NULL OR last_day IS NULL OR provider IS NULL OR run_id IS NULL THEN
         RAISE EXCEPTION 'weston: symbol, last_day, provider and run_id must not be NULL';
     END IF;
-    SELECT h.security_id INTO found_id FROM ticker_history h
-     WHERE h.symbol = weston_ticker_delisted.symbol AND h.valid_to = last_day
-       AND NOT EXISTS (SELECT 1 FROM ticker_history l
-                        WHERE l.security_id = h.security_id AND l.valid_from > h.valid_from);
-    IF FOUND THEN
-        RETURN found_id; -- recorded before
-    END IF;
-    UPDATE ticker_history h
-       SET valid_to = last_day, ended_provider = provider, ended_run_id = run_id
-     WHERE h.symbol = weston_ticker_delisted.symbol AND h.valid_to IS NULL AND h.valid_from <= last_day
-    RETURNING h.security_id INTO found_id;
+    -- The latest holding of symbol that started by last_day.
+    SELECT h.security_id, h.valid_from, h.valid_to INTO held FROM ticker_history h
+     WHERE h.symbol = weston_ticker_delisted.symbol AND h.valid_from <= last_day
+     ORDER BY h.valid_from DESC LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'weston: no security holds % open on %: nothing to delist', symbol, last_day;
     END IF;
-    UPDATE securities s SET delisted_date = last_day, updated_at = now()
-     WHERE s.symbol = weston_ticker_delisted.symbol;
-    RETURN found_id;
+    IF held.valid_to IS NOT NULL THEN
+        RETURN held.security_id; -- ended before (this delisting, or a change): its end stands
+    END IF;
+    UPDATE ticker_history h
+       SET valid_to = last_day, ended_provider = provider, ended_run_id = run_id
+     WHERE h.symbol = weston_ticker_delisted.symbol AND h.valid_from = held.valid_from;
+    UPDATE securities s
+       SET delisted_date = last_day,
+           listed_date = CASE WHEN s.listed_date > last_day THEN held.valid_from ELSE s.listed_date END,
+           updated_at = now()
+     WHERE s.symbol = weston_ticker_delisted.symbol
+       AND NOT EXISTS (SELECT 1 FROM ticker_history l
+                        WHERE l.symbol = weston_ticker_delisted.symbol AND l.valid_from > held.valid_from);
+    RETURN held.security_id;
 END
 $fn$;
 COMMENT ON FUNCTION weston_ticker_delisted(text, date, text, bigint) IS
-'Records that the security holding symbol was delisted after last_day (its last session) and returns its security_id; its history stays. The same delisting again changes nothing. Sets the securities row''s delisted_date, so the ticker leaves the nightly universe.';
+'Records that the security holding symbol was delisted after last_day (its last session) and returns its security_id; its history stays. The latest holding of symbol that started by last_day is closed; one closed before (the same delisting again, or a change) keeps its end and nothing changes. Sets the securities row''s delisted_date (and, if it described a later holder not recorded yet, listed_date to the holding''s first day) unless a later holder of symbol is recorded, so the ticker leaves the nightly universe.';

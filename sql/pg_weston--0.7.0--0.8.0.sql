@@ -104,3 +104,250 @@ COMMENT ON FUNCTION @extschema@.weston_universe(date) IS
 
 ALTER FUNCTION @extschema@.weston_ensure_partitions(date, date, regclass) CALLED ON NULL INPUT;
 ALTER FUNCTION @extschema@.weston_partition_plan(regclass, date) CALLED ON NULL INPUT;
+
+-- Life events in any order, and ticker conflicts: weston_ticker_changed and
+-- weston_ticker_delisted accept events learned in any order (a securities row describing a
+-- later holder no longer makes them break securities_listing_order), a change onto a live
+-- security's ticker is refused as a conflict (SQLSTATE 23P01), and the DBA decides it with
+-- weston_decide_ticker_conflict (a new action of the corrections trail).
+ALTER TABLE weston_corrections DROP CONSTRAINT weston_corrections_action_known;
+ALTER TABLE weston_corrections ADD CONSTRAINT weston_corrections_action_known
+    CHECK (action IN ('record_split', 'delete_split', 'record_dividend', 'delete_dividend',
+                      'correct_bar', 'resolve_finding', 'decide_ticker_conflict'));
+-- The writers below accept events in whatever order they are learned. A provider's profile
+-- describes a ticker's latest holder, its listings the earlier ones: the securities row of
+-- a ticker may describe a holder ticker_history does not have yet (listed after the event
+-- being recorded). An event that ends a ticker's latest recorded holding makes the row
+-- describe that holding (its first and last day) until the later holder is recorded, so the
+-- row never says listed after delisted and the ticker stays asked about.
+CREATE OR REPLACE FUNCTION weston_ticker_changed(
+    old_symbol text, new_symbol text, effective date, provider text, run_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    held  record;
+    other record;
+    ident record;
+    prior record;
+    prior_id bigint;
+    conflict boolean;
+BEGIN
+    IF old_symbol IS NULL OR new_symbol IS NULL OR effective IS NULL OR provider IS NULL OR run_id IS NULL THEN
+        RAISE EXCEPTION 'weston: old_symbol, new_symbol, effective, provider and run_id must not be NULL';
+    END IF;
+    IF old_symbol = new_symbol THEN
+        RAISE EXCEPTION 'weston: a ticker change from % to itself', old_symbol;
+    END IF;
+    SELECT o.security_id INTO held FROM ticker_history o
+      JOIN ticker_history n ON n.security_id = o.security_id
+     WHERE o.symbol = old_symbol AND o.valid_to = effective - 1
+       AND n.symbol = new_symbol AND n.valid_from = effective;
+    IF FOUND THEN
+        RETURN held.security_id; -- recorded before
+    END IF;
+    -- The security that held old_symbol the day before, with no later ticker: its holding
+    -- is open, or was closed on or after that day by a delisting that was this change.
+    SELECT h.security_id, h.valid_from, h.valid_to INTO held FROM ticker_history h
+     WHERE h.symbol = old_symbol AND h.valid_from < effective
+       AND (h.valid_to IS NULL OR h.valid_to >= effective - 1)
+       AND NOT EXISTS (SELECT 1 FROM ticker_history l
+                        WHERE l.security_id = h.security_id AND l.valid_from > h.valid_from)
+     ORDER BY h.valid_from DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'weston: no security holds % before %: record its listing (weston_ticker_listed) first',
+                        old_symbol, effective;
+    END IF;
+    -- A change onto a ticker another live security holds is a conflict, never a takeover:
+    -- another security's holding of new_symbol on or after effective, or (a ticker not in
+    -- ticker_history) a securities row not delisted before effective whose bars trade on
+    -- the same days as old_symbol's before the change.
+    SELECT h.security_id, h.valid_from::text AS held_from, coalesce(h.valid_to::text, 'now') AS held_to
+      INTO other FROM ticker_history h
+     WHERE h.symbol = new_symbol AND h.security_id <> held.security_id
+       AND (h.valid_to IS NULL OR h.valid_to >= effective)
+     ORDER BY h.valid_from LIMIT 1;
+    conflict := FOUND;
+    IF NOT conflict AND NOT EXISTS (SELECT 1 FROM ticker_history n WHERE n.symbol = new_symbol) THEN
+        SELECT NULL::bigint AS security_id, coalesce(s.listed_date::text, 'its first bar') AS held_from,
+               coalesce(s.delisted_date::text, 'now') AS held_to
+          INTO other FROM securities s
+         WHERE s.symbol = new_symbol
+           AND (s.delisted_date IS NULL OR s.delisted_date >= effective)
+           AND EXISTS (SELECT 1 FROM prices_daily p JOIN prices_daily o ON o.date = p.date
+                        WHERE p.symbol = new_symbol AND o.symbol = old_symbol AND p.date < effective);
+        conflict := FOUND;
+    END IF;
+    IF conflict THEN
+        RAISE EXCEPTION 'weston: % is held by another live security (%, from % to %): the change of % to % from % is a conflict for a DBA (weston_decide_ticker_conflict)',
+                        new_symbol, coalesce('security ' || other.security_id, 'its own securities row'),
+                        other.held_from, other.held_to, old_symbol, new_symbol, effective
+              USING ERRCODE = 'exclusion_violation';
+    END IF;
+    -- A ticker not in ticker_history whose securities row ended before the change: that
+    -- holder becomes a security of its own first, so its bars stay its own.
+    IF NOT EXISTS (SELECT 1 FROM ticker_history n WHERE n.symbol = new_symbol) THEN
+        SELECT s.listed_date, s.delisted_date,
+               (SELECT min(p.date) FROM prices_daily p WHERE p.symbol = s.symbol AND p.date < effective) AS first_bar
+          INTO prior FROM securities s WHERE s.symbol = new_symbol;
+        IF FOUND AND prior.first_bar IS NOT NULL AND prior.delisted_date < effective THEN
+            INSERT INTO security_identity (provider, run_id) VALUES (provider, run_id)
+            RETURNING security_id INTO prior_id;
+            INSERT INTO ticker_history (security_id, symbol, valid_from, valid_to, provider, run_id,
+                                        ended_provider, ended_run_id)
+            VALUES (prior_id, new_symbol, least(coalesce(prior.listed_date, prior.first_bar), prior.first_bar),
+                    least(coalesce(prior.delisted_date, effective - 1), effective - 1),
+                    provider, run_id, provider, run_id);
+        END IF;
+    END IF;
+    SELECT * INTO ident FROM security_identity i WHERE i.security_id = held.security_id;
+
+    UPDATE ticker_history h
+       SET valid_to = effective - 1, ended_provider = provider, ended_run_id = run_id
+     WHERE h.symbol = old_symbol AND h.valid_from = held.valid_from;
+    -- The old ticker leaves the nightly universe (unless a later holder of it is recorded);
+    -- the new one joins it.
+    UPDATE securities s
+       SET delisted_date = effective - 1,
+           listed_date = CASE WHEN s.listed_date > effective - 1 THEN held.valid_from ELSE s.listed_date END,
+           updated_at = now()
+     WHERE s.symbol = old_symbol
+       AND NOT EXISTS (SELECT 1 FROM ticker_history l
+                        WHERE l.symbol = old_symbol AND l.valid_from > held.valid_from);
+    INSERT INTO securities AS s (symbol, listed_date, composite_figi, share_class_figi, cik, provider, run_id)
+    VALUES (new_symbol, effective, ident.composite_figi, ident.share_class_figi, ident.cik, provider, run_id)
+    ON CONFLICT ON CONSTRAINT securities_pkey DO UPDATE
+       SET listed_date = EXCLUDED.listed_date, delisted_date = NULL,
+           composite_figi = EXCLUDED.composite_figi, share_class_figi = EXCLUDED.share_class_figi,
+           cik = EXCLUDED.cik, provider = EXCLUDED.provider, run_id = EXCLUDED.run_id, updated_at = now()
+     WHERE s.listed_date IS NULL OR s.listed_date <= EXCLUDED.listed_date;
+    INSERT INTO ticker_history (security_id, symbol, valid_from, provider, run_id)
+    VALUES (held.security_id, new_symbol, effective, provider, run_id);
+    RETURN held.security_id;
+END
+$fn$;
+COMMENT ON FUNCTION weston_ticker_changed(text, text, date, text, bigint) IS
+'Records that the security holding old_symbol trades as new_symbol from effective (its first day under the new ticker; old_symbol''s last is the day before) and returns its security_id; the same change again changes nothing. A holding of old_symbol closed on or after the day before (a delisting that was this change) is taken as its end. Refused when no security holds old_symbol before effective, and (SQLSTATE 23P01, a conflict for weston_decide_ticker_conflict) when another live security holds new_symbol: a holding of it in ticker_history on or after effective, or a ticker not in ticker_history whose securities row is not delisted before effective and whose bars trade on days old_symbol''s do before the change. A ticker not in ticker_history whose row ended before is first recorded as a security of its own. The old ticker''s securities row gets delisted_date (and, if it described a later holder, the first day of the holding that ended), the new one''s is created.';
+
+CREATE OR REPLACE FUNCTION weston_ticker_delisted(symbol text, last_day date, provider text, run_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    held record;
+BEGIN
+    IF symbol IS NULL OR last_day IS NULL OR provider IS NULL OR run_id IS NULL THEN
+        RAISE EXCEPTION 'weston: symbol, last_day, provider and run_id must not be NULL';
+    END IF;
+    -- The latest holding of symbol that started by last_day.
+    SELECT h.security_id, h.valid_from, h.valid_to INTO held FROM ticker_history h
+     WHERE h.symbol = weston_ticker_delisted.symbol AND h.valid_from <= last_day
+     ORDER BY h.valid_from DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'weston: no security holds % open on %: nothing to delist', symbol, last_day;
+    END IF;
+    IF held.valid_to IS NOT NULL THEN
+        RETURN held.security_id; -- ended before (this delisting, or a change): its end stands
+    END IF;
+    UPDATE ticker_history h
+       SET valid_to = last_day, ended_provider = provider, ended_run_id = run_id
+     WHERE h.symbol = weston_ticker_delisted.symbol AND h.valid_from = held.valid_from;
+    UPDATE securities s
+       SET delisted_date = last_day,
+           listed_date = CASE WHEN s.listed_date > last_day THEN held.valid_from ELSE s.listed_date END,
+           updated_at = now()
+     WHERE s.symbol = weston_ticker_delisted.symbol
+       AND NOT EXISTS (SELECT 1 FROM ticker_history l
+                        WHERE l.symbol = weston_ticker_delisted.symbol AND l.valid_from > held.valid_from);
+    RETURN held.security_id;
+END
+$fn$;
+COMMENT ON FUNCTION weston_ticker_delisted(text, date, text, bigint) IS
+'Records that the security holding symbol was delisted after last_day (its last session) and returns its security_id; its history stays. The latest holding of symbol that started by last_day is closed; one closed before (the same delisting again, or a change) keeps its end and nothing changes. Sets the securities row''s delisted_date (and, if it described a later holder not recorded yet, listed_date to the holding''s first day) unless a later holder of symbol is recorded, so the ticker leaves the nightly universe.';
+
+-- A DBA's decision on a ticker conflict: a provider reported old -> new while another live
+-- security held new (weston_ticker_changed refused it and the loader recorded a
+-- `ticker_conflict` finding; neither history changed). Rejecting resolves the finding as
+-- false_positive: nothing else changes, and the loader never records that change (it skips
+-- a change whose conflict was decided). Accepting records the change as the provider
+-- reported it (the finding's provider and last run are its provenance) and resolves the
+-- finding as true_event; it is refused while the other security still holds new on the
+-- effective date: the DBA first ends that holding (weston_ticker_delisted, a ticker change
+-- of it, or, for a ticker not in ticker_history, its securities row's delisted_date), so no
+-- accepted change ever takes a live security's ticker. Either way one trail row: the finding
+-- before, and after it the finding and (accepted) the security that changed ticker.
+CREATE FUNCTION weston_decide_ticker_conflict(finding_id bigint, accept boolean, reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    old_row   jsonb;
+    new_row   jsonb;
+    old_sym   text;
+    new_sym   text;
+    effective date;
+    provider  text;
+    changed   bigint;
+BEGIN
+    PERFORM weston_check_correction(reason);
+    IF accept IS NULL THEN
+        RAISE EXCEPTION 'weston: accept must be true (record the change) or false (reject it), not NULL';
+    END IF;
+    SELECT to_jsonb(f) INTO old_row FROM quality_findings f WHERE f.finding_id = finding_id FOR UPDATE;
+    IF old_row IS NULL THEN
+        RAISE EXCEPTION 'weston: there is no finding %', coalesce(finding_id::text, 'NULL');
+    END IF;
+    IF old_row->>'rule' <> 'ticker_conflict' THEN
+        RAISE EXCEPTION 'weston: finding % is a % finding, not a ticker_conflict: weston_resolve_finding resolves it',
+                        finding_id, old_row->>'rule';
+    END IF;
+    IF old_row->>'resolved_at' IS NOT NULL THEN
+        RAISE EXCEPTION 'weston: finding % is already resolved: % by % at %', finding_id,
+                        old_row->>'resolution', old_row->>'resolved_by', old_row->>'resolved_at';
+    END IF;
+    old_sym := old_row->'details'->>'old';
+    new_sym := old_row->'details'->>'new';
+    effective := (old_row->'details'->>'effective')::date;
+    provider := old_row->'details'->>'provider';
+    IF accept THEN
+        -- The old ticker's history starts (if not yet) as the loader's would: from its
+        -- securities row's first day or its first bar, at the latest the day before.
+        IF NOT EXISTS (SELECT 1 FROM ticker_history h WHERE h.symbol = old_sym) THEN
+            PERFORM weston_ticker_listed(
+                        old_sym,
+                        least(coalesce(s.listed_date,
+                                       (SELECT min(p.date) FROM prices_daily p WHERE p.symbol = old_sym),
+                                       effective - 1), effective - 1),
+                        provider, (old_row->>'last_run')::bigint,
+                        s.composite_figi, s.share_class_figi, s.cik)
+               FROM (SELECT old_sym AS symbol) q LEFT JOIN securities s ON s.symbol = q.symbol;
+        END IF;
+        BEGIN
+            changed := weston_ticker_changed(old_sym, new_sym, effective, provider,
+                                             (old_row->>'last_run')::bigint);
+        EXCEPTION WHEN exclusion_violation THEN
+            RAISE EXCEPTION 'weston: finding % is not accepted: another security still holds % on %',
+                            finding_id, new_sym, effective
+                  USING DETAIL = SQLERRM,
+                        HINT = pg_catalog.format('End that holding first (weston_ticker_delisted, or the securities row''s delisted_date before %s), then accept.', effective);
+        END;
+    END IF;
+    UPDATE quality_findings f
+       SET resolved_at = now(), resolution = CASE WHEN accept THEN 'true_event' ELSE 'false_positive' END,
+           resolved_by = session_user, resolution_note = reason
+     WHERE f.finding_id = finding_id
+    RETURNING to_jsonb(f) INTO new_row;
+    INSERT INTO weston_corrections (action, symbol, date, before, after, reason)
+    VALUES ('decide_ticker_conflict', new_sym, effective, old_row,
+            jsonb_build_object('finding', new_row, 'accepted', accept, 'security_id', changed), reason);
+END
+$fn$;
+COMMENT ON FUNCTION weston_decide_ticker_conflict(bigint, boolean, text) IS
+    'Decides a ticker_conflict finding (a reported change onto a ticker another live security held): accept records the change (refused while the other security still holds the ticker on the effective date: end that holding first) and resolves the finding as true_event; reject resolves it as false_positive and the loader never records that change. A reason is required; one weston_corrections row (action decide_ticker_conflict). dba only.';
+REVOKE EXECUTE ON FUNCTION weston_decide_ticker_conflict(bigint, boolean, text) FROM PUBLIC;

@@ -27,3 +27,4 @@ REVOKE EXECUTE ON FUNCTION weston_record_dividend(text, date, numeric, text, tex
 REVOKE EXECUTE ON FUNCTION weston_delete_dividend(text, date, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_correct_bar(text, date, numeric, numeric, numeric, numeric, numeric, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_resolve_finding(bigint, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION weston_decide_ticker_conflict(bigint, boolean, text) FROM PUBLIC;

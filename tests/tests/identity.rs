@@ -424,9 +424,25 @@ async fn a_delisted_security_keeps_its_history_and_leaves_the_universe() {
          SELECT weston_ticker_delisted('LEH', '2008-09-17', 'fmp', 1);",
     )
     .await;
-    let e = error_of(
+    // Another day reported for the same delisting (a provider's delisting date is often
+    // days after the last trade): the recorded end stands, and it is no refusal (a refused
+    // event would be tried again by every run).
+    exec(
         loader,
         "SELECT weston_ticker_delisted('LEH', '2008-10-01', 'fmp', 1)",
+    )
+    .await;
+    assert_eq!(
+        lines(
+            loader,
+            "SELECT valid_to::text FROM ticker_history WHERE symbol = 'LEH'"
+        )
+        .await,
+        ["2008-09-17"]
+    );
+    let e = error_of(
+        loader,
+        "SELECT weston_ticker_delisted('LEH', '1994-05-30', 'fmp', 1)",
     )
     .await;
     assert!(e.contains("no security holds LEH open"), "{e}");

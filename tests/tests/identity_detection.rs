@@ -125,7 +125,13 @@ async fn the_mock_markets_life_events_are_detected_and_recorded() {
     assert_eq!(
         history(&db, "MOCKR701", "2026-11-25").await,
         vec![
-            ("MOCK0701".into(), FROM.into(), Some("2026-09-13".into())),
+            // From the first day the provider gives for the renamed security (the mock's
+            // epoch), as when its ticker is asked about before the listing is read.
+            (
+                "MOCK0701".into(),
+                "2000-01-03".into(),
+                Some("2026-09-13".into())
+            ),
             ("MOCKR701".into(), "2026-09-14".into(), None),
         ]
     );
@@ -255,7 +261,8 @@ async fn the_mock_markets_life_events_are_detected_and_recorded() {
     );
     assert_eq!(history(&db, "MOCK0704", "2026-10-16").await.len(), 1);
 
-    // Every holding, one row each: the rename's two tickers, the delisting (from the
+    // Every holding, one row each: the rename's two tickers (from the first day the provider
+    // gave for the renamed security), the delisting (from the
     // mock's first day, which the provider gave), the reused ticker's two companies, and
     // the share-class move's old class under both tickers and new class.
     let holdings = |db: &TestDb| {
@@ -275,7 +282,7 @@ async fn the_mock_markets_life_events_are_detected_and_recorded() {
     assert_eq!(
         first_run,
         vec![
-            row("MOCK0701", FROM, Some("2026-09-13")),
+            row("MOCK0701", "2000-01-03", Some("2026-09-13")),
             row("MOCK0702", "2000-01-03", Some("2026-08-21")),
             row("MOCK0703", FROM, Some("2026-07-17")),
             row("MOCK0703", "2026-10-05", None),

@@ -529,8 +529,10 @@ async fn only_dba_records_corrections() {
     let db = TestDb::migrated("roles_corrections").await;
     seed(&db).await;
     sqlx::raw_sql(
-        "INSERT INTO quality_findings (rule, symbol, date, details, first_run, last_run)
-         VALUES ('stale_bars', 'AAPL', '2024-01-02', '{}', 1, 1)",
+        "INSERT INTO quality_findings (rule, symbol, date, subject, details, first_run, last_run)
+         VALUES ('stale_bars', 'AAPL', '2024-01-02', '', '{}', 1, 1),
+                ('ticker_conflict', 'AAPL', '2024-01-03', 'FFF',
+                 '{\"old\": \"FFF\", \"new\": \"AAPL\", \"effective\": \"2024-01-03\", \"provider\": \"fmp\"}', 1, 1)",
     )
     .execute(&db.pool)
     .await
@@ -540,6 +542,7 @@ async fn only_dba_records_corrections() {
         "SELECT weston_record_dividend('AAPL', '2020-08-07', 0.82, 'USD', 'issuer press release')",
         "SELECT weston_correct_bar('AAPL', '2024-01-02', 10, 12, 9, 11, 100, 'close 100x')",
         "SELECT weston_resolve_finding(1, 'false_positive', 'a halt')",
+        "SELECT weston_decide_ticker_conflict(2, false, 'AAPL is another company')",
         "SELECT weston_delete_split('AAPL', '2020-08-31', 'no such split')",
         "SELECT weston_delete_dividend('AAPL', '2020-08-07', 'phantom')",
     ];
@@ -573,6 +576,7 @@ async fn only_dba_records_corrections() {
             "record_dividend",
             "correct_bar",
             "resolve_finding",
+            "decide_ticker_conflict",
             "delete_split",
             "delete_dividend"
         ]

@@ -21,6 +21,7 @@ const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (17, "weston_universe(date)"),
     (29, "weston_record_split(text,date,numeric,numeric,text)"),
     (32, "weston_ticker_pieces(text[],date)"),
+    (35, "weston_decide_ticker_conflict(bigint,boolean,text)"),
 ];
 
 /// Applies every migration the database does not have yet; returns the versions applied

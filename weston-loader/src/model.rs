@@ -9,7 +9,20 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// A market-data provider, as named on the command line and stored in `provider` columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ProviderName {
     Fmp,
     Polygon,
@@ -278,8 +291,19 @@ pub struct IdentityStats {
     pub reused: Vec<String>,
     /// Tickers that moved to another share class of the same issuer (GOOG in 2014).
     pub share_class_moves: Vec<String>,
-    /// Events the database refused (with its reason); nothing of them was written.
+    /// What could not be learned (a ticker not investigated, a provider describing another
+    /// security without its first day); nothing of them was written.
     pub conflicts: Vec<String>,
+    /// Events the database refused, with its reason: nothing of them was written, the run
+    /// is `partial`, and later runs try each again (`pending`) until it is recorded.
+    pub refused: Vec<String>,
+    /// Ticker changes onto a ticker another live security holds: neither history changed,
+    /// a `ticker_conflict` finding each waits for a DBA (`weston_decide_ticker_conflict`).
+    pub ticker_conflicts: Vec<String>,
+    /// The refused events as the next run tries them again; absent when detection did not
+    /// run (the next run then takes those of the last run that detected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Vec<PendingEvent>>,
     /// Symbols that stopped receiving bars (or were delisted) and were asked about one by one.
     pub investigated: usize,
     /// Listings of changes that failed at every provider: changes are unknown, not absent.
@@ -298,7 +322,43 @@ impl IdentityStats {
             && self.reused.is_empty()
             && self.share_class_moves.is_empty()
             && self.conflicts.is_empty()
+            && self.refused.is_empty()
+            && self.ticker_conflicts.is_empty()
             && self.listing_failed.is_empty()
             && self.rejected.is_empty()
     }
+
+    /// What makes the run `partial`: changes unknown, and events the database refused.
+    pub fn failures(&self) -> Vec<String> {
+        let refused = self
+            .refused
+            .iter()
+            .map(|r| format!("life event refused (tried again by the next run): {r}"));
+        self.listing_failed.iter().cloned().chain(refused).collect()
+    }
+}
+
+/// A life event the database refused, as a later run tries it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PendingEvent {
+    Renamed {
+        provider: ProviderName,
+        old: String,
+        new: String,
+        effective: NaiveDate,
+        first_day: Option<NaiveDate>,
+    },
+    Delisted {
+        provider: ProviderName,
+        symbol: String,
+        last_day: NaiveDate,
+        first_day: Option<NaiveDate>,
+    },
+    /// Learned by asking about the ticker (a new holder, a history to start): asked again,
+    /// with the delisting a listing had reported.
+    Investigate {
+        symbol: String,
+        hint: Option<(ProviderName, NaiveDate)>,
+    },
 }

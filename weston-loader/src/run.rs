@@ -113,7 +113,7 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         .collect();
     let ending = match result {
         Err(e) => Err(crate::error::describe(&*e)),
-        Ok(()) if !stats.unserved.is_empty() || !stats.identity.listing_failed.is_empty() => {
+        Ok(()) if !stats.unserved.is_empty() || !stats.identity.failures().is_empty() => {
             Ok(Some(partial_summary(&stats)))
         }
         Ok(()) => Ok(None),
@@ -226,7 +226,7 @@ async fn audit_loaded(
 /// What a partial run could not have, for `etl_run.error` (the full list is in its stats).
 fn partial_summary(stats: &RunStats) -> String {
     if stats.unserved.is_empty() {
-        return stats.identity.listing_failed.join("; ");
+        return stats.identity.failures().join("; ");
     }
     const NAMED: usize = 20;
     let named: Vec<String> = stats

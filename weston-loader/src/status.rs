@@ -344,12 +344,17 @@ const UNSERVED_SHOWN: usize = 10;
 
 /// What a run learned of its securities' lives, one line per event (issue 12).
 fn render_identity(identity: &IdentityStats) -> String {
-    let sections: [(&str, &Vec<String>); 7] = [
+    let sections: [(&str, &Vec<String>); 9] = [
         ("ticker change", &identity.renamed),
         ("delisted", &identity.delisted),
         ("reused ticker", &identity.reused),
         ("share-class move", &identity.share_class_moves),
         ("identity conflict", &identity.conflicts),
+        ("life event refused", &identity.refused),
+        (
+            "ticker conflict (a DBA decides)",
+            &identity.ticker_conflicts,
+        ),
         ("changes unknown", &identity.listing_failed),
         ("listing row rejected", &identity.rejected),
     ];

@@ -1,11 +1,15 @@
 //! Writing what detection learned, each event in its own transaction through the
 //! extension's writers (`weston_ticker_listed`, `_changed`, `_delisted`): an event the
-//! database refuses is rolled back alone and reported as a conflict.
+//! database refuses is rolled back alone, reported (the run is `partial`) and kept to be
+//! tried again by later runs; a change onto another live security's ticker is a
+//! `ticker_conflict` finding for a DBA instead.
 
 use chrono::NaiveDate;
 use sqlx::{Connection, PgConnection};
 
-use crate::model::{IdentityStats, ProviderName, TickerIdentity};
+use super::conflict;
+
+use crate::model::{IdentityStats, PendingEvent, ProviderName, TickerIdentity};
 
 /// Where events are written, and what the run learned so far.
 pub(super) struct Writer<'a> {
@@ -16,6 +20,8 @@ pub(super) struct Writer<'a> {
     pub(super) stats: &'a mut IdentityStats,
     /// Tickers that joined the run (new tickers of renamed securities, relisted tickers).
     pub(super) added: Vec<String>,
+    /// The refused events, to try again in later runs.
+    pub(super) pending: Vec<PendingEvent>,
 }
 
 /// What is stored of the security that holds (or last held) a ticker.
@@ -27,6 +33,8 @@ pub(super) struct Holder {
     pub(super) cik: Option<String>,
     pub(super) continued_from: Option<NaiveDate>,
     pub(super) last_bar: Option<NaiveDate>,
+    /// Whether its ticker is in ticker_history (else: its securities row only).
+    pub(super) tracked: bool,
 }
 
 pub(super) async fn holder(conn: &mut PgConnection, symbol: &str) -> sqlx::Result<Option<Holder>> {
@@ -79,14 +87,44 @@ impl Writer<'_> {
             .map(|_| ())
     }
 
-    /// Runs `what` in a transaction; a refusal is rolled back and reported as a conflict.
-    /// Whether it changed the holdings of `tickers` tells a new event from one stored before.
-    async fn event<F>(&mut self, label: String, tickers: &[&str], what: F) -> Recorded
+    /// Runs `what` in a transaction; a refusal is rolled back, reported, and `retry` kept
+    /// for later runs. Whether it changed the holdings of `tickers` tells a new event from
+    /// one stored before.
+    async fn event<F>(
+        &mut self,
+        label: String,
+        tickers: &[&str],
+        retry: PendingEvent,
+        what: F,
+    ) -> Recorded
+    where
+        F: for<'c> AsyncFnOnce(&'c mut PgConnection, i64, NaiveDate) -> sqlx::Result<()>,
+    {
+        match self.attempt(tickers, what).await {
+            Ok(true) => Recorded::New,
+            Ok(false) => Recorded::Known,
+            Err(e) => {
+                self.refuse(label, &e, retry);
+                Recorded::Refused
+            }
+        }
+    }
+
+    pub(super) fn refuse(&mut self, label: String, e: &sqlx::Error, retry: PendingEvent) {
+        tracing::error!(event = %label, "the database refused a life event (tried again by the next run): {e}");
+        self.stats.refused.push(format!("{label}: {e}"));
+        if !self.pending.contains(&retry) {
+            self.pending.push(retry);
+        }
+    }
+
+    /// `what` in a transaction: whether it changed the holdings of `tickers`.
+    async fn attempt<F>(&mut self, tickers: &[&str], what: F) -> sqlx::Result<bool>
     where
         F: for<'c> AsyncFnOnce(&'c mut PgConnection, i64, NaiveDate) -> sqlx::Result<()>,
     {
         let (run_id, window_start) = (self.run_id, self.window_start);
-        let result = async {
+        async {
             let mut tx = self.conn.begin().await?;
             let before = holdings(&mut tx, tickers).await?;
             what(&mut *tx, run_id, window_start).await?;
@@ -94,16 +132,7 @@ impl Writer<'_> {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(before != after)
         }
-        .await;
-        match result {
-            Ok(true) => Recorded::New,
-            Ok(false) => Recorded::Known,
-            Err(e) => {
-                tracing::warn!(event = %label, "the database refused a life event: {e}");
-                self.stats.conflicts.push(format!("{label}: {e}"));
-                Recorded::Refused
-            }
-        }
+        .await
     }
 
     /// Starts the dated history of `symbol` (a ticker of the run not stored yet) with its
@@ -115,7 +144,11 @@ impl Writer<'_> {
         first_day: Option<NaiveDate>,
     ) {
         let label = format!("{symbol}: its history could not be started ({provider})");
-        self.event(label, &[symbol], async |tx, run_id, window_start| {
+        let retry = PendingEvent::Investigate {
+            symbol: symbol.to_owned(),
+            hint: None,
+        };
+        self.event(label, &[symbol], retry, async |tx, run_id, window_start| {
             Self::track(tx, symbol, first_day, None, window_start, provider, run_id).await
         })
         .await;
@@ -139,32 +172,56 @@ impl Writer<'_> {
             }
             Err(e) => return self.stats.conflicts.push(format!("{label}: {e}")),
         }
-        let recorded = self
-            .event(
-                label.clone(),
-                &[old, new],
-                async |tx, run_id, window_start| {
-                    let before = effective.pred_opt();
-                    Self::track(tx, old, first_day, before, window_start, provider, run_id).await?;
-                    // A delisting inferred earlier (a listing names a renamed ticker inactive)
-                    // was this change: the history is reopened for it.
-                    sqlx::query(include_str!("../../sql/identity_reopen.sql"))
-                        .bind(old)
-                        .bind(effective)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("SELECT weston_ticker_changed($1, $2, $3, $4, $5)")
-                        .bind(old)
-                        .bind(new)
-                        .bind(effective)
-                        .bind(provider.as_str())
-                        .bind(run_id)
-                        .execute(tx)
-                        .await
-                        .map(|_| ())
-                },
-            )
+        if conflict::rejected(self.conn, old, new, effective).await {
+            return; // a DBA decided this change was wrong
+        }
+        let attempted = self
+            .attempt(&[old, new], async |tx, run_id, window_start| {
+                let before = effective.pred_opt();
+                Self::track(tx, old, first_day, before, window_start, provider, run_id).await?;
+                // A delisting inferred earlier (a listing names a renamed ticker inactive)
+                // was this change: the history is reopened for it.
+                sqlx::query(include_str!("../../sql/identity_reopen.sql"))
+                    .bind(old)
+                    .bind(effective)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT weston_ticker_changed($1, $2, $3, $4, $5)")
+                    .bind(old)
+                    .bind(new)
+                    .bind(effective)
+                    .bind(provider.as_str())
+                    .bind(run_id)
+                    .execute(tx)
+                    .await
+                    .map(|_| ())
+            })
             .await;
+        let recorded = match attempted {
+            Ok(true) => Recorded::New,
+            Ok(false) => Recorded::Known,
+            Err(e) if conflict::is_conflict(&e) => {
+                let change = conflict::Change {
+                    provider,
+                    old,
+                    new,
+                    effective,
+                };
+                conflict::record(self, &change, &label, &e).await;
+                return;
+            }
+            Err(e) => {
+                let retry = PendingEvent::Renamed {
+                    provider,
+                    old: old.to_owned(),
+                    new: new.to_owned(),
+                    effective,
+                    first_day,
+                };
+                self.refuse(label.clone(), &e, retry);
+                Recorded::Refused
+            }
+        };
         if recorded == Recorded::New {
             tracing::info!(%old, %new, %effective, %provider, "ticker change recorded");
             self.stats.renamed.push(label);
@@ -183,10 +240,17 @@ impl Writer<'_> {
         first_day: Option<NaiveDate>,
     ) {
         let label = format!("{symbol} after {last_day} ({provider})");
+        let retry = PendingEvent::Delisted {
+            provider,
+            symbol: symbol.to_owned(),
+            last_day,
+            first_day,
+        };
         let recorded = self
             .event(
                 label.clone(),
                 &[symbol],
+                retry,
                 async |tx, run_id, window_start| {
                     Self::delist(
                         tx,
@@ -260,10 +324,15 @@ impl Writer<'_> {
             .or_else(|| old.last_bar.filter(|d| *d < listed))
             .unwrap_or_else(|| listed.pred_opt().expect("a date before the listing"));
         let open = old.last_day.is_none();
+        let retry = PendingEvent::Investigate {
+            symbol: symbol.to_owned(),
+            hint: old_end.map(|d| (provider, d)),
+        };
         let recorded = self
             .event(
                 label.clone(),
                 &[symbol],
+                retry,
                 async |tx, run_id, window_start| {
                     if open {
                         Self::delist(

@@ -7,6 +7,7 @@
 //! `partial`.
 
 mod apply;
+mod conflict;
 mod settle;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 
-use crate::model::{IdentityStats, LifeEvent, ProviderName};
+use crate::model::{IdentityStats, LifeEvent, PendingEvent, ProviderName};
 use crate::providers::ProviderChain;
 use apply::{holder, Writer};
 
@@ -45,8 +46,43 @@ pub async fn detect(
         window_start: from,
         stats: &mut stats,
         added: Vec::new(),
+        pending: Vec::new(),
     };
     let ours: BTreeSet<&str> = symbols.iter().map(String::as_str).collect();
+    // Events earlier runs could not record are tried first, whatever this run's window.
+    let mut hints: BTreeMap<String, (ProviderName, NaiveDate)> = BTreeMap::new();
+    let mut retried: BTreeSet<String> = BTreeSet::new();
+    for event in pending(&mut *writer.conn, run_id).await? {
+        match event {
+            PendingEvent::Renamed {
+                provider,
+                old,
+                new,
+                effective,
+                first_day,
+            } => {
+                writer
+                    .renamed(provider, &old, &new, effective, first_day)
+                    .await
+            }
+            PendingEvent::Delisted {
+                provider,
+                symbol,
+                last_day,
+                first_day,
+            } => {
+                writer
+                    .delisted(provider, &symbol, last_day, first_day)
+                    .await
+            }
+            PendingEvent::Investigate { symbol, hint } => {
+                if let Some(hint) = hint {
+                    hints.insert(symbol.clone(), hint);
+                }
+                retried.insert(symbol);
+            }
+        }
+    }
     let listing = chain.life_events(from, to).await;
     for why in &listing.rejected {
         tracing::warn!("{why}");
@@ -68,7 +104,6 @@ pub async fn detect(
     }
     // Renames are recorded at once; a listed delisting is checked one ticker at a time
     // where a provider can (Polygon lists a renamed ticker as inactive too), else recorded.
-    let mut hints: BTreeMap<String, (ProviderName, NaiveDate)> = BTreeMap::new();
     let (events, rejected) = settle::listed(&mut *writer.conn, listing.events, &ours).await?;
     writer.stats.rejected.extend(rejected);
     for event in events {
@@ -78,8 +113,9 @@ pub async fn detect(
                 new,
                 effective,
             } if ours.contains(old.as_str()) => {
+                let first_day = first_day_before(&mut writer, chain, old, new, *effective).await?;
                 writer
-                    .renamed(event.provider, old, new, *effective, None)
+                    .renamed(event.provider, old, new, *effective, first_day)
                     .await;
             }
             LifeEvent::Delisted { symbol, last_day } if ours.contains(symbol.as_str()) => {
@@ -100,6 +136,7 @@ pub async fn detect(
         .into_iter()
         .collect();
     suspects.extend(hints.keys().cloned());
+    suspects.extend(retried);
     // A renamed ticker is asked about too: a new security may have taken it (GOOG in 2014).
     for symbol in &suspects {
         writer.stats.investigated += 1;
@@ -114,7 +151,42 @@ pub async fn detect(
     let mut added = std::mem::take(&mut writer.added);
     added.sort();
     added.dedup();
+    stats.pending = Some(std::mem::take(&mut writer.pending));
     Ok(Detected { stats, added })
+}
+
+/// The events the last run that detected could not record (`etl_run.stats.identity.pending`).
+async fn pending(conn: &mut PgConnection, run_id: i64) -> anyhow::Result<Vec<PendingEvent>> {
+    let last: Option<sqlx::types::Json<Vec<PendingEvent>>> = sqlx::query_scalar(
+        "SELECT stats->'identity'->'pending' FROM etl_run
+          WHERE run_id < $1 AND stats->'identity' ? 'pending'
+          ORDER BY run_id DESC LIMIT 1",
+    )
+    .bind(run_id)
+    .fetch_optional(conn)
+    .await?
+    .flatten();
+    Ok(last.map(|j| j.0).unwrap_or_default())
+}
+
+/// The first day of the security renamed away from `old`, when its ticker's history is not
+/// stored yet and a provider describes that security: the history then starts where it
+/// would had the ticker been asked about first (a backfill's stored rows or none alike).
+async fn first_day_before(
+    writer: &mut Writer<'_>,
+    chain: &ProviderChain,
+    old: &str,
+    new: &str,
+    effective: NaiveDate,
+) -> anyhow::Result<Option<NaiveDate>> {
+    if holder(writer.conn, old).await?.is_some_and(|h| h.tracked) {
+        return Ok(None);
+    }
+    let answer = chain.ticker_identity(old).await.ok().flatten();
+    Ok(answer
+        .map(|a| a.row)
+        .filter(|id| id.renamed_to.as_ref() == Some(&(new.to_owned(), effective)))
+        .and_then(|id| id.listed))
 }
 
 /// Asks the providers about one ticker and records what changed: a rename, a delisting,
@@ -149,10 +221,14 @@ async fn investigate(
         return Ok(());
     };
     let (provider, id) = (answer.provider, answer.row);
-    if holder(writer.conn, symbol).await?.is_none() {
-        // Not stored yet (a first run): its history starts before the event is recorded,
-        // from the first day the provider gives for this holder (not for a new one).
-        let ended = id.renamed_to.is_some() || id.last_day.is_some();
+    let ended = id.renamed_to.is_some() || id.last_day.is_some();
+    // Not stored yet (a first run), or only as a row (a backfill's) of a holder that ended.
+    if holder(writer.conn, symbol)
+        .await?
+        .is_none_or(|h| !h.tracked && ended)
+    {
+        // Its history starts before the event is recorded, from the first day the provider
+        // gives for this holder (not for a new one).
         writer
             .start_history(provider, symbol, id.listed.filter(|_| ended))
             .await;

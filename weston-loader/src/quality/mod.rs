@@ -28,6 +28,9 @@ pub mod rule {
     pub const DIVIDEND_DUPLICATE: &str = "dividend_duplicate";
     /// Not an audit rule: a provider gave a stored ticker to another security (identity).
     pub const TICKER_REUSED: &str = "ticker_reused";
+    /// Not an audit rule: a reported ticker change onto another live security's ticker,
+    /// recorded for a DBA's decision instead of the change (identity).
+    pub const TICKER_CONFLICT: &str = "ticker_conflict";
     /// Reconciliation: the stored bar and a second provider's disagree.
     pub const PROVIDER_DISAGREEMENT: &str = "provider_disagreement";
 }
