@@ -18,7 +18,8 @@ use crate::LoaderError;
 /// it learns why from the snapshot's own check, which comes next.
 pub async fn alembic_revision(pool: &PgPool) -> Result<Option<String>, LoaderError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL search_path = pg_catalog, pg_temp")
+    // Read only, as defence in depth: the catalog and one table are all it reads.
+    sqlx::raw_sql("SET TRANSACTION READ ONLY; SET LOCAL search_path = pg_catalog, pg_temp")
         .execute(&mut *tx)
         .await?;
     let readable: bool = sqlx::query_scalar(

@@ -56,7 +56,8 @@ pub async fn require_whole_dump(
     stopped: &str,
 ) -> Result<bool, LoaderError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL search_path = pg_catalog, pg_temp")
+    // Read only, as defence in depth: the catalog and one table are all it reads.
+    sqlx::raw_sql("SET TRANSACTION READ ONLY; SET LOCAL search_path = pg_catalog, pg_temp")
         .execute(&mut *tx)
         .await?;
     let (user, superuser): (String, bool) = sqlx::query_as(
