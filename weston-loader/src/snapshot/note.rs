@@ -68,10 +68,7 @@ pub fn render(database: &Database, snapshot: &Snapshot, revision: Option<&str>) 
          To roll back, {who}; every session of the database is ended and everything written \
          since the snapshot is lost:\n\n\
          ```sh\n{}\n```\n",
-        database
-            .describe()
-            .trim_start_matches("database ")
-            .to_string(),
+        database.describe().trim_start_matches("database "),
         snapshot.path.display(),
         human_size(snapshot.bytes),
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
