@@ -265,20 +265,13 @@ pub struct MigrateArgs {
     pub store: SnapshotStoreArgs,
 }
 
-/// Where snapshots are kept, shared by `migrate` and `snapshot list`.
-#[derive(Debug, Clone, Args)]
-pub struct SnapshotDirArgs {
-    /// Directory of the snapshots (pg_dump custom format); default
-    /// $XDG_STATE_HOME/weston-loader/snapshots, else ~/.local/state/weston-loader/snapshots.
-    #[arg(long, env = SNAPSHOT_DIR_ENV)]
-    pub snapshot_dir: Option<PathBuf>,
-}
-
 /// How a snapshot is taken and kept: `migrate`'s before it applies anything, and `snapshot`'s.
 #[derive(Debug, Clone, Args)]
 pub struct SnapshotStoreArgs {
-    #[command(flatten)]
-    pub dir: SnapshotDirArgs,
+    /// Directory of the snapshots (pg_dump custom format); default
+    /// $XDG_STATE_HOME/weston-loader/snapshots, else ~/.local/state/weston-loader/snapshots.
+    #[arg(long, env = SNAPSHOT_DIR_ENV, global = true)]
+    pub snapshot_dir: Option<PathBuf>,
     /// Snapshots kept per database (the oldest beyond are deleted), 1 to 1000.
     #[arg(long = "snapshot-keep", visible_alias = "keep", env = SNAPSHOT_KEEP_ENV, default_value_t = 5,
           value_parser = |s: &str| bounded::<usize>(s, SNAPSHOT_KEEP_ENV, "a number of snapshots", 1..=1000))]
@@ -291,21 +284,17 @@ pub struct SnapshotStoreArgs {
 pub struct SnapshotArgs {
     #[command(subcommand)]
     pub action: Option<SnapshotAction>,
-    /// Also write a Markdown rollback note to FILE (database, snapshot, the rollback command,
-    /// the Alembic revision before), for the pull request.
+    /// Also write the rollback note (Markdown, the Alembic revision before) to FILE, for a PR.
     #[arg(long, value_name = "FILE")]
     pub note: Option<PathBuf>,
     #[command(flatten)]
     pub store: SnapshotStoreArgs,
 }
 
-#[derive(Debug, Clone, Subcommand)]
+#[derive(Debug, Clone, Copy, Subcommand)]
 pub enum SnapshotAction {
     /// This database's snapshots, oldest first: time, size, file (no connection needed).
-    List {
-        #[command(flatten)]
-        dir: SnapshotDirArgs,
-    },
+    List,
 }
 
 /// Where PostgreSQL's client programs are.

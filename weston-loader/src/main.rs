@@ -82,11 +82,12 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
     let database = Database::from_args(&cli.database, cli.command.application_name())?;
     // Listing needs no server: it works while the database is down or being restored.
     if let Command::Snapshot(SnapshotArgs {
-        action: Some(SnapshotAction::List { dir }),
+        action: Some(SnapshotAction::List),
+        store,
         ..
     }) = &cli.command
     {
-        let dir = snapshot::files::directory(dir)?;
+        let dir = snapshot::files::directory(store)?;
         let listed = snapshot::files::list(&dir, &database.name())?;
         print!(
             "{}",

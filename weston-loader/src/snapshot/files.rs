@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::cli::{SnapshotDirArgs, SNAPSHOT_DIR_ENV};
+use crate::cli::{SnapshotStoreArgs, SNAPSHOT_DIR_ENV};
 use crate::LoaderError;
 
 const STAMP: &str = "%Y%m%dT%H%M%S%3fZ";
 
 /// The snapshot directory, created private when missing, refused when others may enter it.
-pub fn directory(args: &SnapshotDirArgs) -> Result<PathBuf, LoaderError> {
+pub fn directory(args: &SnapshotStoreArgs) -> Result<PathBuf, LoaderError> {
     let dir = match &args.snapshot_dir {
         Some(dir) => dir.clone(),
         None => default_dir()?,

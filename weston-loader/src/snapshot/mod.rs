@@ -86,7 +86,7 @@ pub async fn take(
             .to_string()
     });
     let tools = PgTools::find(pool, &store.tools).await?;
-    let dir = files::directory(&store.dir)?;
+    let dir = files::directory(store)?;
     let name = database.name();
     let (partial, path) = files::new_snapshot(&dir, &name)?;
 
