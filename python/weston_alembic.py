@@ -28,9 +28,27 @@ In env.py's run_migrations_online():
         )
 
 (copy this file next to env.py, or put the repository's python/ directory on sys.path).
+
+`snapshot_before_upgrade(context, url)` takes a snapshot of the whole database (`weston-loader
+snapshot`, pg_dump) before an online `alembic upgrade` changes anything, and prints the
+rollback note for the pull request; in env.py's run_migrations_online(), before
+`with connectable.connect() as connection:`
+
+    snapshot_before_upgrade(context, connectable.url)
+
+Nothing for offline SQL generation (`--sql`), nor for commands that change no schema; a
+`downgrade` only with `on_downgrade=True`. When the snapshot cannot be taken (a role that
+cannot read the whole database, the loader missing) Alembic stops with the loader's message
+and the upgrade does not start.
 """
 
+import os
+import shutil
+import subprocess
+import tempfile
+
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 _EXTENSION_SCHEMA = text(
     """SELECT n.nspname FROM pg_catalog.pg_extension e
@@ -113,3 +131,50 @@ def pg_weston_filters(connection):
     if ours:
         connection.commit()
     return {"include_name": managed.include_name, "include_object": managed.include_object}
+
+
+def _command(context):
+    """The Alembic command running env.py ("upgrade", "downgrade", ...), None when unknown."""
+    env = getattr(context, "_proxy", context)
+    fn = getattr(env, "context_opts", {}).get("fn")
+    if fn is not None:
+        return fn.__name__
+    cmd = getattr(getattr(context.config, "cmd_opts", None), "cmd", None)
+    return cmd[0].__name__ if cmd else None
+
+
+def snapshot_before_upgrade(context, url=None, *, loader=None, note_file=None, on_downgrade=False):
+    """Runs `weston-loader snapshot --note` before an online upgrade; returns the note (None
+    when no snapshot was due). `url`: the engine's URL (default: sqlalchemy.url), handed to the
+    loader in its environment only. `loader`: the program (default: $WESTON_LOADER_BIN, else
+    weston-loader on the PATH); its settings (WESTON_SNAPSHOT_DIR, WESTON_PG_BINDIR, ...) come
+    from the environment. `note_file`: also keep the note there."""
+    from alembic.util import CommandError
+
+    if context.is_offline_mode():
+        return None
+    command = _command(context)
+    if command != "upgrade" and not (on_downgrade and command == "downgrade"):
+        return None
+    url = make_url(url if url is not None else context.config.get_main_option("sqlalchemy.url"))
+    libpq_url = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    program = loader or os.environ.get("WESTON_LOADER_BIN") or shutil.which("weston-loader")
+    if not program:
+        raise CommandError(
+            "no snapshot before the upgrade: weston-loader is not found "
+            "(set WESTON_LOADER_BIN or put it on the PATH); the upgrade did not start")
+    with tempfile.TemporaryDirectory() as scratch:
+        note_path = note_file or os.path.join(scratch, "rollback-note.md")
+        done = subprocess.run(
+            [program, "snapshot", "--note", str(note_path)],
+            env={**os.environ, "DATABASE_URL": libpq_url},
+            stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if done.returncode != 0:
+            said = [line for line in done.stderr.splitlines() if line.startswith("weston-loader:")]
+            why = said[-1] if said else done.stderr.strip() or f"exit {done.returncode}"
+            raise CommandError(f"no snapshot before the {command}, so it did not start: {why}")
+        with open(note_path, encoding="utf-8") as f:
+            note = f.read()
+    print(done.stdout, end="", flush=True)
+    print(note, flush=True)
+    return note

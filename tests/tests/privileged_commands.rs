@@ -1,5 +1,5 @@
-//! The loader's commands that run as a superuser (`migrate` with its snapshot, `verify`,
-//! `verify --against`, `scratch create|list|drop`), each run as one over a database where a
+//! The loader's commands that run as a superuser (`migrate` with its snapshot, `snapshot`
+//! with its note, `verify`, `verify --against`, `scratch create|list|drop`), each run as one over a database where a
 //! `dba` and an `app_rw` login planted hostile objects: casts from a row type and from a
 //! column type, a trigger, look-alike functions, a view and an operator in `app`, pg_weston's
 //! schema and `public`. Each planted function logs who ran it and tries to make its planter
@@ -32,6 +32,15 @@ const COMMANDS: &[(&str, &str)] = &[
     ("scratch create", "a superuser: probed below"),
     ("scratch list", "a superuser: probed below"),
     ("scratch drop", "a superuser: probed below"),
+    (
+        "snapshot",
+        "whoever runs the team's migrations (an app_rw member, a dba, a superuser): probed \
+         below as a superuser, with its note (pg_dump, the Alembic revision)",
+    ),
+    (
+        "snapshot list",
+        "anyone: reads the snapshot directory only, connects to no database",
+    ),
     ("run", "an etl_writer login: not privileged"),
     ("status", "an etl_writer login: not privileged"),
     ("audit", "an etl_writer login: not privileged"),
@@ -53,7 +62,7 @@ fn superuser_loader(url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// The subcommands `weston-loader ARGS --help` lists ("scratch create", …), nested ones
-/// expanded.
+/// expanded; a command whose own subcommand is optional (`[COMMAND]`) runs alone too.
 fn subcommands(prefix: &[&str]) -> Vec<String> {
     let mut args: Vec<&str> = prefix.to_vec();
     args.push("--help");
@@ -66,6 +75,9 @@ fn subcommands(prefix: &[&str]) -> Vec<String> {
         return vec![prefix.join(" ")];
     };
     let mut found = Vec::new();
+    if !prefix.is_empty() && help.contains("[COMMAND]") {
+        found.push(prefix.join(" "));
+    }
     for line in listed.lines().take_while(|l| !l.trim().is_empty()) {
         let name = line.split_whitespace().next().unwrap_or_default();
         if name == "help" {
@@ -211,6 +223,11 @@ const APP_RW_OBJECTS: &[(&str, &str)] = &[
         "look-alike function public.md5(text)",
         r"CREATE FUNCTION public.md5(text) RETURNS text LANGUAGE plpgsql AS $$
           BEGIN PERFORM app.plant_{tag}('look-alike function public.md5(text)'); RETURN pg_catalog.md5($1); END $$",
+    ),
+    (
+        "look-alike view app.alembic_version",
+        r"CREATE VIEW app.alembic_version AS SELECT 'planted'::varchar(32) AS version_num
+           WHERE app.plant_{tag}('look-alike view app.alembic_version')",
     ),
 ];
 
@@ -660,6 +677,37 @@ async fn every_privileged_command_runs_no_planted_code() {
                 ("WESTON_PG_BINDIR", &bindir),
             ],
             stdout_has(0, "migrate: snapshot before applying [8]"),
+            &[&db.pool],
+            &names,
+        )
+        .await,
+    );
+
+    // snapshot with its note (reads app.alembic_version), and snapshot list.
+    let note = dir.join("rollback-note.md").to_string_lossy().into_owned();
+    let snapshot_env = [
+        ("WESTON_SNAPSHOT_DIR", dir_text.as_str()),
+        ("WESTON_PG_BINDIR", bindir.as_str()),
+    ];
+    steps.push(
+        step(
+            "snapshot --note",
+            &url,
+            &["snapshot", "--note", &note],
+            &snapshot_env,
+            stdout_has(0, "snapshot: rollback note written to"),
+            &[&db.pool],
+            &names,
+        )
+        .await,
+    );
+    steps.push(
+        step(
+            "snapshot list",
+            &url,
+            &["snapshot", "list"],
+            &snapshot_env,
+            stdout_has(0, "snapshots of database"),
             &[&db.pool],
             &names,
         )

@@ -10,6 +10,7 @@ use std::process::Command;
 use serde_json::Value as JsonValue;
 use sqlx::postgres::PgConnectOptions;
 use weston_loader::providers::mock::mock_symbol;
+use weston_loader::verify::diff::diff;
 use weston_tests::{admin_url, output_text, TestDb};
 
 const FROM: &str = "2026-03-02";
@@ -296,4 +297,254 @@ fn the_env_local_template_names_every_loader_variable() {
         }
     }
     assert!(missing.is_empty(), ".env.local.example lacks {missing:?}");
+}
+
+/// Every table's rows in pg_weston's schemas and the application's, found in the catalog
+/// (wherever pg_weston keeps its tables): "schema.table" → (rows, md5 of the sorted rows).
+async fn tables_state(pool: &sqlx::PgPool) -> std::collections::BTreeMap<String, (i64, String)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind = 'r' AND (n.nspname LIKE 'weston%' OR n.nspname = 'app')
+          ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut state = std::collections::BTreeMap::new();
+    for table in tables {
+        let row: (i64, String) = sqlx::query_as(&format!(
+            "SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
+               FROM ONLY {table} t"
+        ))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        state.insert(table, row);
+    }
+    state
+}
+
+/// The snapshot files in `dir` (none when it does not exist yet).
+fn snapshot_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+/// The team's Alembic with the developers' guide's three lines in `env.py`: an upgrade that
+/// adds an `app` table and one that drops it, each run online through
+/// `snapshot_before_upgrade`, which takes a snapshot first (`weston-loader snapshot --note`)
+/// and prints the rollback note naming the revision before. The first runs as an `app_rw`
+/// login, the second as a dba (member of `dba` and `app_rw`), both creating as `app_rw` (the
+/// schema's convention, `SET ROLE app_rw` in env.py); the nightly job writes to
+/// pg_weston's tables after it. Each note's command, run by the superuser, brings back the
+/// database as it was before that upgrade: every row of `app` and of pg_weston's tables, and
+/// the whole fingerprint `verify` compares. An `etl_writer` login cannot read the whole
+/// database: Alembic stops with the message naming what it lacks and the upgrade does not
+/// start; `--sql` and `downgrade` take no snapshot.
+#[tokio::test]
+async fn each_alembic_upgrade_is_preceded_by_a_snapshot_that_rolls_it_back() {
+    let db = loaded("alembic_snap").await;
+    let admin: PgConnectOptions = admin_url().parse().unwrap();
+    let name = db.name.clone();
+    let url_of = |user: &str| {
+        format!(
+            "postgresql+psycopg://{user}@{}:{}/{name}",
+            admin.get_host(),
+            admin.get_port(),
+        )
+    };
+    let (backend, dba, etl) = (
+        format!("{}_backend", db.name),
+        format!("{}_dba", db.name),
+        format!("{}_etl", db.name),
+    );
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE {backend} LOGIN IN ROLE app_rw; CREATE ROLE {dba} LOGIN IN ROLE dba, app_rw;
+         CREATE ROLE {etl} LOGIN IN ROLE etl_writer"
+    ))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let workdir = std::env::temp_dir().join(format!("{}_alembic", db.name));
+    let snapshots = std::env::temp_dir().join(format!("{}_snapshots", db.name));
+    for dir in [&workdir, &snapshots] {
+        std::fs::remove_dir_all(dir).ok();
+    }
+    let python = python();
+    let made = Command::new(&python)
+        .arg(repo().join("tests/python/alembic_snapshot_project.py"))
+        .arg(url_of(&backend))
+        .arg(&workdir)
+        .arg(repo().join("python"))
+        .current_dir(repo().join("tests/python"))
+        .output()
+        .expect("alembic_snapshot_project.py");
+    assert!(made.status.success(), "{}", output_text(&made));
+    let alembic = |user: &str, args: &[&str]| {
+        let ini = workdir.join("alembic.ini");
+        let text: String = std::fs::read_to_string(&ini)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                if l.starts_with("sqlalchemy.url") {
+                    format!("sqlalchemy.url = {}\n", url_of(user))
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(&ini, text).unwrap();
+        let out = Command::new(python.with_file_name("alembic"))
+            .args(args)
+            .current_dir(&workdir)
+            .env("WESTON_LOADER_BIN", weston_tests::loader_bin())
+            .env("WESTON_SNAPSHOT_DIR", &snapshots)
+            .env("WESTON_PG_BINDIR", weston_tests::pg_config("bindir"))
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("alembic");
+        println!("=== alembic {args:?} as {user}\n{}", output_text(&out));
+        out
+    };
+    let line_after = |out: &std::process::Output, prefix: &str| -> String {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix).map(str::to_string))
+            .unwrap_or_else(|| panic!("no line {prefix:?}: {}", output_text(out)))
+    };
+    const ROLLBACK: &str = "snapshot: to roll back to it (as a superuser, PGUSER naming their login; every session of the database is ended): ";
+    let state0 = tables_state(&db.pool).await;
+    let print0 = weston_tests::data_fingerprint(&db.url).await;
+    assert!(
+        state0.keys().any(|t| t.contains("prices_daily")),
+        "{state0:?}"
+    );
+
+    // The nightly loader's login cannot read the whole database: no snapshot, no upgrade.
+    let refused = alembic(&etl, &["upgrade", "head"]);
+    let said = output_text(&refused);
+    assert_ne!(refused.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("no snapshot before the upgrade, so it did not start")
+            && said.contains(&format!("role {etl} cannot dump the whole database"))
+            && said.contains("it lacks SELECT on")
+            && !said.contains("Traceback"),
+        "{said}"
+    );
+    // Offline SQL generation changes nothing: no snapshot.
+    let offline = alembic(&backend, &["upgrade", "head", "--sql"]);
+    assert!(offline.status.success(), "{}", output_text(&offline));
+    assert_eq!(snapshot_files(&snapshots), 0);
+    assert_eq!(tables_state(&db.pool).await, state0, "nothing started");
+
+    // The upgrade that adds a table, as the backend's login.
+    let added = alembic(&backend, &["upgrade", "a1_add_watchlist"]);
+    assert!(added.status.success(), "{}", output_text(&added));
+    assert_eq!(snapshot_files(&snapshots), 1);
+    let rollback1 = line_after(&added, ROLLBACK);
+    let note1 = String::from_utf8_lossy(&added.stdout).to_string();
+    assert!(
+        note1.contains("### Rollback note")
+            && note1.contains("- Alembic revision before: none")
+            && note1.contains(&rollback1),
+        "{note1}"
+    );
+    let backend_pool = sqlx::PgPool::connect(&url_of(&backend).replace("+psycopg", ""))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO app.watchlist (symbol) VALUES ('MOCK0001'), ('MOCK0002')")
+        .execute(&backend_pool)
+        .await
+        .unwrap();
+    backend_pool.close().await;
+    let state1 = tables_state(&db.pool).await;
+    let print1 = weston_tests::data_fingerprint(&db.url).await;
+    assert_eq!(state1["app.watchlist"].0, 2, "{state1:?}");
+
+    // The upgrade that drops it, as a dba; then the nightly job writes on.
+    let dropped = alembic(&dba, &["upgrade", "head"]);
+    assert!(dropped.status.success(), "{}", output_text(&dropped));
+    assert_eq!(snapshot_files(&snapshots), 2);
+    let rollback2 = line_after(&dropped, ROLLBACK);
+    assert!(
+        String::from_utf8_lossy(&dropped.stdout)
+            .contains("- Alembic revision before: `a1_add_watchlist`"),
+        "{}",
+        output_text(&dropped)
+    );
+    weston_tests::mock_run_in_process(&db, ("2026-09-01", "2026-09-30"), 6).await;
+    let later = tables_state(&db.pool).await;
+    assert!(!later.contains_key("app.watchlist"));
+    assert_ne!(
+        later
+            .iter()
+            .filter(|(t, _)| t.starts_with("weston"))
+            .collect::<Vec<_>>(),
+        state1
+            .iter()
+            .filter(|(t, _)| t.starts_with("weston"))
+            .collect::<Vec<_>>(),
+        "the nightly job wrote to pg_weston's tables"
+    );
+
+    // Each note's command, run by the superuser, brings back the database before its upgrade.
+    db.pool.close().await;
+    let mut pool = None;
+    for (rollback, state, print) in [
+        (&rollback2, &state1, &print1),
+        (&rollback1, &state0, &print0),
+    ] {
+        let restored = Command::new("bash")
+            .args(["-c", rollback])
+            .env("PGUSER", admin.get_username())
+            .output()
+            .unwrap();
+        assert!(
+            restored.status.success(),
+            "{rollback}: {}",
+            output_text(&restored)
+        );
+        let now = sqlx::PgPool::connect(&db.url).await.unwrap();
+        assert_eq!(&tables_state(&now).await, state, "after {rollback}");
+        assert_eq!(
+            diff(print, &weston_tests::data_fingerprint(&db.url).await),
+            vec![],
+            "after {rollback}"
+        );
+        pool = Some(now);
+    }
+    let db = TestDb {
+        pool: pool.unwrap(),
+        ..db
+    };
+
+    // As a superuser the command connects as that user; a downgrade takes none unless asked.
+    let superuser = admin.get_username().to_string();
+    let again = alembic(&superuser, &["upgrade", "a1_add_watchlist"]);
+    assert!(again.status.success(), "{}", output_text(&again));
+    let rollback3 = line_after(
+        &again,
+        "snapshot: to roll back to it (every session of the database is ended): ",
+    );
+    assert!(rollback3.contains(&format!("{superuser}@")), "{rollback3}");
+    let down = alembic(&backend, &["downgrade", "base"]);
+    assert!(down.status.success(), "{}", output_text(&down));
+    assert_eq!(snapshot_files(&snapshots), 3);
+    let listed = weston_tests::superuser_loader_command(&db, &["snapshot", "list"])
+        .env("WESTON_SNAPSHOT_DIR", &snapshots)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout)
+            .matches(".dump")
+            .count(),
+        3,
+        "{}",
+        output_text(&listed)
+    );
+    std::fs::remove_dir_all(&workdir).ok();
+    std::fs::remove_dir_all(&snapshots).ok();
+    for user in [&backend, &dba, &etl] {
+        drop_login(&db, user).await;
+    }
 }

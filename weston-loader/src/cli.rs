@@ -29,9 +29,9 @@ pub const HTTP_MAX_RETRIES_ENV: &str = "WESTON_HTTP_MAX_RETRIES";
 pub const HTTP_MAX_RETRY_AFTER_ENV: &str = "WESTON_HTTP_MAX_RETRY_AFTER_SECS";
 pub const HTTP_MAX_BODY_ENV: &str = "WESTON_HTTP_MAX_BODY_BYTES";
 pub const DB_CONNECT_TIMEOUT_ENV: &str = "WESTON_DB_CONNECT_TIMEOUT_SECS";
-/// Where `migrate` keeps its snapshots.
+/// Where `migrate` and `snapshot` keep snapshots.
 pub const SNAPSHOT_DIR_ENV: &str = "WESTON_SNAPSHOT_DIR";
-/// How many snapshots `migrate` keeps per database.
+/// How many snapshots `migrate` and `snapshot` keep per database.
 pub const SNAPSHOT_KEEP_ENV: &str = "WESTON_SNAPSHOT_KEEP";
 /// The directory of pg_dump and pg_restore (the backup scripts read it too).
 pub const PG_BINDIR_ENV: &str = "WESTON_PG_BINDIR";
@@ -90,6 +90,10 @@ pub enum Command {
     /// A developer's own database on this server, the shared market data readable in it
     /// (postgres_fdw, read-only); run with a superuser's DATABASE_URL.
     Scratch(ScratchArgs),
+    /// Take the snapshot `migrate` takes (pg_dump of the whole database), before any change:
+    /// prints the file, its size and the command that rolls back to it; `snapshot list`
+    /// lists them.
+    Snapshot(SnapshotArgs),
 }
 
 impl Command {
@@ -100,6 +104,7 @@ impl Command {
             Command::Migrate(_) => "weston-loader migrate",
             Command::Verify(_) => "weston-loader verify",
             Command::Scratch(_) => "weston-loader scratch",
+            Command::Snapshot(_) => "weston-loader snapshot",
             Command::Run(_) => crate::provenance::JOB_NAME,
             Command::Status(_) => "weston-loader status",
             Command::Audit(_) => crate::provenance::AUDIT_JOB_NAME,
@@ -256,16 +261,40 @@ pub struct MigrateArgs {
     /// Apply pending migrations without taking a snapshot first.
     #[arg(long)]
     pub no_snapshot: bool,
+    #[command(flatten)]
+    pub store: SnapshotStoreArgs,
+}
+
+/// How a snapshot is taken and kept: `migrate`'s before it applies anything, and `snapshot`'s.
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotStoreArgs {
     /// Directory of the snapshots (pg_dump custom format); default
     /// $XDG_STATE_HOME/weston-loader/snapshots, else ~/.local/state/weston-loader/snapshots.
-    #[arg(long, env = SNAPSHOT_DIR_ENV)]
+    #[arg(long, env = SNAPSHOT_DIR_ENV, global = true)]
     pub snapshot_dir: Option<PathBuf>,
     /// Snapshots kept per database (the oldest beyond are deleted), 1 to 1000.
-    #[arg(long, env = SNAPSHOT_KEEP_ENV, default_value_t = 5,
+    #[arg(long = "snapshot-keep", visible_alias = "keep", env = SNAPSHOT_KEEP_ENV, default_value_t = 5,
           value_parser = |s: &str| bounded::<usize>(s, SNAPSHOT_KEEP_ENV, "a number of snapshots", 1..=1000))]
-    pub snapshot_keep: usize,
+    pub keep: usize,
     #[command(flatten)]
     pub tools: PgToolsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    #[command(subcommand)]
+    pub action: Option<SnapshotAction>,
+    /// Also write the rollback note (Markdown, the Alembic revision before) to FILE, for a PR.
+    #[arg(long, value_name = "FILE")]
+    pub note: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: SnapshotStoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum SnapshotAction {
+    /// This database's snapshots, oldest first: time, size, file (no connection needed).
+    List,
 }
 
 /// Where PostgreSQL's client programs are.

@@ -139,6 +139,18 @@ impl Database {
         other
     }
 
+    /// The same server and database with no user (libpq then takes PGUSER, else the login
+    /// name) and no password: for a command someone else runs.
+    #[must_use]
+    pub fn without_user(&self) -> Database {
+        let mut other = self.clone();
+        remove_param(&mut other.url, "user");
+        // A URL without a host has no user to remove.
+        let _ = other.url.set_username("");
+        other.password = None;
+        other
+    }
+
     /// The database the URL names (libpq's default, the user's name, when none).
     pub fn name(&self) -> String {
         if let Some((_, name)) = self.url.query_pairs().find(|(k, _)| k == "dbname") {
@@ -314,6 +326,18 @@ mod tests {
             "postgres://alice@db.example:5432/weston_scratch_x?sslmode=require"
         );
         assert_eq!(alice.password(), None);
+        let anyone = db.without_user();
+        assert_eq!(
+            anyone.redacted(),
+            "postgres://db.example:5432/weston?sslmode=require"
+        );
+        assert_eq!(anyone.password(), None);
+        assert_eq!(
+            parse("postgres://h/?dbname=w&user=u")
+                .without_user()
+                .redacted(),
+            "postgres://h/?dbname=w"
+        );
     }
 
     #[test]

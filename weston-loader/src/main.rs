@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::Connection;
-use weston_loader::cli::{Cli, Command};
+use weston_loader::cli::{Cli, Command, SnapshotAction, SnapshotArgs};
 use weston_loader::database::Database;
 use weston_loader::{
     audit, migrate, run, scratch, snapshot, status, verify, writable, LoaderError,
@@ -80,6 +80,21 @@ async fn connect(database: &Database) -> Result<sqlx::PgPool, LoaderError> {
 
 async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
     let database = Database::from_args(&cli.database, cli.command.application_name())?;
+    // Listing needs no server: it works while the database is down or being restored.
+    if let Command::Snapshot(SnapshotArgs {
+        action: Some(SnapshotAction::List),
+        store,
+        ..
+    }) = &cli.command
+    {
+        let dir = snapshot::files::directory(store)?;
+        let listed = snapshot::files::list(&dir, &database.name())?;
+        print!(
+            "{}",
+            snapshot::files::render_list(&dir, &database.name(), &listed)
+        );
+        return Ok(());
+    }
     let pool = connect(&database).await?;
     match cli.command {
         Command::Migrate(args) => {
@@ -90,8 +105,17 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
             } else if args.no_snapshot {
                 println!("migrate: no snapshot (--no-snapshot) before applying {pending:?}");
             } else {
-                let taken = snapshot::take(&pool, &database, &args).await?;
-                print!("{}", taken.report(&pending));
+                let taken = snapshot::take(
+                    &pool,
+                    &database,
+                    &args.store,
+                    "nothing was migrated (`migrate --no-snapshot` skips the snapshot)",
+                )
+                .await?;
+                print!(
+                    "{}",
+                    taken.report("migrate", &format!("snapshot before applying {pending:?}"))
+                );
             }
             let applied = migrate::migrate(&pool).await?;
             if applied.is_empty() {
@@ -121,6 +145,30 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
         }
         Command::Scratch(args) => {
             scratch::scratch(&pool, &database, &args.action).await?;
+        }
+        Command::Snapshot(args) => {
+            // Read before the dump, so the note says where the database was.
+            let revision = snapshot::note::alembic_revision(&pool).await?;
+            let taken =
+                snapshot::take(&pool, &database, &args.store, "nothing was changed").await?;
+            print!(
+                "{}",
+                taken.report(
+                    "snapshot",
+                    &format!(
+                        "{} ({})",
+                        database.describe(),
+                        snapshot::files::human_size(taken.bytes)
+                    )
+                )
+            );
+            if let Some(file) = &args.note {
+                snapshot::note::write(
+                    file,
+                    &snapshot::note::render(&database, &taken, revision.as_deref()),
+                )?;
+                println!("snapshot: rollback note written to {}", file.display());
+            }
         }
         Command::Run(args) => {
             writable::require_writable(&pool, "run").await?;

@@ -1,147 +1,98 @@
-//! The snapshot `migrate` takes before applying pending migrations: `pg_dump` in custom
-//! format, by the real pg_dump of the server's major version (or newer), into the snapshot
-//! directory; the newest `keep` per database are kept.
-//!
-//! Rolling back is whole-database: the printed command drops the database (WITH FORCE, so
-//! pg_cron's launcher and idle sessions cannot block it) and recreates it from the snapshot
-//! with `pg_restore --create`. An in-place `pg_restore --clean` would leave behind every object
-//! a migration created that the snapshot does not have, so the database would claim the old
-//! version while holding the new objects.
+//! The snapshots' files: one private directory, one name per database and time, the
+//! retention and the listing of one database's snapshots.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use chrono::Utc;
-use sqlx::PgPool;
+use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::cli::{MigrateArgs, SNAPSHOT_DIR_ENV};
-use crate::database::Database;
-use crate::pgtools::PgTools;
+use crate::cli::{SnapshotStoreArgs, SNAPSHOT_DIR_ENV};
 use crate::LoaderError;
 
-/// A snapshot written, and how to go back to it.
-#[derive(Debug)]
-pub struct Snapshot {
-    pub path: PathBuf,
-    pub restore_command: String,
-    /// Said with the command when the database is pg_cron's: dropping it stops pg_cron's
-    /// scheduler, which starts again only with the server.
-    pub cron_note: Option<String>,
-    pub removed: Vec<PathBuf>,
-}
+const STAMP: &str = "%Y%m%dT%H%M%S%3fZ";
 
-impl Snapshot {
-    /// What `migrate` prints: where the snapshot is, the one command that rolls back to it.
-    pub fn report(&self, pending: &[i64]) -> String {
-        let mut out = String::new();
-        for old in &self.removed {
-            out.push_str(&format!(
-                "migrate: removed the old snapshot {}\n",
-                old.display()
-            ));
-        }
-        out.push_str(&format!(
-            "migrate: snapshot before applying {pending:?}: {}\n",
-            self.path.display()
-        ));
-        out.push_str(&format!(
-            "migrate: to roll back to it (every session of the database is ended): {}\n",
-            self.restore_command
-        ));
-        if let Some(note) = &self.cron_note {
-            out.push_str(&format!("migrate: {note}\n"));
-        }
-        out
-    }
-}
-
-/// Dumps the database into the snapshot directory and applies the retention.
-pub async fn take(
-    pool: &PgPool,
-    database: &Database,
-    args: &MigrateArgs,
-) -> Result<Snapshot, LoaderError> {
-    let tools = PgTools::find(pool, &args.tools).await?;
+/// The snapshot directory, created private when missing, refused when others may enter it.
+pub fn directory(args: &SnapshotStoreArgs) -> Result<PathBuf, LoaderError> {
     let dir = match &args.snapshot_dir {
         Some(dir) => dir.clone(),
         None => default_dir()?,
     };
     create_private_dir(&dir)?;
-    let name = database.name();
-    let stamp = Utc::now().format("%Y%m%dT%H%M%S%3fZ");
-    let path = dir.join(format!("{}-{stamp}.dump", file_name(&name)));
-    let partial = dir.join(format!(".{}-{stamp}.partial", file_name(&name)));
-    create_private_file(&dir, &partial)?;
+    Ok(dir)
+}
 
-    let pg_dump = tools.program("pg_dump");
-    let mut dump = database.client_command(&pg_dump);
-    dump.args(["--format=custom", "--file"])
-        .arg(&partial)
-        .stdin(Stdio::null());
-    let dumped = dump.output().await;
-    if !matches!(&dumped, Ok(out) if out.status.success()) {
-        let _ = std::fs::remove_file(&partial);
-        let why = match dumped {
-            Ok(out) => format!(
-                "{} exited with {}: {}",
-                pg_dump.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-            Err(e) => format!("cannot run {}: {e}", pg_dump.display()),
+/// A new snapshot of `database`: the private file pg_dump writes into, and the name it gets
+/// once complete (so a half-written dump never looks like a snapshot).
+pub fn new_snapshot(dir: &Path, database: &str) -> Result<(PathBuf, PathBuf), LoaderError> {
+    let stamp = Utc::now().format(STAMP);
+    let path = dir.join(format!("{}-{stamp}.dump", file_name(database)));
+    let partial = dir.join(format!(".{}-{stamp}.partial", file_name(database)));
+    create_private_file(dir, &partial)?;
+    Ok((partial, path))
+}
+
+/// One snapshot of a database, as `snapshot list` shows it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub path: PathBuf,
+    pub taken: DateTime<Utc>,
+    pub bytes: u64,
+}
+
+/// The snapshots of `database` in `dir`, oldest first.
+pub fn list(dir: &Path, database: &str) -> Result<Vec<Listed>, LoaderError> {
+    let prefix = format!("{}-", file_name(database));
+    let mut listed = Vec::new();
+    for path in snapshots_of(dir, &prefix)? {
+        let Some(taken) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".dump"))
+            .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, STAMP).ok())
+        else {
+            continue;
         };
-        return Err(LoaderError::Failed(anyhow::anyhow!(
-            "the snapshot before migrating failed, nothing was migrated ({why}); \
-             `migrate --no-snapshot` skips the snapshot"
-        )));
+        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        listed.push(Listed {
+            path,
+            taken: taken.and_utc(),
+            bytes,
+        });
     }
-    std::fs::rename(&partial, &path).map_err(|e| {
-        LoaderError::Failed(anyhow::anyhow!(
-            "renaming the snapshot {}: {e}",
-            partial.display()
-        ))
-    })?;
-    let removed = apply_retention(&dir, &name, args.snapshot_keep)?;
-    let holds_cron: bool = sqlx::query_scalar(
-        "SELECT coalesce(current_setting('cron.database_name', true) = current_database(), false)",
-    )
-    .fetch_one(pool)
-    .await?;
-    let cron_note = holds_cron.then(|| {
-        "pg_cron runs in this database: after the restore, restart PostgreSQL so that its \
-         scheduler (stopped by the DROP) starts again"
-            .to_string()
-    });
-    Ok(Snapshot {
-        cron_note,
-        restore_command: restore_command(&tools, database, &path),
-        path,
-        removed,
-    })
+    Ok(listed)
 }
 
-/// One shell line: drop the database (every session of it ended), recreate it from the
-/// snapshot. It connects to the `postgres` database of the same server as the same user.
-pub fn restore_command(tools: &PgTools, database: &Database, snapshot: &Path) -> String {
-    let maintenance = database.with_database("postgres").redacted();
-    let drop = format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        quote_ident(&database.name())
-    );
-    let quote = |s: &str| shlex::try_quote(s).map_or_else(|_| s.to_string(), |q| q.into_owned());
-    format!(
-        "{} -X -v ON_ERROR_STOP=1 -d {} -c {} && {} --create --exit-on-error -d {} {}",
-        quote(&tools.program("psql").to_string_lossy()),
-        quote(&maintenance),
-        quote(&drop),
-        quote(&tools.program("pg_restore").to_string_lossy()),
-        quote(&maintenance),
-        quote(&snapshot.to_string_lossy()),
-    )
+/// What `snapshot list` prints: a line per snapshot, or one saying there is none.
+pub fn render_list(dir: &Path, database: &str, listed: &[Listed]) -> String {
+    if listed.is_empty() {
+        return format!("no snapshot of database {database} in {}\n", dir.display());
+    }
+    let mut out = format!("snapshots of database {database} in {}:\n", dir.display());
+    for snapshot in listed {
+        out.push_str(&format!(
+            "{}  {:>10}  {}\n",
+            snapshot.taken.format("%Y-%m-%d %H:%M:%S UTC"),
+            human_size(snapshot.bytes),
+            snapshot.path.display()
+        ));
+    }
+    out
 }
 
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+/// 1536 → "1.5 KiB".
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    #[allow(clippy::cast_precision_loss)] // a size shown to a person
+    let mut size = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    format!("{size:.1} {}", UNITS[unit])
 }
 
 /// Deletes the oldest snapshots of `database` beyond `keep` (the names sort by time).
@@ -151,18 +102,7 @@ pub fn apply_retention(
     keep: usize,
 ) -> Result<Vec<PathBuf>, LoaderError> {
     let prefix = format!("{}-", file_name(database));
-    let listing = std::fs::read_dir(dir)
-        .map_err(|e| LoaderError::Failed(anyhow::anyhow!("listing {}: {e}", dir.display())))?;
-    let mut snapshots: Vec<PathBuf> = listing
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| is_snapshot_of(n, &prefix))
-        })
-        .collect();
-    snapshots.sort();
+    let snapshots = snapshots_of(dir, &prefix)?;
     let excess = snapshots.len().saturating_sub(keep);
     let removed: Vec<PathBuf> = snapshots.into_iter().take(excess).collect();
     for old in &removed {
@@ -174,6 +114,23 @@ pub fn apply_retention(
         })?;
     }
     Ok(removed)
+}
+
+/// The files in `dir` named `<prefix><stamp>.dump`, sorted (by time).
+fn snapshots_of(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, LoaderError> {
+    let listing = std::fs::read_dir(dir)
+        .map_err(|e| LoaderError::Failed(anyhow::anyhow!("listing {}: {e}", dir.display())))?;
+    let mut snapshots: Vec<PathBuf> = listing
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| is_snapshot_of(n, prefix))
+        })
+        .collect();
+    snapshots.sort();
+    Ok(snapshots)
 }
 
 /// `<database>-<stamp>.dump`, the stamp starting with a digit (so database `a` never claims
@@ -191,7 +148,7 @@ fn is_snapshot_of(name: &str, prefix: &str) -> bool {
 /// The database's name in a file name, one to one: lower-case letters, digits and `_` as
 /// they are, every other byte as `%XX` (so `snap-a` and `snap_a` never share a snapshot,
 /// no name holds the `-` before the stamp, and the names differ on a case-blind disk too).
-fn file_name(database: &str) -> String {
+pub(crate) fn file_name(database: &str) -> String {
     database
         .bytes()
         .map(|b| {
@@ -367,26 +324,5 @@ mod tests {
             "{e}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn the_restore_command_recreates_the_database_from_the_snapshot() {
-        let tools = PgTools {
-            bindir: Some(PathBuf::from("/usr/lib/postgresql/15/bin")),
-        };
-        let url = Database::parse(
-            "postgres://dba@db:5432/weston?password=pw",
-            std::time::Duration::from_secs(1),
-            "t",
-        )
-        .unwrap();
-        let cmd = restore_command(&tools, &url, Path::new("/var/snap/weston-1.dump"));
-        assert_eq!(
-            cmd,
-            "/usr/lib/postgresql/15/bin/psql -X -v ON_ERROR_STOP=1 -d postgres://dba@db:5432/postgres \
-             -c 'DROP DATABASE IF EXISTS \"weston\" WITH (FORCE)' && /usr/lib/postgresql/15/bin/pg_restore \
-             --create --exit-on-error -d postgres://dba@db:5432/postgres /var/snap/weston-1.dump"
-        );
-        assert!(!cmd.contains("pw"));
     }
 }
