@@ -1,0 +1,182 @@
+//! A DBA's correction and a load in flight, as deployed: a `dba` login's transaction deletes
+//! a split (or a dividend, or corrects a bar) and stays open; the real `weston-loader run`
+//! (the `etl_writer` login) writing the same symbol must wait for it (shown by
+//! `pg_blocking_pids`, `pg_stat_activity` and `pg_locks`); the deletion commits; the
+//! loader's batch then goes on, and the correction stands: the split stays deleted, the
+//! dividend too, the bar stays the DBA's.
+
+use std::time::{Duration, Instant};
+
+use sqlx::{PgPool, Row};
+use weston_tests::{loader_command, output_text, TestDb, LOADER};
+
+/// The window both loads cover, fixed so the mock market holds the same events on any day.
+const FROM: &str = "2026-03-02";
+const TO: &str = "2026-08-31";
+const SYMBOLS: &str = "MOCK0001,MOCK0002,MOCK0003,MOCK0004,MOCK0005,MOCK0006";
+
+async fn text(pool: &PgPool, sql: &str) -> String {
+    sqlx::query_scalar::<_, Option<String>>(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_default()
+}
+
+/// How the loader's session waited: its wait event and the lock it asked for.
+#[derive(Debug)]
+struct Wait {
+    wait_event_type: String,
+    wait_event: String,
+    locktype: String,
+}
+
+/// Waits until the loader's session is blocked by the session `blocker` (at most 60 s),
+/// failing with the loader's output when it finished without waiting.
+async fn loader_blocked_by(
+    db: &TestDb,
+    mut loader: std::process::Child,
+    blocker: i32,
+) -> (std::process::Child, Wait) {
+    let started = Instant::now();
+    loop {
+        let row = sqlx::query(
+            "SELECT a.wait_event_type, a.wait_event, l.locktype
+               FROM pg_stat_activity a
+               JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
+              WHERE a.datname = current_database() AND a.usename = $1
+                AND $2 = ANY (pg_blocking_pids(a.pid))",
+        )
+        .bind(LOADER.role)
+        .bind(blocker)
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap();
+        if let Some(row) = row {
+            let wait = Wait {
+                wait_event_type: row.get(0),
+                wait_event: row.get(1),
+                locktype: row.get(2),
+            };
+            return (loader, wait);
+        }
+        if loader.try_wait().unwrap().is_some() {
+            let out = loader.wait_with_output().unwrap();
+            panic!(
+                "the loader finished without waiting for the DBA's transaction: {}",
+                output_text(&out)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the loader never waited for the DBA's transaction"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Loads the window, runs `correction` (formatted with the symbol and date picked by
+/// `pick`) in a DBA's open transaction, starts the next load, checks that it waits,
+/// commits, and returns what `check` reads once the load has finished.
+async fn correction_during_a_load(tag: &str, pick: &str, correction: &str, check: &str) -> String {
+    let db = TestDb::migrated(tag).await;
+    let outcome = weston_tests::mock_run_in_process(&db, (FROM, TO), 6).await;
+    assert!(outcome.stats.unserved.is_empty(), "{:?}", outcome.stats);
+    let picked = text(&db.pool, pick).await;
+    let (symbol, date) = picked.split_once(' ').expect("a symbol and a date");
+    let correction = correction
+        .replace("{symbol}", symbol)
+        .replace("{date}", date);
+    let check = check.replace("{symbol}", symbol).replace("{date}", date);
+
+    let dba = db.dba_pool();
+    let mut tx = dba.begin().await.unwrap();
+    let dba_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::raw_sql(&correction)
+        .execute(&mut *tx)
+        .await
+        .unwrap_or_else(|e| panic!("{correction}: {e}"));
+
+    let loader = loader_command(
+        &db,
+        &[
+            "run",
+            "--provider",
+            "mock",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--symbols",
+            SYMBOLS,
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("start weston-loader");
+    let (loader, wait) = loader_blocked_by(&db, loader, dba_pid).await;
+    println!("{tag}: the loader waited for the DBA's transaction: {wait:?}");
+    assert_eq!(wait.wait_event_type, "Lock", "{wait:?}");
+    tx.commit().await.unwrap();
+    let out = loader.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let after = text(&db.pool, &check).await;
+    dba.close().await;
+    after
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_deleted_while_a_load_waits_stays_deleted() {
+    let after = correction_during_a_load(
+        "inflight_split",
+        "SELECT symbol || ' ' || date FROM splits ORDER BY symbol, date LIMIT 1",
+        "SELECT weston_delete_split('{symbol}', '{date}', 'no such split')",
+        "SELECT format('%s stored, %s tombstone',
+                (SELECT count(*) FROM splits WHERE symbol = '{symbol}' AND date = '{date}'),
+                (SELECT count(*) FROM weston_corrections
+                  WHERE action = 'delete_split' AND symbol = '{symbol}' AND date = '{date}'))",
+    )
+    .await;
+    assert_eq!(
+        after, "0 stored, 1 tombstone",
+        "the load in flight re-inserted the deleted split"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dividend_deleted_while_a_load_waits_stays_deleted() {
+    let after = correction_during_a_load(
+        "inflight_dividend",
+        "SELECT symbol || ' ' || ex_date FROM dividends ORDER BY symbol, ex_date LIMIT 1",
+        "SELECT weston_delete_dividend('{symbol}', '{date}', 'phantom dividend')",
+        "SELECT format('%s stored, %s tombstone',
+                (SELECT count(*) FROM dividends WHERE symbol = '{symbol}' AND ex_date = '{date}'),
+                (SELECT count(*) FROM weston_corrections
+                  WHERE action = 'delete_dividend' AND symbol = '{symbol}' AND date = '{date}'))",
+    )
+    .await;
+    assert_eq!(
+        after, "0 stored, 1 tombstone",
+        "the load in flight re-inserted the deleted dividend"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bar_corrected_while_a_load_waits_stays_corrected() {
+    let after = correction_during_a_load(
+        "inflight_bar",
+        "SELECT 'MOCK0004 2026-06-15'",
+        "SELECT weston_correct_bar('{symbol}', '{date}', 10, 12, 9, 11, 1500, 'close 100x')",
+        "SELECT format('%s %s %s %s %s %s', open, high, low, close, volume, provider)
+           FROM prices_daily WHERE symbol = '{symbol}' AND date = '{date}'",
+    )
+    .await;
+    assert_eq!(
+        after, "10 12 9 11 1500 manual",
+        "the load in flight overwrote the corrected bar"
+    );
+}
