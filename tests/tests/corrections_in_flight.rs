@@ -119,7 +119,10 @@ async fn correction_during_a_load(tag: &str, pick: &str, correction: &str, check
     .spawn()
     .expect("start weston-loader");
     let (loader, wait) = loader_blocked_by(&db, loader, dba_pid).await;
-    println!("{tag}: the loader waited for the DBA's transaction: {wait:?}");
+    println!(
+        "{tag}: the loader's session waited for the DBA's: {} {} (pg_locks: {} lock not granted)",
+        wait.wait_event_type, wait.wait_event, wait.locktype
+    );
     assert_eq!(wait.wait_event_type, "Lock", "{wait:?}");
     tx.commit().await.unwrap();
     let out = loader.wait_with_output().unwrap();
