@@ -132,38 +132,37 @@ async fn correction_during_a_load(tag: &str, pick: &str, correction: &str, check
     after
 }
 
+/// The first stored event of `table` (`splits` or `dividends`, dated by `column`) deleted
+/// (`weston_delete_<kind>`) while a load waits: its row and its tombstone after the load.
+async fn deleted_during_a_load(table: &str, column: &str, kind: &str) -> String {
+    correction_during_a_load(
+        &format!("inflight_{kind}"),
+        &format!("SELECT symbol || ' ' || {column} FROM {table} ORDER BY symbol, {column} LIMIT 1"),
+        &format!("SELECT weston_delete_{kind}('{{symbol}}', '{{date}}', 'no such {kind}')"),
+        &format!(
+            "SELECT format('%s stored, %s tombstone',
+                (SELECT count(*) FROM {table} WHERE symbol = '{{symbol}}' AND {column} = '{{date}}'),
+                (SELECT count(*) FROM weston_corrections
+                  WHERE action = 'delete_{kind}' AND symbol = '{{symbol}}' AND date = '{{date}}'))"
+        ),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_split_deleted_while_a_load_waits_stays_deleted() {
-    let after = correction_during_a_load(
-        "inflight_split",
-        "SELECT symbol || ' ' || date FROM splits ORDER BY symbol, date LIMIT 1",
-        "SELECT weston_delete_split('{symbol}', '{date}', 'no such split')",
-        "SELECT format('%s stored, %s tombstone',
-                (SELECT count(*) FROM splits WHERE symbol = '{symbol}' AND date = '{date}'),
-                (SELECT count(*) FROM weston_corrections
-                  WHERE action = 'delete_split' AND symbol = '{symbol}' AND date = '{date}'))",
-    )
-    .await;
     assert_eq!(
-        after, "0 stored, 1 tombstone",
+        deleted_during_a_load("splits", "date", "split").await,
+        "0 stored, 1 tombstone",
         "the load in flight re-inserted the deleted split"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dividend_deleted_while_a_load_waits_stays_deleted() {
-    let after = correction_during_a_load(
-        "inflight_dividend",
-        "SELECT symbol || ' ' || ex_date FROM dividends ORDER BY symbol, ex_date LIMIT 1",
-        "SELECT weston_delete_dividend('{symbol}', '{date}', 'phantom dividend')",
-        "SELECT format('%s stored, %s tombstone',
-                (SELECT count(*) FROM dividends WHERE symbol = '{symbol}' AND ex_date = '{date}'),
-                (SELECT count(*) FROM weston_corrections
-                  WHERE action = 'delete_dividend' AND symbol = '{symbol}' AND date = '{date}'))",
-    )
-    .await;
     assert_eq!(
-        after, "0 stored, 1 tombstone",
+        deleted_during_a_load("dividends", "ex_date", "dividend").await,
+        "0 stored, 1 tombstone",
         "the load in flight re-inserted the deleted dividend"
     );
 }
