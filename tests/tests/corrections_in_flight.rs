@@ -26,6 +26,7 @@ async fn text(pool: &PgPool, sql: &str) -> String {
 /// How the loader's session waited: its wait event and the lock it asked for.
 #[derive(Debug)]
 struct Wait {
+    pid: i32,
     wait_event_type: String,
     wait_event: String,
     locktype: String,
@@ -41,7 +42,7 @@ async fn loader_blocked_by(
     let started = Instant::now();
     loop {
         let row = sqlx::query(
-            "SELECT a.wait_event_type, a.wait_event, l.locktype
+            "SELECT a.pid, a.wait_event_type, a.wait_event, l.locktype
                FROM pg_stat_activity a
                JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
               WHERE a.datname = current_database() AND a.usename = $1
@@ -54,9 +55,10 @@ async fn loader_blocked_by(
         .unwrap();
         if let Some(row) = row {
             let wait = Wait {
-                wait_event_type: row.get(0),
-                wait_event: row.get(1),
-                locktype: row.get(2),
+                pid: row.get(0),
+                wait_event_type: row.get(1),
+                wait_event: row.get(2),
+                locktype: row.get(3),
             };
             return (loader, wait);
         }
@@ -73,6 +75,28 @@ async fn loader_blocked_by(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Starts the second load of the window as the loader's login.
+fn start_load(db: &TestDb) -> std::process::Child {
+    loader_command(
+        db,
+        &[
+            "run",
+            "--provider",
+            "mock",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--symbols",
+            SYMBOLS,
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("start weston-loader")
 }
 
 /// Loads the window, runs `correction` (formatted with the symbol and date picked by
@@ -100,24 +124,7 @@ async fn correction_during_a_load(tag: &str, pick: &str, correction: &str, check
         .await
         .unwrap_or_else(|e| panic!("{correction}: {e}"));
 
-    let loader = loader_command(
-        &db,
-        &[
-            "run",
-            "--provider",
-            "mock",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--symbols",
-            SYMBOLS,
-        ],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .expect("start weston-loader");
+    let loader = start_load(&db);
     let (loader, wait) = loader_blocked_by(&db, loader, dba_pid).await;
     println!(
         "{tag}: the loader's session waited for the DBA's: {} {} (pg_locks: {} lock not granted)",
@@ -181,4 +188,87 @@ async fn a_bar_corrected_while_a_load_waits_stays_corrected() {
         after, "10 12 9 11 1500 manual",
         "the load in flight overwrote the corrected bar"
     );
+}
+
+/// The other order: the batch has read the tombstones and is writing (held up on a bar that
+/// a superuser's session locks) when a DBA deletes a split of one of its symbols. The deletion
+/// waits for the batch, then deletes what it wrote; the split stays deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_deleted_while_a_batch_writes_waits_for_it_and_stays_deleted() {
+    let db = TestDb::migrated("inflight_batch_first").await;
+    weston_tests::mock_run_in_process(&db, (FROM, TO), 6).await;
+    let picked = text(
+        &db.pool,
+        "SELECT symbol || ' ' || date FROM splits ORDER BY symbol, date LIMIT 1",
+    )
+    .await;
+    let (symbol, date) = picked.split_once(' ').unwrap();
+    let mut holder = db.pool.begin().await.unwrap();
+    let holder_pid: i32 = sqlx::query_scalar(
+        "SELECT pg_backend_pid() FROM prices_daily
+          WHERE symbol = 'MOCK0001' AND date = $1::date FOR UPDATE",
+    )
+    .bind(TO)
+    .fetch_one(&mut *holder)
+    .await
+    .unwrap();
+    let (loader, wait) = loader_blocked_by(&db, start_load(&db), holder_pid).await;
+
+    let dba = db.dba_pool();
+    let deletion = {
+        let (dba, symbol, date) = (dba.clone(), symbol.to_owned(), date.to_owned());
+        tokio::spawn(async move {
+            sqlx::query("SELECT weston_delete_split($1, $2::date, 'no such split')")
+                .bind(symbol)
+                .bind(date)
+                .execute(&dba)
+                .await
+        })
+    };
+    let started = Instant::now();
+    loop {
+        let waits: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity a
+                             WHERE a.datname = current_database() AND a.usename = $1
+                               AND $2 = ANY (pg_blocking_pids(a.pid)))",
+        )
+        .bind(weston_tests::DBA.role)
+        .bind(wait.pid)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if waits {
+            break;
+        }
+        assert!(
+            !deletion.is_finished(),
+            "the deletion did not wait for the batch in flight: {:?}",
+            deletion.await
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the deletion never waited for the batch"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    holder.rollback().await.unwrap();
+    let out = loader.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    deletion
+        .await
+        .unwrap()
+        .expect("the deletion, once the batch committed");
+    assert_eq!(
+        text(
+            &db.pool,
+            &format!(
+                "SELECT format('%s stored, %s tombstone',
+                    (SELECT count(*) FROM splits WHERE symbol = '{symbol}' AND date = '{date}'),
+                    (SELECT count(*) FROM weston_corrections WHERE action = 'delete_split'))"
+            )
+        )
+        .await,
+        "0 stored, 1 tombstone"
+    );
+    dba.close().await;
 }
