@@ -175,39 +175,85 @@ fn universe_symbol(i: usize) -> String {
     format!("S{i:04}")
 }
 
-/// FMP for the 750-symbol universe: bars on DAYS, a profile and one dividend per symbol,
-/// no splits.
-fn universe_fmp(seen: &Seen) -> Reply {
+/// FMP (`/stable/…`) and Polygon (`/v2/…`, `/v3/…`) for the 750-symbol universe: bars on
+/// DAYS, a description and (FMP) one dividend per symbol, no splits.
+fn universe_api(seen: &Seen) -> Reply {
     let symbol = seen.param("symbol").unwrap_or_default();
+    let empty = r#"{"results":[],"status":"OK","request_id":"r"}"#;
+    if let Some(day) = seen
+        .path
+        .strip_prefix("/v2/aggs/grouped/locale/us/market/stocks/")
+    {
+        // 16:00 in New York (EDT) is 20:00 UTC.
+        let close = day
+            .parse::<NaiveDate>()
+            .unwrap()
+            .and_hms_opt(20, 0, 0)
+            .unwrap();
+        let ms = close.and_utc().timestamp_millis();
+        let rows: Vec<String> = (1..=UNIVERSE)
+            .filter(|_| DAYS.contains(&day))
+            .map(|i| {
+                let t = universe_symbol(i);
+                format!(r#"{{"T":"{t}","v":1000,"o":10,"c":10.5,"h":11,"l":9,"t":{ms}}}"#)
+            })
+            .collect();
+        return Reply::json(format!(
+            r#"{{"adjusted":false,"status":"OK","request_id":"r","results":[{}]}}"#,
+            rows.join(",")
+        ));
+    }
+    if let Some(ticker) = seen.path.strip_prefix("/v3/reference/tickers/S") {
+        return Reply::json(format!(
+            r#"{{"results":{{"ticker":"S{ticker}","name":"S{ticker} Corp","active":true}},"status":"OK","request_id":"r"}}"#
+        ));
+    }
     match seen.path.as_str() {
         "/stable/profile" => Reply::json(format!(
             r#"[{{"symbol":"{symbol}","companyName":"{symbol} Corp","exchange":"NASDAQ","ipoDate":"2000-01-03","isActivelyTrading":true}}]"#
         )),
         "/stable/historical-price-eod/non-split-adjusted" => fmp_bars(seen, (DAYS[0], DAYS[1])),
         "/stable/dividends" => Reply::json(format!(
-            r#"[{{"symbol":"{}","date":"2022-06-07","dividend":0.1}}]"#,
-            seen.param("symbol").unwrap_or_default()
+            r#"[{{"symbol":"{symbol}","date":"2022-06-07","dividend":0.1}}]"#
         )),
-        _ => Reply::json("[]"),
+        p if p.starts_with("/stable/") => Reply::json("[]"),
+        _ => Reply::json(empty),
     }
+}
+
+/// `weston-loader args` with `provider` (and only it) served by `server`.
+fn universe_run(
+    db: &TestDb,
+    server: &TestServer,
+    provider: &str,
+    args: &[&str],
+) -> std::process::Command {
+    let mut command = loader_command(db, args);
+    command
+        .args(["--provider", provider])
+        .env("FMP_API_KEY", "k")
+        .env("POLYGON_API_KEY", "k")
+        .env("WESTON_FMP_BASE_URL", &server.base_url)
+        .env("WESTON_POLYGON_BASE_URL", &server.base_url)
+        .env("WESTON_FMP_RATE_LIMIT", "1000/s")
+        .env("WESTON_POLYGON_RATE_LIMIT", "1000/s");
+    command
 }
 
 /// The HTTP calls of one night's run over the stored universe, with the re-check every
 /// `recheck_days` days: how many, per endpoint, and the run's stats.
 async fn night_calls(
     db: &TestDb,
-    fmp: &TestServer,
+    server: &TestServer,
+    provider: &str,
     recheck_days: &str,
 ) -> (
     usize,
     std::collections::BTreeMap<String, usize>,
     serde_json::Value,
 ) {
-    let before = fmp.requests().len();
-    let out = loader_command(db, &["run", "--to", DAYS[1]])
-        .env("FMP_API_KEY", "k")
-        .env("WESTON_FMP_BASE_URL", &fmp.base_url)
-        .env("WESTON_FMP_RATE_LIMIT", "1000/s")
+    let before = server.requests().len();
+    let out = universe_run(db, server, provider, &["run", "--to", DAYS[1]])
         .env("WESTON_METADATA_REFRESH_DAYS", "30")
         .env(EVENTS_RECHECK_ENV, recheck_days)
         .output()
@@ -218,20 +264,28 @@ async fn night_calls(
         .await
         .unwrap();
     let mut per_endpoint = std::collections::BTreeMap::new();
-    for seen in &fmp.requests()[before..] {
-        *per_endpoint.entry(seen.path.clone()).or_insert(0) += 1;
+    for seen in &server.requests()[before..] {
+        let path = if seen.path.starts_with("/v3/reference/tickers/") {
+            "/v3/reference/tickers/{ticker}"
+        } else if seen.path.starts_with("/v2/aggs/grouped/") {
+            "/v2/aggs/grouped/{day}"
+        } else {
+            &seen.path
+        };
+        *per_endpoint.entry(path.to_owned()).or_insert(0) += 1;
     }
-    (fmp.requests().len() - before, per_endpoint, stats)
+    (server.requests().len() - before, per_endpoint, stats)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nightly_http_calls_for_750_symbols_with_the_recheck_on_and_off() {
-    let db = TestDb::migrated("events_recheck_cost").await;
-    let fmp = TestServer::start(universe_fmp).await;
     let universe: Vec<String> = (1..=UNIVERSE).map(universe_symbol).collect();
-    let out = loader_command(
-        &db,
-        &[
+    let today = weston_loader::calendar::new_york_today(chrono::Utc::now());
+    let due = weston_loader::recheck::due(&universe, today, 30).len();
+    for provider in ["fmp", "polygon"] {
+        let db = TestDb::migrated(&format!("events_recheck_cost_{provider}")).await;
+        let server = TestServer::start(universe_api).await;
+        let first = [
             "run",
             "--symbols",
             &universe.join(","),
@@ -239,27 +293,23 @@ async fn nightly_http_calls_for_750_symbols_with_the_recheck_on_and_off() {
             DAYS[0],
             "--to",
             DAYS[1],
-        ],
-    )
-    .env("FMP_API_KEY", "k")
-    .env("WESTON_FMP_BASE_URL", &fmp.base_url)
-    .env("WESTON_FMP_RATE_LIMIT", "1000/s")
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+        ];
+        let out = universe_run(&db, &server, provider, &first)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 
-    let (off, off_calls, _) = night_calls(&db, &fmp, "0").await;
-    let (on, on_calls, stats) = night_calls(&db, &fmp, "30").await;
-    let today = weston_loader::calendar::new_york_today(chrono::Utc::now());
-    let due = weston_loader::recheck::due(&universe, today, 30).len();
-    println!(
-        "fmp, {UNIVERSE} symbols, one night: {off} HTTP calls with the deep re-check off, {on} with it on \
-         (WESTON_EVENTS_RECHECK_DAYS=30: {due} symbols due tonight, {} calls more)",
-        on - off
-    );
-    println!("  off: {off_calls:?}\n  on:  {on_calls:?}");
-    assert_eq!(stats["events_recheck"]["symbols"], due, "{stats}");
-    // Two calls (splits, dividends) per symbol due; about 1/30 of the universe a night.
-    assert_eq!(on - off, 2 * due, "{stats}");
+        let (off, off_calls, _) = night_calls(&db, &server, provider, "0").await;
+        let (on, on_calls, stats) = night_calls(&db, &server, provider, "30").await;
+        println!(
+            "{provider}, {UNIVERSE} symbols, one night: {off} HTTP calls with the deep re-check off, {on} with it on \
+             (WESTON_EVENTS_RECHECK_DAYS=30: {due} symbols due tonight, {} calls more)",
+            on - off
+        );
+        println!("  off: {off_calls:?}\n  on:  {on_calls:?}");
+        assert_eq!(stats["events_recheck"]["symbols"], due, "{stats}");
+        // Two calls (splits, dividends) per symbol due; about 1/30 of the universe a night.
+        assert_eq!(on - off, 2 * due, "{provider}: {stats}");
+    }
     assert!(due <= 2 * UNIVERSE / 30, "{due} symbols due in one night");
 }
