@@ -3,7 +3,8 @@
 //! (the `etl_writer` login) writing the same symbol must wait for it (shown by
 //! `pg_blocking_pids`, `pg_stat_activity` and `pg_locks`); the deletion commits; the
 //! loader's batch then goes on, and the correction stands: the split stays deleted, the
-//! dividend too, the bar stays the DBA's.
+//! dividend too, the bar stays the DBA's. And the other order: a deletion made while a batch
+//! is writing waits for the batch, then deletes what it wrote.
 
 use std::time::{Duration, Instant};
 
