@@ -4,7 +4,7 @@
 -- Corrections wait for the loader's batch in flight and make its next batch wait (the
 -- advisory lock 0x7765_7374_6f6e_0003, taken exclusively here and shared by each batch): a
 -- deletion can no longer be undone by a load in flight.
-CREATE OR REPLACE FUNCTION weston_record_split(symbol text, ex_date date, numerator numeric, denominator numeric, reason text)
+CREATE OR REPLACE FUNCTION @extschema@.weston_record_split(symbol text, ex_date date, numerator numeric, denominator numeric, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path TO pg_catalog, @extschema@, pg_temp
@@ -36,7 +36,7 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION weston_delete_split(symbol text, ex_date date, reason text)
+CREATE OR REPLACE FUNCTION @extschema@.weston_delete_split(symbol text, ex_date date, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path TO pg_catalog, @extschema@, pg_temp
@@ -57,7 +57,7 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION weston_record_dividend(symbol text, ex_date date, amount numeric, currency text, reason text)
+CREATE OR REPLACE FUNCTION @extschema@.weston_record_dividend(symbol text, ex_date date, amount numeric, currency text, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path TO pg_catalog, @extschema@, pg_temp
@@ -89,7 +89,7 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION weston_delete_dividend(symbol text, ex_date date, reason text)
+CREATE OR REPLACE FUNCTION @extschema@.weston_delete_dividend(symbol text, ex_date date, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path TO pg_catalog, @extschema@, pg_temp
@@ -110,7 +110,7 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION weston_correct_bar(symbol text, date date, open numeric, high numeric, low numeric,
+CREATE OR REPLACE FUNCTION @extschema@.weston_correct_bar(symbol text, date date, open numeric, high numeric, low numeric,
                                    close numeric, volume numeric, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
