@@ -22,6 +22,14 @@
 -- its tombstones: weston-loader/sql/skip_deleted_events.sql). Adjusted prices are computed
 -- on read from these tables, so a correction counts at once (in its own transaction too).
 --
+-- A correction and a load in flight. Each function changing market data first takes the
+-- transaction-level advisory lock 0x7765_7374_6f6e_0003 exclusively; the loader takes it
+-- shared at the start of each batch, before it reads the tombstones. A batch that began
+-- before the correction makes the correction wait until it commits (the correction then
+-- applies to what it wrote); a batch that begins while a correction's transaction is open
+-- waits for its commit, then reads its tombstone. A row lock could not do this: a deleted
+-- row has none to wait on once the deletion commits, and the loader's INSERT re-created it.
+--
 -- The arguments share names with columns (#variable_conflict use_variable): columns are
 -- always written qualified, conflicts named by constraint.
 
@@ -98,6 +106,7 @@ DECLARE
 BEGIN
     PERFORM weston_check_correction(reason);
     PERFORM weston_check_correction_symbol(symbol, ex_date);
+    PERFORM pg_catalog.pg_advisory_xact_lock(8603409607084081155); -- the loader's batches wait
     IF numerator IS NULL OR denominator IS NULL OR numerator <= 0 OR denominator <= 0 THEN
         RAISE EXCEPTION 'weston: a split''s numerator and denominator must be positive, got %-for-%',
                         coalesce(numerator::text, 'NULL'), coalesce(denominator::text, 'NULL');
@@ -130,6 +139,7 @@ DECLARE
 BEGIN
     PERFORM weston_check_correction(reason);
     PERFORM weston_check_correction_symbol(symbol, ex_date);
+    PERFORM pg_catalog.pg_advisory_xact_lock(8603409607084081155); -- the loader's batches wait
     DELETE FROM splits s WHERE s.symbol = symbol AND s.date = ex_date RETURNING to_jsonb(s) INTO old_row;
     IF old_row IS NULL THEN
         RAISE EXCEPTION 'weston: % has no split on % to delete', symbol, ex_date;
@@ -153,6 +163,7 @@ DECLARE
 BEGIN
     PERFORM weston_check_correction(reason);
     PERFORM weston_check_correction_symbol(symbol, ex_date);
+    PERFORM pg_catalog.pg_advisory_xact_lock(8603409607084081155); -- the loader's batches wait
     IF amount IS NULL OR amount <= 0 THEN
         RAISE EXCEPTION 'weston: a dividend''s amount must be positive, got %', coalesce(amount::text, 'NULL');
     END IF;
@@ -185,6 +196,7 @@ DECLARE
 BEGIN
     PERFORM weston_check_correction(reason);
     PERFORM weston_check_correction_symbol(symbol, ex_date);
+    PERFORM pg_catalog.pg_advisory_xact_lock(8603409607084081155); -- the loader's batches wait
     DELETE FROM dividends d WHERE d.symbol = symbol AND d.ex_date = ex_date RETURNING to_jsonb(d) INTO old_row;
     IF old_row IS NULL THEN
         RAISE EXCEPTION 'weston: % has no dividend with ex-date % to delete', symbol, ex_date;
@@ -218,6 +230,7 @@ DECLARE
 BEGIN
     PERFORM weston_check_correction(reason);
     PERFORM weston_check_correction_symbol(symbol, bar_date);
+    PERFORM pg_catalog.pg_advisory_xact_lock(8603409607084081155); -- the loader's batches wait
     IF bar_date > (now() AT TIME ZONE 'America/New_York')::date THEN
         RAISE EXCEPTION 'weston: % is after today in New York: no bar to correct yet', bar_date;
     END IF;

@@ -69,9 +69,10 @@ pub fn loader_command_as(url: &str, args: &[&str]) -> std::process::Command {
         .env_remove(weston_loader::cli::MOCK_PLANTED_ENV)
         .env_remove(weston_loader::cli::AUDIT_BATCH_ENV)
         .env_remove(weston_loader::cli::RECONCILE_SAMPLE_ENV)
-        // Which night a symbol's metadata is asked again depends on the date: off, unless
-        // a test sets it.
+        // Which night a symbol's metadata and events are asked again depends on the date:
+        // off, unless a test sets it.
         .env(weston_loader::cli::METADATA_REFRESH_ENV, "0")
+        .env(weston_loader::cli::EVENTS_RECHECK_ENV, "0")
         .env("RUST_LOG", "info,sqlx=warn")
         .current_dir(std::env::temp_dir());
     cmd
@@ -540,6 +541,9 @@ pub async fn mock_run_in_process(
         to,
         "--symbols",
         &symbols,
+        // Whose events are asked again tonight depends on the date.
+        "--events-recheck-days",
+        "0",
     ];
     let weston_loader::cli::Command::Run(args) = weston_loader::cli::Cli::parse_from(argv).command
     else {

@@ -18,6 +18,8 @@ use crate::providers::{FmpProvider, PolygonProvider, ProviderSettings};
 pub const BATCH_ENV: &str = "WESTON_BATCH_SYMBOLS";
 /// Days over which every described symbol's metadata is asked again; 0 never.
 pub const METADATA_REFRESH_ENV: &str = "WESTON_METADATA_REFRESH_DAYS";
+/// Days over which every symbol's whole history of splits and dividends is asked again; 0 never.
+pub const EVENTS_RECHECK_ENV: &str = "WESTON_EVENTS_RECHECK_DAYS";
 /// `off`: the operator acknowledges that no provider of the plan lists ticker changes.
 pub const IDENTITY_DETECTION_ENV: &str = "WESTON_IDENTITY_DETECTION";
 /// How many symbols the mock market has (MOCK0001…).
@@ -149,6 +151,10 @@ pub struct RunArgs {
     /// symbols each night (0: never again).
     #[arg(long, env = METADATA_REFRESH_ENV, default_value_t = 30, value_parser = |s: &str| bounded::<u32>(s, METADATA_REFRESH_ENV, "a number of days (0: never)", 0..=3650))]
     pub metadata_refresh_days: u32,
+    /// Days over which every symbol's splits and dividends since its first stored bar are
+    /// asked again, a share of the symbols each night, for events published late (0: never).
+    #[arg(long, env = EVENTS_RECHECK_ENV, default_value_t = 30, value_parser = |s: &str| bounded::<u32>(s, EVENTS_RECHECK_ENV, "a number of days (0: never)", 0..=3650))]
+    pub events_recheck_days: u32,
     /// Detection of ticker changes and delistings: `on`, or `off` where no provider of the
     /// plan lists them (runs are then not partial for it, and status says so).
     #[arg(long, env = IDENTITY_DETECTION_ENV, default_value = "on", value_parser = on_off)]

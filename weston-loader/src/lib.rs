@@ -17,6 +17,7 @@ pub mod plan;
 pub mod provenance;
 pub mod providers;
 pub mod quality;
+pub mod recheck;
 pub mod reconcile;
 pub mod run;
 pub mod scratch;

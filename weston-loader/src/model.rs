@@ -171,6 +171,30 @@ pub struct RunStats {
     pub audit: Option<AuditStats>,
     /// The comparison of a sample with a second provider (`None`: not configured or off).
     pub reconciliation: Option<ReconcileStats>,
+    /// The deep re-check of corporate actions (`None`: off, or the run stopped before it).
+    pub events_recheck: Option<EventsRecheck>,
+}
+
+/// One night's deep re-check of corporate actions (`recheck`): the symbols due asked their
+/// splits and dividends since their first stored bar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventsRecheck {
+    /// `WESTON_EVENTS_RECHECK_DAYS`: each symbol is due once in this many days.
+    pub period_days: u32,
+    /// Symbols due tonight (with stored bars) whose history was asked.
+    pub symbols: usize,
+    pub splits_added: u64,
+    pub dividends_added: u64,
+    /// The events added: "AAPL split 2014-06-09 7:1 (fmp)" (the first 100).
+    pub added: Vec<String>,
+    /// Stored events a provider now states otherwise, replaced (each an `event_restated`
+    /// finding): "AAPL dividend 2020-08-07: 0.82 USD (fmp) now 0.83 USD (fmp)".
+    pub restated: Vec<String>,
+    /// Symbols no provider could answer for, with the errors (asked again a period later).
+    pub failed: Vec<String>,
+    /// Re-checked events that broke a row rule.
+    pub rejected: Vec<String>,
 }
 
 /// One night's reconciliation with a second provider.

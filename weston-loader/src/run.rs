@@ -89,6 +89,19 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
             };
             let mut loaded = load.all(&plan).await;
             if loaded.is_ok() {
+                let symbols: Vec<String> = plan.groups.values().flatten().cloned().collect();
+                let when = (args.events_recheck_days, request.today, plan.end);
+                loaded = crate::recheck::recheck(
+                    session.connection(),
+                    &chain,
+                    run_id,
+                    &symbols,
+                    when,
+                    &mut stats,
+                )
+                .await;
+            }
+            if loaded.is_ok() {
                 let night = (request.today, providers.as_slice());
                 loaded = audit_loaded(
                     session.connection(),

@@ -75,6 +75,9 @@ pub struct RunSummary {
     /// Renames, delistings and identity conflicts the run learned (issue 12).
     #[sqlx(skip)]
     pub identity: IdentityStats,
+    /// The deep re-check of corporate actions: what it asked, added and found restated.
+    #[sqlx(skip)]
+    pub events_recheck: Option<crate::model::EventsRecheck>,
     /// `etl_run.stats`, read through the type the loader wrote it with.
     #[serde(skip)]
     stats: sqlx::types::Json<RunStats>,
@@ -97,6 +100,7 @@ impl RunSummary {
         self.rows_rejected = stats.rejected;
         self.unserved = stats.unserved.clone();
         self.identity = stats.identity.clone();
+        self.events_recheck = stats.events_recheck.clone();
         self.providers = stats
             .providers
             .iter()
@@ -334,6 +338,9 @@ pub fn render_human(status: &Status) -> String {
                 ));
             }
             out.push_str(&render_identity(&r.identity));
+            if let Some(recheck) = &r.events_recheck {
+                out.push_str(&crate::recheck::render(recheck));
+            }
         }
     }
     out

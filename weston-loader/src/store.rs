@@ -154,6 +154,52 @@ async fn stage(tx: &mut PgConnection, batch: &Batch) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
+/// The staged splits' and dividends' upserts: the rows each wrote.
+async fn write_events_staged(
+    tx: &mut PgConnection,
+    run_id: i64,
+) -> Result<(u64, u64), sqlx::Error> {
+    let splits = write_for_run(tx, include_str!("../sql/upsert_splits.sql"), run_id).await?;
+    let dividends = write_for_run(tx, include_str!("../sql/upsert_dividends.sql"), run_id).await?;
+    Ok((splits, dividends))
+}
+
+/// What writing one staged split or dividend changes (`classify_staged_events.sql`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventChange {
+    /// `split` or `dividend`.
+    pub kind: String,
+    pub symbol: String,
+    pub date: chrono::NaiveDate,
+    /// The stored value and provider; `None` for an event added.
+    pub stored: Option<String>,
+    pub stored_by: Option<String>,
+    pub now: String,
+    pub now_by: String,
+}
+
+/// Writes the splits and dividends of `batch` (symbols stored already) in the caller's
+/// transaction, under the same lock and tombstones as a batch, and counts them; returns
+/// what they added or changed, read before the upserts under that lock.
+pub async fn write_events(
+    tx: &mut PgConnection,
+    run_id: i64,
+    batch: &Batch,
+) -> Result<(Written, Vec<EventChange>), sqlx::Error> {
+    stage(&mut *tx, batch).await?;
+    let changes = sqlx::query_as(include_str!("../sql/classify_staged_events.sql"))
+        .fetch_all(&mut *tx)
+        .await?;
+    let (splits, dividends) = write_events_staged(&mut *tx, run_id).await?;
+    let written = Written {
+        splits,
+        dividends,
+        ..Written::default()
+    };
+    provenance::progress(&mut *tx, run_id, written.total()).await?;
+    Ok((written, changes))
+}
+
 /// Writes one validated batch in one transaction and counts it with
 /// `weston_etl_progress` in that same transaction.
 pub async fn write_batch(
@@ -175,17 +221,19 @@ pub async fn write_batch(
             run_id,
         )
         .await?;
+    let prices_daily = write_for_run(
+        &mut tx,
+        include_str!("../sql/upsert_prices_daily.sql"),
+        run_id,
+    )
+    .await?;
+    // After the securities: the events' foreign key.
+    let (splits, dividends) = write_events_staged(&mut tx, run_id).await?;
     let written = Written {
         securities,
-        prices_daily: write_for_run(
-            &mut tx,
-            include_str!("../sql/upsert_prices_daily.sql"),
-            run_id,
-        )
-        .await?,
-        splits: write_for_run(&mut tx, include_str!("../sql/upsert_splits.sql"), run_id).await?,
-        dividends: write_for_run(&mut tx, include_str!("../sql/upsert_dividends.sql"), run_id)
-            .await?,
+        prices_daily,
+        splits,
+        dividends,
     };
     provenance::progress(&mut tx, run_id, written.total()).await?;
     tx.commit().await?;

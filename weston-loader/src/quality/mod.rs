@@ -33,6 +33,8 @@ pub mod rule {
     pub const TICKER_CONFLICT: &str = "ticker_conflict";
     /// Reconciliation: the stored bar and a second provider's disagree.
     pub const PROVIDER_DISAGREEMENT: &str = "provider_disagreement";
+    /// Not an audit rule: a provider restated a stored split or dividend (the deep re-check).
+    pub const EVENT_RESTATED: &str = "event_restated";
 }
 
 /// What the rules flag and when. Defaults follow yfinance's price repair where it has one.
