@@ -6,9 +6,9 @@
 //! DATABASE_URL naming the shared database (creating pg_weston, a C extension, needs one).
 //!
 //! Which databases and roles are scratch ones is kept in the shared database's registry
-//! (`weston.scratch_databases`, migration 0032), which only superusers can write: `list`
-//! and `drop` read nothing else, so a scratch owner (who can rewrite her database's
-//! comment) cannot point `drop` at another role. Nothing read back from a database is
+//! (`scratch_databases`, migration 0032, in weston_data since migration 0034), which only
+//! superusers can write: `list` and `drop` read nothing else, so a scratch owner (who can
+//! rewrite her database's comment) cannot point `drop` at another role. Nothing read back from a database is
 //! executed as SQL: the scratch database gets all of pg_weston from `CREATE EXTENSION`.
 
 use rand::distr::{Alphanumeric, SampleString};
@@ -97,7 +97,7 @@ async fn registry(pool: &PgPool) -> Result<String, LoaderError> {
              ALTER TABLE {name} OWNER TO postgres"
         ))),
         None => Err(LoaderError::Config(
-            "this database has no scratch registry (weston.scratch_databases, migration 0032): \
+            "this database has no scratch registry (scratch_databases, migration 0032): \
              as a superuser run ALTER EXTENSION pg_weston UPDATE, then weston-loader migrate"
                 .into(),
         )),
