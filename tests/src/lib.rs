@@ -152,8 +152,10 @@ pub fn output_text(output: &std::process::Output) -> String {
 /// The search_path of the tests' sessions: the database default that migration 0009 sets
 /// (`weston_loader::home::DATABASE_SEARCH_PATH`) without the application's schema `app`, so
 /// that what a test creates unqualified lands in public; pg_weston's objects resolve
-/// unqualified wherever they are (public before 0.4.0, weston since).
-pub const TEST_SEARCH_PATH: &str = "\"$user\", public, weston";
+/// unqualified wherever they are (public before 0.4.0, weston since), its tables themselves
+/// (weston_data since migration 0034) before weston's views of the same names, as on the
+/// loader's sessions: a test's setup may alter or copy into a table.
+pub const TEST_SEARCH_PATH: &str = "\"$user\", public, weston_data, weston";
 
 pub struct TestDb {
     pub name: String,

@@ -229,8 +229,8 @@ async fn extension_is_non_relocatable_dumpable_and_search_path_proof() {
             .unwrap();
     assert_eq!(created, 2);
     let real: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'weston.prices_daily'::regclass
-          AND inhrelid::regclass::text IN ('weston.prices_daily_p2031_01', 'weston.prices_daily_p2031_02', 'prices_daily_p2031_01', 'prices_daily_p2031_02')",
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'weston_data.prices_daily'::regclass
+          AND inhrelid::regclass::text IN ('weston_data.prices_daily_p2031_01', 'weston_data.prices_daily_p2031_02', 'prices_daily_p2031_01', 'prices_daily_p2031_02')",
     )
     .fetch_one(&mut *conn)
     .await

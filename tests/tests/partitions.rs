@@ -89,7 +89,7 @@ async fn rotation_premakes_from_the_calendar_drains_default_and_logs() {
     let result = rotate(&db.pool).await;
     assert_eq!(result["status"], "succeeded", "{result}");
     let table = &result["tables"][0];
-    assert_eq!(table["parent"], "weston.prices_daily");
+    assert_eq!(table["parent"], "weston_data.prices_daily");
     let created = months(&table["created"]);
     assert_eq!(created.len(), 2, "{result}");
     assert_eq!(created[0], "2019-05-01");

@@ -228,7 +228,7 @@ async fn rows(db: &TestDb) -> String {
                                                                  c.oid::regclass), false, true, '')))[1]),
                     E'\n' ORDER BY c.relname)
            FROM pg_class c
-          WHERE c.relnamespace::regnamespace::text IN ('public', 'weston') AND c.relkind = 'r'
+          WHERE c.relnamespace::regnamespace::text IN ('public', 'weston', 'weston_data') AND c.relkind = 'r'
             AND c.relname ~ '^(securities|prices_daily|splits|dividends|etl_run)'), (
          -- The configuration by the columns every version has (0.3.0 adds max_partitions_per_call).
          SELECT 'weston_partition_config ' || string_agg(format('%s %s %s %s %s', parent, premake_months,
