@@ -112,13 +112,6 @@ BEGIN
                                            pg_catalog.format('weston_data.%I', name)::pg_catalog.regclass);
     END LOOP;
 
-    -- The definer functions that keep price_last_dates (0028) write the table, not the view.
-    ALTER FUNCTION weston.price_last_dates_recompute(text[]) SET search_path = pg_catalog, weston_data, weston, pg_temp;
-    ALTER FUNCTION weston.price_last_dates_inserted() SET search_path = pg_catalog, weston_data, weston, pg_temp;
-    ALTER FUNCTION weston.price_last_dates_updated() SET search_path = pg_catalog, weston_data, weston, pg_temp;
-    ALTER FUNCTION weston.price_last_dates_deleted() SET search_path = pg_catalog, weston_data, weston, pg_temp;
-    ALTER FUNCTION weston.price_last_dates_truncated() SET search_path = pg_catalog, weston_data, weston, pg_temp;
-
     -- sqlx records this migration in its history, unqualified, in this session and this
     -- transaction: it finds it in weston_data from here on.
     PERFORM pg_catalog.set_config('search_path', 'weston_data, weston, public', false);
@@ -126,3 +119,68 @@ END
 $move$;
 
 DROP FUNCTION pg_temp.weston_copy_grants(regclass, regclass);
+
+-- The definer functions that keep price_last_dates (0028) write the table, not its view
+-- (TRUNCATE cannot reach a view): as 0028 made them, with weston_data's names. Their owner
+-- (weston_owner, 0030) and grants stay.
+-- Keys that are gone: only symbols whose last date went with them are looked up again.
+CREATE OR REPLACE FUNCTION weston.price_last_dates_recompute(gone text[]) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, weston_data, weston, pg_temp AS $$
+    DELETE FROM weston_data.price_last_dates l WHERE l.symbol = ANY (gone);
+    INSERT INTO weston_data.price_last_dates (symbol, last_date)
+    SELECT g.symbol, m.last_date
+      FROM unnest(gone) AS g(symbol)
+     CROSS JOIN LATERAL (SELECT max(p.date) AS last_date FROM weston_data.prices_daily p WHERE p.symbol = g.symbol) m
+     WHERE m.last_date IS NOT NULL;
+$$;
+
+-- New keys can only move a symbol's last date forward.
+CREATE OR REPLACE FUNCTION weston.price_last_dates_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, weston_data, weston, pg_temp AS $$
+BEGIN
+    INSERT INTO weston_data.price_last_dates AS l (symbol, last_date)
+    SELECT n.symbol, max(n.date) FROM new_rows n GROUP BY n.symbol ORDER BY n.symbol
+        ON CONFLICT (symbol) DO UPDATE SET last_date = excluded.last_date
+     WHERE l.last_date < excluded.last_date;
+    RETURN NULL;
+END $$;
+
+-- An update rarely changes a key (the loader's upsert never does): new keys advance, keys
+-- that are gone and held a last date are looked up again.
+CREATE OR REPLACE FUNCTION weston.price_last_dates_updated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, weston_data, weston, pg_temp AS $$
+DECLARE
+    gone text[];
+BEGIN
+    INSERT INTO weston_data.price_last_dates AS l (symbol, last_date)
+    SELECT n.symbol, max(n.date) FROM new_rows n GROUP BY n.symbol ORDER BY n.symbol
+        ON CONFLICT (symbol) DO UPDATE SET last_date = excluded.last_date
+     WHERE l.last_date < excluded.last_date;
+    SELECT array_agg(DISTINCT o.symbol ORDER BY o.symbol) INTO gone
+      FROM (SELECT symbol, date FROM old_rows EXCEPT SELECT symbol, date FROM new_rows) o
+      JOIN weston_data.price_last_dates l ON l.symbol = o.symbol AND o.date >= l.last_date;
+    IF gone IS NOT NULL THEN
+        PERFORM weston.price_last_dates_recompute(gone);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION weston.price_last_dates_deleted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, weston_data, weston, pg_temp AS $$
+DECLARE
+    gone text[];
+BEGIN
+    SELECT array_agg(DISTINCT o.symbol ORDER BY o.symbol) INTO gone
+      FROM old_rows o JOIN weston_data.price_last_dates l ON l.symbol = o.symbol AND o.date >= l.last_date;
+    IF gone IS NOT NULL THEN
+        PERFORM weston.price_last_dates_recompute(gone);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION weston.price_last_dates_truncated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, weston_data, weston, pg_temp AS $$
+BEGIN
+    TRUNCATE weston_data.price_last_dates;
+    RETURN NULL;
+END $$;

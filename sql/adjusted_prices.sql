@@ -58,7 +58,7 @@ AS $fn$
                       LEFT JOIN @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return) s
                         ON s.symbol OPERATOR(pg_catalog.=) q.symbol
                     OFFSET 0) k
-              JOIN @extschema@.prices_daily p
+              JOIN weston_data.prices_daily p
                 ON p.symbol OPERATOR(pg_catalog.=) k.traded
                AND p.date OPERATOR(pg_catalog.>=) k.valid_from AND p.date OPERATOR(pg_catalog.<=) k.valid_to
              WHERE @extschema@.weston_check_adjusted_arguments(symbols, from_date, to_date, total_return)

@@ -8,7 +8,7 @@ use weston_tests::{superuser_loader_command, TestDb};
 async fn migrate_from_empty_creates_the_contract_schema() {
     let db = TestDb::migrated("schema").await;
     let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT relname::text FROM pg_class WHERE relnamespace = 'weston'::regnamespace AND relkind IN ('r','p')
+        "SELECT relname::text FROM pg_class WHERE relnamespace = 'weston_data'::regnamespace AND relkind IN ('r','p')
           AND relname IN ('securities','prices_daily','splits','dividends','etl_run','weston_partition_config','weston_maintenance_log')
           ORDER BY 1",
     )

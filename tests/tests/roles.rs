@@ -175,7 +175,7 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
         "SELECT c.oid::regclass::text, pg_get_userbyid(c.relowner)::text FROM pg_class c
           WHERE (c.relnamespace = 'weston_data'::regnamespace AND c.relkind IN ('r', 'p')
                  AND c.relname !~ '^(weston_|_sqlx)' AND c.relname <> 'scratch_databases')
-             OR (c.relnamespace = 'weston'::regnamespace AND c.relkind = 'v')
+             OR (c.relnamespace = 'weston'::regnamespace AND c.relkind = 'v' AND c.relname !~ '^weston_')
           ORDER BY 1",
     )
     .fetch_all(&db.pool)
@@ -769,7 +769,7 @@ async fn hostile_search_path_cannot_redirect_or_hijack_our_functions() {
     assert_eq!(theirs, 0, "no partition was added to the look-alike table");
     let in_public: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_class WHERE relname LIKE 'prices_daily_p2003%'
-            AND relnamespace <> 'weston'::regnamespace",
+            AND relnamespace <> 'weston_data'::regnamespace",
     )
     .fetch_one(&db.pool)
     .await
@@ -1154,7 +1154,7 @@ async fn partition_creation_per_call_is_bounded_by_what_a_dba_configures() {
         .await;
     etl.error_contains(
         "SELECT weston_ensure_partitions('1990-01-01', '1990-03-31')",
-        "would create 3 partitions of weston.prices_daily, more than its limit of 2 per call",
+        "would create 3 partitions of weston_data.prices_daily, more than its limit of 2 per call",
     )
     .await;
     // Months that exist already do not count.

@@ -167,7 +167,7 @@ pub async fn require_schema(pool: &PgPool) -> Result<(), LoaderError> {
 /// since 0.4.0, in public before); empty for a database never migrated.
 pub async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, LoaderError> {
     let history: Option<String> = sqlx::query_scalar(include_str!("../sql/history_table.sql"))
-        .fetch_one(pool)
+        .fetch_optional(pool)
         .await?;
     let Some(history) = history else {
         return Ok(Vec::new());

@@ -28,6 +28,7 @@ struct Shared {
     dbname: String,
     tables_schema: Option<String>,
     extension_schema: Option<String>,
+    data_schema: String,
     extension_version: Option<String>,
     search_path: String,
     caller_is_superuser: Option<bool>,
@@ -255,6 +256,7 @@ async fn build(
         ("weston_scratch.dbname", shared.dbname.as_str()),
         ("weston_scratch.tables_schema", tables_schema),
         ("weston_scratch.extension_schema", extension_schema),
+        ("weston_scratch.data_schema", shared.data_schema.as_str()),
         ("weston_scratch.extension_version", version),
         ("weston_scratch.search_path", shared.search_path.as_str()),
     ] {
