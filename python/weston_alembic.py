@@ -1,16 +1,18 @@
 """Keep pg_weston's objects out of Alembic's autogenerate when env.py sets include_schemas=True.
 
-pg_weston's objects live in schema `weston`, outside the application's own schema (`app`).
-Alembic compares "the default schema" as SQLAlchemy reflects it: every table visible on the
-session's search_path. A migration connection whose search_path holds only the application's
-schema (`?options=-csearch_path%3Dapp` in its URL) sees none of pg_weston's tables with an
-unmodified env.py. A session with the database's default search_path (which ends in
-`weston`, so that pg_weston's names resolve unqualified), or an env.py that compares every
-schema (`include_schemas=True`), sees them, and autogenerate would propose to drop them;
-these filters exclude what pg_weston manages, read from the database when env.py connects
-(not a list written here, so the partitions rotation adds next month are excluded too):
+pg_weston's tables live in schema `weston_data`, which no default search_path names; its
+functions, and a view over each table that people read, live in `weston`, which the
+database's default search_path ends in. Alembic compares "the default schema" as SQLAlchemy
+reflects it: every table visible on the session's search_path, and autogenerate does not
+reflect views, so an unmodified env.py, on the database's plain URL or on one whose
+search_path holds only the application's schema (`?options=-csearch_path%3Dapp`), sees none
+of pg_weston's tables. An env.py that compares every schema (`include_schemas=True`) sees
+them, and autogenerate would propose to drop them; these filters exclude what pg_weston
+manages, read from the database when env.py connects (not a list written here, so the
+partitions rotation adds next month are excluded too):
 
-- the extension's schema (weston) and every schema rotation archives months into
+- the extension's schema (weston), the schema of its tables (weston_data, which the
+  extension makes) and every schema rotation archives months into
   (`weston_partition_config.archive_schema`);
 - every table that belongs to an extension (pg_weston's own, pg_cron's `cron.job`, ...);
 - every partition, at any depth, of a table registered in `weston_partition_config`.
@@ -56,6 +58,18 @@ _EXTENSION_SCHEMA = text(
         WHERE e.extname = 'pg_weston'"""
 )
 
+# The schemas the extension made (weston_data since 0.8.0: its tables).
+_EXTENSION_SCHEMAS = text(
+    """SELECT n.nspname
+         FROM pg_catalog.pg_depend d
+         JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+         JOIN pg_catalog.pg_namespace n ON n.oid = d.objid
+        WHERE e.extname = 'pg_weston'
+          AND d.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+          AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+          AND d.deptype = 'e'"""
+)
+
 _EXTENSION_TABLES = text(
     """SELECT n.nspname, c.relname
          FROM pg_catalog.pg_depend d
@@ -97,8 +111,12 @@ class Managed:
         self.tables = {(s, t) for s, t in connection.execute(_EXTENSION_TABLES)}
         home = connection.execute(_EXTENSION_SCHEMA).scalar()
         if home is not None:
-            quoted = connection.execute(text("SELECT pg_catalog.quote_ident(:s)"), {"s": home}).scalar()
+            data = [s for (s,) in connection.execute(_EXTENSION_SCHEMAS)]
+            # weston_partition_config is in the tables' schema once there is one.
+            config = data[0] if data else home
+            quoted = connection.execute(text("SELECT pg_catalog.quote_ident(:s)"), {"s": config}).scalar()
             self.schemas.add(home)
+            self.schemas.update(data)
             self.schemas.update(s for (s,) in connection.execute(text(_ARCHIVE_SCHEMAS.format(schema=quoted))))
             self.tables.update((s, t) for s, t in connection.execute(text(_PARTITIONS.format(schema=quoted))))
 

@@ -116,7 +116,7 @@ buildah run --isolation chroot --network host --user postgres \
         DB=smoke check "SELECT weston.weston_rotate_partitions()->>'"'"'status'"'"'" succeeded
         DB=smoke check "SELECT count(*) >= 4 FROM pg_inherits WHERE inhparent = '"'"'bars'"'"'::regclass" t
         check "SELECT count(*) FROM prices_daily" 0
-        check "SELECT count(*) > 8 FROM pg_inherits WHERE inhparent = '"'"'prices_daily'"'"'::regclass" t
+        check "SELECT count(*) > 8 FROM pg_inherits WHERE inhparent = '"'"'weston_data.prices_daily'"'"'::regclass" t
         # Over TCP: scram-sha-256 with the right password only; the loader user is no owner.
         tcp() { PGPASSWORD=$1 psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SMOKE_PORT" -U "$2" -d weston -At -c "$3"; }
         [ "$(tcp loader-smoke weston_loader "SELECT current_user")" = weston_loader ] || { echo "smoke: the loader user cannot log in"; exit 1; }

@@ -16,7 +16,7 @@ psql_weston() { psql "$DATABASE_URL" -X -v ON_ERROR_STOP=1 "$@"; }
 log "weston-loader migrate"
 "$WESTON_LOADER_BIN" migrate
 log "partitions of prices_daily"
-psql_weston -c '\d+ prices_daily' | sed -n '/^Partition key/,$p'
+psql_weston -c '\d+ weston_data.prices_daily' | sed -n '/^Partition key/,$p'
 psql_weston -c 'SELECT weston_version()'
 log "weston-loader run --provider mock (750 symbols, 180 days on first run)"
 WESTON_MOCK_SYMBOLS=${WESTON_MOCK_SYMBOLS:-750} "$WESTON_LOADER_BIN" run --provider mock

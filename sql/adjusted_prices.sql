@@ -10,7 +10,7 @@ CREATE FUNCTION weston_adjustment_factors(
     symbol text, as_of date DEFAULT NULL, total_return boolean DEFAULT false)
 RETURNS TABLE(effective_before date, price_factor numeric, volume_factor numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
     SELECT u.effective_before, u.price_factor, u.volume_factor
       FROM weston_adjustment_segments(ARRAY[symbol], NULL, as_of, total_return) s,
@@ -58,7 +58,7 @@ AS $fn$
                       LEFT JOIN @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return) s
                         ON s.symbol OPERATOR(pg_catalog.=) q.symbol
                     OFFSET 0) k
-              JOIN @extschema@.prices_daily p
+              JOIN weston_data.prices_daily p
                 ON p.symbol OPERATOR(pg_catalog.=) k.traded
                AND p.date OPERATOR(pg_catalog.>=) k.valid_from AND p.date OPERATOR(pg_catalog.<=) k.valid_to
              WHERE @extschema@.weston_check_adjusted_arguments(symbols, from_date, to_date, total_return)

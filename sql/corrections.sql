@@ -33,7 +33,7 @@
 -- The arguments share names with columns (#variable_conflict use_variable): columns are
 -- always written qualified, conflicts named by constraint.
 
-CREATE TABLE weston_corrections (
+CREATE TABLE weston_data.weston_corrections (
     correction_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at            timestamptz NOT NULL DEFAULT now(),
     by_role       text NOT NULL DEFAULT session_user,
@@ -49,17 +49,22 @@ CREATE TABLE weston_corrections (
     CONSTRAINT weston_corrections_changes_a_row CHECK (before IS NOT NULL OR after IS NOT NULL)
 );
 -- The loader's tombstone look-up, and a row's history.
-CREATE INDEX weston_corrections_row ON weston_corrections (symbol, date, action);
-COMMENT ON TABLE weston_corrections IS
+CREATE INDEX weston_corrections_row ON weston_data.weston_corrections (symbol, date, action);
+COMMENT ON TABLE weston_data.weston_corrections IS
     'The audit trail of the DBA''s corrections (weston_record_split and the others): one row per change, with the row before and after, who (the session''s login), when and why. Append-only for dba.';
-SELECT pg_catalog.pg_extension_config_dump('weston_corrections', '');
-SELECT pg_catalog.pg_extension_config_dump('weston_corrections_correction_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('weston_data.weston_corrections', '');
+SELECT pg_catalog.pg_extension_config_dump('weston_data.weston_corrections_correction_id_seq', '');
+-- What people read (sql/extension_tables.sql).
+CREATE VIEW weston_corrections WITH (security_invoker = true) AS
+    SELECT * FROM weston_data.weston_corrections;
+COMMENT ON VIEW weston_corrections IS
+    'The audit trail of the DBA''s corrections (weston_record_split and the others): one row per change, with the row before and after, who (the session''s login), when and why. Append-only for dba.';
 
 -- What every correction checks first: the caller is not a superuser, and it says why.
 CREATE FUNCTION weston_check_correction(reason text)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 BEGIN
     IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
@@ -79,7 +84,7 @@ COMMENT ON FUNCTION weston_check_correction(text) IS
 CREATE FUNCTION weston_check_correction_symbol(symbol text, on_date date)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 BEGIN
@@ -97,7 +102,7 @@ COMMENT ON FUNCTION weston_check_correction_symbol(text, date) IS
 CREATE FUNCTION weston_record_split(symbol text, ex_date date, numerator numeric, denominator numeric, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -131,7 +136,7 @@ COMMENT ON FUNCTION weston_record_split(text, date, numeric, numeric, text) IS
 CREATE FUNCTION weston_delete_split(symbol text, ex_date date, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -154,7 +159,7 @@ COMMENT ON FUNCTION weston_delete_split(text, date, text) IS
 CREATE FUNCTION weston_record_dividend(symbol text, ex_date date, amount numeric, currency text, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -188,7 +193,7 @@ COMMENT ON FUNCTION weston_record_dividend(text, date, numeric, text, text) IS
 CREATE FUNCTION weston_delete_dividend(symbol text, ex_date date, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -215,7 +220,7 @@ CREATE FUNCTION weston_correct_bar(symbol text, date date, open numeric, high nu
                                    close numeric, volume numeric, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -268,7 +273,7 @@ COMMENT ON FUNCTION weston_correct_bar(text, date, numeric, numeric, numeric, nu
 CREATE FUNCTION weston_resolve_finding(finding_id bigint, resolution text, note text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -313,7 +318,7 @@ COMMENT ON FUNCTION weston_resolve_finding(bigint, text, text) IS
 CREATE FUNCTION weston_decide_ticker_conflict(finding_id bigint, accept boolean, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE

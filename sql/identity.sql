@@ -8,7 +8,7 @@
 CREATE FUNCTION weston_symbol_history(symbol text, as_of date DEFAULT NULL)
 RETURNS TABLE(symbol text, valid_from date, valid_to date)
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
     WITH d AS (SELECT coalesce($2, (now() AT TIME ZONE 'America/New_York')::date) AS day),
          holder AS (
@@ -32,7 +32,7 @@ COMMENT ON FUNCTION weston_symbol_history(text, date) IS
 CREATE FUNCTION weston_resolve_symbol(symbol text, on_date date)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -91,7 +91,7 @@ COMMENT ON FUNCTION weston_resolve_symbol(text, date) IS
 CREATE FUNCTION weston_universe(as_of date DEFAULT NULL)
 RETURNS TABLE(symbol text, listed_date date, delisted_date date)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
@@ -130,7 +130,7 @@ CREATE FUNCTION weston_ticker_listed(
     composite_figi text DEFAULT NULL, share_class_figi text DEFAULT NULL, cik text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -190,7 +190,7 @@ CREATE FUNCTION weston_ticker_changed(
     old_symbol text, new_symbol text, effective date, provider text, run_id bigint)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -300,7 +300,7 @@ COMMENT ON FUNCTION weston_ticker_changed(text, text, date, text, bigint) IS
 CREATE FUNCTION weston_ticker_delisted(symbol text, last_day date, provider text, run_id bigint)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE

@@ -61,14 +61,14 @@ BEGIN
             'status', 'skipped', 'today', today,
             'reason', 'another weston_rotate_partitions() is running in this database ('
                       || coalesce(holder, 'it has just finished') || ')');
-        INSERT INTO @extschema@.weston_maintenance_log (started_at, finished_at, status, details)
+        INSERT INTO weston_data.weston_maintenance_log (started_at, finished_at, status, details)
         VALUES (started, pg_catalog.clock_timestamp(), 'skipped', result);
         RETURN result;
     END IF;
 
     FOR cfg IN
         SELECT c.parent::oid AS parent_oid, c.retention, c.archive_schema
-          FROM @extschema@.weston_partition_config c ORDER BY c.parent::oid
+          FROM weston_data.weston_partition_config c ORDER BY c.parent::oid
     LOOP
         created := '[]'; retired := '[]'; stray := '[]'; failed := '[]';
         parent_name := NULL;
@@ -175,7 +175,7 @@ BEGIN
         'status', run_status, 'today', today, 'lock_timeout', wait_for,
         'tables', tables, 'etl_reap', reap,
         'duration_ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - started) * 1000));
-    INSERT INTO @extschema@.weston_maintenance_log (started_at, finished_at, status, details)
+    INSERT INTO weston_data.weston_maintenance_log (started_at, finished_at, status, details)
     VALUES (started, pg_catalog.clock_timestamp(), run_status, result);
     RETURN result;
 END

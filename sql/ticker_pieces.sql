@@ -11,9 +11,9 @@
 -- the rights of whoever reads adjusted prices). Plain SQL that PostgreSQL inlines into the
 -- calling query: no SET clause (it would prevent inlining), so every name is
 -- schema-qualified, operators included, and it means the same under any search_path. The
--- body is quoted, not BEGIN ATOMIC: ticker_history is created by migrations/0016, after
--- the extension, and a quoted body is resolved when it is first run (CREATE EXTENSION and
--- ALTER EXTENSION UPDATE do not check function bodies).
+-- body is quoted, not BEGIN ATOMIC: ticker_history is created by migrations/0016 (and put
+-- in weston_data by 0034), after the extension, and a quoted body is resolved when it is
+-- first run (CREATE EXTENSION and ALTER EXTENSION UPDATE do not check function bodies).
 CREATE FUNCTION weston_ticker_pieces(symbols text[], as_of date)
 RETURNS TABLE(symbol text, traded text, valid_from date, valid_to date)
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -24,17 +24,17 @@ AS $fn$
            coalesce(t.valid_to, 'infinity'::pg_catalog.date)
       FROM (SELECT DISTINCT u.symbol FROM pg_catalog.unnest(symbols) AS u(symbol)) q
       LEFT JOIN LATERAL (
-            SELECT h.security_id FROM @extschema@.ticker_history h
+            SELECT h.security_id FROM weston_data.ticker_history h
              WHERE h.symbol OPERATOR(pg_catalog.=) q.symbol
                AND h.valid_from OPERATOR(pg_catalog.<=)
                    coalesce(as_of, (pg_catalog.now() AT TIME ZONE 'America/New_York')::pg_catalog.date)
              ORDER BY h.valid_from DESC LIMIT 1) holder ON true
-      LEFT JOIN @extschema@.ticker_history t
+      LEFT JOIN weston_data.ticker_history t
         ON t.security_id OPERATOR(pg_catalog.=) holder.security_id
        AND t.valid_from OPERATOR(pg_catalog.<=)
            coalesce(as_of, (pg_catalog.now() AT TIME ZONE 'America/New_York')::pg_catalog.date)
      WHERE holder.security_id IS NOT NULL
-        OR NOT EXISTS (SELECT 1 FROM @extschema@.ticker_history n
+        OR NOT EXISTS (SELECT 1 FROM weston_data.ticker_history n
                         WHERE n.symbol OPERATOR(pg_catalog.=) q.symbol)
 $fn$;
 COMMENT ON FUNCTION weston_ticker_pieces(text[], date) IS

@@ -184,7 +184,7 @@ CREATE FUNCTION weston_adjustment_segments(
     symbols text[], bars_from date, as_of date, total_return boolean)
 RETURNS TABLE(symbol text, bounds date[], price_factors numeric[], volume_factors numeric[])
 STABLE PARALLEL SAFE
-SET search_path TO pg_catalog, @extschema@, pg_temp
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 -- The lookups run over every monthly partition; a generic plan prunes them at run time
 -- instead of planning them all on each call.
 SET plan_cache_mode TO force_generic_plan

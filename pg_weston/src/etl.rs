@@ -62,7 +62,7 @@ fn exec(client: &mut SpiClient<'_>, sql: &str, args: &[pgrx::datum::DatumWithOid
 
 /// Starts a run (status `running`) and returns its run_id.
 #[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_etl_begin(job_name: &str, window_start: Option<Date>, window_end: Option<Date>) -> i64 {
     crate::report::plainly("weston_etl_begin", || {
         if job_name.trim().is_empty() {
@@ -94,7 +94,7 @@ fn weston_etl_begin(job_name: &str, window_start: Option<Date>, window_end: Opti
 
 /// Adds `rows` to the run's `rows_loaded` in the caller's transaction and refreshes its heartbeat.
 #[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_etl_progress(run_id: i64, rows: i64) {
     crate::report::plainly("weston_etl_progress", || {
         if rows < 0 {
@@ -114,7 +114,7 @@ fn weston_etl_progress(run_id: i64, rows: i64) {
 
 /// Marks a running run `succeeded`.
 #[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_etl_finish(run_id: i64) {
     crate::report::plainly("weston_etl_finish", || {
         on_etl_run(|client| {
@@ -134,7 +134,7 @@ fn weston_etl_finish(run_id: i64) {
 /// provider; `summary` (stored as its error text) says which symbols and kinds, the run's
 /// stats list them all.
 #[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_etl_finish_partial(run_id: i64, summary: Option<&str>) {
     crate::report::plainly("weston_etl_finish_partial", || {
         let summary = match summary.map(str::trim) {
@@ -158,7 +158,7 @@ fn weston_etl_finish_partial(run_id: i64, summary: Option<&str>) {
 
 /// Marks a running run `failed` with its error text.
 #[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_etl_fail(run_id: i64, error: Option<&str>) {
     crate::report::plainly("weston_etl_fail", || {
         let error = match error.map(str::trim) {
@@ -180,7 +180,7 @@ fn weston_etl_fail(run_id: i64, error: Option<&str>) {
 /// Records a run that did not start because another held its lock: status `skipped`,
 /// finished now, `reason` as its error text; returns its run_id.
 #[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_etl_skip(job_name: &str, reason: Option<&str>) -> i64 {
     crate::report::plainly("weston_etl_skip", || {
         if job_name.trim().is_empty() {
@@ -199,7 +199,7 @@ fn weston_etl_skip(job_name: &str, reason: Option<&str>) -> i64 {
 
 /// Replaces a running run's `stats` (what it did, per provider and table).
 #[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_etl_set_stats(run_id: i64, stats: pgrx::JsonB) {
     crate::report::plainly("weston_etl_set_stats", || {
         Spi::connect_mut(|client| {
@@ -216,7 +216,7 @@ fn weston_etl_set_stats(run_id: i64, stats: pgrx::JsonB) {
 /// Marks `running` runs whose heartbeat is older than `stale_after` as `abandoned`
 /// (their loader died without finishing); returns how many.
 #[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_etl_reap(stale_after: default!(Interval, "'6 hours'")) -> i32 {
     crate::report::plainly("weston_etl_reap", || {
         on_etl_run(|client| {

@@ -368,7 +368,7 @@ fn run(client: &mut SpiClient<'_>, sql: &str) {
     volatile,
     parallel_unsafe,
     sql = r#"
-CREATE FUNCTION weston_create_partition(month date, parent regclass DEFAULT '@extschema@.prices_daily'::text::regclass)
+CREATE FUNCTION weston_create_partition(month date, parent regclass DEFAULT 'weston_data.prices_daily'::text::regclass)
 RETURNS regclass STRICT VOLATILE PARALLEL UNSAFE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'weston_create_partition_wrapper';
@@ -399,13 +399,13 @@ pub(crate) fn weston_create_partition(month: Date, parent: PgRelation) -> pg_sys
 /// the table's `max_partitions_per_call` months, so a mistyped range cannot hold DEFAULT
 /// locked for minutes.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_ensure_partitions(
     from_date: Option<Date>,
     to_date: Option<Date>,
     parent: default!(
         Option<PgRelation>,
-        "'@extschema@.prices_daily'::text::regclass"
+        "'weston_data.prices_daily'::text::regclass"
     ),
 ) -> i32 {
     crate::report::plainly("weston_ensure_partitions", || {

@@ -103,7 +103,7 @@ type PlanRow = (String, Date, String, i64, String);
 /// The steps one rotation run takes for `parent` on trading date `today`: `create`,
 /// then `detach` / `drop` / `archive`, and `stray` for DEFAULT rows that stay put.
 #[pg_extern(stable, parallel_restricted)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_partition_plan(
     parent: Option<PgRelation>,
     today: Option<Date>,
@@ -176,9 +176,9 @@ type HealthRow = (
 // pgrx needs the row type spelled out in the signature.
 #[allow(clippy::type_complexity)]
 #[pg_extern(stable, parallel_restricted)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
+#[search_path(pg_catalog, weston_data, @extschema@, pg_temp)]
 fn weston_partition_health(
-    parent: default!(PgRelation, "'@extschema@.prices_daily'::text::regclass"),
+    parent: default!(PgRelation, "'weston_data.prices_daily'::text::regclass"),
 ) -> TableIterator<
     'static,
     (

@@ -153,8 +153,10 @@ pub fn output_text(output: &std::process::Output) -> String {
 /// The search_path of the tests' sessions: the database default that migration 0009 sets
 /// (`weston_loader::home::DATABASE_SEARCH_PATH`) without the application's schema `app`, so
 /// that what a test creates unqualified lands in public; pg_weston's objects resolve
-/// unqualified wherever they are (public before 0.4.0, weston since).
-pub const TEST_SEARCH_PATH: &str = "\"$user\", public, weston";
+/// unqualified wherever they are (public before 0.4.0, weston since), its tables themselves
+/// (weston_data since migration 0034) before weston's views of the same names, as on the
+/// loader's sessions: a test's setup may alter or copy into a table.
+pub const TEST_SEARCH_PATH: &str = "\"$user\", public, weston_data, weston";
 
 pub struct TestDb {
     pub name: String,
@@ -434,13 +436,15 @@ pub async fn bench_database(
 }
 
 /// A little market in a migrated database, as a superuser writes it: 4 symbols, bars over
-/// three months (partitions made by the extension), a 4-for-1 split and a dividend.
+/// three months (partitions made by the extension), a 4-for-1 split and a dividend. The
+/// table is named, as the loader names it: before migration 0034 it is in weston, not where
+/// the function's default (weston_data.prices_daily) points.
 pub async fn seed_small_market(pool: &PgPool) {
     sqlx::raw_sql(
         "INSERT INTO etl_run (job_name, status, finished_at, rows_loaded) VALUES ('seed', 'succeeded', now(), 0);
          INSERT INTO securities (symbol, name, exchange)
          SELECT 'S' || i, 'Security ' || i, 'XNAS' FROM generate_series(1, 4) i;
-         SELECT weston_ensure_partitions('2024-01-01', '2024-03-31');
+         SELECT weston_ensure_partitions('2024-01-01', '2024-03-31', 'prices_daily'::regclass);
          INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
          SELECT 'S' || i, d::date, 100 + i, 102 + i, 99 + i, 101 + i, 1000 * i, 'mock',
                 (SELECT max(run_id) FROM etl_run)

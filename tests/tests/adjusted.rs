@@ -750,11 +750,11 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
             ),
             (
                 "weston_adjustment_factors(text,date,boolean)".to_string(),
-                "search_path=pg_catalog, weston, pg_temp".to_string()
+                "search_path=pg_catalog, weston_data, weston, pg_temp".to_string()
             ),
             (
                 "weston_adjustment_segments(text[],date,date,boolean)".to_string(),
-                "search_path=pg_catalog, weston, pg_temp,plan_cache_mode=force_generic_plan"
+                "search_path=pg_catalog, weston_data, weston, pg_temp,plan_cache_mode=force_generic_plan"
                     .to_string()
             ),
             (

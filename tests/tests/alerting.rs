@@ -403,8 +403,8 @@ const EXPECTED: &[Expected] = &[
     },
     Expected {
         alert: "WestonDefaultPartitionRows",
-        labels: &[("severity", "warning"), ("parent", "weston.prices_daily"), ("job", "postgres")],
-        summary: "1 rows of weston.prices_daily wait in its DEFAULT partition",
+        labels: &[("severity", "warning"), ("parent", "weston_data.prices_daily"), ("job", "postgres")],
+        summary: "1 rows of weston_data.prices_daily wait in its DEFAULT partition",
     },
     Expected {
         alert: "WestonBackupFailed",

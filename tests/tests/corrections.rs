@@ -320,7 +320,7 @@ async fn refusals_name_what_is_wrong_and_write_nothing() {
     for sql in [
         "UPDATE weston_corrections SET reason = 'rewritten'",
         "DELETE FROM weston_corrections",
-        "TRUNCATE weston_corrections",
+        "TRUNCATE weston_data.weston_corrections",
         "INSERT INTO weston_corrections (by_role, action, symbol, date, after, reason) VALUES ('bob', 'record_split', 'X', '2026-01-01', '{}', 'forged')",
         "INSERT INTO weston_corrections (at, action, symbol, date, after, reason) VALUES ('2001-01-01', 'record_split', 'X', '2026-01-01', '{}', 'backdated')",
     ] {

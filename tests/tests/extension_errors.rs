@@ -80,7 +80,7 @@ const CASES: &[(&str, &str, &str)] = &[
         "22008",
     ),
     (
-        "SELECT * FROM weston_partition_plan('weston.prices_daily', '4713-01-01 BC')",
+        "SELECT * FROM weston_partition_plan('weston_data.prices_daily', '4713-01-01 BC')",
         "weston: today 4713-01-01 BC is outside the supported range",
         "22008",
     ),

@@ -8,7 +8,7 @@ use weston_tests::{superuser_loader_command, TestDb};
 async fn migrate_from_empty_creates_the_contract_schema() {
     let db = TestDb::migrated("schema").await;
     let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT relname::text FROM pg_class WHERE relnamespace = 'weston'::regnamespace AND relkind IN ('r','p')
+        "SELECT relname::text FROM pg_class WHERE relnamespace = 'weston_data'::regnamespace AND relkind IN ('r','p')
           AND relname IN ('securities','prices_daily','splits','dividends','etl_run','weston_partition_config','weston_maintenance_log')
           ORDER BY 1",
     )
@@ -229,8 +229,8 @@ async fn extension_is_non_relocatable_dumpable_and_search_path_proof() {
             .unwrap();
     assert_eq!(created, 2);
     let real: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'weston.prices_daily'::regclass
-          AND inhrelid::regclass::text IN ('weston.prices_daily_p2031_01', 'weston.prices_daily_p2031_02', 'prices_daily_p2031_01', 'prices_daily_p2031_02')",
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'weston_data.prices_daily'::regclass
+          AND inhrelid::regclass::text IN ('weston_data.prices_daily_p2031_01', 'weston_data.prices_daily_p2031_02', 'prices_daily_p2031_01', 'prices_daily_p2031_02')",
     )
     .fetch_one(&mut *conn)
     .await

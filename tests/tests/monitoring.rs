@@ -115,7 +115,7 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
     assert_eq!(only("weston_default_partition")["rows"], "1");
     assert_eq!(
         only("weston_default_partition")["parent"],
-        "weston.prices_daily"
+        "weston_data.prices_daily"
     );
     assert_eq!(only("weston_future_partitions")["missing"], "1");
     assert_eq!(only("weston_future_partitions")["premake_months"], "3");
@@ -182,7 +182,7 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
         "the last reconciliation, unanswered samples counted"
     );
     let partitions = only("weston_partitions");
-    assert_eq!(partitions["parent"], "weston.prices_daily");
+    assert_eq!(partitions["parent"], "weston_data.prices_daily");
     let months: f64 = partitions["months"].parse().unwrap();
     let expected_months: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_inherits WHERE inhparent = 'prices_daily'::regclass
@@ -272,7 +272,7 @@ async fn postgres_exporter_serves_every_query() {
         );
     }
     assert!(
-        body.contains(r#"weston_default_partition_rows{parent="weston.prices_daily",server="#),
+        body.contains(r#"weston_default_partition_rows{parent="weston_data.prices_daily",server="#),
         "{body}"
     );
     assert!(

@@ -89,7 +89,7 @@ async fn rotation_premakes_from_the_calendar_drains_default_and_logs() {
     let result = rotate(&db.pool).await;
     assert_eq!(result["status"], "succeeded", "{result}");
     let table = &result["tables"][0];
-    assert_eq!(table["parent"], "weston.prices_daily");
+    assert_eq!(table["parent"], "weston_data.prices_daily");
     let created = months(&table["created"]);
     assert_eq!(created.len(), 2, "{result}");
     assert_eq!(created[0], "2019-05-01");
@@ -623,7 +623,8 @@ async fn pg_cron_runs_the_rotation_and_the_partitions_appear() {
         )
     );
 
-    let furthest = month_name(&pool, "prices_daily", 3).await;
+    // This pool has the database's default search_path: the tables are named in weston_data.
+    let furthest = month_name(&pool, "weston_data.prices_daily", 3).await;
     sqlx::raw_sql(&format!("DROP TABLE IF EXISTS {furthest}"))
         .execute(&pool)
         .await
@@ -656,7 +657,7 @@ async fn pg_cron_runs_the_rotation_and_the_partitions_appear() {
         .unwrap();
     let (status, message) = outcome.expect("pg_cron did not run the job within 130 s");
     assert_eq!(status, "succeeded", "{message:?}");
-    assert!(is_partition_of(&pool, &furthest, "prices_daily").await);
+    assert!(is_partition_of(&pool, &furthest, "weston_data.prices_daily").await);
     let logged: String = sqlx::query_scalar(
         "SELECT status FROM weston_maintenance_log ORDER BY log_id DESC LIMIT 1",
     )

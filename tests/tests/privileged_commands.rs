@@ -661,7 +661,7 @@ async fn every_privileged_command_runs_no_planted_code() {
     // migrate: one pending migration (re-runnable), so the snapshot (pg_dump) is taken.
     let dir = std::env::temp_dir().join(format!("{name}-snapshots"));
     let _ = std::fs::remove_dir_all(&dir);
-    sqlx::query("DELETE FROM weston._sqlx_migrations WHERE version = 8")
+    sqlx::query("DELETE FROM weston_data._sqlx_migrations WHERE version = 8")
         .execute(&db.pool)
         .await
         .unwrap();
@@ -873,7 +873,7 @@ async fn a_password_parameter_is_never_printed_nor_in_argv() {
         std::os::unix::fs::symlink(Path::new(&real).join(program), bindir.join(program)).unwrap();
     }
     let snapshots = bindir.join("snapshots");
-    sqlx::query("DELETE FROM weston._sqlx_migrations WHERE version = 8")
+    sqlx::query("DELETE FROM weston_data._sqlx_migrations WHERE version = 8")
         .execute(&db.pool)
         .await
         .unwrap();

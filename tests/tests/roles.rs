@@ -172,14 +172,20 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
         }
     }
     let owners: Vec<(String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text FROM pg_class c
-          WHERE c.relnamespace = 'weston'::regnamespace AND c.relkind IN ('r', 'p')
-            AND c.relname !~ '^(weston_|_sqlx)' AND c.relname <> 'scratch_databases' ORDER BY 1",
+        "SELECT c.oid::regclass::text, pg_get_userbyid(c.relowner)::text FROM pg_class c
+          WHERE (c.relnamespace = 'weston_data'::regnamespace AND c.relkind IN ('r', 'p')
+                 AND c.relname !~ '^(weston_|_sqlx)' AND c.relname <> 'scratch_databases')
+             OR (c.relnamespace = 'weston'::regnamespace AND c.relkind = 'v' AND c.relname !~ '^weston_')
+          ORDER BY 1",
     )
     .fetch_all(&db.pool)
     .await
     .unwrap();
     assert!(owners.len() > 8, "tables and partitions: {owners:?}");
+    assert!(
+        owners.iter().any(|(name, _)| name == "weston.prices_daily"),
+        "the views of weston: {owners:?}"
+    );
     for (table, owner) in owners {
         assert_eq!(owner, "weston_owner", "owner of {table}");
     }
@@ -237,7 +243,7 @@ async fn migration_0030_refuses_an_owner_with_a_member_or_an_attribute() {
                              unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
                        WHERE has_table_privilege(g, c.oid, p))
            FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
-          WHERE c.oid = 'weston.scratch_databases'::regclass",
+          WHERE c.oid = 'weston_data.scratch_databases'::regclass",
     )
     .fetch_one(&db.pool)
     .await
@@ -396,12 +402,13 @@ async fn etl_writer_loads_and_adds_months_but_nothing_else() {
     for sql in [
         "DELETE FROM prices_daily",
         "DELETE FROM etl_run",
-        "TRUNCATE prices_daily",
-        "TRUNCATE securities",
-        "ALTER TABLE prices_daily ADD COLUMN x int",
-        "DROP TABLE splits",
+        "TRUNCATE weston_data.prices_daily",
+        "TRUNCATE weston_data.securities",
+        "ALTER TABLE weston_data.prices_daily ADD COLUMN x int",
+        "DROP TABLE weston_data.splits",
         "CREATE TABLE weston.scratch (x int)",
-        "CREATE TABLE weston.prices_daily_p2002_01 PARTITION OF prices_daily FOR VALUES FROM ('2002-01-01') TO ('2002-02-01')",
+        "CREATE TABLE weston_data.scratch (x int)",
+        "CREATE TABLE weston_data.prices_daily_p2002_01 PARTITION OF weston_data.prices_daily FOR VALUES FROM ('2002-01-01') TO ('2002-02-01')",
         "SELECT weston_create_partition('2002-01-01')",
         "INSERT INTO weston_partition_config (parent) VALUES ('other_parted')",
         "DELETE FROM weston_maintenance_log",
@@ -447,11 +454,12 @@ async fn app_rw_reads_market_data_and_writes_only_its_schema() {
         "INSERT INTO securities (symbol) VALUES ('MSFT')",
         "UPDATE prices_daily SET close = 1",
         "DELETE FROM prices_daily",
-        "TRUNCATE prices_daily",
+        "TRUNCATE weston_data.prices_daily",
         "INSERT INTO etl_run (job_name) VALUES ('app')",
-        "ALTER TABLE securities ADD COLUMN x int",
+        "ALTER TABLE weston_data.securities ADD COLUMN x int",
         "CREATE TABLE weston.scratch (x int)",
-        "CREATE INDEX ON prices_daily (close)",
+        "CREATE TABLE weston_data.scratch (x int)",
+        "CREATE INDEX ON weston_data.prices_daily (close)",
         "SELECT weston_ensure_partitions('2001-01-01', '2001-02-01')",
         "SELECT weston_create_partition('2001-01-01')",
         "UPDATE weston_partition_config SET premake_months = 0",
@@ -633,17 +641,18 @@ async fn app_ro_only_reads() {
         "INSERT INTO securities (symbol) VALUES ('MSFT')",
         "UPDATE securities SET name = 'x'",
         "DELETE FROM dividends",
-        "TRUNCATE splits",
+        "TRUNCATE weston_data.splits",
         "SELECT * FROM app.notes",
         "INSERT INTO app.notes VALUES ('x')",
         "CREATE TABLE app.mine (x int)",
         "CREATE TABLE weston.mine (x int)",
+        "CREATE TABLE weston_data.mine (x int)",
         "SELECT weston_ensure_partitions('2001-01-01', '2001-02-01')",
         "SELECT weston_ticker_listed('AAPL', '1980-12-12', 'mock', 1)",
         "SELECT weston_ticker_delisted('AAPL', '2020-01-02', 'mock', 1)",
         "INSERT INTO ticker_history (security_id, symbol, valid_from, provider, run_id) VALUES (1, 'AAPL', '1980-12-12', 'mock', 1)",
         "UPDATE ticker_history SET valid_to = NULL",
-        "ALTER TABLE prices_daily DETACH PARTITION prices_daily_default",
+        "ALTER TABLE weston_data.prices_daily DETACH PARTITION prices_daily_default",
         "ALTER ROLE CURRENT_USER SUPERUSER",
     ] {
         ro.denied(sql).await;
@@ -673,14 +682,15 @@ async fn dba_maintains_the_data_without_owning_the_tables() {
     for sql in [
         "SELECT weston_create_partition('1999-12-01')",
         "SELECT weston_rotate_partitions()",
-        "ALTER TABLE securities ADD COLUMN isin text",
-        "ALTER TABLE prices_daily DETACH PARTITION prices_daily_default",
+        "ALTER TABLE weston_data.securities ADD COLUMN isin text",
+        "ALTER TABLE weston_data.prices_daily DETACH PARTITION prices_daily_default",
         "CREATE TABLE weston.dba_scratch (x int)",
-        "CREATE TABLE weston.prices_daily_p1998_01 PARTITION OF prices_daily FOR VALUES FROM ('1998-01-01') TO ('1998-02-01')",
+        "CREATE TABLE weston_data.dba_scratch (x int)",
+        "CREATE TABLE weston_data.prices_daily_p1998_01 PARTITION OF weston_data.prices_daily FOR VALUES FROM ('1998-01-01') TO ('1998-02-01')",
         "DELETE FROM prices_daily",
-        "TRUNCATE splits",
-        "DROP TABLE dividends",
-        "ALTER TABLE splits OWNER TO dba",
+        "TRUNCATE weston_data.splits",
+        "DROP TABLE weston_data.dividends",
+        "ALTER TABLE weston_data.splits OWNER TO dba",
         "ALTER ROLE CURRENT_USER SUPERUSER",
         "GRANT weston_owner TO CURRENT_USER",
         "SET ROLE weston_owner",
@@ -753,7 +763,7 @@ async fn hostile_search_path_cannot_redirect_or_hijack_our_functions() {
     )
     .await;
 
-    let ours = partitions_like(&db.pool, "weston.prices_daily", "%2003%").await;
+    let ours = partitions_like(&db.pool, "weston_data.prices_daily", "%2003%").await;
     assert_eq!(ours, ["prices_daily_p2003_05", "prices_daily_p2003_06"]);
     let theirs: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_inherits WHERE inhparent = 'hostile.prices_daily'::regclass",
@@ -764,7 +774,7 @@ async fn hostile_search_path_cannot_redirect_or_hijack_our_functions() {
     assert_eq!(theirs, 0, "no partition was added to the look-alike table");
     let in_public: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_class WHERE relname LIKE 'prices_daily_p2003%'
-            AND relnamespace <> 'weston'::regnamespace",
+            AND relnamespace <> 'weston_data'::regnamespace",
     )
     .fetch_one(&db.pool)
     .await
@@ -1093,17 +1103,22 @@ async fn no_planted_code_runs_as_a_superuser() {
     for group in GROUPS {
         let user = login(&db, group).await;
         for sql in [
-            "CREATE TRIGGER t BEFORE DELETE ON prices_daily_default FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
-            "CREATE TRIGGER t BEFORE UPDATE ON etl_run FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
-            "CREATE RULE r AS ON UPDATE TO etl_run DO ALSO NOTIFY x",
-            "ALTER TABLE etl_run ALTER COLUMN stats SET DEFAULT '{}'",
-            "ALTER TABLE prices_daily ADD CONSTRAINT c CHECK (true)",
-            "CREATE INDEX ON prices_daily_default (close)",
+            "CREATE TRIGGER t BEFORE DELETE ON weston_data.prices_daily_default FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
+            "CREATE TRIGGER t BEFORE UPDATE ON weston_data.etl_run FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
+            "CREATE RULE r AS ON UPDATE TO weston_data.etl_run DO ALSO NOTIFY x",
+            "ALTER TABLE weston_data.etl_run ALTER COLUMN stats SET DEFAULT '{}'",
+            "ALTER TABLE weston_data.prices_daily ADD CONSTRAINT c CHECK (true)",
+            "CREATE INDEX ON weston_data.prices_daily_default (close)",
             "CREATE FUNCTION weston.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
             "CREATE OPERATOR weston.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)",
-            "CREATE TRIGGER t AFTER INSERT ON splits FOR EACH STATEMENT EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
+            "CREATE TRIGGER t AFTER INSERT ON weston_data.splits FOR EACH STATEMENT EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
             "CREATE OR REPLACE FUNCTION weston.price_last_dates_truncated() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'",
-            "ALTER TABLE quality_findings ALTER COLUMN resolved_by SET DEFAULT 'someone'",
+            "ALTER TABLE weston_data.quality_findings ALTER COLUMN resolved_by SET DEFAULT 'someone'",
+            // Nor to weston's views over them, nor redefine one (weston_owner's, 0034).
+            "CREATE TRIGGER t INSTEAD OF UPDATE ON weston.etl_run FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
+            "CREATE RULE r AS ON UPDATE TO weston.etl_run DO ALSO NOTIFY x",
+            "ALTER VIEW weston.prices_daily ALTER COLUMN updated_at SET DEFAULT now()",
+            "CREATE OR REPLACE VIEW weston.splits AS SELECT * FROM weston_data.splits",
         ] {
             user.denied(sql).await;
         }
@@ -1140,11 +1155,11 @@ async fn partition_creation_per_call_is_bounded_by_what_a_dba_configures() {
         .await;
 
     let dba = login(&db, "dba").await;
-    dba.ok("UPDATE weston_partition_config SET max_partitions_per_call = 2 WHERE parent = 'prices_daily'::regclass")
+    dba.ok("UPDATE weston_partition_config SET max_partitions_per_call = 2 WHERE parent = 'weston_data.prices_daily'::regclass")
         .await;
     etl.error_contains(
         "SELECT weston_ensure_partitions('1990-01-01', '1990-03-31')",
-        "would create 3 partitions of weston.prices_daily, more than its limit of 2 per call",
+        "would create 3 partitions of weston_data.prices_daily, more than its limit of 2 per call",
     )
     .await;
     // Months that exist already do not count.

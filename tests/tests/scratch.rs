@@ -351,11 +351,11 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
         let pool = connect(&as_role(&shared.url, role)).await.unwrap();
         for sql in [
             format!(
-                "INSERT INTO weston.scratch_databases (database, owner_role, reader_role)
+                "INSERT INTO weston_data.scratch_databases (database, owner_role, reader_role)
                  VALUES ('weston_scratch_x_{suffix}', '{role}', 'weston_scratch_x_{suffix}_reader')"
             ),
-            format!("UPDATE weston.scratch_databases SET owner_role = '{role}'"),
-            "DELETE FROM weston.scratch_databases".to_string(),
+            format!("UPDATE weston_data.scratch_databases SET owner_role = '{role}'"),
+            "DELETE FROM weston_data.scratch_databases".to_string(),
         ] {
             let e = refused(&pool, &sql).await;
             assert!(e.contains("permission denied"), "{role}: {sql}: {e}");
@@ -396,7 +396,7 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
         format!("CREATE ROLE {odd}_reader LOGIN SUPERUSER"),
         format!("CREATE DATABASE {odd} OWNER {developer}"),
         format!(
-            "INSERT INTO weston.scratch_databases (database, owner_role, reader_role)
+            "INSERT INTO weston_data.scratch_databases (database, owner_role, reader_role)
              VALUES ('{odd}', '{developer}', '{odd}_reader')"
         ),
     ] {
@@ -421,7 +421,7 @@ async fn scratch_drop_trusts_only_the_registry_and_never_drops_a_superuser() {
         format!("DROP DATABASE {odd}"),
         format!(
             "DROP ROLE {odd}_reader;
-             DELETE FROM weston.scratch_databases WHERE database = '{odd}';
+             DELETE FROM weston_data.scratch_databases WHERE database = '{odd}';
              DROP ROLE {developer}; DROP ROLE {admin}; DROP ROLE {dba};"
         ),
     ] {

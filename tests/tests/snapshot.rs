@@ -149,7 +149,7 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
     assert_eq!(snapshots(&dir).len(), 2, "nothing pending took a snapshot");
     let mut newest = Vec::new();
     for _ in 0..2 {
-        sqlx::query("DELETE FROM weston._sqlx_migrations WHERE version = 8")
+        sqlx::query("DELETE FROM weston_data._sqlx_migrations WHERE version = 8")
             .execute(&db.pool)
             .await
             .unwrap();
@@ -232,7 +232,7 @@ async fn look_alike_database_names_keep_their_own_private_snapshots() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (_, url) = &urls[0];
     let pool = sqlx::PgPool::connect(url).await.unwrap();
-    sqlx::query("DELETE FROM weston._sqlx_migrations WHERE version = 8")
+    sqlx::query("DELETE FROM weston_data._sqlx_migrations WHERE version = 8")
         .execute(&pool)
         .await
         .unwrap();
@@ -244,7 +244,7 @@ async fn look_alike_database_names_keep_their_own_private_snapshots() {
         output_text(&out)
     );
     let pending: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM weston._sqlx_migrations WHERE version = 8")
+        sqlx::query_scalar("SELECT count(*) FROM weston_data._sqlx_migrations WHERE version = 8")
             .fetch_one(&pool)
             .await
             .unwrap();

@@ -228,7 +228,7 @@ async fn rows(db: &TestDb) -> String {
                                                                  c.oid::regclass), false, true, '')))[1]),
                     E'\n' ORDER BY c.relname)
            FROM pg_class c
-          WHERE c.relnamespace::regnamespace::text IN ('public', 'weston') AND c.relkind = 'r'
+          WHERE c.relnamespace::regnamespace::text IN ('public', 'weston', 'weston_data') AND c.relkind = 'r'
             AND c.relname ~ '^(securities|prices_daily|splits|dividends|etl_run)'), (
          -- The configuration by the columns every version has (0.3.0 adds max_partitions_per_call).
          SELECT 'weston_partition_config ' || string_agg(format('%s %s %s %s %s', parent, premake_months,
@@ -236,6 +236,31 @@ async fn rows(db: &TestDb) -> String {
            FROM weston_partition_config))",
     )
     .await
+}
+
+/// Where pg_weston's relations are and who may use them, beyond the extension's members:
+/// the schemas weston and weston_data (owner, ACL), and each table and view in them (kind,
+/// owner, ACL, options, column ACLs), months of prices_daily left out (the nights loaded
+/// differ). A fresh install migrated and an updated database migrated must agree.
+async fn layout(db: &TestDb) -> Vec<String> {
+    let sql = r#"
+SELECT format('schema %I owner %s acl %s', n.nspname, pg_get_userbyid(n.nspowner), n.nspacl)
+  FROM pg_namespace n WHERE n.nspname IN ('weston', 'weston_data')
+UNION ALL
+SELECT format('relation %I.%I kind %s owner %s acl %s options %s columns %s', n.nspname, c.relname, c.relkind,
+              pg_get_userbyid(c.relowner), c.relacl, c.reloptions,
+              (SELECT string_agg(a.attname || '=' || a.attacl::text, ' ' ORDER BY a.attname)
+                 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL))
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname IN ('weston', 'weston_data') AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition
+   AND c.relname !~ '^prices_daily_(p[0-9]{4}_[0-9]{2}|default)$'
+"#;
+    let mut lines: Vec<String> = sqlx::query_scalar(sql)
+        .fetch_all(&db.pool)
+        .await
+        .expect("read the layout");
+    lines.sort();
+    lines
 }
 
 /// Every symbol's adjusted bars, split-only and total return: a count and a checksum.
@@ -411,6 +436,38 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
     assert_eq!(nightly(&fresh).await, "succeeded");
     let fresh_catalog = catalog(&fresh, false).await;
     let fresh_adjusted = adjusted(&fresh).await;
+    let fresh_layout = layout(&fresh).await;
+    // Every table is in weston_data, each a view in weston but the history and the registry.
+    for (wanted, what) in [
+        (
+            "relation weston_data.prices_daily kind p",
+            "the market data off the path",
+        ),
+        (
+            "relation weston_data._sqlx_migrations kind r",
+            "the loader's history off the path",
+        ),
+        (
+            "relation weston_data.scratch_databases kind r",
+            "the scratch registry off the path",
+        ),
+        ("relation weston.prices_daily kind v", "its view"),
+        (
+            "relation weston.weston_corrections kind v",
+            "the trail's view",
+        ),
+    ] {
+        assert!(
+            fresh_layout.iter().any(|l| l.starts_with(wanted)),
+            "{what}: {fresh_layout:#?}"
+        );
+    }
+    assert!(
+        !fresh_layout
+            .iter()
+            .any(|l| l.starts_with("relation weston.") && !l.contains(" kind v ")),
+        "a table left in weston: {fresh_layout:#?}"
+    );
 
     for Release {
         version: release, ..
@@ -473,6 +530,11 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
             adjusted(&db).await,
             fresh_adjusted,
             "answers after the update from {release}"
+        );
+        assert_same_catalog(
+            &format!("{release} updated and migrated: tables, views and grants"),
+            ("the fresh install", &fresh_layout),
+            ("the updated one", &layout(&db).await),
         );
         let updated_catalog = catalog(&db, false).await;
         assert_same_catalog(

@@ -15,6 +15,7 @@ DECLARE
     reader        text := pg_catalog.current_setting('weston_scratch.reader');
     tables_schema text := pg_catalog.current_setting('weston_scratch.tables_schema');
     ext_schema    text := pg_catalog.current_setting('weston_scratch.extension_schema');
+    data_schema   text := pg_catalog.current_setting('weston_scratch.data_schema');
     -- security_identity and ticker_history exist from migration 0016 on (missing ones are
     -- not imported).
     market_tables text[] := ARRAY['securities', 'prices_daily', 'splits', 'dividends', 'etl_run',
@@ -49,6 +50,20 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', ext_schema);
     EXECUTE pg_catalog.format('CREATE EXTENSION pg_weston WITH SCHEMA %I VERSION %L',
         ext_schema, pg_catalog.current_setting('weston_scratch.extension_version'));
+    -- Since migration 0034 the shared tables are in weston_data and the tables_schema holds
+    -- views of them: the functions of pg_weston (which CREATE EXTENSION gave its weston_data)
+    -- read the tables, so they are imported there too.
+    IF data_schema <> '' THEN
+        EXECUTE pg_catalog.format('IMPORT FOREIGN SCHEMA %I LIMIT TO (%s) FROM SERVER weston_shared INTO %I',
+            data_schema, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(t), ', ') FROM pg_catalog.unnest(market_tables) t),
+            data_schema);
+        FOREACH market_table IN ARRAY market_tables LOOP
+            CONTINUE WHEN pg_catalog.to_regclass(pg_catalog.format('%I.%I', data_schema, market_table)) IS NULL;
+            EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %I.%I FROM PUBLIC', data_schema, market_table);
+            EXECUTE pg_catalog.format('GRANT SELECT ON TABLE %I.%I TO %I', data_schema, market_table, owner_role);
+        END LOOP;
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', data_schema, owner_role);
+    END IF;
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I, %I TO %I', tables_schema, ext_schema, owner_role);
     IF search_path <> '' THEN
         -- The value as a value: set for this transaction, then saved FROM CURRENT. Last, as

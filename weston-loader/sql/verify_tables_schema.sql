@@ -1,5 +1,6 @@
 -- verify: the schema (quoted) of pg_weston's market-data tables: that of prices_daily as the
--- extension's rotation knows it, else the extension's own ({schema}, quoted). Never a name
+-- extension's rotation knows it, else {schema} (quoted): the schema of the extension's
+-- tables (weston_data since 0.8.0, the extension's own before). Never a name
 -- looked up through a search_path, where a look-alike could stand first.
 SELECT coalesce(
          (SELECT pg_catalog.quote_ident(n.nspname)

@@ -9,11 +9,12 @@ use crate::{home, LoaderError};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
-/// Migrations that grant what a newer pg_weston adds, with a function that version adds:
-/// each waits (with every later one) until a superuser has run `ALTER EXTENSION pg_weston
-/// UPDATE`, so that the grants land on functions that exist.
-/// Looked up from pg_weston's schema (`home`): an unqualified name is found wherever the
-/// extension lives; `weston.weston_version()` only once it lives in weston (0.4.0 moves it).
+/// Migrations that need what a newer pg_weston adds, with a function (or, without
+/// parentheses, a table) that version adds: each waits (with every later one) until a
+/// superuser has run `ALTER EXTENSION pg_weston UPDATE`, so that the grants land on
+/// functions that exist. Looked up from pg_weston's schema (`home`): an unqualified name is
+/// found wherever the extension lives; `weston.weston_version()` only once it lives in
+/// weston (0.4.0 moves it). 0034 moves the tables into the schema 0.8.0 makes.
 const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (7, "weston_etl_set_stats(bigint,jsonb)"),
     (9, "weston.weston_version()"),
@@ -21,6 +22,7 @@ const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (17, "weston_universe(date)"),
     (29, "weston_record_split(text,date,numeric,numeric,text)"),
     (32, "weston_ticker_pieces(text[],date)"),
+    (34, "weston_data.weston_partition_config"),
     (35, "weston_decide_ticker_conflict(bigint,boolean,text)"),
 ];
 
@@ -113,8 +115,10 @@ async fn ready_migrations(pool: &PgPool) -> Result<(Migrator, Option<i64>), Load
             continue;
         }
         let present: bool = sqlx::query_scalar(
-            "SELECT to_regprocedure(CASE WHEN position('.' IN $1) > 0 THEN $1
-                                         ELSE quote_ident($2) || '.' || $1 END) IS NOT NULL",
+            "SELECT CASE WHEN position('(' IN $1) = 0 THEN to_regclass($1)::oid
+                         ELSE to_regprocedure(CASE WHEN position('.' IN $1) > 0 THEN $1
+                                                   ELSE quote_ident($2) || '.' || $1 END)::oid
+                    END IS NOT NULL",
         )
         .bind(function)
         .bind(&home)
@@ -160,15 +164,12 @@ pub async fn require_schema(pool: &PgPool) -> Result<(), LoaderError> {
     Ok(())
 }
 
-/// Versions recorded in `_sqlx_migrations` (in weston since 0.4.0, in public before);
-/// empty for a database never migrated.
+/// Versions recorded in `_sqlx_migrations` (in weston_data since migration 0034, in weston
+/// since 0.4.0, in public before); empty for a database never migrated.
 pub async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, LoaderError> {
-    let history: Option<String> = sqlx::query_scalar(
-        "SELECT CASE WHEN to_regclass('weston._sqlx_migrations') IS NOT NULL THEN 'weston._sqlx_migrations'
-                     WHEN to_regclass('public._sqlx_migrations') IS NOT NULL THEN 'public._sqlx_migrations' END",
-    )
-    .fetch_one(pool)
-    .await?;
+    let history: Option<String> = sqlx::query_scalar(include_str!("../sql/history_table.sql"))
+        .fetch_optional(pool)
+        .await?;
     let Some(history) = history else {
         return Ok(Vec::new());
     };

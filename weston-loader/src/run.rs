@@ -271,12 +271,16 @@ impl Load<'_> {
     /// Every window of `plan`: partitions first, then fetches and their batches.
     async fn all(&mut self, plan: &Plan) -> anyhow::Result<()> {
         if plan.symbols > 0 {
-            let created: i32 = sqlx::query_scalar("SELECT weston_ensure_partitions($1, $2)")
-                .bind(plan.start)
-                .bind(plan.end)
-                .fetch_one(&mut *self.conn)
-                .await
-                .context("creating the partitions of the window")?;
+            // The table named on the loader's search_path (in weston or weston_data), not the
+            // function's default, which names weston_data's before migration 0034 put it there.
+            let created: i32 = sqlx::query_scalar(
+                "SELECT weston_ensure_partitions($1, $2, 'prices_daily'::pg_catalog.regclass)",
+            )
+            .bind(plan.start)
+            .bind(plan.end)
+            .fetch_one(&mut *self.conn)
+            .await
+            .context("creating the partitions of the window")?;
             if created > 0 {
                 tracing::info!(created, start = %plan.start, end = %plan.end, "created monthly partitions for the window");
             }

@@ -6,9 +6,9 @@
 //! DATABASE_URL naming the shared database (creating pg_weston, a C extension, needs one).
 //!
 //! Which databases and roles are scratch ones is kept in the shared database's registry
-//! (`weston.scratch_databases`, migration 0032), which only superusers can write: `list`
-//! and `drop` read nothing else, so a scratch owner (who can rewrite her database's
-//! comment) cannot point `drop` at another role. Nothing read back from a database is
+//! (`scratch_databases`, migration 0032, in weston_data since migration 0034), which only
+//! superusers can write: `list` and `drop` read nothing else, so a scratch owner (who can
+//! rewrite her database's comment) cannot point `drop` at another role. Nothing read back from a database is
 //! executed as SQL: the scratch database gets all of pg_weston from `CREATE EXTENSION`.
 
 use rand::distr::{Alphanumeric, SampleString};
@@ -28,6 +28,7 @@ struct Shared {
     dbname: String,
     tables_schema: Option<String>,
     extension_schema: Option<String>,
+    data_schema: String,
     extension_version: Option<String>,
     search_path: String,
     caller_is_superuser: Option<bool>,
@@ -97,7 +98,7 @@ async fn registry(pool: &PgPool) -> Result<String, LoaderError> {
              ALTER TABLE {name} OWNER TO postgres"
         ))),
         None => Err(LoaderError::Config(
-            "this database has no scratch registry (weston.scratch_databases, migration 0032): \
+            "this database has no scratch registry (scratch_databases, migration 0032): \
              as a superuser run ALTER EXTENSION pg_weston UPDATE, then weston-loader migrate"
                 .into(),
         )),
@@ -255,6 +256,7 @@ async fn build(
         ("weston_scratch.dbname", shared.dbname.as_str()),
         ("weston_scratch.tables_schema", tables_schema),
         ("weston_scratch.extension_schema", extension_schema),
+        ("weston_scratch.data_schema", shared.data_schema.as_str()),
         ("weston_scratch.extension_version", version),
         ("weston_scratch.search_path", shared.search_path.as_str()),
     ] {

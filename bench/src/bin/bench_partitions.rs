@@ -253,7 +253,7 @@ async fn setup(pool: &PgPool, years: i32) -> anyhow::Result<()> {
 
          CREATE TABLE w_prices ({SHAPE}) PARTITION BY RANGE (date);
          CREATE TABLE w_prices_default PARTITION OF w_prices DEFAULT;
-         INSERT INTO weston.weston_partition_config (parent, premake_months, max_partitions_per_call)
+         INSERT INTO weston_data.weston_partition_config (parent, premake_months, max_partitions_per_call)
              VALUES ('w_prices', 3, {years} * 12 + 12);
          SELECT weston.weston_ensure_partitions(
              ((now() AT TIME ZONE 'America/New_York')::date - interval '{years} years')::date,

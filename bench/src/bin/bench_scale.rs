@@ -32,8 +32,8 @@ const POLYGON_KEY: &str = "scale-k3y";
 /// What status, the exporter and the loader's plan asked before issue 16: every symbol's
 /// max(date), one index probe per symbol and monthly partition.
 const FRESHNESS_BY_SCAN: &str = "SELECT min(last_date), max(last_date) FROM (
-    SELECT (SELECT max(p.date) FROM weston.prices_daily p WHERE p.symbol = s.symbol) AS last_date
-      FROM weston.securities s WHERE s.delisted_date IS NULL) u";
+    SELECT (SELECT max(p.date) FROM weston_data.prices_daily p WHERE p.symbol = s.symbol) AS last_date
+      FROM weston_data.securities s WHERE s.delisted_date IS NULL) u";
 
 #[path = "bench_scale/figures.rs"]
 mod figures;
@@ -102,7 +102,7 @@ async fn exec(conn: &mut PgConnection, sql: &str) {
 async fn last_run_audit_millis(conn: &mut PgConnection) -> f64 {
     sqlx::query_scalar(
         "SELECT coalesce((stats->'audit'->>'millis')::float8, 0)
-           FROM weston.etl_run ORDER BY run_id DESC LIMIT 1",
+           FROM weston_data.etl_run ORDER BY run_id DESC LIMIT 1",
     )
     .fetch_one(conn)
     .await
@@ -113,15 +113,15 @@ async fn last_run_audit_millis(conn: &mut PgConnection) -> f64 {
 /// same monthly bounds) in schema bench_copy.
 async fn copy_table(conn: &mut PgConnection) {
     exec(conn, "CREATE SCHEMA bench_copy;
-        CREATE TABLE bench_copy.prices_daily (LIKE weston.prices_daily INCLUDING ALL) PARTITION BY RANGE (date)").await;
+        CREATE TABLE bench_copy.prices_daily (LIKE weston_data.prices_daily INCLUDING ALL) PARTITION BY RANGE (date)").await;
     let ddl: Vec<String> = sqlx::query_scalar(
         "SELECT format('ALTER TABLE bench_copy.prices_daily ADD %s', pg_get_constraintdef(oid))
-           FROM pg_constraint WHERE conrelid = 'weston.prices_daily'::regclass AND contype = 'f'
+           FROM pg_constraint WHERE conrelid = 'weston_data.prices_daily'::regclass AND contype = 'f'
          UNION ALL
          SELECT format('CREATE TABLE bench_copy.%I PARTITION OF bench_copy.prices_daily %s',
                        c.relname, pg_get_expr(c.relpartbound, c.oid))
            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'weston.prices_daily'::regclass",
+          WHERE i.inhparent = 'weston_data.prices_daily'::regclass",
     )
     .fetch_all(&mut *conn)
     .await
@@ -141,7 +141,7 @@ async fn copy_rate(conn: &mut PgConnection, tickers: &[String], batch: usize) ->
         let mut data = Vec::new();
         let mut out = conn
             .copy_out_raw(&format!(
-                "COPY (SELECT {COLUMNS} FROM weston.prices_daily WHERE symbol = ANY ('{{{}}}') ORDER BY symbol, date) TO STDOUT",
+                "COPY (SELECT {COLUMNS} FROM weston_data.prices_daily WHERE symbol = ANY ('{{{}}}') ORDER BY symbol, date) TO STDOUT",
                 chunk.join(",")
             ))
             .await
@@ -247,8 +247,8 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     // refused until a dba raises the limit (README, "Partitions"): as a dba would.
     let months = years * 12 + 2;
     let limit: i32 = sqlx::query_scalar(
-        "SELECT max_partitions_per_call FROM weston.weston_partition_config
-          WHERE parent = 'weston.prices_daily'::regclass",
+        "SELECT max_partitions_per_call FROM weston_data.weston_partition_config
+          WHERE parent = 'weston_data.prices_daily'::regclass",
     )
     .fetch_one(&mut conn)
     .await
@@ -257,8 +257,8 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
         exec(
             &mut conn,
             &format!(
-                "UPDATE weston.weston_partition_config SET max_partitions_per_call = {months}
-                  WHERE parent = 'weston.prices_daily'::regclass"
+                "UPDATE weston_data.weston_partition_config SET max_partitions_per_call = {months}
+                  WHERE parent = 'weston_data.prices_daily'::regclass"
             ),
         )
         .await;
@@ -281,16 +281,16 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
         &[],
     );
     exec(&mut conn, "VACUUM ANALYZE; CHECKPOINT").await;
-    let bars = count(&mut conn, "SELECT count(*) FROM weston.prices_daily").await;
+    let bars = count(&mut conn, "SELECT count(*) FROM weston_data.prices_daily").await;
     let events = count(
         &mut conn,
-        "SELECT (SELECT count(*) FROM weston.splits) + (SELECT count(*) FROM weston.dividends)",
+        "SELECT (SELECT count(*) FROM weston_data.splits) + (SELECT count(*) FROM weston_data.dividends)",
     )
     .await;
     // Every ticker with bars: the mock market's renamed and moved securities trade under
     // tickers outside MOCK0001..N.
     let tickers: Vec<String> =
-        sqlx::query_scalar("SELECT symbol FROM weston.price_last_dates ORDER BY symbol")
+        sqlx::query_scalar("SELECT symbol FROM weston_data.price_last_dates ORDER BY symbol")
             .fetch_all(&mut conn)
             .await
             .unwrap();
@@ -317,7 +317,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     let per_bar = |table: &str| {
         format!("SELECT (sum(pg_total_relation_size(inhrelid)) / {bars})::float8 FROM pg_inherits WHERE inhparent = '{table}'::regclass")
     };
-    let ours: f64 = sqlx::query_scalar(&per_bar("weston.prices_daily"))
+    let ours: f64 = sqlx::query_scalar(&per_bar("weston_data.prices_daily"))
         .fetch_one(&mut conn)
         .await
         .unwrap();
@@ -334,7 +334,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     );
     let partitions = count(
         &mut conn,
-        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'weston.prices_daily'::regclass",
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'weston_data.prices_daily'::regclass",
     )
     .await;
     exec(&mut conn, "DROP SCHEMA bench_copy CASCADE").await;
@@ -374,7 +374,9 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     let polygon_audit = last_run_audit_millis(&mut conn).await;
     let nights = count(
         &mut conn,
-        &format!("SELECT count(*) FROM weston.prices_daily WHERE date IN ('{night1}', '{night2}')"),
+        &format!(
+            "SELECT count(*) FROM weston_data.prices_daily WHERE date IN ('{night1}', '{night2}')"
+        ),
     )
     .await;
     assert_eq!(
@@ -477,7 +479,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
         "ms",
     );
     let furthest = "SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'weston.prices_daily'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+        WHERE i.inhparent = 'weston_data.prices_daily'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
         ORDER BY c.relname DESC LIMIT 1";
     let month: String = sqlx::query_scalar(furthest)
         .fetch_one(&mut conn)
@@ -498,9 +500,9 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
         .unwrap();
     exec(&mut conn, &format!("DROP TABLE {month}")).await;
     let drained = count(&mut conn, &format!(
-        "WITH ins AS (INSERT INTO weston.prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
+        "WITH ins AS (INSERT INTO weston_data.prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
               SELECT p.symbol, d::date, p.open, p.high, p.low, p.close, p.volume, p.provider, p.run_id
-                FROM weston.prices_daily p,
+                FROM weston_data.prices_daily p,
                      generate_series(date_trunc('month', '{night2}'::date + interval '5 months'), date_trunc('month', '{night2}'::date + interval '5 months') + interval '4 days', interval '1 day') d
                WHERE p.date = '{night2}' RETURNING 1)
          SELECT count(*) FROM ins")).await;
@@ -514,7 +516,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     assert_eq!(
         count(
             &mut conn,
-            "SELECT count(*) FROM weston.prices_daily_default"
+            "SELECT count(*) FROM weston_data.prices_daily_default"
         )
         .await,
         0,

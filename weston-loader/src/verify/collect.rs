@@ -86,9 +86,14 @@ pub async fn fingerprint(database: &Database, sample: usize) -> Result<Fingerpri
             .fetch_optional(&mut conn)
             .await?;
     if let Some(schema) = schema {
-        let config = include_str!("../../sql/verify_config.sql").replace("{schema}", &schema);
+        // The extension's tables: in weston_data once pg_weston 0.8.0 made it.
+        let tables = match crate::home::data_schema(&mut conn).await? {
+            Some(data) => format!("\"{}\"", data.replace('"', "\"\"")),
+            None => schema.clone(),
+        };
+        let config = include_str!("../../sql/verify_config.sql").replace("{schema}", &tables);
         keyed(&mut conn, &mut print, CONFIG, &config).await?;
-        adjusted(&mut conn, &mut print, &schema, sample).await?;
+        adjusted(&mut conn, &mut print, &schema, &tables, sample).await?;
     }
     cron_jobs(&mut conn, database, &mut print).await?;
     let _ = sqlx::raw_sql("COMMIT").execute(&mut conn).await;
@@ -173,10 +178,11 @@ async fn adjusted(
     conn: &mut PgConnection,
     print: &mut Fingerprint,
     schema: &str,
+    config_schema: &str,
     sample: usize,
 ) -> Result<(), LoaderError> {
     let tables: String = sqlx::query_scalar(
-        &include_str!("../../sql/verify_tables_schema.sql").replace("{schema}", schema),
+        &include_str!("../../sql/verify_tables_schema.sql").replace("{schema}", config_schema),
     )
     .fetch_one(&mut *conn)
     .await?;

@@ -10,9 +10,9 @@ use sqlx::PgConnection;
 use super::{median, Figures};
 
 const RAW: &str = "SELECT sum(open), sum(high), sum(low), sum(close), sum(volume), count(*)
-  FROM weston.prices_daily WHERE symbol = ANY ($1) AND date BETWEEN $2 AND $3";
+  FROM weston_data.prices_daily WHERE symbol = ANY ($1) AND date BETWEEN $2 AND $3";
 const MULTIPLIED: &str = "SELECT sum(open * 0.25), sum(high * 0.25), sum(low * 0.25), sum(close * 0.25), sum(volume * 4), count(*)
-  FROM weston.prices_daily WHERE symbol = ANY ($1) AND date BETWEEN $2 AND $3";
+  FROM weston_data.prices_daily WHERE symbol = ANY ($1) AND date BETWEEN $2 AND $3";
 const ADJUSTED: &str = "SELECT sum(open), sum(high), sum(low), sum(close), sum(volume), count(*)
   FROM weston.weston_adjusted_prices($1, $2, $3, NULL, $4)";
 
