@@ -301,13 +301,20 @@ fn the_env_local_template_names_every_loader_variable() {
 /// Every table's rows in pg_weston's schemas and the application's, found in the catalog
 /// (wherever pg_weston keeps its tables): "schema.table" → (rows, md5 of the sorted rows).
 async fn tables_state(pool: &sqlx::PgPool) -> std::collections::BTreeMap<String, (i64, String)> {
+    // One search_path for every reading: a regclass or type in a row prints qualified or not
+    // depending on the session's path, and the pools compared here differ in theirs.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL search_path TO pg_catalog")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind = 'r' AND (n.nspname LIKE 'weston%' OR n.nspname = 'app')
           ORDER BY 1",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await
     .unwrap();
     let mut state = std::collections::BTreeMap::new();
@@ -316,11 +323,12 @@ async fn tables_state(pool: &sqlx::PgPool) -> std::collections::BTreeMap<String,
             "SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
                FROM ONLY {table} t"
         ))
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .unwrap();
         state.insert(table, row);
     }
+    tx.rollback().await.unwrap();
     state
 }
 
