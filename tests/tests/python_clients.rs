@@ -203,7 +203,7 @@ async fn alembic_on_the_plain_url_sees_only_the_applications_tables() {
     }
 }
 
-/// The README's "Joining the team": `.env.local` from the template with the URL a DBA gives,
+/// docs/ANALYSTS.md's "Joining the team": `.env.local` from the template with the URL a DBA gives,
 /// the Python environment, and `python/examples/read_adjusted.py`, whose lines must be what
 /// `weston_adjusted_prices` gives in SQL.
 #[tokio::test]

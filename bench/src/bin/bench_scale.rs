@@ -244,7 +244,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     let universe: Vec<String> = (1..=symbols).map(mock_symbol).collect();
     println!("\n== {symbols} symbols x {years} years ({from}..{to}), batches of {batch} symbols");
     // A backfill wider than max_partitions_per_call months (default 120, ten years) is
-    // refused until a dba raises the limit (README, "Partitions"): as a dba would.
+    // refused until a dba raises the limit (docs/OPERATIONS.md, "Partitions"): as a dba would.
     let months = years * 12 + 2;
     let limit: i32 = sqlx::query_scalar(
         "SELECT max_partitions_per_call FROM weston_data.weston_partition_config
