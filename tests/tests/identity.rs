@@ -1,4 +1,4 @@
-//! A security's life on the real cluster (issue 12): renames, a share-class move, a
+//! A security's life on the real cluster: renames, a share-class move, a
 //! delisting, a reused ticker, ambiguity, the universe as of a date. The events are written
 //! through the functions the loader calls (weston_ticker_listed / _changed / _delisted);
 //! bars, splits and dividends stay under the ticker they traded under.

@@ -1,4 +1,4 @@
-//! The team's own tools against pg_weston (issue 14), for real: Alembic and SQLAlchemy from
+//! The team's own tools against pg_weston, for real: Alembic and SQLAlchemy from
 //! PyPI (in the virtual environment `scripts/python-venv.sh` creates once, outside the
 //! repository), and psycopg reading adjusted prices as a developer's backend does, each as a
 //! login of the backend's role `app_rw` on a database `weston-loader migrate` made, with data
