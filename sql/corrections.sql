@@ -1,4 +1,4 @@
--- Corrections with an audit trail (issue 13): a DBA records a missing split or dividend,
+-- Corrections with an audit trail: a DBA records a missing split or dividend,
 -- deletes a wrong one, corrects (or adds) a bar, and resolves an audit finding. Each call
 -- writes one row of weston_corrections, in the same transaction as the change it records:
 -- the row before and after (NULL when there was none / is none any more), who, when, why.

@@ -1,4 +1,4 @@
--- A security's life (issue 12): the reads over ticker_history and security_identity
+-- A security's life: the reads over ticker_history and security_identity
 -- (migrations/0016), and the writes the loader makes when it learns a listing, a ticker
 -- change or a delisting. Every date is a New York trading date; "today" is New York's.
 -- The writers are idempotent (the same facts again change nothing) and run with the

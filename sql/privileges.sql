@@ -18,7 +18,7 @@ REVOKE EXECUTE ON FUNCTION weston_etl_set_stats(bigint, jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_ticker_listed(text, date, text, bigint, text, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_ticker_changed(text, text, date, text, bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_ticker_delisted(text, date, text, bigint) FROM PUBLIC;
--- The DBA's corrections (issue 13, since 0.5.0): dba only (migrations/0023).
+-- The DBA's corrections (since 0.5.0): dba only (migrations/0023).
 REVOKE EXECUTE ON FUNCTION weston_check_correction(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_check_correction_symbol(text, date) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_record_split(text, date, numeric, numeric, text) FROM PUBLIC;

@@ -33,8 +33,8 @@ const EVENTS_SQL: &str = include_str!("../../sql/queries/adjust_events.sql");
 /// longest US market closures are shorter). `$3`/`$4` bound every lookup, so the plan
 /// opens only the partitions that can hold an answer; each lookup then prunes to one or two.
 /// Each wanted row takes its own symbol's pieces (LATERAL): the generic plan cannot size
-/// the arrays and joined all pieces to all wanted rows by a nested loop (issue 16: 2,000
-/// dividends x 500 symbols, 80 of the 120 ms of the lookup).
+/// the arrays and would join all pieces to all wanted rows by a nested loop (with 2,000
+/// dividends x 500 symbols, 64-80 of the lookup's 88-122 ms; docs/SCALING.md).
 pub(crate) const NEAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_near_closes.sql");
 
 /// The rest (a gap in the data, or no earlier bar at all): without the window.

@@ -16,10 +16,10 @@ extension_sql_file!(
     bootstrap
 );
 
-// A security's tickers over time (issue 12): plain SQL over migrations/0016's tables.
+// A security's tickers over time: plain SQL over migrations/0016's tables.
 extension_sql_file!("../../sql/identity.sql", name = "identity");
 
-// The DBA's corrections and their audit trail (issue 13): PL/pgSQL over the market-data tables.
+// The DBA's corrections and their audit trail: PL/pgSQL over the market-data tables.
 // It needs nothing of identity's: `requires` only fixes the order of the two blocks in the
 // generated install script, which pgrx otherwise picks differently from one build to another.
 extension_sql_file!(

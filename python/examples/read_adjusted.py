@@ -1,4 +1,4 @@
-"""Adjusted prices in Python: the last step of the README's "Joining the team".
+"""Adjusted prices in Python: the last step of docs/ANALYSTS.md's "Joining the team".
 
     python python/examples/read_adjusted.py AAPL 2024-01-01 2024-12-31
 

@@ -1,4 +1,4 @@
-"""Real Alembic next to pg_weston (issue 14), driven by tests/tests/alembic.rs.
+"""Real Alembic next to pg_weston, driven by tests/tests/python_clients.rs.
 
     check_alembic.py URL WORKDIR HOOK_DIR
 

@@ -302,10 +302,10 @@ async fn total_return_takes_the_close_before_in_the_ex_date_basis() {
     .await;
 }
 
-/// The worked example of README.md ("Adjusted prices"): the README shows this output,
+/// The worked example of docs/ANALYSTS.md ("Adjusted prices"): the page shows this output,
 /// and this test fails if the two drift apart.
 #[tokio::test]
-async fn readme_worked_example() {
+async fn analysts_worked_example() {
     let db = seeded("adj_readme", &["WEST"]).await;
     let analyst = db.analyst_pool();
     bars(
@@ -358,12 +358,12 @@ async fn readme_worked_example() {
         factor_table.push_str(&format!("| {date} | {pf} | {vf} |\n"));
     }
 
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/ANALYSTS.md"))
+        .expect("docs/ANALYSTS.md");
     for expected in [&table, &factor_table] {
         assert!(
-            readme.contains(expected.as_str()),
-            "README.md's worked example must contain exactly:\n{expected}"
+            page.contains(expected.as_str()),
+            "docs/ANALYSTS.md's worked example must contain exactly:\n{expected}"
         );
     }
 }

@@ -1,4 +1,4 @@
-//! The DBA's corrections (issue 13) on the real cluster: each function's change and its
+//! The DBA's corrections on the real cluster: each function's change and its
 //! audit trail (who, when, the row before and after, why), the refusals, and that a
 //! correction outlives the next night's load, a dump and restore, and counts at once in
 //! the adjusted prices.

@@ -140,7 +140,7 @@ async fn constraints_reject_bad_rows_by_name() {
         (bar("10", "11", "9", "10", "100", "true"), "prices_daily_stored_raw"),
         (bar("10", "11", "9", "10", "100", "").replace("'mock'", "'yahoo'"), "prices_daily_provider_known"),
         (bar("10", "11", "9", "10", "100", "").replace("'AAPL'", "'ZZZZ'"), "prices_daily_symbol_fkey"),
-        // Issue 13: a loaded row names its run; a DBA's (manual) row has none.
+        // Provenance: a loaded row names its run; a DBA's (manual) row has none.
         (bar("10", "11", "9", "10", "100", "").replace("'mock', 1", "'mock', NULL"), "prices_daily_run_iff_loaded"),
         (bar("10", "11", "9", "10", "100", "").replace("'mock', 1", "'manual', 1"), "prices_daily_run_iff_loaded"),
         ("INSERT INTO splits (symbol, date, numerator, denominator, provider, run_id) VALUES ('AAPL', '2020-08-31', 4, 1, 'manual', 1)".into(), "splits_run_iff_loaded"),

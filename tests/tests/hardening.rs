@@ -1,4 +1,4 @@
-//! The loader's side of issue 11: a lock message naming the session that really holds the
+//! The loader's hardening: a lock message naming the session that really holds the
 //! lock, windows bounded in both directions, bad settings refused before anything is
 //! recorded, a refused database reported at once, and one bad corporate action rejected
 //! alone while the rest of the universe-wide listing is kept.

@@ -1,4 +1,4 @@
-//! A security's life on the real cluster (issue 12): renames, a share-class move, a
+//! A security's life on the real cluster: renames, a share-class move, a
 //! delisting, a reused ticker, ambiguity, the universe as of a date. The events are written
 //! through the functions the loader calls (weston_ticker_listed / _changed / _delisted);
 //! bars, splits and dividends stay under the ticker they traded under.
@@ -654,10 +654,10 @@ async fn resolving_a_ticker_two_securities_left_is_refused_naming_both() {
     );
 }
 
-/// The README's worked example of a rename: this test writes the table, and fails if
-/// README.md does not contain it exactly.
+/// docs/ANALYSTS.md's worked example of a rename: this test writes the table, and fails if
+/// the page does not contain it exactly.
 #[tokio::test]
-async fn readme_rename_example() {
+async fn analysts_rename_example() {
     let db = seeded("id_readme").await;
     // The loader writes (its functions, its tables); an analyst reads.
     let loader = &db.loader_pool();
@@ -687,10 +687,10 @@ async fn readme_rename_example() {
     )
     .await;
     assert_eq!(meta_then, ["0"]);
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/ANALYSTS.md"))
+        .expect("docs/ANALYSTS.md");
     assert!(
-        readme.contains(&table),
-        "README.md's rename example must contain exactly:\n{table}"
+        page.contains(&table),
+        "docs/ANALYSTS.md's rename example must contain exactly:\n{table}"
     );
 }

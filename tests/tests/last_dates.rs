@@ -1,4 +1,4 @@
-//! price_last_dates (issue 16): each symbol's newest bar, kept by prices_daily's statement
+//! price_last_dates: each symbol's newest bar, kept by prices_daily's statement
 //! triggers so that `status` and the freshness exporter query never scan the table. After
 //! every kind of write it must equal what they computed before, max(date) per symbol.
 
@@ -27,7 +27,7 @@ async fn assert_kept(pool: &PgPool, after: &str) {
     assert_eq!(kept, truth, "price_last_dates after {after}");
 }
 
-/// The freshness query as it was before issue 16: a max(date) per symbol over the table.
+/// The freshness query before price_last_dates: a max(date) per symbol over the table.
 const FRESHNESS_BY_SCAN: &str = "
     WITH today AS (SELECT (now() AT TIME ZONE 'America/New_York')::date AS d),
          universe AS (

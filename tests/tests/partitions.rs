@@ -535,7 +535,7 @@ async fn new_children_get_the_parents_owner_and_privileges() {
     sqlx::raw_sql(&format!(
         "CREATE ROLE {owner}; CREATE ROLE {reader};
          ALTER TABLE bars OWNER TO {owner};
-         -- Months are made as the parent's owner (issue 11), who moves DEFAULT's rows.
+         -- Months are made as the parent's owner, who moves DEFAULT's rows.
          ALTER TABLE bars_default OWNER TO {owner};
          GRANT CREATE ON SCHEMA public TO {owner};
          GRANT SELECT ON bars TO {reader};"
@@ -772,7 +772,7 @@ async fn on_a_standby_rotation_is_a_no_op() {
     assert_eq!(partitions, 1, "only DEFAULT");
 }
 
-/// Issue 11, defect 2: a run that both creates months and retires one must never kill a
+/// A run that both creates months and retires one must never kill a
 /// reader. Readers are started every 20 ms from before the run until after it; each holds
 /// ACCESS SHARE on the parent and then on every partition, DEFAULT included. With months
 /// created first (ATTACH keeps DEFAULT locked) and a month retired after (DETACH waits for
@@ -877,8 +877,8 @@ async fn a_rotation_that_creates_and_retires_never_kills_a_reader() {
     readers_pool.close().await;
 }
 
-/// Issue 11, defect 3: rotation and the loader hold different advisory keys. A rotation
-/// runs while a session holds the loader's key; a session holding rotation's own key
+/// Rotation and the loader hold different advisory keys, so neither turns the other away.
+/// A rotation runs while a session holds the loader's key; a session holding rotation's own key
 /// makes it skip, and the skip names that session.
 #[tokio::test]
 async fn rotation_has_its_own_lock_key_and_names_who_holds_it() {

@@ -89,7 +89,7 @@ fn polygon_ok(seen: &Seen) -> Reply {
         "/v3/reference/splits" => Reply::json(fixture("polygon_splits_AAPL.json")),
         "/v3/reference/dividends" => Reply::json(fixture("polygon_dividends_AAPL.json")),
         "/v3/reference/tickers/AAPL" => Reply::json(fixture("polygon_ticker_AAPL.json")),
-        // No ticker was delisted in the window (detection's listing, issue 12).
+        // No ticker was delisted in the window (detection's listing).
         "/v3/reference/tickers" => Reply::json(r#"{"results":[],"status":"OK","request_id":"r"}"#),
         _ => Reply::status(
             404,
@@ -506,7 +506,7 @@ fn polygon_closing_at(close: &'static str) -> impl Fn(&Seen) -> Reply + Send + S
     }
 }
 
-/// Issue 11, defect 6: a price with more digits than the loader can hold exactly (40
+/// A price with more digits than the loader can hold exactly (40
 /// decimals) was stored rounded to 28 significant digits, and a later different value then
 /// compared equal and was never written. It is refused, with an error naming the number,
 /// and nothing rounded is stored; a long value that is exact (trailing zeros) is kept.

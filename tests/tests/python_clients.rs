@@ -1,4 +1,4 @@
-//! The team's own tools against pg_weston (issue 14), for real: Alembic and SQLAlchemy from
+//! The team's own tools against pg_weston, for real: Alembic and SQLAlchemy from
 //! PyPI (in the virtual environment `scripts/python-venv.sh` creates once, outside the
 //! repository), and psycopg reading adjusted prices as a developer's backend does, each as a
 //! login of the backend's role `app_rw` on a database `weston-loader migrate` made, with data
@@ -203,7 +203,7 @@ async fn alembic_on_the_plain_url_sees_only_the_applications_tables() {
     }
 }
 
-/// The README's "Joining the team": `.env.local` from the template with the URL a DBA gives,
+/// docs/ANALYSTS.md's "Joining the team": `.env.local` from the template with the URL a DBA gives,
 /// the Python environment, and `python/examples/read_adjusted.py`, whose lines must be what
 /// `weston_adjusted_prices` gives in SQL.
 #[tokio::test]

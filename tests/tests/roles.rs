@@ -88,7 +88,7 @@ async fn seed(db: &TestDb) {
 }
 
 /// Which group may execute an extension function, by the naming rules of migration 0006
-/// and the names migration 0017 grants (a security's life, issue 12).
+/// and the names migration 0017 grants (a security's life).
 fn may_execute(function: &str, group: &str) -> bool {
     let reader = function == "weston_version"
         || function == "weston_partition_health"
@@ -371,7 +371,7 @@ async fn etl_writer_loads_and_adds_months_but_nothing_else() {
             VALUES ('AAPL', '2020-08-07', 0.82, 'mock', (SELECT max(run_id) FROM etl_run))",
     )
     .await;
-    // A security's life (issue 12): what it learns of listings, renames and delistings.
+    // A security's life: what it learns of listings, renames and delistings.
     etl.ok(
         "SELECT weston_ticker_listed('MSFT', '1986-03-13', 'mock', (SELECT max(run_id) FROM etl_run));
          SELECT weston_ticker_changed('MSFT', 'MSFU', '2001-02-01', 'mock', (SELECT max(run_id) FROM etl_run));
@@ -531,7 +531,7 @@ async fn etl_writer_stores_findings_but_cannot_resolve_them() {
     etl.drop(&db).await;
 }
 
-/// Issue 13: only dba records corrections; every other group is refused by PostgreSQL
+/// Only dba records corrections; every other group is refused by PostgreSQL
 /// itself (no EXECUTE), and nothing is written.
 #[tokio::test]
 async fn only_dba_records_corrections() {
@@ -605,7 +605,7 @@ async fn app_ro_only_reads() {
         .await;
     ro.ok("SELECT * FROM etl_run, splits, dividends").await;
     ro.ok("SELECT weston_version()").await;
-    // A security's life (issue 12): its tables and its reading functions.
+    // A security's life: its tables and its reading functions.
     ro.ok("SELECT * FROM security_identity, ticker_history")
         .await;
     ro.ok("SELECT weston_ticker_pieces(ARRAY['AAPL'], NULL)")
@@ -1045,7 +1045,7 @@ async fn no_planted_code_runs_as_a_superuser() {
             rules: true,
             must_run: &[],
         },
-        // Issue 13: the corrections run with the caller's rights (and refuse a superuser).
+        // The corrections run with the caller's rights (and refuse a superuser).
         PrivilegedPath {
             name: "weston_correct_bar (caller's rights) called by dba",
             actor: "dba".into(),
@@ -1128,8 +1128,9 @@ async fn no_planted_code_runs_as_a_superuser() {
     eprintln!("role x path x result:\n{}", matrix.join("\n"));
 }
 
-/// Issue 11, defect 4: one weston_ensure_partitions call creates at most the table's
-/// `max_partitions_per_call` months (120 unless a dba sets it); the loader cannot raise it.
+/// A mistyped range must not make centuries of months: one weston_ensure_partitions call
+/// creates at most the table's `max_partitions_per_call` months (120 unless a dba sets it);
+/// the loader cannot raise it.
 #[tokio::test]
 async fn partition_creation_per_call_is_bounded_by_what_a_dba_configures() {
     let db = TestDb::migrated("roles_bounded").await;

@@ -515,7 +515,8 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
             before,
             "rows changed in the update from {release}"
         );
-        // Nothing of pg_weston is left in public (issue 14): tables, partitions, history.
+        // Nothing of pg_weston is left in public, the application's: tables, partitions,
+        // history.
         assert_eq!(
             text(
                 &db,
@@ -545,7 +546,7 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
         // The next night.
         assert_eq!(nightly(&db).await, "succeeded");
 
-        // A security's life over the rows loaded under the old version (issue 12): once a
+        // A security's life over the rows loaded under the old version: once a
         // rename is recorded, the new ticker answers with the whole stored history, and the
         // old one as of before the rename answers as it did.
         let symbol = mock_symbol(1);
@@ -577,7 +578,7 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
             "{release}"
         );
 
-        // A correction (issue 13) on the updated database: recorded by the dba, kept by the
+        // A correction on the updated database: recorded by the dba, kept by the
         // next night's load and by the dump and restore below.
         let corrected = "SELECT format('%s:%s %s', numerator, denominator, provider) FROM splits
                           WHERE symbol = 'MOCK0002' AND date = (SELECT min(date) FROM splits WHERE symbol = 'MOCK0002')";

@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
-/// Every way the loader can stop, with the exit status of CONTRACT.md.
+/// Every way the loader can stop, each with its exit status (the table in docs/REFERENCE.md,
+/// "Exit statuses").
 #[derive(Debug, thiserror::Error)]
 pub enum LoaderError {
     /// Bad usage or configuration: exit 2.

@@ -19,7 +19,7 @@ pub struct Status {
     /// `weston_partition_health()`, where the extension has it.
     pub partition_health: Option<PartitionHealth>,
     pub freshness: Freshness,
-    /// Open data-quality findings per rule, the last reconciliation (issue 13).
+    /// Open data-quality findings per rule, the last reconciliation.
     pub quality: crate::findings::QualityStatus,
 }
 
@@ -72,7 +72,7 @@ pub struct RunSummary {
     /// Symbols and kinds of data no provider could answer for (a `partial` run).
     #[sqlx(skip)]
     pub unserved: Vec<Unserved>,
-    /// Renames, delistings and identity conflicts the run learned (issue 12).
+    /// Renames, delistings and identity conflicts the run learned.
     #[sqlx(skip)]
     pub identity: IdentityStats,
     /// The deep re-check of corporate actions: what it asked, added and found restated.
@@ -349,7 +349,7 @@ pub fn render_human(status: &Status) -> String {
 /// Symbols not served listed per run in the human report.
 const UNSERVED_SHOWN: usize = 10;
 
-/// What a run learned of its securities' lives, one line per event (issue 12).
+/// What a run learned of its securities' lives, one line per event.
 fn render_identity(identity: &IdentityStats) -> String {
     let sections: [(&str, &Vec<String>); 9] = [
         ("ticker change", &identity.renamed),

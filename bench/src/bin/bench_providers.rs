@@ -100,7 +100,7 @@ fn polygon_api(seen: &Seen) -> Reply {
             ))
         }
         // The bench's market has no corporate actions: a reference listing answers an empty
-        // page (a 404 would be an error since issue 13, never "no events").
+        // page (a 404 is an error, never "no events": a failure must not read as none).
         ["", "v3", "reference", "splits" | "dividends"] => {
             Reply::json(r#"{"results":[],"status":"OK","request_id":"r"}"#)
         }

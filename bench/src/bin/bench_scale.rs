@@ -29,7 +29,7 @@ use weston_tests::{loader_command, monitoring_queries, output_text, BenchSize, T
 /// The last session of the backfill; the nightly runs add the two sessions after it.
 const BACKFILL_TO: &str = "2026-10-28";
 const POLYGON_KEY: &str = "scale-k3y";
-/// What status, the exporter and the loader's plan asked before issue 16: every symbol's
+/// What status, the exporter and the loader's plan asked before price_last_dates: every symbol's
 /// max(date), one index probe per symbol and monthly partition.
 const FRESHNESS_BY_SCAN: &str = "SELECT min(last_date), max(last_date) FROM (
     SELECT (SELECT max(p.date) FROM weston_data.prices_daily p WHERE p.symbol = s.symbol) AS last_date
@@ -244,7 +244,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     let universe: Vec<String> = (1..=symbols).map(mock_symbol).collect();
     println!("\n== {symbols} symbols x {years} years ({from}..{to}), batches of {batch} symbols");
     // A backfill wider than max_partitions_per_call months (default 120, ten years) is
-    // refused until a dba raises the limit (README, "Partitions"): as a dba would.
+    // refused until a dba raises the limit (docs/OPERATIONS.md, "Partitions"): as a dba would.
     let months = years * 12 + 2;
     let limit: i32 = sqlx::query_scalar(
         "SELECT max_partitions_per_call FROM weston_data.weston_partition_config
@@ -431,7 +431,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
         1000.0,
         "ms",
     );
-    // The freshness query as it was before price_last_dates (issue 16), for scale.
+    // The freshness query as it was before price_last_dates, for scale.
     let mut scan_times = Vec::new();
     for _ in 0..=rounds {
         let start = Instant::now();
