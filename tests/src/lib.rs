@@ -312,6 +312,15 @@ pub async fn migrate_through(db: &TestDb, last: i64) {
         .unwrap();
 }
 
+/// The one value `sql` reads, as text; NULL reads as the empty string. Panics naming the query.
+pub async fn query_text(pool: &PgPool, sql: &str) -> String {
+    sqlx::query_scalar::<_, Option<String>>(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_default()
+}
+
 /// `pg_config --<what>` of the PostgreSQL the test cluster runs (WESTON_PG_CONFIG).
 pub fn pg_config(what: &str) -> String {
     let pg_config = std::env::var("WESTON_PG_CONFIG")

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
-use weston_tests::{admin_url, loader_command, output_text, pg_config, TestDb};
+use weston_tests::{admin_url, loader_command, output_text, pg_config, query_text as text, TestDb};
 
 /// The window every test loads, fixed so the mock market holds the same events on any day:
 /// forward and reverse splits of MOCK0001 and MOCK0002, dividends of some of MOCK0001..6.
@@ -40,14 +40,6 @@ async fn exec(pool: &PgPool, sql: &str) {
         .execute(pool)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-async fn text(pool: &PgPool, sql: &str) -> String {
-    sqlx::query_scalar::<_, Option<String>>(sql)
-        .fetch_one(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .unwrap_or_default()
 }
 
 /// (date, numerator, denominator, provider) of a symbol's stored splits, or its dividends'

@@ -8,21 +8,13 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::{PgPool, Row};
-use weston_tests::{loader_command, output_text, TestDb, LOADER};
+use sqlx::Row;
+use weston_tests::{loader_command, output_text, query_text as text, TestDb, LOADER};
 
 /// The window both loads cover, fixed so the mock market holds the same events on any day.
 const FROM: &str = "2026-03-02";
 const TO: &str = "2026-08-31";
 const SYMBOLS: &str = "MOCK0001,MOCK0002,MOCK0003,MOCK0004,MOCK0005,MOCK0006";
-
-async fn text(pool: &PgPool, sql: &str) -> String {
-    sqlx::query_scalar::<_, Option<String>>(sql)
-        .fetch_one(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .unwrap_or_default()
-}
 
 /// How the loader's session waited: its wait event and the lock it asked for.
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use fake_providers::{Reply, Seen, TestServer};
 use weston_loader::cli::EVENTS_RECHECK_ENV;
-use weston_tests::{loader_command, output_text, TestDb};
+use weston_tests::{loader_command, output_text, query_text, TestDb};
 
 fn day(text: &str) -> NaiveDate {
     text.parse().unwrap()
@@ -30,14 +30,6 @@ fn fmp_bars(seen: &Seen, (first, last): (&str, &str)) -> Reply {
         .map(|d| format!(r#"{{"symbol":"{symbol}","date":"{d}","adjOpen":10,"adjHigh":11,"adjLow":9,"adjClose":10.5,"volume":1000}}"#))
         .collect();
     Reply::json(format!("[{}]", rows.join(",")))
-}
-
-async fn text(db: &TestDb, sql: &str) -> String {
-    sqlx::query_scalar::<_, Option<String>>(sql)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .unwrap_or_default()
 }
 
 /// LATE trades from 2024-01-02; FMP first knows one dividend (0.25 on 2024-01-10). Later it
@@ -94,14 +86,17 @@ async fn a_split_published_late_is_found_by_the_deep_recheck_not_by_the_nightly_
         ],
         "0",
     );
-    assert_eq!(text(&db, events).await, "dividend 2024-01-10 0.25 fmp");
+    assert_eq!(
+        query_text(&db.pool, events).await,
+        "dividend 2024-01-10 0.25 fmp"
+    );
 
     published.store(true, Ordering::SeqCst);
     // Nights without the re-check ask only from a week before the last stored bar.
     let nightly = ["run", "--symbols", "LATE", "--to", "2024-03-28"];
     run(&nightly, "0");
     assert_eq!(
-        text(&db, events).await,
+        query_text(&db.pool, events).await,
         "dividend 2024-01-10 0.25 fmp",
         "the nightly window reached back to the late events"
     );
@@ -113,7 +108,7 @@ async fn a_split_published_late_is_found_by_the_deep_recheck_not_by_the_nightly_
         .map(|s| s.path.clone())
         .collect();
     assert_eq!(
-        text(&db, events).await,
+        query_text(&db.pool, events).await,
         "split 2024-02-01 2:1 fmp | dividend 2024-01-10 0.3 fmp",
         "the deep re-check missed the late split or the restated dividend"
     );
@@ -134,8 +129,8 @@ async fn a_split_published_late_is_found_by_the_deep_recheck_not_by_the_nightly_
         "{stats}"
     );
     assert_eq!(
-        text(
-            &db,
+        query_text(
+            &db.pool,
             "SELECT format('%s %s %s %s', rule, symbol, date, subject) FROM quality_findings
               WHERE rule = 'event_restated'"
         )
