@@ -26,7 +26,7 @@ use crate::report::invalid_argument;
 /// names as of `as_of`, under each of its tickers (`weston_ticker_pieces`).
 /// `$1` is distinct. Joined rather than `= ANY ($1)`: in a generic plan that would be a
 /// linear search of the array for every row.
-const EVENTS_SQL: &str = include_str!("../../sql/queries/adjust_events.sql");
+const EVENTS_SQL: &str = include_str!("../sql/queries/adjust_events.sql");
 
 /// The last bar of the security before each (symbol, ex-date), under any of its tickers,
 /// within ten days: nearly always there (the
@@ -35,10 +35,10 @@ const EVENTS_SQL: &str = include_str!("../../sql/queries/adjust_events.sql");
 /// Each wanted row takes its own symbol's pieces (LATERAL): the generic plan cannot size
 /// the arrays and would join all pieces to all wanted rows by a nested loop (with 2,000
 /// dividends x 500 symbols, 64-80 of the lookup's 88-122 ms; docs/SCALING.md).
-pub(crate) const NEAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_near_closes.sql");
+pub(crate) const NEAR_CLOSES_SQL: &str = include_str!("../sql/queries/adjust_near_closes.sql");
 
 /// The rest (a gap in the data, or no earlier bar at all): without the window.
-pub(crate) const FAR_CLOSES_SQL: &str = include_str!("../../sql/queries/adjust_far_closes.sql");
+pub(crate) const FAR_CLOSES_SQL: &str = include_str!("../sql/queries/adjust_far_closes.sql");
 
 /// Where the queries find each symbol's ticker pieces. They name the extension's own
 /// `weston_ticker_pieces` (0.7.0). The library also runs under an earlier version's SQL,
@@ -438,7 +438,7 @@ fn to_pg_numeric(value: &Exact) -> AnyNumeric {
 }
 
 extension_sql_file!(
-    "../../sql/adjusted_prices.sql",
+    "../sql/adjusted_prices.sql",
     name = "adjusted_prices",
     requires = [
         weston_adjustment_segments,

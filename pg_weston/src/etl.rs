@@ -255,7 +255,7 @@ fn weston_etl_reap(stale_after: default!(Interval, "'6 hours'")) -> i32 {
 }
 
 extension_sql_file!(
-    "../../sql/etl_comments.sql",
+    "../sql/etl_comments.sql",
     name = "etl_comments",
     requires = [
         weston_etl_begin,

@@ -11,19 +11,19 @@ mod report;
 mod rotation;
 
 extension_sql_file!(
-    "../../sql/extension_tables.sql",
+    "../sql/extension_tables.sql",
     name = "extension_tables",
     bootstrap
 );
 
 // A security's tickers over time: plain SQL over migrations/0016's tables.
-extension_sql_file!("../../sql/identity.sql", name = "identity");
+extension_sql_file!("../sql/identity.sql", name = "identity");
 
 // The DBA's corrections and their audit trail: PL/pgSQL over the market-data tables.
 // It needs nothing of identity's: `requires` only fixes the order of the two blocks in the
 // generated install script, which pgrx otherwise picks differently from one build to another.
 extension_sql_file!(
-    "../../sql/corrections.sql",
+    "../sql/corrections.sql",
     name = "corrections",
     requires = ["identity"]
 );
@@ -31,13 +31,13 @@ extension_sql_file!(
 // A symbol's tickers over time, as the adjusted-price functions read them: the extension's
 // own function (since 0.7.0). `requires` only fixes the order of the blocks.
 extension_sql_file!(
-    "../../sql/ticker_pieces.sql",
+    "../sql/ticker_pieces.sql",
     name = "ticker_pieces",
     requires = ["corrections"]
 );
 
 extension_sql_file!(
-    "../../sql/privileges.sql",
+    "../sql/privileges.sql",
     name = "privileges",
     // After every function it names.
     finalize

@@ -1,5 +1,5 @@
 //! Rotation: the SQL wiring of `weston_core::plan`. `weston_partition_plan` turns the
-//! catalog into a plan; `weston_rotate_partitions` (PL/pgSQL in sql/rotation.sql) runs
+//! catalog into a plan; `weston_rotate_partitions` (PL/pgSQL in pg_weston/sql/rotation.sql) runs
 //! each step in its own subtransaction; `weston_partition_health` reports.
 
 use pgrx::prelude::*;
@@ -232,7 +232,7 @@ fn weston_partition_health(
 }
 
 extension_sql_file!(
-    "../../sql/rotation.sql",
+    "../sql/rotation.sql",
     name = "rotation",
     // Its COMMENTs name the functions of partitions.rs too.
     requires = [

@@ -1,7 +1,7 @@
 //! `ALTER EXTENSION pg_weston UPDATE` from every released version, on the real cluster.
 //!
-//! A released version's install script is frozen in `sql/released/`; the upgrade scripts in
-//! `sql/` must carry an installation of it to the current version. The updated extension
+//! A released version's install script is frozen in `pg_weston/sql/released/`; the upgrade scripts in
+//! `pg_weston/sql/` must carry an installation of it to the current version. The updated extension
 //! must be indistinguishable from a fresh install of the current version (its objects,
 //! definitions, comments and privileges, and the privileges `pg_dump` would restore), keep
 //! every row loaded under the old version, and give the same answers. Before the update,
@@ -21,7 +21,7 @@ const EXTENSION: &str = "pg_weston";
 
 const CURRENT: &str = env!("CARGO_PKG_VERSION");
 
-/// A version frozen in `sql/released/pg_weston--<version>.sql`, and the version name under
+/// A version frozen in `pg_weston/sql/released/pg_weston--<version>.sql`, and the version name under
 /// which it is installed in the cluster's extension directory: its own, except for the
 /// current version, whose built script already has that name (the frozen one is then
 /// installed as `<version>.released`, to be compared with the build).
@@ -52,10 +52,10 @@ fn released_before_schema_weston(version: &str) -> bool {
 }
 
 fn install_released_scripts() -> Vec<Release> {
-    let released = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/released");
+    let released = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pg_weston/sql/released");
     let extension_dir = PathBuf::from(pg_config("sharedir")).join("extension");
     let mut releases = Vec::new();
-    for entry in std::fs::read_dir(&released).expect("sql/released") {
+    for entry in std::fs::read_dir(&released).expect("pg_weston/sql/released") {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         let Some(version) = name
@@ -66,7 +66,7 @@ fn install_released_scripts() -> Vec<Release> {
         };
         assert!(
             !version.contains("--"),
-            "{name}: upgrade scripts go in sql/, not sql/released/"
+            "{name}: upgrade scripts go in pg_weston/sql/, not pg_weston/sql/released/"
         );
         let installed_as = if version == CURRENT {
             format!("{version}.released")
@@ -403,8 +403,8 @@ async fn each_release_updates_to_exactly_a_fresh_install() {
         if release.version == CURRENT {
             assert_same_catalog(
                 &format!(
-                    "{CURRENT} is released (sql/released/): its SQL is frozen. Bump the version \
-                     in Cargo.toml and write sql/pg_weston--{CURRENT}--<new version>.sql"
+                    "{CURRENT} is released (pg_weston/sql/released/): its SQL is frozen. Bump the version \
+                     in Cargo.toml and write pg_weston/sql/pg_weston--{CURRENT}--<new version>.sql"
                 ),
                 ("the build", &without_version(fresh_catalog.clone())),
                 (
