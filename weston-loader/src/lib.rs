@@ -9,6 +9,7 @@ pub mod findings;
 pub mod gather;
 pub mod home;
 pub mod identity;
+pub mod job;
 pub mod migrate;
 pub mod model;
 pub mod numeric;

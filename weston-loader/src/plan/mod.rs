@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use crate::calendar;
 use crate::providers::Provider;
 use crate::LoaderError;
-pub use request::Request;
+pub use request::{Asked, Request};
 
 /// Days re-read before a symbol's last stored bar, so providers' corrections land.
 pub const OVERLAP_DAYS: i64 = 7;
