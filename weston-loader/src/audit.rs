@@ -351,7 +351,8 @@ pub async fn audit_command(
     } else {
         args.symbols.clone()
     };
-    let session = job::lock(pool).await?;
+    let has = crate::provides::Provides::probe(pool).await?;
+    let session = job::lock(pool, has).await?;
     let mut job = Job::begin(session, provenance::AUDIT_JOB_NAME, (from, to)).await?;
     let run_id = job.run_id();
     let result = async {

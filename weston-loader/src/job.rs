@@ -8,6 +8,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::model::RunStats;
 use crate::provenance::{self, LockedSession};
+use crate::provides::Provides;
 use crate::LoaderError;
 
 /// A job under the run lock, recorded in `etl_run` from `begin` until `end`.
@@ -22,8 +23,8 @@ pub type Outcome = anyhow::Result<Option<String>>;
 
 /// Takes the run lock (a `skipped` row and `Locked` when another session holds it), for a
 /// job whose window is known only once the lock is held (`run` plans on its session).
-pub async fn lock(pool: &PgPool) -> Result<LockedSession, LoaderError> {
-    provenance::lock(pool).await
+pub async fn lock(pool: &PgPool, has: Provides) -> Result<LockedSession, LoaderError> {
+    provenance::lock(pool, has).await
 }
 
 impl Job {

@@ -17,6 +17,7 @@ pub mod pgtools;
 pub mod plan;
 pub mod provenance;
 pub mod providers;
+pub mod provides;
 pub mod quality;
 pub mod recheck;
 pub mod reconcile;

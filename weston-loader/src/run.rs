@@ -18,6 +18,7 @@ use crate::job::{self, Job};
 use crate::model::{ProviderName, RunStats};
 use crate::plan::{Plan, Request};
 use crate::providers::{self, Provider, ProviderChain, ProviderSettings};
+use crate::provides::Provides;
 use crate::{identity, migrate, provenance, reconcile, store, validate, LoaderError};
 
 /// Bars held in memory per fetch: symbols sharing a window are fetched together (so a
@@ -68,8 +69,9 @@ pub async fn run(pool: &PgPool, args: RunRequest) -> Result<RunOutcome, LoaderEr
     let providers = providers::build(&args.providers, &args.provider_settings)?;
     migrate::require_schema(pool).await?;
 
-    let mut session = job::lock(pool).await?;
-    let plan = crate::plan::plan(session.connection(), request, &providers).await?;
+    let has = Provides::probe(pool).await?;
+    let mut session = job::lock(pool, has).await?;
+    let plan = crate::plan::plan(session.connection(), has, request, &providers).await?;
     let mut job = Job::begin(session, provenance::JOB_NAME, (plan.start, plan.end)).await?;
     let run_id = job.run_id();
     tracing::info!(run_id, symbols = plan.symbols, window_start = %plan.start, window_end = %plan.end, "run started");
@@ -85,6 +87,7 @@ pub async fn run(pool: &PgPool, args: RunRequest) -> Result<RunOutcome, LoaderEr
     };
     let result = match detect_life_events(
         job.connection(),
+        has,
         &chain,
         run_id,
         request,
@@ -123,8 +126,8 @@ pub async fn run(pool: &PgPool, args: RunRequest) -> Result<RunOutcome, LoaderEr
             }
             if loaded.is_ok() {
                 let night = (request.today, providers.as_slice());
-                loaded =
-                    audit_loaded(job.connection(), run_id, &plan, &args, night, &mut stats).await;
+                let audited = (has, run_id, &plan);
+                loaded = audit_loaded(job.connection(), audited, &args, night, &mut stats).await;
             }
             loaded
         }
@@ -154,6 +157,7 @@ pub async fn run(pool: &PgPool, args: RunRequest) -> Result<RunOutcome, LoaderEr
 /// (new tickers join the run, delisted ones end at their last session).
 async fn detect_life_events(
     conn: &mut PgConnection,
+    has: Provides,
     chain: &Arc<ProviderChain>,
     run_id: i64,
     request: &Request,
@@ -173,7 +177,7 @@ async fn detect_life_events(
         return Ok((plan, stats));
     }
     // Before the DBA's update the identity tables' migration is held back: the load still runs.
-    if !crate::home::has_table(&mut *conn, "ticker_history").await? {
+    if !has.ticker_history {
         tracing::warn!(
             run_id,
             "no detection of ticker changes: this database's migrations wait for ALTER EXTENSION pg_weston UPDATE"
@@ -181,7 +185,7 @@ async fn detect_life_events(
         return Ok((plan, crate::model::IdentityStats::default()));
     }
     let mut symbols: Vec<String> = plan.groups.values().flatten().cloned().collect();
-    let detected = identity::detect(conn, chain, run_id, &symbols, (plan.start, plan.end))
+    let detected = identity::detect(conn, has, chain, run_id, &symbols, (plan.start, plan.end))
         .await
         .context("recording ticker changes and delistings")?;
     let changed = !detected.stats.renamed.is_empty()
@@ -195,7 +199,7 @@ async fn detect_life_events(
             symbols.push(added);
         }
     }
-    let plan = crate::plan::plan_symbols(conn, request, symbols).await?;
+    let plan = crate::plan::plan_symbols(conn, has, request, symbols).await?;
     Ok((plan, detected.stats))
 }
 
@@ -204,14 +208,13 @@ async fn detect_life_events(
 /// as this run's, what was found goes in its stats.
 async fn audit_loaded(
     conn: &mut PgConnection,
-    run_id: i64,
-    plan: &Plan,
+    (has, run_id, plan): (Provides, i64, &Plan),
     args: &RunRequest,
     (today, providers): (chrono::NaiveDate, &[Arc<dyn Provider>]),
     stats: &mut RunStats,
 ) -> anyhow::Result<()> {
     // Before the DBA's update the audit's migrations are held back: the load still runs.
-    if !crate::home::has_table(&mut *conn, "quality_thresholds").await? {
+    if !has.quality_thresholds {
         tracing::warn!(
             run_id,
             "no audit: this database's migrations wait for ALTER EXTENSION pg_weston UPDATE"
