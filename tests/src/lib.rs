@@ -382,9 +382,9 @@ pub fn monitoring_exported_metrics() -> Vec<String> {
 }
 
 /// The metrics the backup scripts write for node_exporter's textfile collector, read from
-/// the scripts themselves (`scripts/backup/*.sh`).
+/// the scripts themselves (`deploy/backup/*.sh`).
 pub fn backup_textfile_metrics() -> std::collections::BTreeSet<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/backup");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/backup");
     let mut names = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

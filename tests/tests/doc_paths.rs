@@ -157,8 +157,8 @@ fn a_path_is_checked_up_to_its_item_or_pattern() {
     );
     assert_eq!(checkable("sql/pg_weston--A--B.sql").as_deref(), Some("sql"));
     assert_eq!(
-        checkable("scripts/backup/").as_deref(),
-        Some("scripts/backup")
+        checkable("deploy/backup/").as_deref(),
+        Some("deploy/backup")
     );
     assert_eq!(checkable("*/x").as_deref(), None);
 }
