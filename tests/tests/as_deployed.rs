@@ -9,13 +9,13 @@ use weston_tests::{
     superuser_loader_command, TestDb, ANALYST, BACKEND, DBA, EXPORTER, LOADER,
 };
 
-/// A window of the mock market that holds planted errors (`providers::planted`).
+/// A window of the mock market that holds planted errors (`providers::mock::planted`).
 const FROM: &str = "2021-02-01";
 const TO: &str = "2021-04-30";
 
 /// The symbols of the plants in the window, and two clean ones.
 fn symbols() -> String {
-    let mut symbols: Vec<String> = weston_loader::providers::planted::plants()
+    let mut symbols: Vec<String> = weston_loader::providers::mock::planted::plants()
         .into_iter()
         .filter(|p| (FROM..=TO).contains(&p.finding_date.to_string().as_str()))
         .map(|p| p.symbol)

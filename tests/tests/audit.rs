@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use weston_loader::providers::planted;
+use weston_loader::providers::mock::planted;
 use weston_tests::{output_text, run_loader, TestDb};
 
 /// The planted window: March 2021, 2022 and 2023 hold every plant.

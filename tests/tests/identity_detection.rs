@@ -1,6 +1,6 @@
 //! Detection of ticker changes, delistings, reused tickers and share-class moves by the
 //! real `weston-loader run`, on a real cluster: the mock market's fixed life events
-//! (`weston-loader/src/providers/mock_life.rs`), and FMP's listings served by a local HTTP
+//! (`weston-loader/src/providers/mock/life.rs`), and FMP's listings served by a local HTTP
 //! server in FMP's documented format (including one that fails).
 
 use fake_providers::{Reply, Seen, TestServer};

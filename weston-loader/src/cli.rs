@@ -50,7 +50,7 @@ pub const VERIFY_AGAINST_ENV: &str = "WESTON_VERIFY_AGAINST";
 pub const AUDIT_BATCH_ENV: &str = "WESTON_AUDIT_BATCH_SYMBOLS";
 /// Securities whose latest session `run` asks a second provider for (0: no reconciliation).
 pub const RECONCILE_SAMPLE_ENV: &str = "WESTON_RECONCILE_SAMPLE";
-/// Mock only: plant one error of each audit rule into the mock market (`providers::planted`).
+/// Mock only: plant one error of each audit rule into the mock market (`providers::mock::planted`).
 pub const MOCK_PLANTED_ENV: &str = "WESTON_MOCK_PLANTED_ERRORS";
 
 #[derive(Debug, Parser)]

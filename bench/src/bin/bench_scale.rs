@@ -23,7 +23,7 @@ use fake_providers::{Reply, Seen, TestServer};
 use sqlx::{Connection, PgConnection};
 use weston_loader::calendar;
 use weston_loader::providers::mock::{mock_symbol, MockProvider};
-use weston_loader::providers::{mock_life, Provider as _};
+use weston_loader::providers::{mock, Provider as _};
 use weston_tests::{loader_command, monitoring_queries, output_text, BenchSize, TestDb};
 
 /// The last session of the backfill; the nightly runs add the two sessions after it.
@@ -412,7 +412,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     let steady: Vec<String> = universe
         .iter()
         .filter(|s| {
-            mock_life::holdings_of(s)
+            mock::life::holdings_of(s)
                 .iter()
                 .all(|h| h.from.is_none() && h.to.is_none())
         })

@@ -14,9 +14,6 @@ pub mod fmp;
 pub mod http;
 mod json;
 pub mod mock;
-pub mod mock_life;
-mod mock_walk;
-pub mod planted;
 pub mod polygon;
 
 use crate::model::ProviderName;
