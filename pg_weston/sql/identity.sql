@@ -29,6 +29,27 @@ $fn$;
 COMMENT ON FUNCTION weston_symbol_history(text, date) IS
 'The tickers of the security that symbol names as of as_of (NULL: today, New York), oldest first, with their date ranges as known on as_of: valid_to is the last day under the ticker, NULL while current (a ticker that ended after as_of is current as of as_of). symbol names the security that most recently held it on or before as_of; a ticker first held after as_of names nothing (no rows). A ticker never recorded in ticker_history is its own security: its securities row''s listed_date and delisted_date.';
 
+-- A read's day as the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no
+-- day. Refuses one outside 0001-01-01..9999-12-31, naming the argument; NULL passes.
+CREATE FUNCTION weston_check_day(argument text, day date)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
+AS $fn$
+BEGIN
+    IF NOT day BETWEEN '0001-01-01' AND '9999-12-31' THEN
+        RAISE EXCEPTION 'weston: % % is outside the supported range 0001-01-01 to 9999-12-31',
+                        argument,
+                        CASE WHEN NOT isfinite(day) THEN day::text
+                             WHEN day < '0001-01-01' THEN to_char(day, 'YYYY-MM-DD BC')
+                             ELSE to_char(day, 'YYYY-MM-DD') END
+              USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION weston_check_day(text, date) IS
+'Internal to weston_resolve_symbol and weston_universe: nothing, or an error naming argument and day when day is outside 0001-01-01 to 9999-12-31 (infinity, -infinity; SQLSTATE 22008). NULL passes.';
+
 CREATE FUNCTION weston_resolve_symbol(symbol text, on_date date)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -45,14 +66,7 @@ BEGIN
     IF on_date IS NULL THEN
         RAISE EXCEPTION 'weston: on_date must not be NULL';
     END IF;
-    -- As the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no day.
-    IF NOT on_date BETWEEN '0001-01-01' AND '9999-12-31' THEN
-        RAISE EXCEPTION 'weston: on_date % is outside the supported range 0001-01-01 to 9999-12-31',
-                        CASE WHEN NOT isfinite(on_date) THEN on_date::text
-                             WHEN on_date < '0001-01-01' THEN to_char(on_date, 'YYYY-MM-DD BC')
-                             ELSE to_char(on_date, 'YYYY-MM-DD') END
-              USING ERRCODE = 'datetime_field_overflow';
-    END IF;
+    PERFORM weston_check_day('on_date', on_date);
     IF NOT EXISTS (SELECT 1 FROM ticker_history h WHERE h.symbol = weston_resolve_symbol.symbol) THEN
         RETURN (SELECT s.symbol FROM securities s
                  WHERE s.symbol = weston_resolve_symbol.symbol
@@ -95,14 +109,7 @@ SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
-    -- As the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no day.
-    IF NOT as_of BETWEEN '0001-01-01' AND '9999-12-31' THEN
-        RAISE EXCEPTION 'weston: as_of % is outside the supported range 0001-01-01 to 9999-12-31',
-                        CASE WHEN NOT isfinite(as_of) THEN as_of::text
-                             WHEN as_of < '0001-01-01' THEN to_char(as_of, 'YYYY-MM-DD BC')
-                             ELSE to_char(as_of, 'YYYY-MM-DD') END
-              USING ERRCODE = 'datetime_field_overflow';
-    END IF;
+    PERFORM weston_check_day('as_of', as_of);
     RETURN QUERY
     WITH d AS (SELECT coalesce(as_of, (now() AT TIME ZONE 'America/New_York')::date) AS day)
     SELECT t.symbol,

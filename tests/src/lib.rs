@@ -47,6 +47,15 @@ pub fn loader_command(db: &TestDb, args: &[&str]) -> std::process::Command {
     loader_command_as(&db.loader_url(), args)
 }
 
+/// Runs `weston-loader args` as [`loader_command`] does, with the variables `env` set too;
+/// its output, whatever its exit status.
+pub fn run_loader(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    loader_command(db, args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run weston-loader")
+}
+
 /// `weston-loader args` against `db` as the cluster's superuser: the named exception, for
 /// the commands deployed with a superuser's DATABASE_URL (`migrate`, `verify`, `scratch`)
 /// and for tests that show what a superuser's run does.
@@ -373,9 +382,9 @@ pub fn monitoring_exported_metrics() -> Vec<String> {
 }
 
 /// The metrics the backup scripts write for node_exporter's textfile collector, read from
-/// the scripts themselves (`scripts/backup/*.sh`).
+/// the scripts themselves (`deploy/backup/*.sh`).
 pub fn backup_textfile_metrics() -> std::collections::BTreeSet<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/backup");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/backup");
     let mut names = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -538,29 +547,28 @@ pub async fn mock_run_in_process(
     (from, to): (&str, &str),
     symbols: usize,
 ) -> weston_loader::run::RunOutcome {
-    use clap::Parser;
     let symbols: Vec<String> = (1..=symbols)
         .map(weston_loader::providers::mock::mock_symbol)
         .collect();
-    let symbols = symbols.join(",");
-    let argv = [
-        "weston-loader",
-        "run",
-        "--provider",
-        "mock",
-        "--from",
-        from,
-        "--to",
-        to,
-        "--symbols",
-        &symbols,
+    let date = |d: &str| d.parse().expect("a date");
+    let asked = weston_loader::plan::Asked {
+        from: Some(date(from)),
+        to: Some(date(to)),
+        symbols,
+        earliest_date: date("1990-01-01"),
+        metadata_refresh_days: 30,
+    };
+    let args = weston_loader::run::RunRequest {
+        request: weston_loader::plan::Request::check(&asked, chrono::Utc::now())
+            .expect("a valid window"),
+        providers: vec![weston_loader::model::ProviderName::Mock],
+        provider_settings: weston_loader::providers::ProviderSettings::mock_market(750),
+        batch_symbols: 50,
         // Whose events are asked again tonight depends on the date.
-        "--events-recheck-days",
-        "0",
-    ];
-    let weston_loader::cli::Command::Run(args) = weston_loader::cli::Cli::parse_from(argv).command
-    else {
-        unreachable!("a run")
+        events_recheck_days: 0,
+        identity_detection: true,
+        audit_batch_symbols: 100,
+        reconcile_sample: 25,
     };
     db.ensure_logins().await;
     let pool = db.loader_pool();

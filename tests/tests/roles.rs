@@ -96,6 +96,7 @@ fn may_execute(function: &str, group: &str) -> bool {
         || function.starts_with("weston_adjust")
         || [
             "weston_symbol_history",
+            "weston_check_day",
             "weston_resolve_symbol",
             "weston_universe",
             "weston_ticker_pieces",
