@@ -7,7 +7,9 @@
 -- The readers name the sets below in place of the tables. Each is plain SQL that PostgreSQL
 -- inlines: with known_on NULL it is the table itself (the other branch is proved empty
 -- when the query is planned, or skipped at run time by a one-time filter), so today's reads
--- plan as before. The as-known branch is a PL/pgSQL function, planned only when it runs:
+-- plan as before. The choice is a condition on the union, not a WHERE in its branches: a
+-- branch with a WHERE is not flattened into the union, and every bar would pass through
+-- one more projection. The as-known branch is a PL/pgSQL function, planned only when it runs:
 -- it checks known_on first, and it names migration 0040's tables and columns, which an
 -- extension updated before `weston-loader migrate` does not have yet; there a known_on read
 -- is refused plainly and every other read works.
@@ -70,12 +72,13 @@ CREATE FUNCTION weston_ticker_history_as(known_on timestamptz)
 RETURNS TABLE(security_id bigint, symbol text, valid_from date, valid_to date)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
-    SELECT t.security_id, t.symbol, t.valid_from, t.valid_to FROM weston_data.ticker_history t
-     WHERE known_on IS NULL
-    UNION ALL
-    SELECT k.security_id, k.symbol, k.valid_from, k.valid_to
-      FROM @extschema@.weston_ticker_history_known(known_on) k
-     WHERE known_on IS NOT NULL
+    SELECT u.security_id, u.symbol, u.valid_from, u.valid_to
+      FROM (SELECT t.security_id, t.symbol, t.valid_from, t.valid_to, true AS stored
+              FROM weston_data.ticker_history t
+            UNION ALL
+            SELECT k.security_id, k.symbol, k.valid_from, k.valid_to, false
+              FROM @extschema@.weston_ticker_history_known(known_on) k) u
+     WHERE u.stored OPERATOR(pg_catalog.=) (known_on IS NULL)
 $fn$;
 COMMENT ON FUNCTION weston_ticker_history_as(timestamptz) IS
 'Internal to the reads as known: ticker_history (security_id, symbol, valid_from, valid_to) as known at known_on; NULL: as it is.';
@@ -102,11 +105,12 @@ CREATE FUNCTION weston_securities_as(known_on timestamptz)
 RETURNS TABLE(symbol text, listed_date date, delisted_date date)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
-    SELECT s.symbol, s.listed_date, s.delisted_date FROM weston_data.securities s
-     WHERE known_on IS NULL
-    UNION ALL
-    SELECT k.symbol, k.listed_date, k.delisted_date FROM @extschema@.weston_securities_known(known_on) k
-     WHERE known_on IS NOT NULL
+    SELECT u.symbol, u.listed_date, u.delisted_date
+      FROM (SELECT s.symbol, s.listed_date, s.delisted_date, true AS stored FROM weston_data.securities s
+            UNION ALL
+            SELECT k.symbol, k.listed_date, k.delisted_date, false
+              FROM @extschema@.weston_securities_known(known_on) k) u
+     WHERE u.stored OPERATOR(pg_catalog.=) (known_on IS NULL)
 $fn$;
 COMMENT ON FUNCTION weston_securities_as(timestamptz) IS
 'Internal to the reads as known: securities (symbol, listed_date, delisted_date) as known at known_on; NULL: as it is.';
@@ -142,12 +146,13 @@ CREATE FUNCTION weston_prices_daily_as(
 RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric, volume numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
-    SELECT p.symbol, p.date, p.open, p.high, p.low, p.close, p.volume FROM weston_data.prices_daily p
-     WHERE known_on IS NULL
-    UNION ALL
-    SELECT k.symbol, k.date, k.open, k.high, k.low, k.close, k.volume
-      FROM @extschema@.weston_prices_daily_known(symbols, from_date, to_date, as_of, known_on) k
-     WHERE known_on IS NOT NULL
+    SELECT u.symbol, u.date, u.open, u.high, u.low, u.close, u.volume
+      FROM (SELECT p.symbol, p.date, p.open, p.high, p.low, p.close, p.volume, true AS stored
+              FROM weston_data.prices_daily p
+            UNION ALL
+            SELECT k.symbol, k.date, k.open, k.high, k.low, k.close, k.volume, false
+              FROM @extschema@.weston_prices_daily_known(symbols, from_date, to_date, as_of, known_on) k) u
+     WHERE u.stored OPERATOR(pg_catalog.=) (known_on IS NULL)
 $fn$;
 COMMENT ON FUNCTION weston_prices_daily_as(text[], date, date, date, timestamptz) IS
 'Internal to the reads as known: prices_daily as it is (known_on NULL: every bar; the caller bounds them), or as known at known_on, the bars weston_prices_daily_known gives.';

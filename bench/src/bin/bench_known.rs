@@ -89,7 +89,8 @@ const BEFORE: &str =
 const TODAY: &str = "SELECT * FROM weston_adjusted_prices($1::text[], $2, $3, NULL, true)";
 const KNOWN_NOW: &str =
     "SELECT * FROM weston_adjusted_prices($1::text[], $2, $3, NULL, true, known_on => now())";
-const KNOWN_BEFORE: &str = "SELECT * FROM weston_adjusted_prices($1::text[], $2, $3, NULL, true, known_on => (SELECT started_at FROM weston_data.history_start))";
+const KNOWN_BEFORE: &str =
+    "SELECT * FROM weston_adjusted_prices($1::text[], $2, $3, NULL, true, known_on => '{before}')";
 
 fn median(times: &mut [Duration]) -> Duration {
     times.sort();
@@ -156,7 +157,7 @@ async fn nightly(conn: &mut PgConnection, days: i64, triggers: bool) -> (Duratio
     sqlx::raw_sql(&format!(
         "CREATE TEMP TABLE weston_stage_bars ON COMMIT DROP AS
          SELECT symbol, date + 7 AS date, open, high, low, close, volume, vwap, provider FROM prices_daily
-          WHERE date > '2024-12-31'::date - {days} - 7 AND date <= '2024-12-31'::date - 7
+          WHERE date > '2024-12-31'::date - 7
          UNION ALL
          SELECT symbol, date, open, high, low,
                 CASE WHEN hashtext(symbol || date || 'night') % 100 = 0 THEN round(close * 1.0005, 4) ELSE close END,
@@ -209,9 +210,9 @@ async fn main() {
         "{symbols_count} symbols, {bars} bars {from}..2024 (generated in {:.1} s)",
         start.elapsed().as_secs_f64()
     );
-    // Reads as known start after the history began; the restatement after that.
-    sqlx::raw_sql("SELECT pg_sleep(0.01)")
-        .execute(&mut *conn)
+    // The moment before the restatement, as an analyst records it.
+    let before_restated: String = sqlx::query_scalar("SELECT now()::text")
+        .fetch_one(&mut *conn)
         .await
         .unwrap();
     sqlx::raw_sql(&RESTATE.replace("{from}", from))
@@ -243,11 +244,12 @@ async fn main() {
         .fetch_all(&mut *conn)
         .await
         .unwrap();
+    let known_before = KNOWN_BEFORE.replace("{before}", &before_restated);
     let variants = [
         ("0.8.0's read (no history)", BEFORE),
         ("today's read (known_on NULL)", TODAY),
         ("known_on now()", KNOWN_NOW),
-        ("known_on before restatement", KNOWN_BEFORE),
+        ("known_on before restatement", known_before.as_str()),
     ];
     let measured = reads(&mut conn, &symbols, reps, &variants).await;
     let before = measured[0].0;
