@@ -7,7 +7,7 @@
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
-use weston_tests::{admin_url, query_text as text, TestDb};
+use weston_tests::{admin_url, dump_and_restore, query_text as text, TestDb};
 
 /// The mock market's window, fixed so it holds the same events on any day: splits of
 /// MOCK0001 and MOCK0002, dividends of some of MOCK0001..4.
@@ -231,6 +231,58 @@ async fn every_read_replays_exactly_at_every_earlier_moment() {
         "known_on NULL reads as now"
     );
 
+    // A dump restored replays them too (the history, its start and updated_at travel with
+    // the rows; the triggers are made after the rows are loaded, so the load keeps nothing).
+    let restored = TestDb::empty("known_restored").await;
+    dump_and_restore(&db, &restored);
+    // A dump without --create carries no database settings: the migrations' search_path.
+    exec(
+        &restored.pool,
+        &format!(
+            "ALTER DATABASE {} SET search_path = \"$user\", app, public, weston",
+            restored.name
+        ),
+    )
+    .await;
+    let restored_analyst = restored.analyst_pool();
+    for (i, (moment, answers)) in moments.iter().enumerate() {
+        assert_eq!(
+            &read_all(&restored_analyst, Some(moment)).await,
+            answers,
+            "moment {i} ({moment}) after pg_dump and pg_restore"
+        );
+    }
+
+    // `weston-loader verify` compares the history as it compares every table: the same
+    // after the restore, and a kept version changed behind its back is a difference.
+    use weston_loader::verify::collect::TABLE;
+    let history = |print: &weston_loader::verify::Fingerprint| {
+        [
+            "prices_daily",
+            "splits",
+            "dividends",
+            "securities",
+            "ticker_history",
+            "security_identity",
+        ]
+        .map(|t| print.sections[TABLE][&format!("weston_data.{t}_history")].clone())
+    };
+    let here = history(&weston_tests::data_fingerprint(&db.url).await);
+    assert_eq!(
+        here,
+        history(&weston_tests::data_fingerprint(&restored.url).await)
+    );
+    exec(
+        &restored.pool,
+        "UPDATE weston_data.prices_daily_history SET close = close + 1",
+    )
+    .await;
+    assert_ne!(
+        here,
+        history(&weston_tests::data_fingerprint(&restored.url).await),
+        "verify sees a kept version changed"
+    );
+
     // The corrections trail points at the versions it made: the first correction's version
     // is the one the second replaced, kept from its updated_at until the second's.
     let pointed = text(
@@ -406,4 +458,101 @@ async fn a_moment_the_history_does_not_cover_is_refused() {
         let err = sqlx::query(&call).fetch_all(&analyst).await.expect_err(&call).to_string();
         assert!(err.contains(expected), "{call}: {err}");
     }
+}
+
+#[tokio::test]
+async fn a_finding_points_at_the_moment_of_the_rows_it_judged() {
+    let db = TestDb::migrated("known_findings").await;
+    db.ensure_logins().await;
+    let loader = db.loader_pool();
+    let run_id = text(
+        &loader,
+        "SELECT weston_etl_begin('known-findings', NULL, NULL)::text",
+    )
+    .await;
+    let upsert = include_str!("../../weston-loader/sql/upsert_findings.sql");
+    let finding = serde_json::json!([{"rule": "gap", "symbol": "MOCK0001", "date": "2026-03-02",
+                                      "subject": "", "details": {"n": 1}}]);
+    let judged = || async {
+        let mut tx = loader.begin().await.unwrap();
+        sqlx::query(upsert)
+            .bind(run_id.parse::<i64>().unwrap())
+            .bind(sqlx::types::Json(&finding))
+            .fetch_all(&mut *tx)
+            .await
+            .expect("the loader's upsert of findings");
+        let (judged_at, now): (String, String) = sqlx::query_as(
+            "SELECT judged_at::text, now()::text FROM quality_findings WHERE symbol = 'MOCK0001'",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        (judged_at, now)
+    };
+    let (first, first_run) = judged().await;
+    assert_eq!(first, first_run, "judged at the run's moment");
+    let (again, again_run) = judged().await;
+    assert_eq!(again, again_run, "seen again: judged again");
+    assert_ne!(first, again);
+    exec(
+        &db.pool,
+        "UPDATE quality_findings SET resolved_at = now(), resolution = 'false_positive', resolved_by = 'test'",
+    )
+    .await;
+    let (resolved, _) = judged().await;
+    assert_eq!(
+        resolved, again,
+        "a resolved finding keeps the moment it was resolved on"
+    );
+}
+
+#[tokio::test]
+async fn retention_retires_a_month_with_its_current_bars_and_keeps_their_earlier_versions() {
+    let db = TestDb::migrated("known_retention").await;
+    db.ensure_logins().await;
+    nightly(&db).await;
+    exec(
+        &db.pool,
+        "UPDATE prices_daily SET close = close * 1.01, high = high * 1.01, open = open * 1.01, low = low * 1.01
+          WHERE symbol = 'MOCK0001' AND date = (SELECT min(date) FROM prices_daily WHERE symbol = 'MOCK0001')",
+    )
+    .await;
+    let analyst = db.analyst_pool();
+    let moment = text(&analyst, "SELECT now()::text").await;
+    let read = format!(
+        "SELECT count(*)::text FROM weston_adjusted_prices('MOCK0001', '{FROM}', '{TO}', known_on => '{moment}')"
+    );
+    assert_ne!(text(&analyst, &read).await, "0");
+
+    exec(
+        &db.pool,
+        "UPDATE weston_partition_config SET retain_months = 3, retention = 'drop'
+          WHERE parent = 'weston_data.prices_daily'::regclass;
+         SELECT weston_rotate_partitions();",
+    )
+    .await;
+    assert_eq!(
+        text(
+            &db.pool,
+            &format!("SELECT count(*)::text FROM prices_daily WHERE date <= '{TO}'")
+        )
+        .await,
+        "0",
+        "the window's months are retired"
+    );
+    assert_eq!(
+        text(
+            &db.pool,
+            "SELECT count(*)::text FROM weston_data.prices_daily_history"
+        )
+        .await,
+        "1",
+        "the retired bars' earlier versions stay; the retired bars are not kept"
+    );
+    assert_eq!(
+        text(&analyst, &read).await,
+        "0",
+        "a retired month is gone for every known_on, as for today's read"
+    );
 }

@@ -10,12 +10,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use weston_loader::providers::mock::mock_symbol;
 use weston_tests::planted::{plant_what_a_dba_can, planted_pieces, plants, read_adjusted};
-use weston_tests::{admin_url, monitoring_queries, pg_config, seed_small_market, TestDb};
+use weston_tests::{
+    admin_url, dump_and_restore, monitoring_queries, pg_config, seed_small_market, TestDb,
+};
 
 const EXTENSION: &str = "pg_weston";
 
@@ -292,34 +293,6 @@ async fn update_pending(db: &TestDb) -> f64 {
     let query = &monitoring_queries()["weston_extension"].query;
     let sql = format!("SELECT update_pending FROM ({query}) q");
     sqlx::query_scalar(&sql).fetch_one(&db.pool).await.unwrap()
-}
-
-fn dump_and_restore(from: &TestDb, into: &TestDb) {
-    let bindir = pg_config("bindir");
-    let dump = std::env::temp_dir().join(format!("{}.dump", from.name));
-    // libpq's URIs know nothing of sqlx's parameters.
-    let (from_url, into_url) = (libpq_url(&from.url), libpq_url(&into.url));
-    let run = |program: &str, args: &[&str]| {
-        let out = Command::new(format!("{bindir}/{program}"))
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{program}: {e}"));
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run("pg_dump", &["-Fc", "-f", dump.to_str().unwrap(), from_url]);
-    run(
-        "pg_restore",
-        &["--exit-on-error", "-d", into_url, dump.to_str().unwrap()],
-    );
-    std::fs::remove_file(&dump).ok();
-}
-
-fn libpq_url(url: &str) -> &str {
-    url.split('?').next().unwrap()
 }
 
 fn acl_lines(catalog: &[String]) -> Vec<String> {

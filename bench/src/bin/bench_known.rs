@@ -3,7 +3,8 @@
 //! dividends, 1 % of its bars restated once:
 //! - today's read (known_on NULL) against the same read as 0.8.0 wrote it (its SQL, over the
 //!   library's four-argument segments), which knows nothing of the history;
-//! - a read with known_on (now, and the moment before the restatement) against today's;
+//! - a read with known_on (moments recorded after and before the restatement, and now()
+//!   as an expression) against today's;
 //! - the bytes the history takes per changed row;
 //! - the nightly upsert of the loader (weston-loader/sql/upsert_prices_daily.sql), six days
 //!   of every symbol re-sent with 1 % restated, with and without the history's triggers.
@@ -22,6 +23,7 @@ const READ_TO: &str = "2024-12-31";
 /// `{symbols}` symbols over weekdays of `{from}`..2024, with splits and quarterly dividends
 /// as bench_adjusted makes them.
 const GENERATE: &str = r#"
+UPDATE weston_partition_config SET max_partitions_per_call = 240;
 SELECT weston_ensure_partitions('{from}', '2025-01-31');
 INSERT INTO etl_run (job_name, window_start, window_end) VALUES ('bench-known', '{from}', '2024-12-31');
 INSERT INTO securities (symbol)
@@ -87,10 +89,12 @@ LANGUAGE c AS '$libdir/pg_weston', 'weston_adjustment_segments_wrapper';\n";
 const BEFORE: &str =
     "SELECT * FROM public.bench_adjusted_prices_before($1::text[], $2, $3, NULL, true)";
 const TODAY: &str = "SELECT * FROM weston_adjusted_prices($1::text[], $2, $3, NULL, true)";
+/// `known_on` as an analyst passes it: the moment recorded with her results.
+const KNOWN_AT: &str =
+    "SELECT * FROM weston_adjusted_prices($1::text[], $2, $3, NULL, true, known_on => '{moment}')";
+/// An expression: planned without knowing its value.
 const KNOWN_NOW: &str =
     "SELECT * FROM weston_adjusted_prices($1::text[], $2, $3, NULL, true, known_on => now())";
-const KNOWN_BEFORE: &str =
-    "SELECT * FROM weston_adjusted_prices($1::text[], $2, $3, NULL, true, known_on => '{before}')";
 
 fn median(times: &mut [Duration]) -> Duration {
     times.sort();
@@ -244,12 +248,18 @@ async fn main() {
         .fetch_all(&mut *conn)
         .await
         .unwrap();
-    let known_before = KNOWN_BEFORE.replace("{before}", &before_restated);
+    let after_restated: String = sqlx::query_scalar("SELECT now()::text")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let known_after = KNOWN_AT.replace("{moment}", &after_restated);
+    let known_before = KNOWN_AT.replace("{moment}", &before_restated);
     let variants = [
         ("0.8.0's read (no history)", BEFORE),
         ("today's read (known_on NULL)", TODAY),
-        ("known_on now()", KNOWN_NOW),
+        ("known_on after restatement", known_after.as_str()),
         ("known_on before restatement", known_before.as_str()),
+        ("known_on => now()", KNOWN_NOW),
     ];
     let measured = reads(&mut conn, &symbols, reps, &variants).await;
     let before = measured[0].0;
