@@ -741,19 +741,19 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
         config,
         [
             (
-                "weston_adjusted_prices(text,date,date,date,boolean)".to_string(),
+                "weston_adjusted_prices(text,date,date,date,boolean,timestamp with time zone)".to_string(),
                 String::new()
             ),
             (
-                "weston_adjusted_prices(text[],date,date,date,boolean)".to_string(),
+                "weston_adjusted_prices(text[],date,date,date,boolean,timestamp with time zone)".to_string(),
                 String::new()
             ),
             (
-                "weston_adjustment_factors(text,date,boolean)".to_string(),
+                "weston_adjustment_factors(text,date,boolean,timestamp with time zone)".to_string(),
                 "search_path=pg_catalog, weston_data, weston, pg_temp".to_string()
             ),
             (
-                "weston_adjustment_segments(text[],date,date,boolean)".to_string(),
+                "weston_adjustment_segments(text[],date,date,boolean,timestamp with time zone)".to_string(),
                 "search_path=pg_catalog, weston_data, weston, pg_temp,plan_cache_mode=force_generic_plan"
                     .to_string()
             ),
