@@ -321,6 +321,25 @@ pub async fn query_text(pool: &PgPool, sql: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A new LOGIN member of `group` named after the database and `who` (a person, as the
+/// runbook has people connect), connected to `db`.
+///
+/// # Panics
+/// When the role cannot be made or cannot connect.
+pub async fn login_in_group(db: &TestDb, who: &str, group: &str) -> PgPool {
+    let name = format!("{}_{who}", db.name);
+    sqlx::raw_sql(&format!("CREATE ROLE {name} LOGIN IN ROLE {group}"))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let options: PgConnectOptions = admin_url().parse().unwrap();
+    PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.database(&db.name).username(&name))
+        .await
+        .unwrap_or_else(|e| panic!("{name} connects: {e}"))
+}
+
 /// `from` dumped (`pg_dump -Fc`) and restored into `into` (`pg_restore`), with the cluster's
 /// own binaries.
 ///

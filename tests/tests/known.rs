@@ -5,9 +5,8 @@
 //! the same rows; and the history behind it keeps only real changes, is written by no
 //! writer, and refuses a moment it does not cover.
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
-use weston_tests::{admin_url, dump_and_restore, query_text as text, TestDb};
+use weston_tests::{dump_and_restore, login_in_group, query_text as text, TestDb};
 
 /// The mock market's window, fixed so it holds the same events on any day: splits of
 /// MOCK0001 and MOCK0002, dividends of some of MOCK0001..4.
@@ -17,21 +16,6 @@ const TO: &str = "2026-08-31";
 async fn nightly(db: &TestDb) {
     let outcome = weston_tests::mock_run_in_process(db, (FROM, TO), 4).await;
     assert!(outcome.stats.unserved.is_empty(), "{:?}", outcome.stats);
-}
-
-/// A LOGIN member of `group`, connected (a person: the DBA, or the loader's own login).
-async fn login(db: &TestDb, who: &str, group: &str) -> PgPool {
-    let name = format!("{}_{who}", db.name);
-    sqlx::raw_sql(&format!("CREATE ROLE {name} LOGIN IN ROLE {group}"))
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let options: PgConnectOptions = admin_url().parse().unwrap();
-    PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.database(&db.name).username(&name))
-        .await
-        .unwrap_or_else(|e| panic!("{name} connects: {e}"))
 }
 
 async fn exec(pool: &PgPool, sql: &str) {
@@ -136,7 +120,7 @@ async fn every_read_replays_exactly_at_every_earlier_moment() {
     let db = TestDb::migrated("known_replay").await;
     db.ensure_logins().await;
     nightly(&db).await;
-    let dba = login(&db, "dba", "dba").await;
+    let dba = login_in_group(&db, "dba", "dba").await;
     let loader = db.loader_pool();
     let analyst = db.analyst_pool();
 
@@ -405,7 +389,7 @@ async fn history_keeps_real_changes_only_and_no_writer_can_touch_it() {
     );
 
     // Nobody but the owner writes the kept versions: not the loader, not a DBA.
-    let dba = login(&db, "dba", "dba").await;
+    let dba = login_in_group(&db, "dba", "dba").await;
     for (who, pool) in [("etl_writer", db.loader_pool()), ("dba", dba)] {
         for sql in [
             "DELETE FROM weston_data.prices_daily_history",
