@@ -146,6 +146,10 @@ sql source "
     INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
     VALUES ('S003', '2099-06-15', 1, 1, 1, 1, 1, 'mock', 1);
     UPDATE weston_partition_config SET retain_months = 120;
+    -- A restatement: the replaced bar is kept in prices_daily_history (migration 0040), which
+    -- the dump and both restores must bring back (verify compares every table).
+    UPDATE prices_daily SET close = close + 0.01, high = high + 0.01
+     WHERE symbol = 'S004' AND date = (SELECT max(date) FROM prices_daily WHERE symbol = 'S004');
     CREATE ROLE drill_analyst LOGIN PASSWORD 'drill-only' IN ROLE app_ro;
     SET ROLE app_rw;
     CREATE TABLE app.watchlist (symbol text PRIMARY KEY, note text);

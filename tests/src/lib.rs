@@ -330,6 +330,55 @@ pub async fn query_text(pool: &PgPool, sql: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A new LOGIN member of `group` named after the database and `who` (a person, as the
+/// runbook has people connect), connected to `db`.
+///
+/// # Panics
+/// When the role cannot be made or cannot connect.
+pub async fn login_in_group(db: &TestDb, who: &str, group: &str) -> PgPool {
+    let name = format!("{}_{who}", db.name);
+    sqlx::raw_sql(&format!("CREATE ROLE {name} LOGIN IN ROLE {group}"))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let options: PgConnectOptions = admin_url().parse().unwrap();
+    PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.database(&db.name).username(&name))
+        .await
+        .unwrap_or_else(|e| panic!("{name} connects: {e}"))
+}
+
+/// `from` dumped (`pg_dump -Fc`) and restored into `into` (`pg_restore`), with the cluster's
+/// own binaries.
+///
+/// # Panics
+/// When either program fails.
+pub fn dump_and_restore(from: &TestDb, into: &TestDb) {
+    let bindir = pg_config("bindir");
+    let dump = std::env::temp_dir().join(format!("{}.dump", from.name));
+    // libpq's URIs know nothing of sqlx's parameters.
+    let libpq_url = |url: &'_ str| url.split('?').next().unwrap().to_string();
+    let (from_url, into_url) = (libpq_url(&from.url), libpq_url(&into.url));
+    let run = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(format!("{bindir}/{program}"))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run("pg_dump", &["-Fc", "-f", dump.to_str().unwrap(), &from_url]);
+    run(
+        "pg_restore",
+        &["--exit-on-error", "-d", &into_url, dump.to_str().unwrap()],
+    );
+    std::fs::remove_file(&dump).ok();
+}
+
 /// `pg_config --<what>` of the PostgreSQL the test cluster runs (WESTON_PG_CONFIG).
 pub fn pg_config(what: &str) -> String {
     let pg_config = std::env::var("WESTON_PG_CONFIG")

@@ -100,6 +100,14 @@ fn may_execute(function: &str, group: &str) -> bool {
             "weston_resolve_symbol",
             "weston_universe",
             "weston_ticker_pieces",
+            // The reads as known (migration 0040 grants them).
+            "weston_check_known_on",
+            "weston_ticker_history_known",
+            "weston_ticker_history_as",
+            "weston_securities_known",
+            "weston_securities_as",
+            "weston_prices_daily_known",
+            "weston_prices_daily_as",
         ]
         .contains(&function);
     let loader = function == "weston_ensure_partitions"
