@@ -184,6 +184,10 @@ CREATE FUNCTION weston_adjustment_segments(
     symbols text[], bars_from date, as_of date, total_return boolean)
 RETURNS TABLE(symbol text, bounds date[], price_factors numeric[], volume_factors numeric[])
 STABLE PARALLEL SAFE
+-- One row per symbol with events, and symbols are few against bars: the default (1,000)
+-- made the planner cost weston_adjusted_prices's runs as tens of thousands of index scans
+-- and JIT-compile the read (1.4 s for a 140 ms read of 750 symbols).
+ROWS 10
 SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 -- The lookups run over every monthly partition; a generic plan prunes them at run time
 -- instead of planning them all on each call.

@@ -593,6 +593,56 @@ async fn a_generic_plan_scans_the_segments_once_and_gives_the_same_rows() {
     assert_eq!(rows[0], rows[1], "the same rows under both plans");
 }
 
+/// Whether a node of `plan` sorts or hashes rows read from prices_daily (a `Sort`, or a
+/// `Hash` input of a join, over a scan of it): what the walk in date order avoids.
+fn sorts_or_hashes_bars(node: &serde_json::Value) -> bool {
+    let kind = node["Node Type"].as_str().unwrap_or_default();
+    (matches!(kind, "Sort" | "Hash") && reads_bars(node)) || children(node).any(sorts_or_hashes_bars)
+}
+
+/// The read walks each run of bars (a ticker piece between two event dates) by an index
+/// range scan in date order, under a custom and a generic plan: no sort nor hash of the
+/// bars (0.8.0 hashed the window's bars and sorted them all, spilling at the default
+/// work_mem); only the incremental sort of each run's rows. The same rows either way.
+#[tokio::test]
+async fn the_read_walks_runs_of_bars_by_index_under_both_plans() {
+    let db = three_symbols_august_2020("adj_walk").await;
+    let analyst = db.analyst_pool();
+    sqlx::query("ANALYZE").execute(&db.pool).await.unwrap();
+    let mut conn = analyst.acquire().await.unwrap();
+    let call =
+        "EXECUTE adjusted(ARRAY['NVDA','AAPL','MSFT'], '2020-08-01', '2020-08-31', NULL, true)";
+    let mut rows = Vec::new();
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        sqlx::raw_sql(&format!(
+            "SET plan_cache_mode = {mode};
+             PREPARE adjusted(text[], date, date, date, boolean) AS
+                 SELECT {AS_TEXT} FROM weston_adjusted_prices($1, $2, $3, $4, $5)"
+        ))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let plan: serde_json::Value =
+            sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {call}"))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        let top = &plan[0]["Plan"];
+        assert!(!sorts_or_hashes_bars(top), "{mode}: {plan:#}");
+        assert!(
+            plan.to_string().contains("\"Index Scan\""),
+            "{mode}: bars by index\n{plan:#}"
+        );
+        rows.push(text_rows(&mut conn, call).await);
+        sqlx::raw_sql("DEALLOCATE adjusted; RESET plan_cache_mode")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    assert_eq!(rows[0].len(), 8, "every bar of the three symbols");
+    assert_eq!(rows[0], rows[1], "the same rows under both plans");
+}
+
 #[tokio::test]
 async fn hostile_search_path_and_time_zone_change_nothing() {
     let db = seeded("adj_hostile", &["AAPL"]).await;

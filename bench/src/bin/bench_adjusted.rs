@@ -230,7 +230,13 @@ async fn main() {
     let mut conn = db.pool.acquire().await.unwrap();
     generate(&mut conn, "S", symbols_count, ("2020-01-01", "2024-12-31")).await;
     // A few symbols with ten years of history, for the one-symbol goal.
-    generate(&mut conn, "L", 3, size.pick(("2015-01-01", "2024-12-31"), ("2023-01-01", "2024-12-31"))).await;
+    generate(
+        &mut conn,
+        "L",
+        3,
+        size.pick(("2015-01-01", "2024-12-31"), ("2023-01-01", "2024-12-31")),
+    )
+    .await;
     sqlx::raw_sql(PINNED_WRAPPER)
         .execute(&mut *conn)
         .await

@@ -15,7 +15,8 @@ use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgConnection};
 
 /// The floor: the raw rows times constants, in the order the function promises.
-const FLOOR: &str = "SELECT symbol, date, open * 0.25, high * 0.25, low * 0.25, close * 0.25, volume * 4, 0.25, 4
+const FLOOR: &str =
+    "SELECT symbol, date, open * 0.25, high * 0.25, low * 0.25, close * 0.25, volume * 4, 0.25, 4
   FROM weston_data.prices_daily WHERE symbol = ANY ($1::text[]) AND date BETWEEN $2 AND $3
  ORDER BY symbol, date";
 const BOUND: &str = "SELECT * FROM weston.weston_adjusted_prices($1::text[], $2, $3, NULL, $4)";
@@ -23,7 +24,8 @@ const BOUND: &str = "SELECT * FROM weston.weston_adjusted_prices($1::text[], $2,
 const UNIVERSE: &str =
     "array(SELECT u.symbol FROM weston.weston_universe($2) u WHERE u.symbol LIKE $1)";
 const ONE: &str = "SELECT * FROM weston.weston_adjusted_prices($1::text, $2, $3, NULL, $4)";
-const FLOOR_ONE: &str = "SELECT symbol, date, open * 0.25, high * 0.25, low * 0.25, close * 0.25, volume * 4, 0.25, 4
+const FLOOR_ONE: &str =
+    "SELECT symbol, date, open * 0.25, high * 0.25, low * 0.25, close * 0.25, volume * 4, 0.25, 4
   FROM weston_data.prices_daily WHERE symbol = $1::text AND date BETWEEN $2 AND $3
  ORDER BY date";
 
