@@ -593,17 +593,16 @@ async fn a_generic_plan_scans_the_segments_once_and_gives_the_same_rows() {
     assert_eq!(rows[0], rows[1], "the same rows under both plans");
 }
 
-/// Whether a node of `plan` sorts or hashes rows read from prices_daily (a `Sort`, or a
-/// `Hash` input of a join, over a scan of it): what the walk in date order avoids.
-fn sorts_or_hashes_bars(node: &serde_json::Value) -> bool {
-    let kind = node["Node Type"].as_str().unwrap_or_default();
-    (matches!(kind, "Sort" | "Hash") && reads_bars(node)) || children(node).any(sorts_or_hashes_bars)
+/// Whether a node of `plan` hashes rows read from prices_daily (the input of a hash join).
+fn hashes_bars(node: &serde_json::Value) -> bool {
+    (node["Node Type"] == "Hash" && reads_bars(node)) || children(node).any(hashes_bars)
 }
 
 /// The read walks each run of bars (a ticker piece between two event dates) by an index
-/// range scan in date order, under a custom and a generic plan: no sort nor hash of the
-/// bars (0.8.0 hashed the window's bars and sorted them all, spilling at the default
-/// work_mem); only the incremental sort of each run's rows. The same rows either way.
+/// range scan, under a custom and a generic plan: the bars are never hashed (0.8.0 hashed
+/// the window's bars, then sorted them all; at 750 symbols that sort spilled at the default
+/// work_mem, where the walk needs only an incremental sort of each run's few rows, see
+/// docs/SCALING.md). The same rows either way.
 #[tokio::test]
 async fn the_read_walks_runs_of_bars_by_index_under_both_plans() {
     let db = three_symbols_august_2020("adj_walk").await;
@@ -628,7 +627,7 @@ async fn the_read_walks_runs_of_bars_by_index_under_both_plans() {
                 .await
                 .unwrap();
         let top = &plan[0]["Plan"];
-        assert!(!sorts_or_hashes_bars(top), "{mode}: {plan:#}");
+        assert!(!hashes_bars(top), "{mode}: {plan:#}");
         assert!(
             plan.to_string().contains("\"Index Scan\""),
             "{mode}: bars by index\n{plan:#}"
