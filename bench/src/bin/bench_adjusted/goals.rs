@@ -122,6 +122,15 @@ async fn goal(
                 rows[i].0
             );
             ratios.push(ratio);
+            if i > 0 {
+                // Against the first pair's floor too (the bound array's: the same rows).
+                let f0 = median(times[0].0.clone());
+                println!(
+                    "  (the same against the {} floor {f0:.1} ms: {:.2})",
+                    pairs[0].0,
+                    a / f0
+                );
+            }
         }
     }
     ratios
