@@ -1,5 +1,6 @@
-//! The adjusted read against the read pg_weston 0.8.0 shipped (kept beside this test as
-//! `adjusted_reference_0_8_0.sql`): the same rows, every column, in the same order, over
+//! The adjusted read against the read pg_weston 0.8.0 shipped (its frozen install script,
+//! `pg_weston/sql/released/pg_weston--0.8.0.sql`, created as `reference.adjusted_prices`):
+//! the same rows, every column, in the same order, over
 //! the mock market with its life events (a rename, a delisting, a reused ticker, a class
 //! move) and its planted errors, loaded by the real loader as the etl_writer login, plus
 //! FMP's and Polygon's documented AAPL events through their (local) APIs; read by an
@@ -10,7 +11,18 @@ use fake_providers::{Seen, TestServer};
 use weston_loader::providers::{mock_life, planted};
 use weston_tests::{loader_command, output_text, TestDb};
 
-const REFERENCE: &str = include_str!("adjusted_reference_0_8_0.sql");
+const RELEASED: &str = include_str!("../../pg_weston/sql/released/pg_weston--0.8.0.sql");
+
+/// 0.8.0's `weston_adjusted_prices(symbols text[], ...)`, as `reference.adjusted_prices`.
+fn reference() -> String {
+    let start = RELEASED
+        .find("CREATE FUNCTION weston_adjusted_prices(\n    symbols text[]")
+        .expect("0.8.0 defines weston_adjusted_prices(text[], ...)");
+    let end = start + RELEASED[start..].find("$fn$;").expect("its body ends") + 5;
+    RELEASED[start..end]
+        .replacen("weston_adjusted_prices(", "reference.adjusted_prices(", 1)
+        .replace("@extschema@", "weston")
+}
 const FROM: &str = "2021-01-04";
 const TO: &str = "2026-11-25";
 
@@ -126,7 +138,8 @@ async fn the_read_gives_what_0_8_0_gave_over_the_mock_market_and_every_provider(
 
     // The reference, created by the superuser (the named exception) where analysts can run it.
     sqlx::raw_sql(&format!(
-        "CREATE SCHEMA reference; GRANT USAGE ON SCHEMA reference TO PUBLIC; {REFERENCE}; ANALYZE"
+        "CREATE SCHEMA reference; GRANT USAGE ON SCHEMA reference TO PUBLIC; {}; ANALYZE",
+        reference()
     ))
     .execute(&db.pool)
     .await
