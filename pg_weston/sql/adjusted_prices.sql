@@ -69,6 +69,9 @@ AS $fn$
                                 pg_catalog.unnest(s.price_factors) WITH ORDINALITY AS i(factor, i)) g
                 ON g.symbol OPERATOR(pg_catalog.=) k.symbol
              WHERE @extschema@.weston_check_adjusted_arguments(symbols, from_date, to_date, total_return)
+               -- Runs outside the window (the segments reach every later event) read nothing.
+               AND GREATEST(k.valid_from, from_date, g.bounds[g.i OPERATOR(pg_catalog.-) 1])
+                   OPERATOR(pg_catalog.<=) LEAST(k.valid_to, to_date, g.bounds[g.i] OPERATOR(pg_catalog.-) 1)
              ORDER BY k.symbol, lo
             OFFSET 0) r
      CROSS JOIN LATERAL (
