@@ -461,6 +461,41 @@ async fn a_dividend_without_an_earlier_bar_adjusts_nothing_and_an_impossible_one
     .await;
 }
 
+/// The close before a dividend after a halt of weeks is still found (the lookup first asks
+/// within ten days of each ex-date, then further back for the few it misses), beside one
+/// found within the ten days.
+#[tokio::test]
+async fn the_close_before_a_dividend_after_a_long_halt_is_found() {
+    let db = seeded("adj_halt", &["HALT"]).await;
+    let analyst = db.analyst_pool();
+    bars(
+        &db.pool,
+        "HALT",
+        &[
+            ("2023-02-01", "10.00"),
+            ("2023-03-14", "20.00"),
+            ("2023-03-15", "21.00"),
+        ],
+    )
+    .await;
+    // 1 - 1/10 (the bar of 2023-02-01, four weeks before) and 1 - 2/20 (the day before).
+    dividend(&db.pool, "HALT", "2023-03-01", "1.00").await;
+    dividend(&db.pool, "HALT", "2023-03-15", "2.00").await;
+    let factors: Vec<(String, String)> = sqlx::query_as(
+        "SELECT effective_before::text, price_factor::text FROM weston_adjustment_factors('HALT', NULL, true)",
+    )
+    .fetch_all(&analyst)
+    .await
+    .unwrap();
+    assert_eq!(
+        factors,
+        [
+            ("2023-03-01".to_string(), "0.81".to_string()),
+            ("2023-03-15".to_string(), "0.9".to_string())
+        ]
+    );
+}
+
 /// AAPL's split and dividend of August 2020, NVDA's 3-for-2 split between two bars, and
 /// one MSFT bar: 8 bars in August 2020.
 async fn three_symbols_august_2020(tag: &str) -> TestDb {
