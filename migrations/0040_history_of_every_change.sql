@@ -183,8 +183,7 @@ BEGIN
         'weston_ticker_history_as(timestamptz)',
         'weston_securities_known(timestamptz)',
         'weston_securities_as(timestamptz)',
-        'weston_prices_daily_known(text[], date, date, date, timestamptz)',
-        'weston_prices_daily_as(text[], date, date, date, timestamptz)'
+        'weston_prices_daily_known(text, date, date, timestamptz)'
     ]::pg_catalog.regprocedure[] LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO dba, etl_writer, app_rw, app_ro', fn);

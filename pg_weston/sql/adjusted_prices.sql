@@ -25,14 +25,25 @@ COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean, timestamptz) 
 -- The two weston_adjusted_prices are plain SQL that PostgreSQL inlines into the caller's
 -- query: no SET clause (it would prevent inlining, and the rows would be materialised),
 -- so instead every name in them is schema-qualified, operators included, and they mean
--- the same under any search_path. weston_ticker_pieces (sql/ticker_pieces.sql) gives the tickers and
--- date ranges of the security each symbol names as of as_of (a ticker that never changed:
--- itself, over all dates); each piece takes its symbol's segments first, in a subquery the
--- planner may not flatten (OFFSET 0), then its bars; each bar finds its factor by binary
--- search. known_on (since 0.9.0) is passed to each source, which reads as known when it is
--- not NULL (sql/known.sql); NULL plans as before. Joined after the bars, the segments were rescanned for every bar under a
--- generic plan, which sizes the symbols array at 10 (a prepared statement's sixth run, or
--- plan_cache_mode = force_generic_plan): 14 times slower at 750 symbols.
+-- the same under any search_path.
+--
+-- The shape is LEAN's and Zipline's: each symbol's bars are walked in date order and the
+-- factor changes only at event boundaries. A run is one ticker piece of a symbol cut at
+-- its segments' bounds (weston_adjustment_segments gives bounds b1 < b2 < ... and the
+-- factors of [-infinity, b1), [b1, b2), ..., [bn, infinity)), within the window: one
+-- factor over [lo, hi]. Runs are few (a symbol's pieces times its events), computed
+-- first and ordered by (symbol, lo); each then reads its bars by one index range scan
+-- (LATERAL and OFFSET 0: always this nested loop, whatever the plan's estimates, so a
+-- generic plan, or the body run un-inlined when an argument is a sub-select, never hashes
+-- the window's bars nor sorts them all); the bars of one run come in date order, so the
+-- final order needs only the incremental sort of each run's few rows. A bar's factor is its
+-- run's: no per-bar lookup, and no multiplication when it is 1.
+--
+-- Three sources, each named once, each given known_on (since 0.9.0; NULL: as stored,
+-- planned as before): identity, weston_ticker_pieces (ticker_pieces.sql: the tickers and
+-- date ranges of the security each symbol names as of as_of); events,
+-- weston_adjustment_segments (Rust, src/adjust.rs); bars, weston_data.prices_daily in the
+-- LATERAL, or weston_prices_daily_known (known.sql) when known_on is given.
 CREATE FUNCTION weston_adjusted_prices(
     symbols text[], from_date date, to_date date,
     as_of date DEFAULT NULL, total_return boolean DEFAULT false, known_on timestamptz DEFAULT NULL)
@@ -40,34 +51,47 @@ RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, c
               volume numeric, price_factor numeric, volume_factor numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
-    -- Most bars take a factor of 1 (no event after them): they are returned as stored,
-    -- without five numeric multiplications that would change nothing.
-    SELECT b.symbol, b.date,
-           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.open ELSE b.open OPERATOR(pg_catalog.*) b.pf END,
-           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.high ELSE b.high OPERATOR(pg_catalog.*) b.pf END,
-           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.low ELSE b.low OPERATOR(pg_catalog.*) b.pf END,
-           CASE WHEN b.pf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.close ELSE b.close OPERATOR(pg_catalog.*) b.pf END,
-           CASE WHEN b.vf OPERATOR(pg_catalog.=) 1::pg_catalog.numeric THEN b.volume ELSE b.volume OPERATOR(pg_catalog.*) b.vf END,
-           b.pf, b.vf
-      FROM (SELECT k.symbol, p.date, p.open, p.high, p.low, p.close, p.volume,
-                   coalesce(k.price_factors[pg_catalog.width_bucket(p.date, k.bounds) OPERATOR(pg_catalog.+) 1],
-                            1::pg_catalog.numeric) AS pf,
-                   coalesce(k.volume_factors[pg_catalog.width_bucket(p.date, k.bounds) OPERATOR(pg_catalog.+) 1],
-                            1::pg_catalog.numeric) AS vf
-              FROM (SELECT q.symbol, q.traded, q.valid_from, q.valid_to,
-                           s.bounds, s.price_factors, s.volume_factors
-                      FROM @extschema@.weston_ticker_pieces(symbols, as_of, known_on) q
-                      LEFT JOIN @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return, known_on) s
-                        ON s.symbol OPERATOR(pg_catalog.=) q.symbol
-                    OFFSET 0) k
-              JOIN @extschema@.weston_prices_daily_as(symbols, from_date, to_date, as_of, known_on) p
-                ON p.symbol OPERATOR(pg_catalog.=) k.traded
-               AND p.date OPERATOR(pg_catalog.>=) k.valid_from AND p.date OPERATOR(pg_catalog.<=) k.valid_to
+    SELECT r.symbol, b.date,
+           CASE WHEN r.unit THEN b.open ELSE b.open OPERATOR(pg_catalog.*) r.pf END,
+           CASE WHEN r.unit THEN b.high ELSE b.high OPERATOR(pg_catalog.*) r.pf END,
+           CASE WHEN r.unit THEN b.low ELSE b.low OPERATOR(pg_catalog.*) r.pf END,
+           CASE WHEN r.unit THEN b.close ELSE b.close OPERATOR(pg_catalog.*) r.pf END,
+           CASE WHEN r.volume_unit THEN b.volume ELSE b.volume OPERATOR(pg_catalog.*) r.vf END,
+           r.pf, r.vf
+      FROM (SELECT k.symbol, k.traded,
+                   GREATEST(k.valid_from, from_date, g.bounds[g.i OPERATOR(pg_catalog.-) 1]) AS lo,
+                   LEAST(k.valid_to, to_date, g.bounds[g.i] OPERATOR(pg_catalog.-) 1) AS hi,
+                   coalesce(g.price_factors[g.i], 1::pg_catalog.numeric) AS pf,
+                   coalesce(g.volume_factors[g.i], 1::pg_catalog.numeric) AS vf,
+                   coalesce(g.price_factors[g.i] OPERATOR(pg_catalog.=) 1::pg_catalog.numeric, true) AS unit,
+                   coalesce(g.volume_factors[g.i] OPERATOR(pg_catalog.=) 1::pg_catalog.numeric, true) AS volume_unit
+              FROM @extschema@.weston_ticker_pieces(symbols, as_of, known_on) k
+              LEFT JOIN (SELECT s.symbol, s.bounds, s.price_factors, s.volume_factors, i.i
+                           FROM @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return, known_on) s,
+                                pg_catalog.unnest(s.price_factors) WITH ORDINALITY AS i(factor, i)) g
+                ON g.symbol OPERATOR(pg_catalog.=) k.symbol
              WHERE @extschema@.weston_check_adjusted_arguments(symbols, from_date, to_date, total_return)
-               AND p.date OPERATOR(pg_catalog.>=) from_date AND p.date OPERATOR(pg_catalog.<=) to_date
-             ORDER BY k.symbol, p.date
-            OFFSET 0) b -- not flattened: each factor is looked up once per bar, not per column
-     ORDER BY b.symbol, b.date
+               -- Runs outside the window (the segments reach every later event) read nothing.
+               AND GREATEST(k.valid_from, from_date, g.bounds[g.i OPERATOR(pg_catalog.-) 1])
+                   OPERATOR(pg_catalog.<=) LEAST(k.valid_to, to_date, g.bounds[g.i] OPERATOR(pg_catalog.-) 1)
+             ORDER BY k.symbol, lo
+            OFFSET 0) r
+     CROSS JOIN LATERAL (
+            -- The bars as stored, or (known_on given) as known then: a condition on the
+            -- union, which a plan with known_on NULL proves false for the second branch.
+            SELECT u.date, u.open, u.high, u.low, u.close, u.volume
+              FROM (SELECT p.date, p.open, p.high, p.low, p.close, p.volume, true AS stored
+                      FROM weston_data.prices_daily p
+                     WHERE p.symbol OPERATOR(pg_catalog.=) r.traded
+                       AND p.date OPERATOR(pg_catalog.>=) r.lo AND p.date OPERATOR(pg_catalog.<=) r.hi
+                       AND p.date OPERATOR(pg_catalog.>=) from_date AND p.date OPERATOR(pg_catalog.<=) to_date
+                    UNION ALL
+                    SELECT k.date, k.open, k.high, k.low, k.close, k.volume, false
+                      FROM @extschema@.weston_prices_daily_known(r.traded, r.lo, r.hi, known_on) k) u
+             WHERE u.stored OPERATOR(pg_catalog.=) (known_on IS NULL)
+            OFFSET 0) b
+     -- (symbol, lo, date) is (symbol, date): one symbol's runs do not overlap.
+     ORDER BY r.symbol, r.lo, b.date
 $fn$;
 COMMENT ON FUNCTION weston_adjusted_prices(text[], date, date, date, boolean, timestamptz) IS
 'Adjusted daily bars of every symbol in symbols between from_date and to_date (inclusive), ordered by symbol, date, computed in one pass; same semantics as weston_adjusted_prices(text, ...). Unknown symbols give no rows. Write the array as ARRAY[...] or ''{...}''::text[].';

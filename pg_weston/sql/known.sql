@@ -115,44 +115,26 @@ $fn$;
 COMMENT ON FUNCTION weston_securities_as(timestamptz) IS
 'Internal to the reads as known: securities (symbol, listed_date, delisted_date) as known at known_on; NULL: as it is.';
 
--- The bars a read of symbols from from_date to to_date can use, as known: those of every
--- ticker of the securities the symbols name (as known), in the range.
-CREATE FUNCTION weston_prices_daily_known(
-    symbols text[], from_date date, to_date date, as_of date, known_on timestamptz)
-RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric, volume numeric)
+-- The bars of one ticker from lo to hi (inclusive), as known at known_on: what a run of
+-- weston_adjusted_prices reads when known_on is given (its other branch reads the table).
+-- PL/pgSQL, so it is planned only when it runs: it names migration 0040's history, which a
+-- database whose extension was updated before `weston-loader migrate` does not have yet.
+CREATE FUNCTION weston_prices_daily_known(traded text, lo date, hi date, known_on timestamptz)
+RETURNS TABLE(date date, open numeric, high numeric, low numeric, close numeric, volume numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
+#variable_conflict use_column
 BEGIN
     PERFORM weston_check_known_on(known_on);
     RETURN QUERY
-    SELECT b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume
-      FROM (SELECT DISTINCT q.traded FROM weston_ticker_pieces(symbols, as_of, known_on) q) q
-     CROSS JOIN LATERAL (
-           SELECT p.symbol, p.date, p.open, p.high, p.low, p.close, p.volume FROM weston_data.prices_daily p
-            WHERE p.symbol = q.traded AND p.date >= from_date AND p.date <= to_date
-              AND p.updated_at <= known_on
-           UNION ALL
-           SELECT h.symbol, h.date, h.open, h.high, h.low, h.close, h.volume FROM weston_data.prices_daily_history h
-            WHERE h.symbol = q.traded AND h.date >= from_date AND h.date <= to_date
-              AND h.updated_at <= known_on AND known_on < h.known_to) b;
+    SELECT p.date, p.open, p.high, p.low, p.close, p.volume FROM weston_data.prices_daily p
+     WHERE p.symbol = traded AND p.date >= lo AND p.date <= hi AND p.updated_at <= known_on
+    UNION ALL
+    SELECT h.date, h.open, h.high, h.low, h.close, h.volume FROM weston_data.prices_daily_history h
+     WHERE h.symbol = traded AND h.date >= lo AND h.date <= hi
+       AND h.updated_at <= known_on AND known_on < h.known_to;
 END
 $fn$;
-COMMENT ON FUNCTION weston_prices_daily_known(text[], date, date, date, timestamptz) IS
-'Internal to the reads as known: the bars (symbol, date, open, high, low, close, volume) between from_date and to_date of every ticker of the securities symbols name as of as_of, as known at known_on.';
-
-CREATE FUNCTION weston_prices_daily_as(
-    symbols text[], from_date date, to_date date, as_of date, known_on timestamptz)
-RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric, volume numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $fn$
-    SELECT u.symbol, u.date, u.open, u.high, u.low, u.close, u.volume
-      FROM (SELECT p.symbol, p.date, p.open, p.high, p.low, p.close, p.volume, true AS stored
-              FROM weston_data.prices_daily p
-            UNION ALL
-            SELECT k.symbol, k.date, k.open, k.high, k.low, k.close, k.volume, false
-              FROM @extschema@.weston_prices_daily_known(symbols, from_date, to_date, as_of, known_on) k) u
-     WHERE u.stored OPERATOR(pg_catalog.=) (known_on IS NULL)
-$fn$;
-COMMENT ON FUNCTION weston_prices_daily_as(text[], date, date, date, timestamptz) IS
-'Internal to the reads as known: prices_daily as it is (known_on NULL: every bar; the caller bounds them), or as known at known_on, the bars weston_prices_daily_known gives.';
+COMMENT ON FUNCTION weston_prices_daily_known(text, date, date, timestamptz) IS
+'Internal to weston_adjusted_prices: the bars (date, open, high, low, close, volume) of ticker traded from lo to hi (inclusive) as known at known_on: the current rows known by then and the kept versions current then.';

@@ -23,29 +23,25 @@ use crate::report::invalid_argument;
 
 /// Splits up to `as_of` (all of them: they also set dividends' share basis) and, for total
 /// return, dividends with `bars_from < ex_date <= as_of`, of the security every symbol in `$1`
-/// names as of `as_of`, under each of its tickers (`weston_ticker_pieces`).
+/// names as of `as_of`, under each of its tickers (`weston_ticker_pieces`); for total return
+/// also those pieces themselves (kind NULL), read once here for every close lookup.
 /// `$1` is distinct. Joined rather than `= ANY ($1)`: in a generic plan that would be a
 /// linear search of the array for every row.
-const EVENTS_SQL: &str = include_str!("../sql/queries/adjust_events.sql");
+pub(crate) const EVENTS_SQL: &str = include_str!("../sql/queries/adjust_events.sql");
 
-/// The last bar of the security before each (symbol, ex-date), under any of its tickers,
-/// within ten days: nearly always there (the
-/// longest US market closures are shorter). `$3`/`$4` bound every lookup, so the plan
-/// opens only the partitions that can hold an answer; each lookup then prunes to one or two.
-/// Each wanted row takes its own symbol's pieces (LATERAL): the generic plan cannot size
-/// the arrays and would join all pieces to all wanted rows by a nested loop (with 2,000
-/// dividends x 500 symbols, 64-80 of the lookup's 88-122 ms; docs/SCALING.md).
-pub(crate) const NEAR_CLOSES_SQL: &str = include_str!("../sql/queries/adjust_near_closes.sql");
+/// The last bar of each (ticker, dates) asked, one index-backward scan each. Asked first
+/// within ten days of each ex-date (nearly always there: the longest US market closures are
+/// shorter), then, for the few not found, back to the piece's start. `$4`/`$5` bound every
+/// lookup, so a generic plan opens only the partitions that can hold an answer and each
+/// lookup prunes to one or two. Each symbol's pieces come from `EVENTS_SQL`, not a call per
+/// lookup (a generic plan cannot size the arrays and would join all pieces to all lookups).
+pub(crate) const CLOSES_SQL: &str = include_str!("../sql/queries/adjust_closes.sql");
 
-/// The rest (a gap in the data, or no earlier bar at all): without the window.
-pub(crate) const FAR_CLOSES_SQL: &str = include_str!("../sql/queries/adjust_far_closes.sql");
-
-/// The same three, over the tables as known at a moment (`known_on`, the last parameter):
+/// The same two, over the tables as known at a moment (`known_on`, the last parameter):
 /// the current rows known by then and the kept versions current then (migration 0040).
 /// Only the 0.9.0 SQL passes a `known_on`, so these run only where its objects are.
 const EVENTS_KNOWN_SQL: &str = include_str!("../sql/queries/adjust_events_known.sql");
-const NEAR_CLOSES_KNOWN_SQL: &str = include_str!("../sql/queries/adjust_near_closes_known.sql");
-const FAR_CLOSES_KNOWN_SQL: &str = include_str!("../sql/queries/adjust_far_closes_known.sql");
+const CLOSES_KNOWN_SQL: &str = include_str!("../sql/queries/adjust_closes_known.sql");
 
 /// Where the queries find each symbol's ticker pieces. They name the extension's own
 /// `weston_ticker_pieces` (0.7.0). The library also runs under an earlier version's SQL,
@@ -111,14 +107,7 @@ pub(crate) fn with_pieces(sql: &str, pieces: Pieces) -> String {
 
 static QUERIES: LazyLock<HashMap<(&'static str, Pieces), String>> = LazyLock::new(|| {
     let mut queries = HashMap::new();
-    for sql in [
-        EVENTS_SQL,
-        NEAR_CLOSES_SQL,
-        FAR_CLOSES_SQL,
-        EVENTS_KNOWN_SQL,
-        NEAR_CLOSES_KNOWN_SQL,
-        FAR_CLOSES_KNOWN_SQL,
-    ] {
+    for sql in [EVENTS_SQL, CLOSES_SQL, EVENTS_KNOWN_SQL, CLOSES_KNOWN_SQL] {
         for pieces in [Pieces::Extension, Pieces::Migration, Pieces::Plain] {
             queries.insert((sql, pieces), with_pieces(sql, pieces));
         }
@@ -187,6 +176,13 @@ struct Events {
     prior_closes: HashMap<NaiveDate, PriorClose>,
 }
 
+/// A ticker the security traded under, from `from` to `to` inclusive (unbounded: `None`).
+struct Piece {
+    traded: String,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
 /// Internal to `weston_adjusted_prices`: per symbol with events in effect, the sorted
 /// event dates (`bounds`) and the cumulative factors, one more than the bounds (the last is
 /// 1), so a bar on `d` takes `price_factors[width_bucket(d, bounds) + 1]`; with `known_on`,
@@ -199,6 +195,10 @@ CREATE FUNCTION weston_adjustment_segments(
     symbols text[], bars_from date, as_of date, total_return boolean, known_on timestamptz)
 RETURNS TABLE(symbol text, bounds date[], price_factors numeric[], volume_factors numeric[])
 STABLE PARALLEL SAFE
+-- One row per symbol with events, and symbols are few against bars: the default (1,000)
+-- made the planner cost weston_adjusted_prices's runs as tens of thousands of index scans
+-- and JIT-compile the read (1.4 s for a 140 ms read of 750 symbols).
+ROWS 10
 SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 -- The lookups run over every monthly partition; a generic plan prunes them at run time
 -- instead of planning them all on each call.
@@ -306,10 +306,27 @@ fn segments(
                 }
             };
             let rows = select_prepared(client, events_sql, &types, &args);
+            let mut pieces: HashMap<String, Vec<Piece>> = HashMap::new();
             for row in rows {
                 let symbol: String = column(row.get(1), "symbol");
+                let Some(is_split) = row
+                    .get::<bool>(3)
+                    .unwrap_or_else(|e| error!("weston: reading kind: {e}"))
+                else {
+                    let date = |i: usize, what: &str| -> Option<NaiveDate> {
+                        row.get::<Date>(i)
+                            .unwrap_or_else(|e| error!("weston: reading {what}: {e}"))
+                            .map(|d| to_naive(what, d))
+                    };
+                    let piece = Piece {
+                        traded: column(row.get(4), "traded"),
+                        from: date(2, "a ticker's valid_from"),
+                        to: date(6, "a ticker's valid_to"),
+                    };
+                    pieces.entry(symbol).or_default().push(piece);
+                    continue;
+                };
                 let ex_date = to_naive("a stored ex-date", column(row.get(2), "ex_date"));
-                let is_split: bool = column(row.get(3), "kind");
                 let decimal = |i: usize, what: &str| -> Exact {
                     let text: String = column(row.get(i), what);
                     parse_decimal(&text)
@@ -330,7 +347,7 @@ fn segments(
                 }
             }
             if adjustment.total_return {
-                find_prior_closes(client, &mut by_symbol, adjustment.as_of, known_on);
+                find_prior_closes(client, &mut by_symbol, &pieces, known_on);
             }
         });
 
@@ -366,96 +383,106 @@ fn segments(
     })
 }
 
-/// Fills `prior_closes` for every dividend: two set-based lookups, the second only for
-/// the few the first does not answer.
+/// Fills `prior_closes` for every dividend: the latest bar before its ex-date under any of
+/// its symbol's `pieces`. Two set-based lookups, the second only for the few the first
+/// (within ten days) does not answer.
 fn find_prior_closes(
     client: &SpiClient<'_>,
     by_symbol: &mut BTreeMap<String, Events>,
-    as_of: Option<NaiveDate>,
+    pieces: &HashMap<String, Vec<Piece>>,
     known_on: Option<TimestampWithTimeZone>,
 ) {
-    let wanted: Vec<(String, NaiveDate)> = by_symbol
+    let wanted: Vec<(&str, NaiveDate)> = by_symbol
         .iter()
-        .flat_map(|(symbol, e)| e.dividends.iter().map(|d| (symbol.clone(), d.ex_date)))
+        .flat_map(|(symbol, e)| e.dividends.iter().map(|d| (symbol.as_str(), d.ex_date)))
         .collect();
-    let mut found = vec![false; wanted.len()];
-    let queries = match known_on {
-        None => [(NEAR_CLOSES_SQL, true), (FAR_CLOSES_SQL, false)],
-        Some(_) => [(NEAR_CLOSES_KNOWN_SQL, true), (FAR_CLOSES_KNOWN_SQL, false)],
-    };
-    for (sql, windowed) in queries {
-        let missing: Vec<usize> = (0..wanted.len()).filter(|&i| !found[i]).collect();
-        let Some(earliest) = missing.iter().map(|&i| wanted[i].1).min() else {
-            return;
-        };
-        let latest = missing
-            .iter()
-            .map(|&i| wanted[i].1)
-            .max()
-            .unwrap_or(earliest);
-        let symbols: Vec<String> = missing.iter().map(|&i| wanted[i].0.clone()).collect();
-        let ex_dates: Vec<Date> = missing.iter().map(|&i| from_naive(wanted[i].1)).collect();
-
-        let (mut types, mut args): (Vec<PgBuiltInOids>, Vec<DatumWithOid<'_>>) = if windowed {
-            (
-                vec![
-                    PgBuiltInOids::TEXTARRAYOID,
-                    PgBuiltInOids::DATEARRAYOID,
-                    PgBuiltInOids::DATEOID,
-                    PgBuiltInOids::DATEOID,
-                    PgBuiltInOids::DATEOID,
-                ],
-                vec![
-                    symbols.into(),
-                    ex_dates.into(),
-                    from_naive(
-                        earliest
-                            .checked_sub_days(chrono::Days::new(10))
-                            .map_or(weston_core::dates::FIRST, |d| {
-                                d.max(weston_core::dates::FIRST)
-                            }),
-                    )
-                    .into(),
-                    from_naive(latest).into(),
-                    as_of.map(from_naive).into(),
-                ],
-            )
-        } else {
-            (
-                vec![
-                    PgBuiltInOids::TEXTARRAYOID,
-                    PgBuiltInOids::DATEARRAYOID,
-                    PgBuiltInOids::DATEOID,
-                ],
-                vec![
-                    symbols.into(),
-                    ex_dates.into(),
-                    as_of.map(from_naive).into(),
-                ],
-            )
-        };
-        if let Some(known_on) = known_on {
-            types.push(PgBuiltInOids::TIMESTAMPTZOID);
-            args.push(known_on.into());
+    let mut found: Vec<Option<PriorClose>> = vec![None; wanted.len()];
+    for near in [true, false] {
+        // One lookup per (dividend, piece begun before its ex-date): bars in [after, before).
+        let mut asked: Vec<usize> = Vec::new();
+        let mut traded: Vec<&str> = Vec::new();
+        let mut after: Vec<NaiveDate> = Vec::new();
+        let mut before: Vec<NaiveDate> = Vec::new();
+        for (i, &(symbol, ex_date)) in wanted.iter().enumerate() {
+            if found[i].is_some() {
+                continue;
+            }
+            for piece in pieces.get(symbol).into_iter().flatten() {
+                let mut from = piece.from.unwrap_or(weston_core::dates::FIRST);
+                if near {
+                    let window = ex_date
+                        .checked_sub_days(chrono::Days::new(10))
+                        .unwrap_or(weston_core::dates::FIRST);
+                    from = from.max(window);
+                }
+                let until = piece
+                    .to
+                    .and_then(|to| to.succ_opt())
+                    .map_or(ex_date, |next| next.min(ex_date));
+                if from < until {
+                    asked.push(i);
+                    traded.push(&piece.traded);
+                    after.push(from);
+                    before.push(until);
+                }
+            }
         }
-        let rows = select_prepared(client, sql, &types, &args);
+        let (Some(&earliest), Some(&latest)) = (after.iter().min(), before.iter().max()) else {
+            break;
+        };
+        let to_dates =
+            |dates: &[NaiveDate]| -> Vec<Date> { dates.iter().map(|&d| from_naive(d)).collect() };
+        let mut types = vec![
+            PgBuiltInOids::TEXTARRAYOID,
+            PgBuiltInOids::DATEARRAYOID,
+            PgBuiltInOids::DATEARRAYOID,
+            PgBuiltInOids::DATEOID,
+            PgBuiltInOids::DATEOID,
+        ];
+        let mut args: Vec<DatumWithOid<'_>> = vec![
+            traded.into(),
+            to_dates(&after).into(),
+            to_dates(&before).into(),
+            from_naive(earliest).into(),
+            from_naive(latest).into(),
+        ];
+        let closes_sql = match known_on {
+            None => CLOSES_SQL,
+            Some(known_on) => {
+                types.push(PgBuiltInOids::TIMESTAMPTZOID);
+                args.push(known_on.into());
+                CLOSES_KNOWN_SQL
+            }
+        };
+        let rows = select_prepared(client, closes_sql, &types, &args);
         for row in rows {
             let ordinal: i64 = column(row.get(1), "ordinality");
-            let i = missing[usize::try_from(ordinal - 1).expect("ordinality starts at 1")];
-            let (symbol, ex_date) = &wanted[i];
+            let i = asked[usize::try_from(ordinal - 1).expect("ordinality starts at 1")];
+            let (symbol, ex_date) = wanted[i];
+            let date = to_naive("a stored bar's date", column(row.get(2), "date"));
+            // A dividend asks each of its pieces: the latest bar of any wins.
+            if found[i].as_ref().is_some_and(|prior| prior.date >= date) {
+                continue;
+            }
             let close: String = column(row.get(3), "close");
-            let prior = PriorClose {
-                date: to_naive("a stored bar's date", column(row.get(2), "date")),
+            found[i] = Some(PriorClose {
+                date,
                 close: parse_decimal(&close)
                     .unwrap_or_else(|e| error!("weston: {symbol}: close before {ex_date}: {e}")),
-            };
-            found[i] = true;
-            by_symbol
-                .get_mut(symbol)
-                .expect("every wanted symbol has events")
-                .prior_closes
-                .insert(*ex_date, prior);
+            });
         }
+    }
+    let answers: Vec<(String, NaiveDate, PriorClose)> = wanted
+        .iter()
+        .zip(found)
+        .filter_map(|(&(symbol, ex_date), prior)| Some((symbol.to_string(), ex_date, prior?)))
+        .collect();
+    for (symbol, ex_date, prior) in answers {
+        by_symbol
+            .get_mut(&symbol)
+            .expect("every wanted symbol has events")
+            .prior_closes
+            .insert(ex_date, prior);
     }
 }
 

@@ -140,34 +140,28 @@ mod tests {
         assert_eq!(me, Ok(Some(true)));
     }
 
-    /// Under an earlier version's SQL before migration 0016 (no ticker pieces at all), each
-    /// close lookup reads the pieces of its own row's symbol, not of every symbol asked; with
-    /// migration 0016's function only, the queries call that one.
+    /// Under an earlier version's SQL before migration 0016 (no ticker pieces at all), the
+    /// pieces the events query reads (and the close lookups then use) are the symbols asked,
+    /// each its own; with migration 0016's function only, the query calls that one.
     #[pg_test]
-    fn without_identity_each_close_lookup_keeps_its_own_symbol() {
-        use crate::adjust::{with_pieces, Pieces};
-        for sql in [
-            crate::adjust::NEAR_CLOSES_SQL,
-            crate::adjust::FAR_CLOSES_SQL,
-        ] {
-            assert!(
-                sql.contains("weston_ticker_pieces(ARRAY[w.symbol]"),
-                "{sql}"
-            );
-            assert_eq!(with_pieces(sql, Pieces::Extension), sql);
-            let plain = with_pieces(sql, Pieces::Plain);
-            assert!(!plain.contains("ticker_pieces"), "{plain}");
-            assert!(
-                plain.contains("FROM unnest(ARRAY[w.symbol]) u(symbol))"),
-                "{plain}"
-            );
-            let migration = with_pieces(sql, Pieces::Migration);
-            assert!(
-                migration.contains(" ticker_pieces(ARRAY[w.symbol]")
-                    && !migration.contains("weston_ticker_pieces"),
-                "{migration}"
-            );
-        }
+    fn without_identity_the_pieces_are_the_symbols_asked() {
+        use crate::adjust::{with_pieces, Pieces, CLOSES_SQL, EVENTS_SQL};
+        assert!(!CLOSES_SQL.contains("ticker_pieces"), "{CLOSES_SQL}");
+        let sql = EVENTS_SQL;
+        assert!(sql.contains("weston_ticker_pieces($1::text[]"), "{sql}");
+        assert_eq!(with_pieces(sql, Pieces::Extension), sql);
+        let plain = with_pieces(sql, Pieces::Plain);
+        assert!(!plain.contains("ticker_pieces"), "{plain}");
+        assert!(
+            plain.contains("FROM unnest($1::text[]) u(symbol))"),
+            "{plain}"
+        );
+        let migration = with_pieces(sql, Pieces::Migration);
+        assert!(
+            migration.contains(" ticker_pieces($1::text[]")
+                && !migration.contains("weston_ticker_pieces"),
+            "{migration}"
+        );
     }
 
     /// Julian day 0, PostgreSQL's first date: an error naming the argument and the range

@@ -202,7 +202,7 @@ async fn extension_is_non_relocatable_dumpable_and_search_path_proof() {
            JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
            JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_weston'
           WHERE p.proname NOT IN ('weston_version', 'weston_adjusted_prices', 'weston_ticker_pieces',
-                                  'weston_ticker_history_as', 'weston_securities_as', 'weston_prices_daily_as')
+                                  'weston_ticker_history_as', 'weston_securities_as')
             AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')",
     )
     .fetch_all(&db.pool)

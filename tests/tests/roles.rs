@@ -107,7 +107,6 @@ fn may_execute(function: &str, group: &str) -> bool {
             "weston_securities_known",
             "weston_securities_as",
             "weston_prices_daily_known",
-            "weston_prices_daily_as",
         ]
         .contains(&function);
     let loader = function == "weston_ensure_partitions"

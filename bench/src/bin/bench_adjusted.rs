@@ -2,7 +2,10 @@
 //! analyst would write by hand, side by side in one run, on a synthetic universe of 750
 //! symbols x 5 years of weekdays with splits and dividends, generated set-based in SQL.
 //! Run by `scripts/bench.sh adjusted`. Prints medians and ratios; asserts nothing about speed.
-//! `--smoke`: 20 symbols, 2 repetitions.
+//! First the read path's goals (`goals.rs`), one `GOAL` line each: all symbols x 124 days
+//! and, in a database of its own, 12,000 symbols x 1 year (`WESTON_BENCH_ADJUSTED_WIDE=0`
+//! skips it), each in both call forms, and one symbol x 10 years under custom and generic
+//! plans. `--smoke`: 20 (and 60) symbols, 1-2 repetitions.
 
 use std::time::{Duration, Instant};
 
@@ -10,43 +13,74 @@ use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgConnection};
 use weston_tests::{BenchSize, TestDb};
 
+#[path = "bench_adjusted/goals.rs"]
+mod goals;
+
 const YEAR_FROM: &str = "2023-01-01";
 const YEAR_TO: &str = "2023-12-31";
 
-/// The universe of `{symbols}` symbols: weekdays 2020-2024, a deterministic wobbly price per
-/// symbol; a split for every third symbol (forward, reverse and 3-for-2), a second one for
-/// every seventh; quarterly dividends for two symbols in three.
+/// The universe of `{symbols}` symbols named `{prefix}00001`...: weekdays `{from}`..`{to}`, a
+/// deterministic wobbly price per symbol; a split for every third symbol (forward, reverse
+/// and 3-for-2), a second one for every seventh; quarterly dividends for two symbols in three.
 const GENERATE: &str = r#"
-SELECT weston_ensure_partitions('2020-01-01', '2024-12-31');
-INSERT INTO etl_run (job_name, window_start, window_end) VALUES ('bench-adjusted', '2020-01-01', '2024-12-31');
+SELECT weston_ensure_partitions('{from}', '{to}');
+INSERT INTO etl_run (job_name, window_start, window_end) VALUES ('bench-adjusted', '{from}', '{to}');
 INSERT INTO securities (symbol)
-SELECT 'S' || lpad(i::text, 4, '0') FROM generate_series(1, {symbols}) i;
+SELECT '{prefix}' || lpad(i::text, 5, '0') FROM generate_series(1, {symbols}) i;
 INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
-SELECT 'S' || lpad(i::text, 4, '0'), d::date,
+SELECT '{prefix}' || lpad(i::text, 5, '0'), d::date,
        round(c * 0.995, 2), round(c * 1.01, 2), round(c * 0.99, 2), round(c, 2),
        100000 + (i * 7919 + n * 104729) % 900000, 'mock', 1
   FROM generate_series(1, {symbols}) i
  CROSS JOIN LATERAL (
        SELECT d, row_number() OVER (ORDER BY d) AS n
-         FROM generate_series(date '2020-01-01', date '2024-12-31', interval '1 day') d
+         FROM generate_series(date '{from}', date '{to}', interval '1 day') d
         WHERE extract(isodow FROM d) < 6) days
  CROSS JOIN LATERAL (
        SELECT (40 + i % 300 + 15 * sin(n / 23.0 + i) + 5 * cos(n / 7.0 * (1 + i % 3)))::numeric AS c) price;
 INSERT INTO splits (symbol, date, numerator, denominator, provider, run_id)
-SELECT 'S' || lpad(i::text, 4, '0'), date '2020-03-02' + (i * 37) % 1700,
+SELECT '{prefix}' || lpad(i::text, 5, '0'), date '{from}' + 60 + (i * 37) % (date '{to}' - date '{from}' - 60),
        (ARRAY[2, 3, 4, 1, 7, 10])[1 + i % 6], (ARRAY[1, 2, 1, 8, 1, 1])[1 + i % 6], 'mock', 1
   FROM generate_series(1, {symbols}) i WHERE i % 3 = 0
 UNION ALL
-SELECT 'S' || lpad(i::text, 4, '0'), date '2021-06-01' + (i * 53) % 900, 3, 2, 'mock', 1
-  FROM generate_series(1, {symbols}) i WHERE i % 7 = 0 AND (date '2021-06-01' + (i * 53) % 900) <> (date '2020-03-02' + (i * 37) % 1700)
+SELECT '{prefix}' || lpad(i::text, 5, '0'), date '{from}' + 30 + (i * 53) % (date '{to}' - date '{from}' - 30), 3, 2, 'mock', 1
+  FROM generate_series(1, {symbols}) i
+ WHERE i % 7 = 0
+   AND date '{from}' + 30 + (i * 53) % (date '{to}' - date '{from}' - 30)
+       <> date '{from}' + 60 + (i * 37) % (date '{to}' - date '{from}' - 60)
 ON CONFLICT DO NOTHING;
 INSERT INTO dividends (symbol, ex_date, amount, provider, run_id)
-SELECT 'S' || lpad(i::text, 4, '0'), q::date + i % 20, round(0.10 + (i % 50) / 100.0, 2), 'mock', 1
+SELECT '{prefix}' || lpad(i::text, 5, '0'), q::date + i % 20, round(0.10 + (i % 50) / 100.0, 2), 'mock', 1
   FROM generate_series(1, {symbols}) i
- CROSS JOIN generate_series(date '2020-02-03', date '2024-12-31', interval '3 months') q
+ CROSS JOIN generate_series(date '{from}' + 33, date '{to}' - 20, interval '3 months') q
  WHERE i % 3 <> 1;
 ANALYZE;
 "#;
+
+/// Generates a universe (see `GENERATE`) in `conn`'s database; prints what it made.
+async fn generate(conn: &mut PgConnection, prefix: &str, symbols: usize, (from, to): (&str, &str)) {
+    let start = Instant::now();
+    let sql = GENERATE
+        .replace("{prefix}", prefix)
+        .replace("{symbols}", &symbols.to_string())
+        .replace("{from}", from)
+        .replace("{to}", to);
+    sqlx::raw_sql(&sql).execute(&mut *conn).await.unwrap();
+    let like = format!("{prefix}%");
+    let (bars, splits, dividends): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM prices_daily WHERE symbol LIKE $1),
+                (SELECT count(*) FROM splits WHERE symbol LIKE $1),
+                (SELECT count(*) FROM dividends WHERE symbol LIKE $1)",
+    )
+    .bind(&like)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    println!(
+        "universe {prefix}: generated set-based in SQL: {symbols} symbols, {bars} bars {from}..{to}, {splits} splits, {dividends} dividends ({:.1} s)",
+        start.elapsed().as_secs_f64()
+    );
+}
 
 const RAW: &str = "SELECT symbol, date, open, high, low, close, volume FROM prices_daily
   WHERE symbol = ANY ($1) AND date BETWEEN $2 AND $3 ORDER BY symbol, date";
@@ -194,38 +228,78 @@ async fn main() {
     let symbols_count = size.pick(750, 20);
     let db = TestDb::migrated("bench_adjusted").await;
     let mut conn = db.pool.acquire().await.unwrap();
-    let start = Instant::now();
-    sqlx::raw_sql(&GENERATE.replace("{symbols}", &symbols_count.to_string()))
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    generate(&mut conn, "S", symbols_count, ("2020-01-01", "2024-12-31")).await;
+    // A few symbols with ten years of history, for the one-symbol goal.
+    generate(
+        &mut conn,
+        "L",
+        3,
+        size.pick(("2015-01-01", "2024-12-31"), ("2023-01-01", "2024-12-31")),
+    )
+    .await;
     sqlx::raw_sql(PINNED_WRAPPER)
         .execute(&mut *conn)
         .await
         .unwrap();
-    let (bars, splits, dividends): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM prices_daily), (SELECT count(*) FROM splits), (SELECT count(*) FROM dividends)",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
-    println!(
-        "universe generated set-based in SQL (the loader's mock provider is built in parallel): {symbols_count} symbols, {bars} bars 2020-2024, {splits} splits, {dividends} dividends (generated in {:.1} s)",
-        start.elapsed().as_secs_f64()
+
+    // The goals first, each one line.
+    let mut ratios = Vec::new();
+    ratios.extend(
+        goals::all_symbols(
+            &mut conn,
+            &format!("all {symbols_count} symbols x 124 days"),
+            "S%",
+            ("2023-01-02", "2023-06-22"),
+            size.pick(5, 1),
+        )
+        .await,
     );
+    ratios.extend(
+        goals::one_symbol(
+            &mut conn,
+            &format!("one symbol x {} years", size.pick(10, 2)),
+            "L00003",
+            size.pick(("2015-01-01", "2024-12-31"), ("2023-01-01", "2024-12-31")),
+            size.pick(15, 1),
+        )
+        .await,
+    );
+    if std::env::var("WESTON_BENCH_ADJUSTED_WIDE").as_deref() != Ok("0") {
+        // The whole market, a year: its own database, so the 750's reads stay as they were.
+        let wide = size.pick(12_000, 60);
+        let wide_db = TestDb::migrated("bench_adjusted_wide").await;
+        let mut wide_conn = wide_db.pool.acquire().await.unwrap();
+        generate(&mut wide_conn, "W", wide, ("2023-01-01", "2023-12-31")).await;
+        ratios.extend(
+            goals::all_symbols(
+                &mut wide_conn,
+                &format!("all {wide} symbols x 1 year"),
+                "W%",
+                ("2023-01-01", "2023-12-31"),
+                size.pick(3, 1),
+            )
+            .await,
+        );
+        drop(wide_conn);
+        wide_db.pool.close().await;
+    }
+    let met = ratios.iter().filter(|r| **r <= 1.25).count();
+    println!("GOALS met: {met} of {}", ratios.len());
 
     // One symbol with a split and dividends inside the year, so there is real work.
     let one: String = sqlx::query_scalar(
-        "SELECT s.symbol FROM splits s WHERE s.date BETWEEN '2023-04-01' AND '2023-10-31'
-            AND EXISTS (SELECT 1 FROM dividends d WHERE d.symbol = s.symbol) ORDER BY s.symbol LIMIT 1",
+        "SELECT s.symbol FROM splits s WHERE s.symbol LIKE 'S%'
+            AND EXISTS (SELECT 1 FROM dividends d WHERE d.symbol = s.symbol)
+          ORDER BY s.date BETWEEN '2023-04-01' AND '2023-10-31' DESC, s.symbol LIMIT 1",
     )
     .fetch_one(&mut *conn)
     .await
     .unwrap();
-    let all: Vec<String> = sqlx::query_scalar("SELECT symbol FROM securities ORDER BY symbol")
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
+    let all: Vec<String> =
+        sqlx::query_scalar("SELECT symbol FROM securities WHERE symbol LIKE 'S%' ORDER BY symbol")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
 
     // The hand-written SQL agrees with ours (to floating-point accuracy of exp/ln).
     for total_return in [false, true] {

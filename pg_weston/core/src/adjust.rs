@@ -292,29 +292,33 @@ pub fn parse_decimal(text: &str) -> Result<Exact, ParseDecimalError> {
 /// non-terminating expansion is never exactly halfway between two roundings, so
 /// "to nearest" needs no tie rule (half-even and half-up agree).
 pub fn to_numeric(value: &Exact) -> String {
-    // Fractions are kept unreduced (see `times`), so first try the common cases without a
-    // gcd: exact within FACTOR_SCALE digits, else reduce to tell a longer terminating
-    // expansion (exact) from a non-terminating one (rounded).
+    // Fractions are kept unreduced (see `times`), and a gcd of their long products costs
+    // more than everything else here: n/d terminates exactly when d, its 2s and 5s
+    // removed, divides n, which takes one division.
     let (numer, denom) = if value.denom().is_negative() {
         (-value.numer(), -value.denom())
     } else {
         (value.numer().clone(), value.denom().clone())
     };
     let (mut units, mut scale) = scaled_floor(&numer, &denom, FACTOR_SCALE);
+    if !units.1.is_zero() {
+        let (twos, fives, rest) = twos_fives(&denom);
+        let (quotient, remainder) = numer.div_rem(&rest);
+        if remainder.is_zero() {
+            // n/d = quotient / (2^twos 5^fives): exact with max(twos, fives) digits.
+            let power = BigInt::from(2u32).pow(twos) * BigInt::from(5u32).pow(fives);
+            (units, scale) = scaled_floor(&quotient, &power, twos.max(fives));
+        } else if units.1.clone() * 2 > denom {
+            // Round to nearest: floor, plus one when the remainder is more than half.
+            units.0 += 1;
+        }
+    }
     if units.1.is_zero() {
         // Exact: drop trailing zeros for the shortest form.
         let ten = BigInt::from(10u32);
         while scale > 0 && (&units.0 % &ten).is_zero() {
             units.0 /= &ten;
             scale -= 1;
-        }
-    } else {
-        let reduced = Exact::new(numer.clone(), denom.clone());
-        if let Some(exact_scale) = terminating_scale(reduced.denom()) {
-            (units, scale) = scaled_floor(reduced.numer(), reduced.denom(), exact_scale);
-        } else if units.1.clone() * 2 > denom {
-            // Round to nearest: floor, plus one when the remainder is more than half.
-            units.0 += 1;
         }
     }
     let negative = units.0.is_negative();
@@ -349,21 +353,22 @@ fn times(value: &Exact, numer: &Exact, denom: &Exact) -> Exact {
     )
 }
 
-/// The number of fractional digits that represent `1/denominator` exactly, if finite.
-fn terminating_scale(denominator: &BigInt) -> Option<u32> {
-    let mut rest = denominator.clone();
-    let (two, five) = (BigInt::from(2u32), BigInt::from(5u32));
-    let mut twos = 0u32;
-    while (&rest % &two).is_zero() {
-        rest /= &two;
-        twos += 1;
-    }
+/// `denominator` (> 0) as `2^twos * 5^fives * rest`, `rest` prime to 10.
+fn twos_fives(denominator: &BigInt) -> (u32, u32, BigInt) {
+    let twos = denominator.trailing_zeros().unwrap_or(0);
+    let mut rest = denominator >> twos;
+    let five = BigInt::from(5u32);
     let mut fives = 0u32;
-    while (&rest % &five).is_zero() {
-        rest /= &five;
+    loop {
+        let (quotient, remainder) = rest.div_rem(&five);
+        if !remainder.is_zero() {
+            break;
+        }
+        rest = quotient;
         fives += 1;
     }
-    rest.is_one().then_some(twos.max(fives))
+    let twos = u32::try_from(twos).expect("a factor's denominator has fewer than 2^32 bits");
+    (twos, fives, rest)
 }
 
 #[cfg(test)]
@@ -548,6 +553,41 @@ mod tests {
         Some(Exact::one() - dv.amount.clone() / close_before)
     }
 
+    /// Whether `value`'s decimal expansion terminates: its reduced denominator has no
+    /// prime factor but 2 and 5 (by the definition, with a gcd, unlike `to_numeric`).
+    fn terminates(value: &Exact) -> bool {
+        let reduced = Exact::new(value.numer().clone(), value.denom().clone());
+        let mut rest = reduced.denom().abs();
+        for p in [2u32, 5] {
+            while (&rest % BigInt::from(p)).is_zero() {
+                rest /= BigInt::from(p);
+            }
+        }
+        rest.is_one()
+    }
+
+    proptest! {
+        /// Unreduced fractions (as `times` makes them) render as their reduced form does:
+        /// exactly when the expansion terminates, else within half a unit of the last digit.
+        #[test]
+        fn unreduced_fractions_render_as_reduced_ones(
+            n in -10_000_000i64..10_000_000, dn in 1i64..10_000_000, k in 1i64..100_000,
+            twos in 0u32..30, fives in 0u32..30) {
+            let dn = BigInt::from(dn) * BigInt::from(2u32).pow(twos) * BigInt::from(5u32).pow(fives);
+            let reduced = Exact::new(BigInt::from(n), dn.clone());
+            let unreduced = Exact::new_raw(BigInt::from(n) * k, dn * k);
+            let shown = to_numeric(&unreduced);
+            prop_assert_eq!(&shown, &to_numeric(&reduced));
+            let half_ulp = Exact::new(1.into(), BigInt::from(2) * BigInt::from(10u32).pow(FACTOR_SCALE));
+            prop_assert!((x(&shown) - &reduced).abs() <= half_ulp);
+            if terminates(&reduced) {
+                prop_assert_eq!(x(&shown), reduced);
+                // The shortest form: no trailing zero after a decimal point.
+                prop_assert!(!shown.contains('.') || !shown.ends_with('0'), "{}", shown);
+            }
+        }
+    }
+
     fn day(offset: u32) -> NaiveDate {
         d("2019-12-30") + chrono::Days::new(u64::from(offset))
     }
@@ -635,7 +675,7 @@ mod tests {
                     for s in &segments {
                         let shown = x(&to_numeric(&s.price_factor));
                         prop_assert!((shown.clone() - &s.price_factor).abs() <= half_ulp);
-                        if terminating_scale(s.price_factor.denom()).is_some() {
+                        if terminates(&s.price_factor) {
                             prop_assert_eq!(&shown, &s.price_factor);
                         }
                     }

@@ -1,0 +1,198 @@
+//! The read path's goals, each printed as one line: the adjusted read over its floor, the
+//! same rows read raw, ordered by (symbol, date), times constant factors (a multiplication
+//! per value, the least any exact adjustment does). Every row is fetched by the client, as
+//! an analyst's read fetches them; interleaved rounds after a warm-up, medians.
+//!
+//! Two call forms: the symbols bound as an array (inlined into the caller's query), and the
+//! symbols given as a sub-select (`array(SELECT symbol FROM weston_universe(...))`), which
+//! PostgreSQL does not inline: the function's rows are materialised first. Its floor reads
+//! the same rows with the same sub-select.
+
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, PgConnection};
+
+/// The floor: the raw rows times constants, in the order the function promises.
+const FLOOR: &str =
+    "SELECT symbol, date, open * 0.25, high * 0.25, low * 0.25, close * 0.25, volume * 4, 0.25, 4
+  FROM weston_data.prices_daily WHERE symbol = ANY ($1::text[]) AND date BETWEEN $2 AND $3
+ ORDER BY symbol, date";
+const BOUND: &str = "SELECT * FROM weston.weston_adjusted_prices($1::text[], $2, $3, NULL, $4)";
+/// `$1` is a LIKE pattern: the universe on the window's first day, of this benchmark's symbols.
+const UNIVERSE: &str =
+    "array(SELECT u.symbol FROM weston.weston_universe($2) u WHERE u.symbol LIKE $1)";
+const ONE: &str = "SELECT * FROM weston.weston_adjusted_prices($1::text, $2, $3, NULL, $4)";
+const FLOOR_ONE: &str =
+    "SELECT symbol, date, open * 0.25, high * 0.25, low * 0.25, close * 0.25, volume * 4, 0.25, 4
+  FROM weston_data.prices_daily WHERE symbol = $1::text AND date BETWEEN $2 AND $3
+ ORDER BY date";
+
+fn floor_sub() -> String {
+    FLOOR.replace("$1::text[]", UNIVERSE)
+}
+
+fn sub() -> String {
+    BOUND.replace("$1::text[]", UNIVERSE)
+}
+
+/// What `$1` is: the symbols' array, a LIKE pattern of them, or one symbol.
+#[derive(Clone)]
+pub enum Symbols {
+    Array(Vec<String>),
+    Pattern(String),
+    One(String),
+}
+
+fn args(symbols: &Symbols, window: (&str, &str), total_return: Option<bool>) -> PgArguments {
+    let mut a = PgArguments::default();
+    match symbols {
+        Symbols::Array(v) => a.add(v.clone()).unwrap(),
+        Symbols::Pattern(s) | Symbols::One(s) => a.add(s.clone()).unwrap(),
+    }
+    a.add(window.0.parse::<chrono::NaiveDate>().unwrap())
+        .unwrap();
+    a.add(window.1.parse::<chrono::NaiveDate>().unwrap())
+        .unwrap();
+    if let Some(t) = total_return {
+        a.add(t).unwrap();
+    }
+    a
+}
+
+/// Runs `sql`, fetching every row; its time and row count.
+async fn timed(
+    conn: &mut PgConnection,
+    sql: &str,
+    symbols: &Symbols,
+    window: (&str, &str),
+    total_return: bool,
+) -> (Duration, usize) {
+    let flag = sql.contains("$4").then_some(total_return);
+    let start = Instant::now();
+    let mut rows = sqlx::query_with(sql, args(symbols, window, flag)).fetch(&mut *conn);
+    let mut n = 0;
+    while rows
+        .try_next()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .is_some()
+    {
+        n += 1;
+    }
+    (start.elapsed(), n)
+}
+
+fn median(mut t: Vec<Duration>) -> f64 {
+    t.sort();
+    t[t.len() / 2].as_secs_f64() * 1e3
+}
+
+/// One goal: `pairs` of (floor, adjusted) read side by side, interleaved, `rounds` medians
+/// after a warm-up; prints one line per pair and returns the ratios.
+async fn goal(
+    conn: &mut PgConnection,
+    what: &str,
+    window: (&str, &str),
+    pairs: &[(&str, String, String, Symbols)],
+    rounds: usize,
+) -> Vec<f64> {
+    let mut ratios = Vec::new();
+    for (total_return, label) in [(false, "split-only"), (true, "total return")] {
+        let mut times = vec![(Vec::new(), Vec::new()); pairs.len()];
+        let mut rows = vec![(0, 0); pairs.len()];
+        for round in 0..=rounds {
+            for (i, (_, floor, adjusted, symbols)) in pairs.iter().enumerate() {
+                let (f, nf) = timed(conn, floor, symbols, window, total_return).await;
+                let (a, na) = timed(conn, adjusted, symbols, window, total_return).await;
+                rows[i] = (nf, na);
+                if round > 0 {
+                    times[i].0.push(f);
+                    times[i].1.push(a);
+                }
+            }
+        }
+        for (i, (form, ..)) in pairs.iter().enumerate() {
+            assert_eq!(rows[i].0, rows[i].1, "{what} {form}: the same rows");
+            let (f, a) = (median(times[i].0.clone()), median(times[i].1.clone()));
+            let ratio = a / f;
+            println!(
+                "GOAL {what}, {label}, {form}: adjusted {a:.1} ms / floor {f:.1} ms = {ratio:.2} (goal <= 1.25; {} rows, median of {rounds})",
+                rows[i].0
+            );
+            ratios.push(ratio);
+            if i > 0 {
+                // Against the first pair's floor too (the bound array's: the same rows).
+                let f0 = median(times[0].0.clone());
+                println!(
+                    "  (the same against the {} floor {f0:.1} ms: {:.2})",
+                    pairs[0].0,
+                    a / f0
+                );
+            }
+        }
+    }
+    ratios
+}
+
+/// All `symbols` (a LIKE pattern over the universe on the window's first day, and the same
+/// symbols bound) over `window`: both call forms.
+pub async fn all_symbols(
+    conn: &mut PgConnection,
+    what: &str,
+    pattern: &str,
+    window: (&str, &str),
+    rounds: usize,
+) -> Vec<f64> {
+    let symbols: Vec<String> = sqlx::query_scalar(&format!("SELECT unnest({UNIVERSE})"))
+        .bind(pattern)
+        .bind(window.0.parse::<chrono::NaiveDate>().unwrap())
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    let pairs = [
+        (
+            "bound array",
+            FLOOR.to_string(),
+            BOUND.to_string(),
+            Symbols::Array(symbols),
+        ),
+        (
+            "sub-select argument",
+            floor_sub(),
+            sub(),
+            Symbols::Pattern(pattern.to_string()),
+        ),
+    ];
+    goal(conn, what, window, &pairs, rounds).await
+}
+
+/// One symbol over `window` under a custom and a generic plan.
+pub async fn one_symbol(
+    conn: &mut PgConnection,
+    what: &str,
+    symbol: &str,
+    window: (&str, &str),
+    rounds: usize,
+) -> Vec<f64> {
+    let mut ratios = Vec::new();
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        sqlx::raw_sql(&format!("SET plan_cache_mode = {mode}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let pairs = [(
+            mode,
+            FLOOR_ONE.to_string(),
+            ONE.to_string(),
+            Symbols::One(symbol.to_string()),
+        )];
+        ratios.extend(goal(conn, what, window, &pairs, rounds).await);
+    }
+    sqlx::raw_sql("RESET plan_cache_mode")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    ratios
+}
