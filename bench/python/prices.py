@@ -1,5 +1,5 @@
 """The whole universe's daily bars into a pandas DataFrame, every way side by side:
-weston.prices raw, split-adjusted and total return (float64, and exact Decimal), and a
+weston.prices raw, split-adjusted and total return (float64; split also exact Decimal), and a
 plain psycopg cursor (fetchall) into pandas, raw and split-adjusted. Rounds are
 interleaved so drift hits all alike; the first warms caches and is not counted. Prints each
 way's median and its ratio to weston's raw read (the floor) and to the plain cursor's raw
@@ -42,7 +42,6 @@ WAYS = [
     ("weston raw", package(adjust=None)),
     ("weston split", package(adjust="split")),
     ("weston total", package(adjust="total")),
-    ("weston raw exact", package(adjust=None, exact=True)),
     ("weston split exact", package(adjust="split", exact=True)),
     (
         "plain cursor raw",

@@ -293,7 +293,12 @@ async fn an_analyst_reads_prices_into_dataframes_with_the_weston_package() {
     std::fs::create_dir_all(&workdir).unwrap();
     let out = Command::new(python())
         .arg(repo().join("tests/python/check_prices.py"))
-        .args([&libpq_url(&db, weston_tests::ANALYST.role), FROM, TO, RENAMED])
+        .args([
+            &libpq_url(&db, weston_tests::ANALYST.role),
+            FROM,
+            TO,
+            RENAMED,
+        ])
         .current_dir(&workdir)
         .env_remove("DATABASE_URL")
         .env_remove("WESTON_DB_CONNECT_TIMEOUT_SECS")
