@@ -1,8 +1,9 @@
 """weston.prices against the SQL it stands for, as an analyst (an app_ro login) runs it.
 Run by tests/tests/python_clients.rs on the mock market with MOCK0004 renamed NEWFOUR on
-RENAMED (its bars from then on under NEWFOUR), from a working directory of its own:
+RENAMED (its bars from then on under NEWFOUR), and MOCK0006 recycled on RECYCLED (its first
+holder renamed SIXOLD, a new security listed under it), from a working directory of its own:
 
-    python check_prices.py URL FROM TO RENAMED
+    python check_prices.py URL FROM TO RENAMED RECYCLED
 
 Every frame is compared with what SQL gives for the same read: exact reads value for value
 and digit for digit, float reads equal to float(Decimal) of the same value. Prints the
@@ -20,8 +21,8 @@ import psycopg
 
 import weston
 
-URL, FROM, TO, RENAMED = sys.argv[1:5]
-SYMBOLS = ["MOCK0001", "MOCK0002", "MOCK0003", "MOCK0004", "MOCK0005", "MOCK0006", "NEWFOUR", "NOSUCH"]
+URL, FROM, TO, RENAMED, RECYCLED = sys.argv[1:6]
+SYMBOLS = ["MOCK0001", "MOCK0002", "MOCK0003", "MOCK0004", "MOCK0005", "MOCK0006", "NEWFOUR", "SIXOLD", "NOSUCH"]
 PRICES = ["open", "high", "low", "close", "volume"]
 FACTORS = ["price_factor", "volume_factor"]
 BEFORE_RENAME = str(datetime.date.fromisoformat(RENAMED) - datetime.timedelta(days=10))
@@ -123,10 +124,23 @@ def main():
             conn,
             "SELECT symbol, date, open, high, low, close, volume FROM weston.prices_daily"
             " WHERE symbol = ANY (%s) AND date BETWEEN %s AND %s ORDER BY symbol, date",
-            (["MOCK0001", "MOCK0002", "MOCK0003", "MOCK0005", "MOCK0006"], FROM, TO),
+            (["MOCK0001", "MOCK0002", "MOCK0003", "MOCK0005"], FROM, TO),
         )
-        plain = [r for r in raws[None] if r[0] not in ("MOCK0004", "NEWFOUR")]
+        plain = [r for r in raws[None] if r[0] not in ("MOCK0004", "NEWFOUR", "MOCK0006", "SIXOLD")]
         check_equal(plain, table, True, "raw = weston.prices_daily")
+        # A recycled ticker names its new holder: its bars from the day it took the ticker;
+        # the first holder's, under its later name.
+        six = sql_rows(
+            conn,
+            "SELECT symbol, date, open, high, low, close, volume FROM weston.prices_daily"
+            " WHERE symbol = 'MOCK0006' AND date BETWEEN %s AND %s ORDER BY date",
+            (FROM, TO),
+        )
+        recycled = datetime.date.fromisoformat(RECYCLED)
+        check_equal([r for r in raws[None] if r[0] == "MOCK0006"], [r for r in six if r[1] >= recycled], True,
+                    "MOCK0006 today: its new holder's bars")
+        check_equal([r for r in raws[None] if r[0] == "SIXOLD"], [("SIXOLD",) + r[1:] for r in six if r[1] < recycled],
+                    True, "SIXOLD: MOCK0006's first holder's bars under its later name")
         old = sql_rows(
             conn,
             "SELECT 'NEWFOUR', date, open, high, low, close, volume FROM weston.prices_daily"

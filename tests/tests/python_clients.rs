@@ -275,16 +275,21 @@ async fn a_new_developer_reads_adjusted_prices_in_python() {
 /// frame, raw, split-adjusted and total return, as of today and as of a day before a rename,
 /// exact and float, pandas and polars, equal to what SQL gives for the same read
 /// (tests/python/check_prices.py), and every bad argument and unreachable database a clear
-/// error. MOCK0004 becomes NEWFOUR on RENAMED: its bars from then on are NEWFOUR's.
+/// error. MOCK0004 becomes NEWFOUR on RENAMED: its bars from then on are NEWFOUR's; on
+/// RECYCLED MOCK0006's holder becomes SIXOLD and a new security takes the ticker MOCK0006.
 #[tokio::test]
 async fn an_analyst_reads_prices_into_dataframes_with_the_weston_package() {
     const RENAMED: &str = "2026-06-01";
+    const RECYCLED: &str = "2026-05-01";
     let db = loaded("weston_prices").await;
     sqlx::raw_sql(&format!(
         "INSERT INTO securities (symbol) VALUES ('NEWFOUR');
          UPDATE prices_daily SET symbol = 'NEWFOUR' WHERE symbol = 'MOCK0004' AND date >= '{RENAMED}';
          SELECT weston_ticker_listed('MOCK0004', '{FROM}', 'mock', (SELECT max(run_id) FROM etl_run));
-         SELECT weston_ticker_changed('MOCK0004', 'NEWFOUR', '{RENAMED}', 'mock', (SELECT max(run_id) FROM etl_run));"
+         SELECT weston_ticker_changed('MOCK0004', 'NEWFOUR', '{RENAMED}', 'mock', (SELECT max(run_id) FROM etl_run));
+         SELECT weston_ticker_listed('MOCK0006', '{FROM}', 'mock', (SELECT max(run_id) FROM etl_run));
+         SELECT weston_ticker_changed('MOCK0006', 'SIXOLD', '{RECYCLED}', 'mock', (SELECT max(run_id) FROM etl_run));
+         SELECT weston_ticker_listed('MOCK0006', '{RECYCLED}', 'mock', (SELECT max(run_id) FROM etl_run));"
     ))
     .execute(&db.pool)
     .await
@@ -298,6 +303,7 @@ async fn an_analyst_reads_prices_into_dataframes_with_the_weston_package() {
             FROM,
             TO,
             RENAMED,
+            RECYCLED,
         ])
         .current_dir(&workdir)
         .env_remove("DATABASE_URL")
