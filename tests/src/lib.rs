@@ -444,6 +444,22 @@ pub async fn bench_database(
     (db, conn)
 }
 
+/// The SQL that writes the benchmarks' synthetic universe (`bench_universe.sql`): `symbols`
+/// symbols `S0001`.. over the weekdays of the years `from`..=`to`, with splits and dividends.
+/// Events fall within the years whatever their number (for 2020..=2024 it is the universe
+/// `bench_adjusted` has always measured).
+#[must_use]
+pub fn bench_universe(symbols: usize, from: i32, to: i32) -> String {
+    let years = to - from + 1;
+    include_str!("bench_universe.sql")
+        .replace("{symbols}", &symbols.to_string())
+        .replace("{from}", &from.to_string())
+        .replace("{to}", &to.to_string())
+        .replace("{second}", &(from + 1).to_string())
+        .replace("{split_days}", &(365 * years - 125).to_string())
+        .replace("{second_days}", &(180 * years).to_string())
+}
+
 /// A little market in a migrated database, as a superuser writes it: 4 symbols, bars over
 /// three months (partitions made by the extension), a 4-for-1 split and a dividend. The
 /// table is named, as the loader names it: before migration 0034 it is in weston, not where

@@ -13,41 +13,6 @@ use weston_tests::{BenchSize, TestDb};
 const YEAR_FROM: &str = "2023-01-01";
 const YEAR_TO: &str = "2023-12-31";
 
-/// The universe of `{symbols}` symbols: weekdays 2020-2024, a deterministic wobbly price per
-/// symbol; a split for every third symbol (forward, reverse and 3-for-2), a second one for
-/// every seventh; quarterly dividends for two symbols in three.
-const GENERATE: &str = r#"
-SELECT weston_ensure_partitions('2020-01-01', '2024-12-31');
-INSERT INTO etl_run (job_name, window_start, window_end) VALUES ('bench-adjusted', '2020-01-01', '2024-12-31');
-INSERT INTO securities (symbol)
-SELECT 'S' || lpad(i::text, 4, '0') FROM generate_series(1, {symbols}) i;
-INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
-SELECT 'S' || lpad(i::text, 4, '0'), d::date,
-       round(c * 0.995, 2), round(c * 1.01, 2), round(c * 0.99, 2), round(c, 2),
-       100000 + (i * 7919 + n * 104729) % 900000, 'mock', 1
-  FROM generate_series(1, {symbols}) i
- CROSS JOIN LATERAL (
-       SELECT d, row_number() OVER (ORDER BY d) AS n
-         FROM generate_series(date '2020-01-01', date '2024-12-31', interval '1 day') d
-        WHERE extract(isodow FROM d) < 6) days
- CROSS JOIN LATERAL (
-       SELECT (40 + i % 300 + 15 * sin(n / 23.0 + i) + 5 * cos(n / 7.0 * (1 + i % 3)))::numeric AS c) price;
-INSERT INTO splits (symbol, date, numerator, denominator, provider, run_id)
-SELECT 'S' || lpad(i::text, 4, '0'), date '2020-03-02' + (i * 37) % 1700,
-       (ARRAY[2, 3, 4, 1, 7, 10])[1 + i % 6], (ARRAY[1, 2, 1, 8, 1, 1])[1 + i % 6], 'mock', 1
-  FROM generate_series(1, {symbols}) i WHERE i % 3 = 0
-UNION ALL
-SELECT 'S' || lpad(i::text, 4, '0'), date '2021-06-01' + (i * 53) % 900, 3, 2, 'mock', 1
-  FROM generate_series(1, {symbols}) i WHERE i % 7 = 0 AND (date '2021-06-01' + (i * 53) % 900) <> (date '2020-03-02' + (i * 37) % 1700)
-ON CONFLICT DO NOTHING;
-INSERT INTO dividends (symbol, ex_date, amount, provider, run_id)
-SELECT 'S' || lpad(i::text, 4, '0'), q::date + i % 20, round(0.10 + (i % 50) / 100.0, 2), 'mock', 1
-  FROM generate_series(1, {symbols}) i
- CROSS JOIN generate_series(date '2020-02-03', date '2024-12-31', interval '3 months') q
- WHERE i % 3 <> 1;
-ANALYZE;
-"#;
-
 const RAW: &str = "SELECT symbol, date, open, high, low, close, volume FROM prices_daily
   WHERE symbol = ANY ($1) AND date BETWEEN $2 AND $3 ORDER BY symbol, date";
 
@@ -195,7 +160,7 @@ async fn main() {
     let db = TestDb::migrated("bench_adjusted").await;
     let mut conn = db.pool.acquire().await.unwrap();
     let start = Instant::now();
-    sqlx::raw_sql(&GENERATE.replace("{symbols}", &symbols_count.to_string()))
+    sqlx::raw_sql(&weston_tests::bench_universe(symbols_count, 2020, 2024))
         .execute(&mut *conn)
         .await
         .unwrap();
