@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from ._errors import ConfigError, DatabaseError
+from ._errors import ArgumentError, ConfigError, DatabaseError
 
 ENV_FILE = ".env.local"
 TIMEOUT_ENV = "WESTON_DB_CONNECT_TIMEOUT_SECS"
@@ -67,6 +67,11 @@ def database_url():
         raise ConfigError(
             "DATABASE_URL is not set (the environment, or .env.local in the working directory)"
         )
+    return checked(url)
+
+
+def checked(url):
+    """`url` if it is a postgres:// URL, else a ConfigError saying what it is."""
     scheme = urlsplit(url).scheme if "://" in url else ""
     if scheme not in ("postgres", "postgresql"):
         raise ConfigError(
@@ -99,7 +104,14 @@ def describe(url):
 
 def connect(url=None):
     """A new connection to `url` (default: DATABASE_URL), or a clear error saying why not."""
-    url = url or database_url()
+    if url is None:
+        url = database_url()
+    elif isinstance(url, str):
+        url = checked(url)
+    else:
+        raise ArgumentError(
+            f"conn must be a psycopg connection or a postgres:// URL, not {type(url).__name__}"
+        )
     try:
         return psycopg.connect(
             url, connect_timeout=connect_timeout(), application_name=APPLICATION_NAME

@@ -34,6 +34,8 @@ class Read:
             raise ArgumentError(f'adjust must be "split", "total" or None, not {adjust!r}')
         if frame not in FRAMES:
             raise ArgumentError(f'frame must be "pandas" or "polars", not {frame!r}')
+        if frame == "polars":
+            _polars_module()
         if factors and adjust is None:
             raise ArgumentError("factors=True needs an adjusted read (adjust='split' or 'total')")
         self.symbols = _symbols(symbols)
@@ -238,13 +240,18 @@ def frame(columns, read):
     return pd.DataFrame(columns, copy=False)
 
 
-def _polars(columns, read):
+def _polars_module():
     try:
-        import polars as pl
+        import polars
     except ImportError:
         raise ArgumentError(
             'frame="polars" needs polars: pip install "./python[polars]" (or polars itself)'
         ) from None
+    return polars
+
+
+def _polars(columns, read):
+    pl = _polars_module()
     series = [
         pl.Series("symbol", columns["symbol"], dtype=pl.Utf8),
         pl.Series("date", columns["date"]).cast(pl.Date),

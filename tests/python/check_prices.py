@@ -231,6 +231,8 @@ def check_errors():
         ["cannot connect", "127.0.0.1:1/weston"],
         lambda: weston.prices(["MOCK0001"], FROM, TO, conn="postgresql://someone:secret@127.0.0.1:1/weston"),
     )
+    expect(A, ["conn", "int"], lambda: weston.prices(["MOCK0001"], FROM, TO, conn=5432))
+    expect(weston.ConfigError, ["postgres://", "http://"], lambda: weston.prices(["MOCK0001"], FROM, TO, conn="http://127.0.0.1/x"))
     expect(weston.DatabaseError, ["not installed"], lambda: weston.prices(["MOCK0001"], FROM, TO, conn=URL.rsplit("/", 1)[0] + "/postgres"))
 
     # DATABASE_URL as the loader reads it: the environment, else .env.local here.
