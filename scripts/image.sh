@@ -65,10 +65,9 @@ fi
 # paths of the context (a change there fails here, on the prebuilt build, too).
 step "staging the host's build (scripts/image-artifacts.sh)"
 context="$work/context"
-rm -rf "$context" && mkdir -p "$context/scripts"
+rm -rf "$context" && mkdir -p "$context"
 cp Dockerfile.pg15 "$context/"
 cp -a deploy "$context/deploy"
-cp -a scripts/backup "$context/scripts/backup"
 bash scripts/image-artifacts.sh "$context/image-artifacts"
 step "podman build Dockerfile.pg15 --target prebuilt"
 podman build --isolation=chroot --network=host --pull=never --build-arg BASE_IMAGE="$base" \
@@ -149,7 +148,7 @@ buildah run --isolation chroot --network host --user postgres \
         grep -q "succeeded" /tmp/status.log || { echo "smoke: status shows no run:"; cat /tmp/status.log; exit 1; }
         DATABASE_URL=$loader_url weston-loader audit > /tmp/audit.log 2>&1 \
             || { echo "smoke: audit as weston_loader failed:"; cat /tmp/audit.log; exit 1; }
-        command -v pgbackrest rclone gpg >/dev/null   # the backup tools (scripts/backup/)
+        command -v pgbackrest rclone gpg >/dev/null   # the backup tools (deploy/backup/)
         test ! -e /usr/local/cargo && test ! -e /src   # nothing of the build stage
         pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
         echo "smoke test passed"

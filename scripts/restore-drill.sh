@@ -90,15 +90,15 @@ objects() { find "$drill/s3/objects/$WESTON_S3_BUCKET/$1" -type f 2>/dev/null | 
 metric() { # kind: the value of weston_backup_last_run_failed the last run wrote
     sed -n "s/^weston_backup_last_run_failed{kind=\"$1\"} //p" "$drill/metrics/weston_backup.$1.prom"
 }
-backup() { # type [VAR=value ...]: scripts/backup/pgbackrest-backup.sh as postgres
+backup() { # type [VAR=value ...]: deploy/backup/pgbackrest-backup.sh as postgres
     local type=$1; shift
     as_pg env WESTON_BACKUP_TYPE="$type" WESTON_METRICS_TEXTFILE_DIR="$drill/metrics" "$@" \
-        bash "$WESTON_ROOT/scripts/backup/pgbackrest-backup.sh"
+        bash "$WESTON_ROOT/deploy/backup/pgbackrest-backup.sh"
 }
-nightly_dump() { # [VAR=value ...]: scripts/backup/nightly-dump.sh as postgres, prints the dump's path
+nightly_dump() { # [VAR=value ...]: deploy/backup/nightly-dump.sh as postgres, prints the dump's path
     as_pg env PGHOST="$drill/sock-source" PGUSER=postgres WESTON_DB=weston WESTON_DUMP_DIR="$drill/dumps" \
         WESTON_PG_BINDIR="$bindir" WESTON_METRICS_TEXTFILE_DIR="$drill/metrics" "$@" \
-        bash "$WESTON_ROOT/scripts/backup/nightly-dump.sh"
+        bash "$WESTON_ROOT/deploy/backup/nightly-dump.sh"
 }
 expect_failure() { # what, log file, command...: must exit non-zero, say FAILED, raise the alert's input
     local what=$1 out=$2 kind; shift 2
@@ -146,6 +146,10 @@ sql source "
     INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
     VALUES ('S003', '2099-06-15', 1, 1, 1, 1, 1, 'mock', 1);
     UPDATE weston_partition_config SET retain_months = 120;
+    -- A restatement: the replaced bar is kept in prices_daily_history (migration 0040), which
+    -- the dump and both restores must bring back (verify compares every table).
+    UPDATE prices_daily SET close = close + 0.01, high = high + 0.01
+     WHERE symbol = 'S004' AND date = (SELECT max(date) FROM prices_daily WHERE symbol = 'S004');
     CREATE ROLE drill_analyst LOGIN PASSWORD 'drill-only' IN ROLE app_ro;
     SET ROLE app_rw;
     CREATE TABLE app.watchlist (symbol text PRIMARY KEY, note text);
@@ -175,7 +179,7 @@ recent=weston-$(stamp_days_ago 2) old=weston-$(stamp_days_ago 20)
 for name in "$recent" "$old"; do   # each upload applies the retention, sparing its own name
     echo "an earlier night" > "$drill/dumps/$name.dump" && echo "--" > "$drill/dumps/$name.roles.sql"
     chown postgres:postgres "$drill/dumps/$name".*
-    as_pg bash "$WESTON_ROOT/scripts/backup/dump-s3.sh" upload "$drill/dumps" "$name" >/dev/null
+    as_pg bash "$WESTON_ROOT/deploy/backup/dump-s3.sh" upload "$drill/dumps" "$name" >/dev/null
     rm "$drill/dumps/$name".*
 done
 chown -R postgres:postgres "$drill/dumps"
@@ -185,7 +189,7 @@ dump=$(nightly_dump | tail -n 1)
 [ -e "$drill/dumps/weston-20000102T000000Z.dump" ] || fail "retention removed a 2-day-old dump"
 [ "$(metric pg_dump)" = 0 ] || fail "nightly-dump.sh did not report success"
 dump_name=$(basename "$dump" .dump)
-in_bucket=$(as_pg bash "$WESTON_ROOT/scripts/backup/dump-s3.sh" list | tr '\n' ' ')
+in_bucket=$(as_pg bash "$WESTON_ROOT/deploy/backup/dump-s3.sh" list | tr '\n' ' ')
 [ "$in_bucket" = "$recent.dump.gpg $recent.roles.sql.gpg $dump_name.dump.gpg $dump_name.roles.sql.gpg " ] \
     || fail "the bucket's dumps after retention are [$in_bucket]"
 verify source --save "$drill/fingerprint.at-dump.json" >/dev/null
@@ -223,7 +227,7 @@ compare() { # cluster, the source's fingerprint to match (when the backup was ta
 }
 
 log "restore drill [$(( $(date +%s) - started ))s]: the dump downloaded from the bucket, pg_restore into a fresh cluster"
-as_pg bash "$WESTON_ROOT/scripts/backup/dump-s3.sh" fetch "$dump_name" "$drill/fetched"
+as_pg bash "$WESTON_ROOT/deploy/backup/dump-s3.sh" fetch "$dump_name" "$drill/fetched"
 init_cluster logical
 # The roles first (the cluster's own superuser exists already), then the database with --create.
 grep -v '^CREATE ROLE postgres;$' "$drill/fetched/$dump_name.roles.sql" | psql_at logical -d postgres -f - >/dev/null

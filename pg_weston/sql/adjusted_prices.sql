@@ -1,25 +1,26 @@
 -- The public adjusted-price functions (plain SQL over weston_adjustment_segments, which
 -- pg_weston/src/adjust.rs implements in Rust) and their comments.
 
-COMMENT ON FUNCTION weston_adjustment_segments(text[], date, date, boolean) IS
-'Internal to weston_adjusted_prices. For each of symbols with events in effect (bars_from < ex_date <= as_of; NULL: unbounded): bounds, the event dates ascending, and price_factors / volume_factors, the cumulative factors of bars before each bound plus a final 1, so a bar on d takes price_factors[width_bucket(d, bounds) + 1]. Exact; a non-terminating factor (2/3, 1/7) is rounded to 20 decimal places.';
+COMMENT ON FUNCTION weston_adjustment_segments(text[], date, date, boolean, timestamptz) IS
+'Internal to weston_adjusted_prices. For each of symbols with events in effect (bars_from < ex_date <= as_of; NULL: unbounded), as known at known_on (NULL: as stored): bounds, the event dates ascending, and price_factors / volume_factors, the cumulative factors of bars before each bound plus a final 1, so a bar on d takes price_factors[width_bucket(d, bounds) + 1]. Exact; a non-terminating factor (2/3, 1/7) is rounded to 20 decimal places.';
 COMMENT ON FUNCTION weston_check_adjusted_arguments(text[], date, date, boolean) IS
 'Internal to weston_adjusted_prices: true, or an error naming the NULL argument or the from_date after to_date.';
 
 CREATE FUNCTION weston_adjustment_factors(
-    symbol text, as_of date DEFAULT NULL, total_return boolean DEFAULT false)
+    symbol text, as_of date DEFAULT NULL, total_return boolean DEFAULT false,
+    known_on timestamptz DEFAULT NULL)
 RETURNS TABLE(effective_before date, price_factor numeric, volume_factor numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
     SELECT u.effective_before, u.price_factor, u.volume_factor
-      FROM weston_adjustment_segments(ARRAY[symbol], NULL, as_of, total_return) s,
+      FROM weston_adjustment_segments(ARRAY[symbol], NULL, as_of, total_return, known_on) s,
            unnest(s.bounds, s.price_factors, s.volume_factors) AS u(effective_before, price_factor, volume_factor)
      WHERE u.effective_before IS NOT NULL
      ORDER BY u.effective_before
 $fn$;
-COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean) IS
-'The adjustment factors of the security that symbol names as of as_of (NULL: today; events under its earlier tickers included, see weston_symbol_history), one row per event date (ex-date) on or before as_of (NULL: every stored event), ascending: bars dated before effective_before, and on or after the previous row''s date, are multiplied by these cumulative factors (prices by price_factor, volume by volume_factor); bars on or after the last row''s date by 1. A split n-for-d contributes d/n to price_factor and n/d to volume_factor; with total_return a dividend contributes 1 - amount/close_before to price_factor (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis; a dividend with no earlier bar contributes 1). Exact; a non-terminating factor is rounded to 20 decimal places. In the spirit of a LEAN factor file.';
+COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean, timestamptz) IS
+'The adjustment factors of the security that symbol names as of as_of (NULL: today; events under its earlier tickers included, see weston_symbol_history), one row per event date (ex-date) on or before as_of (NULL: every stored event), ascending: bars dated before effective_before, and on or after the previous row''s date, are multiplied by these cumulative factors (prices by price_factor, volume by volume_factor); bars on or after the last row''s date by 1. A split n-for-d contributes d/n to price_factor and n/d to volume_factor; with total_return a dividend contributes 1 - amount/close_before to price_factor (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis; a dividend with no earlier bar contributes 1). Exact; a non-terminating factor is rounded to 20 decimal places. In the spirit of a LEAN factor file. known_on: the answer as the database knew it then (events, bars and tickers as known at that moment; as_of NULL then means what it meant then); NULL: as stored now.';
 
 -- The two weston_adjusted_prices are plain SQL that PostgreSQL inlines into the caller's
 -- query: no SET clause (it would prevent inlining, and the rows would be materialised),
@@ -28,12 +29,13 @@ COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean) IS
 -- date ranges of the security each symbol names as of as_of (a ticker that never changed:
 -- itself, over all dates); each piece takes its symbol's segments first, in a subquery the
 -- planner may not flatten (OFFSET 0), then its bars; each bar finds its factor by binary
--- search. Joined after the bars, the segments were rescanned for every bar under a
+-- search. known_on (since 0.9.0) is passed to each source, which reads as known when it is
+-- not NULL (sql/known.sql); NULL plans as before. Joined after the bars, the segments were rescanned for every bar under a
 -- generic plan, which sizes the symbols array at 10 (a prepared statement's sixth run, or
 -- plan_cache_mode = force_generic_plan): 14 times slower at 750 symbols.
 CREATE FUNCTION weston_adjusted_prices(
     symbols text[], from_date date, to_date date,
-    as_of date DEFAULT NULL, total_return boolean DEFAULT false)
+    as_of date DEFAULT NULL, total_return boolean DEFAULT false, known_on timestamptz DEFAULT NULL)
 RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
               volume numeric, price_factor numeric, volume_factor numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -54,11 +56,11 @@ AS $fn$
                             1::pg_catalog.numeric) AS vf
               FROM (SELECT q.symbol, q.traded, q.valid_from, q.valid_to,
                            s.bounds, s.price_factors, s.volume_factors
-                      FROM @extschema@.weston_ticker_pieces(symbols, as_of) q
-                      LEFT JOIN @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return) s
+                      FROM @extschema@.weston_ticker_pieces(symbols, as_of, known_on) q
+                      LEFT JOIN @extschema@.weston_adjustment_segments(symbols, from_date, as_of, total_return, known_on) s
                         ON s.symbol OPERATOR(pg_catalog.=) q.symbol
                     OFFSET 0) k
-              JOIN weston_data.prices_daily p
+              JOIN @extschema@.weston_prices_daily_as(symbols, from_date, to_date, as_of, known_on) p
                 ON p.symbol OPERATOR(pg_catalog.=) k.traded
                AND p.date OPERATOR(pg_catalog.>=) k.valid_from AND p.date OPERATOR(pg_catalog.<=) k.valid_to
              WHERE @extschema@.weston_check_adjusted_arguments(symbols, from_date, to_date, total_return)
@@ -67,18 +69,18 @@ AS $fn$
             OFFSET 0) b -- not flattened: each factor is looked up once per bar, not per column
      ORDER BY b.symbol, b.date
 $fn$;
-COMMENT ON FUNCTION weston_adjusted_prices(text[], date, date, date, boolean) IS
+COMMENT ON FUNCTION weston_adjusted_prices(text[], date, date, date, boolean, timestamptz) IS
 'Adjusted daily bars of every symbol in symbols between from_date and to_date (inclusive), ordered by symbol, date, computed in one pass; same semantics as weston_adjusted_prices(text, ...). Unknown symbols give no rows. Write the array as ARRAY[...] or ''{...}''::text[].';
 
 CREATE FUNCTION weston_adjusted_prices(
     ticker text, from_date date, to_date date,
-    as_of date DEFAULT NULL, total_return boolean DEFAULT false)
+    as_of date DEFAULT NULL, total_return boolean DEFAULT false, known_on timestamptz DEFAULT NULL)
 RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
               volume numeric, price_factor numeric, volume_factor numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT * FROM @extschema@.weston_adjusted_prices(
-        ARRAY[ticker]::pg_catalog.text[], from_date, to_date, as_of, total_return)
+        ARRAY[ticker]::pg_catalog.text[], from_date, to_date, as_of, total_return, known_on)
 $fn$;
-COMMENT ON FUNCTION weston_adjusted_prices(text, date, date, date, boolean) IS
-'Daily bars of the security that ticker names as of as_of (NULL: today, New York) between from_date and to_date (inclusive), ordered by date, under the name asked for, adjusted as of as_of (NULL: every stored event); bars, splits and dividends under the security''s earlier tickers are included (see weston_symbol_history). A ticker first held after as_of gives no rows; one never recorded in ticker_history is read as it is stored. An event''s date is its ex-date: a bar on d is adjusted by events with d < ex_date <= as_of. Split n-for-d: prices times d/n, volume times n/d. total_return also multiplies prices by 1 - amount/close_before per dividend (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis). price_factor and volume_factor are the factors applied (see weston_adjustment_factors). Exact numeric: raw times factor, a non-terminating factor rounded to 20 decimal places. Unknown symbol: no rows. Errors on a NULL argument other than as_of, and on from_date > to_date.';
+COMMENT ON FUNCTION weston_adjusted_prices(text, date, date, date, boolean, timestamptz) IS
+'Daily bars of the security that ticker names as of as_of (NULL: today, New York) between from_date and to_date (inclusive), ordered by date, under the name asked for, adjusted as of as_of (NULL: every stored event); bars, splits and dividends under the security''s earlier tickers are included (see weston_symbol_history). A ticker first held after as_of gives no rows; one never recorded in ticker_history is read as it is stored. An event''s date is its ex-date: a bar on d is adjusted by events with d < ex_date <= as_of. Split n-for-d: prices times d/n, volume times n/d. total_return also multiplies prices by 1 - amount/close_before per dividend (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis). price_factor and volume_factor are the factors applied (see weston_adjustment_factors). Exact numeric: raw times factor, a non-terminating factor rounded to 20 decimal places. Unknown symbol: no rows. known_on: the exact answer this call gave at that moment (bars, splits, dividends and tickers as the database knew them then; as_of NULL means what it meant then: that day in New York for which security a ticker names, every event then stored for the factors); an error when known_on is before the database began keeping its changes (weston_data.history_start) or in the future. Errors on a NULL argument other than as_of and known_on, and on from_date > to_date.';

@@ -29,7 +29,28 @@ $fn$;
 COMMENT ON FUNCTION weston_symbol_history(text, date) IS
 'The tickers of the security that symbol names as of as_of (NULL: today, New York), oldest first, with their date ranges as known on as_of: valid_to is the last day under the ticker, NULL while current (a ticker that ended after as_of is current as of as_of). symbol names the security that most recently held it on or before as_of; a ticker first held after as_of names nothing (no rows). A ticker never recorded in ticker_history is its own security: its securities row''s listed_date and delisted_date.';
 
-CREATE FUNCTION weston_resolve_symbol(symbol text, on_date date)
+-- A read's day as the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no
+-- day. Refuses one outside 0001-01-01..9999-12-31, naming the argument; NULL passes.
+CREATE FUNCTION weston_check_day(argument text, day date)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
+AS $fn$
+BEGIN
+    IF NOT day BETWEEN '0001-01-01' AND '9999-12-31' THEN
+        RAISE EXCEPTION 'weston: % % is outside the supported range 0001-01-01 to 9999-12-31',
+                        argument,
+                        CASE WHEN NOT isfinite(day) THEN day::text
+                             WHEN day < '0001-01-01' THEN to_char(day, 'YYYY-MM-DD BC')
+                             ELSE to_char(day, 'YYYY-MM-DD') END
+              USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION weston_check_day(text, date) IS
+'Internal to weston_resolve_symbol and weston_universe: nothing, or an error naming argument and day when day is outside 0001-01-01 to 9999-12-31 (infinity, -infinity; SQLSTATE 22008). NULL passes.';
+
+CREATE FUNCTION weston_resolve_symbol(symbol text, on_date date, known_on timestamptz)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
@@ -45,22 +66,15 @@ BEGIN
     IF on_date IS NULL THEN
         RAISE EXCEPTION 'weston: on_date must not be NULL';
     END IF;
-    -- As the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no day.
-    IF NOT on_date BETWEEN '0001-01-01' AND '9999-12-31' THEN
-        RAISE EXCEPTION 'weston: on_date % is outside the supported range 0001-01-01 to 9999-12-31',
-                        CASE WHEN NOT isfinite(on_date) THEN on_date::text
-                             WHEN on_date < '0001-01-01' THEN to_char(on_date, 'YYYY-MM-DD BC')
-                             ELSE to_char(on_date, 'YYYY-MM-DD') END
-              USING ERRCODE = 'datetime_field_overflow';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM ticker_history h WHERE h.symbol = weston_resolve_symbol.symbol) THEN
-        RETURN (SELECT s.symbol FROM securities s
+    PERFORM weston_check_day('on_date', on_date);
+    IF NOT EXISTS (SELECT 1 FROM weston_ticker_history_as(known_on) h WHERE h.symbol = weston_resolve_symbol.symbol) THEN
+        RETURN (SELECT s.symbol FROM weston_securities_as(known_on) s
                  WHERE s.symbol = weston_resolve_symbol.symbol
                    AND (s.listed_date IS NULL OR s.listed_date <= on_date)
                    AND (s.delisted_date IS NULL OR s.delisted_date >= on_date));
     END IF;
     -- Whoever held the ticker that day traded under it.
-    IF EXISTS (SELECT 1 FROM ticker_history h
+    IF EXISTS (SELECT 1 FROM weston_ticker_history_as(known_on) h
                 WHERE h.symbol = weston_resolve_symbol.symbol
                   AND h.valid_from <= on_date AND (h.valid_to IS NULL OR h.valid_to >= on_date)) THEN
         RETURN symbol;
@@ -73,9 +87,9 @@ BEGIN
       INTO answers, candidates
       FROM (SELECT h.security_id, min(h.valid_from) AS held_from,
                    CASE WHEN bool_and(h.valid_to IS NOT NULL) THEN max(h.valid_to) END AS held_to
-              FROM ticker_history h WHERE h.symbol = weston_resolve_symbol.symbol
+              FROM weston_ticker_history_as(known_on) h WHERE h.symbol = weston_resolve_symbol.symbol
              GROUP BY h.security_id) c
-      JOIN ticker_history t ON t.security_id = c.security_id
+      JOIN weston_ticker_history_as(known_on) t ON t.security_id = c.security_id
      WHERE t.valid_from <= on_date AND (t.valid_to IS NULL OR t.valid_to >= on_date);
     IF coalesce(cardinality(answers), 0) > 1 THEN
         RAISE EXCEPTION 'weston: % is ambiguous on %: securities that held it traded that day as %',
@@ -85,45 +99,61 @@ BEGIN
     RETURN answers[1];
 END
 $fn$;
-COMMENT ON FUNCTION weston_resolve_symbol(text, date) IS
-'The ticker under which the security named by symbol traded on on_date: symbol itself when a security held it that day; otherwise the ticker that day of the one security that ever held symbol and traded that day (FB on 2023-01-03: META); NULL when none did; an error naming the candidates when several did. A ticker never recorded in ticker_history: itself between its securities row''s listed_date and delisted_date (NULL bounds: open). Uses everything recorded today. An on_date outside 0001-01-01 to 9999-12-31 (infinity, -infinity) is refused naming it (SQLSTATE 22008).';
+COMMENT ON FUNCTION weston_resolve_symbol(text, date, timestamptz) IS
+'The ticker under which the security named by symbol traded on on_date: symbol itself when a security held it that day; otherwise the ticker that day of the one security that ever held symbol and traded that day (FB on 2023-01-03: META); NULL when none did; an error naming the candidates when several did. A ticker never recorded in ticker_history: itself between its securities row''s listed_date and delisted_date (NULL bounds: open). Uses what was recorded at known_on (NULL: everything recorded today): the answer this call gave then. An on_date outside 0001-01-01 to 9999-12-31 (infinity, -infinity) is refused naming it (SQLSTATE 22008).';
 
-CREATE FUNCTION weston_universe(as_of date DEFAULT NULL)
+CREATE FUNCTION weston_universe(as_of date, known_on timestamptz)
 RETURNS TABLE(symbol text, listed_date date, delisted_date date)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
-    -- As the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no day.
-    IF NOT as_of BETWEEN '0001-01-01' AND '9999-12-31' THEN
-        RAISE EXCEPTION 'weston: as_of % is outside the supported range 0001-01-01 to 9999-12-31',
-                        CASE WHEN NOT isfinite(as_of) THEN as_of::text
-                             WHEN as_of < '0001-01-01' THEN to_char(as_of, 'YYYY-MM-DD BC')
-                             ELSE to_char(as_of, 'YYYY-MM-DD') END
-              USING ERRCODE = 'datetime_field_overflow';
-    END IF;
+    PERFORM weston_check_day('as_of', as_of);
     RETURN QUERY
-    WITH d AS (SELECT coalesce(as_of, (now() AT TIME ZONE 'America/New_York')::date) AS day)
+    WITH d AS (SELECT coalesce(as_of, (coalesce(known_on, now()) AT TIME ZONE 'America/New_York')::date) AS day)
     SELECT t.symbol,
-           (SELECT min(f.valid_from) FROM ticker_history f WHERE f.security_id = t.security_id),
+           (SELECT min(f.valid_from) FROM weston_ticker_history_as(known_on) f WHERE f.security_id = t.security_id),
            CASE WHEN t.valid_to = d.day
-                 AND NOT EXISTS (SELECT 1 FROM ticker_history l
+                 AND NOT EXISTS (SELECT 1 FROM weston_ticker_history_as(known_on) l
                                   WHERE l.security_id = t.security_id AND l.valid_from > t.valid_from)
                 THEN t.valid_to END
-      FROM ticker_history t, d
+      FROM weston_ticker_history_as(known_on) t, d
      WHERE t.valid_from <= d.day AND (t.valid_to IS NULL OR t.valid_to >= d.day)
     UNION ALL
     SELECT s.symbol, s.listed_date, CASE WHEN s.delisted_date = d.day THEN s.delisted_date END
-      FROM securities s, d
+      FROM weston_securities_as(known_on) s, d
      WHERE (s.listed_date IS NULL OR s.listed_date <= d.day)
        AND (s.delisted_date IS NULL OR s.delisted_date >= d.day)
-       AND NOT EXISTS (SELECT 1 FROM ticker_history n WHERE n.symbol = s.symbol)
+       AND NOT EXISTS (SELECT 1 FROM weston_ticker_history_as(known_on) n WHERE n.symbol = s.symbol)
      ORDER BY 1;
 END
 $fn$;
+COMMENT ON FUNCTION weston_universe(date, timestamptz) IS
+'The securities listed on as_of (NULL: today, New York, or known_on''s New York date), under the ticker each had that day, including those delisted since (survivorship-free), ordered by symbol. listed_date: the first day of the security under any ticker; delisted_date: as known on as_of, so set only when as_of is its last day. A ticker never recorded in ticker_history is listed while its securities row''s listed_date (NULL: always) and delisted_date (NULL: still listed) say so. known_on: the answer this call gave at that moment (ticker_history and securities as known then; NULL: as recorded now); write weston_universe(NULL, known_on) for that day''s universe as known then. An as_of outside 0001-01-01 to 9999-12-31 (infinity, -infinity) is refused naming it (SQLSTATE 22008).';
+
+-- The forms without known_on (since 0.4.0): what is recorded now. Kept as they were named,
+-- so that calls without known_on, and migration 0017's grants, find them; known_on has no
+-- default in the forms above, so that no call is ambiguous between the two.
+CREATE FUNCTION weston_resolve_symbol(symbol text, on_date date)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
+AS $fn$
+    SELECT weston_resolve_symbol($1, $2, NULL::timestamptz)
+$fn$;
+COMMENT ON FUNCTION weston_resolve_symbol(text, date) IS
+'weston_resolve_symbol(symbol, on_date, NULL): the ticker under which the security named by symbol traded on on_date, from everything recorded today.';
+
+CREATE FUNCTION weston_universe(as_of date DEFAULT NULL)
+RETURNS TABLE(symbol text, listed_date date, delisted_date date)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
+AS $fn$
+    SELECT u.symbol, u.listed_date, u.delisted_date FROM weston_universe($1, NULL::timestamptz) u
+$fn$;
 COMMENT ON FUNCTION weston_universe(date) IS
-'The securities listed on as_of (NULL: today, New York), under the ticker each had that day, including those delisted since (survivorship-free), ordered by symbol. listed_date: the first day of the security under any ticker; delisted_date: as known on as_of, so set only when as_of is its last day. A ticker never recorded in ticker_history is listed while its securities row''s listed_date (NULL: always) and delisted_date (NULL: still listed) say so. An as_of outside 0001-01-01 to 9999-12-31 (infinity, -infinity) is refused naming it (SQLSTATE 22008).';
+'weston_universe(as_of, NULL): the securities listed on as_of (NULL: today, New York), as recorded now, ordered by symbol.';
 
 CREATE FUNCTION weston_ticker_listed(
     symbol text, valid_from date, provider text, run_id bigint,

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use chrono::NaiveDate;
-use pgrx::datum::{Date, DatumWithOid};
+use pgrx::datum::{Date, DatumWithOid, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
 use pgrx::{AnyNumeric, PgBuiltInOids, PgOid};
@@ -39,6 +39,13 @@ pub(crate) const NEAR_CLOSES_SQL: &str = include_str!("../sql/queries/adjust_nea
 
 /// The rest (a gap in the data, or no earlier bar at all): without the window.
 pub(crate) const FAR_CLOSES_SQL: &str = include_str!("../sql/queries/adjust_far_closes.sql");
+
+/// The same three, over the tables as known at a moment (`known_on`, the last parameter):
+/// the current rows known by then and the kept versions current then (migration 0040).
+/// Only the 0.9.0 SQL passes a `known_on`, so these run only where its objects are.
+const EVENTS_KNOWN_SQL: &str = include_str!("../sql/queries/adjust_events_known.sql");
+const NEAR_CLOSES_KNOWN_SQL: &str = include_str!("../sql/queries/adjust_near_closes_known.sql");
+const FAR_CLOSES_KNOWN_SQL: &str = include_str!("../sql/queries/adjust_far_closes_known.sql");
 
 /// Where the queries find each symbol's ticker pieces. They name the extension's own
 /// `weston_ticker_pieces` (0.7.0). The library also runs under an earlier version's SQL,
@@ -104,7 +111,14 @@ pub(crate) fn with_pieces(sql: &str, pieces: Pieces) -> String {
 
 static QUERIES: LazyLock<HashMap<(&'static str, Pieces), String>> = LazyLock::new(|| {
     let mut queries = HashMap::new();
-    for sql in [EVENTS_SQL, NEAR_CLOSES_SQL, FAR_CLOSES_SQL] {
+    for sql in [
+        EVENTS_SQL,
+        NEAR_CLOSES_SQL,
+        FAR_CLOSES_SQL,
+        EVENTS_KNOWN_SQL,
+        NEAR_CLOSES_KNOWN_SQL,
+        FAR_CLOSES_KNOWN_SQL,
+    ] {
         for pieces in [Pieces::Extension, Pieces::Migration, Pieces::Plain] {
             queries.insert((sql, pieces), with_pieces(sql, pieces));
         }
@@ -175,24 +189,48 @@ struct Events {
 
 /// Internal to `weston_adjusted_prices`: per symbol with events in effect, the sorted
 /// event dates (`bounds`) and the cumulative factors, one more than the bounds (the last is
-/// 1), so a bar on `d` takes `price_factors[width_bucket(d, bounds) + 1]`.
+/// 1), so a bar on `d` takes `price_factors[width_bucket(d, bounds) + 1]`; with `known_on`,
+/// from the events and closes as known then.
 #[pg_extern(
     stable,
     parallel_safe,
     sql = r#"
 CREATE FUNCTION weston_adjustment_segments(
-    symbols text[], bars_from date, as_of date, total_return boolean)
+    symbols text[], bars_from date, as_of date, total_return boolean, known_on timestamptz)
 RETURNS TABLE(symbol text, bounds date[], price_factors numeric[], volume_factors numeric[])
 STABLE PARALLEL SAFE
 SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 -- The lookups run over every monthly partition; a generic plan prunes them at run time
 -- instead of planning them all on each call.
 SET plan_cache_mode TO force_generic_plan
-LANGUAGE c AS 'MODULE_PATHNAME', 'weston_adjustment_segments_wrapper';
+LANGUAGE c AS 'MODULE_PATHNAME', 'weston_adjustment_segments_known_wrapper';
 "#
 )]
-// pgrx reads the column names from the `name!` types of this signature, so they cannot
+// pgrx reads the column names from the `name!` types of these signatures, so they cannot
 // move into a type alias.
+#[allow(clippy::type_complexity)]
+fn weston_adjustment_segments_known(
+    symbols: Option<Vec<Option<String>>>,
+    bars_from: Option<Date>,
+    as_of: Option<Date>,
+    total_return: Option<bool>,
+    known_on: Option<TimestampWithTimeZone>,
+) -> TableIterator<
+    'static,
+    (
+        name!(symbol, String),
+        name!(bounds, Vec<Date>),
+        name!(price_factors, Vec<AnyNumeric>),
+        name!(volume_factors, Vec<AnyNumeric>),
+    ),
+> {
+    segments(symbols, bars_from, as_of, total_return, known_on)
+}
+
+/// The four-argument form that 0.8.0's SQL and earlier declare: it runs on this library
+/// between a deploy and the DBA's `ALTER EXTENSION pg_weston UPDATE` (the 0.9.0 SQL no
+/// longer declares it).
+#[pg_extern(stable, parallel_safe, sql = false)]
 #[allow(clippy::type_complexity)]
 fn weston_adjustment_segments(
     symbols: Option<Vec<Option<String>>>,
@@ -208,6 +246,27 @@ fn weston_adjustment_segments(
         name!(volume_factors, Vec<AnyNumeric>),
     ),
 > {
+    segments(symbols, bars_from, as_of, total_return, None)
+}
+
+/// What both forms return (for the code behind them; pgrx needs the names spelled out).
+type Segments = TableIterator<
+    'static,
+    (
+        name!(symbol, String),
+        name!(bounds, Vec<Date>),
+        name!(price_factors, Vec<AnyNumeric>),
+        name!(volume_factors, Vec<AnyNumeric>),
+    ),
+>;
+
+fn segments(
+    symbols: Option<Vec<Option<String>>>,
+    bars_from: Option<Date>,
+    as_of: Option<Date>,
+    total_return: Option<bool>,
+    known_on: Option<TimestampWithTimeZone>,
+) -> Segments {
     crate::report::plainly("weston_adjustment_segments", || {
         let mut symbols = checked_symbols(symbols);
         symbols.sort_unstable();
@@ -222,22 +281,31 @@ fn weston_adjustment_segments(
 
         let mut by_symbol: BTreeMap<String, Events> = BTreeMap::new();
         Spi::connect(|client| {
-            let rows = select_prepared(
-                client,
-                EVENTS_SQL,
-                &[
-                    PgBuiltInOids::TEXTARRAYOID,
-                    PgBuiltInOids::DATEOID,
-                    PgBuiltInOids::DATEOID,
-                    PgBuiltInOids::BOOLOID,
-                ],
-                &[
-                    symbols.into(),
-                    adjustment.bars_from.map(from_naive).into(),
-                    adjustment.as_of.map(from_naive).into(),
-                    adjustment.total_return.into(),
-                ],
-            );
+            let mut types = vec![
+                PgBuiltInOids::TEXTARRAYOID,
+                PgBuiltInOids::DATEOID,
+                PgBuiltInOids::DATEOID,
+                PgBuiltInOids::BOOLOID,
+            ];
+            let mut args: Vec<DatumWithOid<'_>> = vec![
+                symbols.into(),
+                adjustment.bars_from.map(from_naive).into(),
+                adjustment.as_of.map(from_naive).into(),
+                adjustment.total_return.into(),
+            ];
+            let events_sql = match known_on {
+                None => EVENTS_SQL,
+                Some(known_on) => {
+                    // Refused whatever the data: the queries may find nothing to read.
+                    client
+                        .select("SELECT weston_check_known_on($1)", None, &[known_on.into()])
+                        .unwrap_or_else(|e| error!("weston: known_on: {e}"));
+                    types.push(PgBuiltInOids::TIMESTAMPTZOID);
+                    args.push(known_on.into());
+                    EVENTS_KNOWN_SQL
+                }
+            };
+            let rows = select_prepared(client, events_sql, &types, &args);
             for row in rows {
                 let symbol: String = column(row.get(1), "symbol");
                 let ex_date = to_naive("a stored ex-date", column(row.get(2), "ex_date"));
@@ -262,7 +330,7 @@ fn weston_adjustment_segments(
                 }
             }
             if adjustment.total_return {
-                find_prior_closes(client, &mut by_symbol, adjustment.as_of);
+                find_prior_closes(client, &mut by_symbol, adjustment.as_of, known_on);
             }
         });
 
@@ -304,13 +372,18 @@ fn find_prior_closes(
     client: &SpiClient<'_>,
     by_symbol: &mut BTreeMap<String, Events>,
     as_of: Option<NaiveDate>,
+    known_on: Option<TimestampWithTimeZone>,
 ) {
     let wanted: Vec<(String, NaiveDate)> = by_symbol
         .iter()
         .flat_map(|(symbol, e)| e.dividends.iter().map(|d| (symbol.clone(), d.ex_date)))
         .collect();
     let mut found = vec![false; wanted.len()];
-    for (sql, windowed) in [(NEAR_CLOSES_SQL, true), (FAR_CLOSES_SQL, false)] {
+    let queries = match known_on {
+        None => [(NEAR_CLOSES_SQL, true), (FAR_CLOSES_SQL, false)],
+        Some(_) => [(NEAR_CLOSES_KNOWN_SQL, true), (FAR_CLOSES_KNOWN_SQL, false)],
+    };
+    for (sql, windowed) in queries {
         let missing: Vec<usize> = (0..wanted.len()).filter(|&i| !found[i]).collect();
         let Some(earliest) = missing.iter().map(|&i| wanted[i].1).min() else {
             return;
@@ -323,18 +396,16 @@ fn find_prior_closes(
         let symbols: Vec<String> = missing.iter().map(|&i| wanted[i].0.clone()).collect();
         let ex_dates: Vec<Date> = missing.iter().map(|&i| from_naive(wanted[i].1)).collect();
 
-        let rows = if windowed {
-            select_prepared(
-                client,
-                sql,
-                &[
+        let (mut types, mut args): (Vec<PgBuiltInOids>, Vec<DatumWithOid<'_>>) = if windowed {
+            (
+                vec![
                     PgBuiltInOids::TEXTARRAYOID,
                     PgBuiltInOids::DATEARRAYOID,
                     PgBuiltInOids::DATEOID,
                     PgBuiltInOids::DATEOID,
                     PgBuiltInOids::DATEOID,
                 ],
-                &[
+                vec![
                     symbols.into(),
                     ex_dates.into(),
                     from_naive(
@@ -350,21 +421,24 @@ fn find_prior_closes(
                 ],
             )
         } else {
-            select_prepared(
-                client,
-                sql,
-                &[
+            (
+                vec![
                     PgBuiltInOids::TEXTARRAYOID,
                     PgBuiltInOids::DATEARRAYOID,
                     PgBuiltInOids::DATEOID,
                 ],
-                &[
+                vec![
                     symbols.into(),
                     ex_dates.into(),
                     as_of.map(from_naive).into(),
                 ],
             )
         };
+        if let Some(known_on) = known_on {
+            types.push(PgBuiltInOids::TIMESTAMPTZOID);
+            args.push(known_on.into());
+        }
+        let rows = select_prepared(client, sql, &types, &args);
         for row in rows {
             let ordinal: i64 = column(row.get(1), "ordinality");
             let i = missing[usize::try_from(ordinal - 1).expect("ordinality starts at 1")];
@@ -441,7 +515,7 @@ extension_sql_file!(
     "../sql/adjusted_prices.sql",
     name = "adjusted_prices",
     requires = [
-        weston_adjustment_segments,
+        weston_adjustment_segments_known,
         weston_check_adjusted_arguments,
         "ticker_pieces"
     ]

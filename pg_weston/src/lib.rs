@@ -28,12 +28,20 @@ extension_sql_file!(
     requires = ["identity"]
 );
 
+// The market data as known at a moment (since 0.9.0): the sets the readers name in place of
+// the tables. `requires` only fixes the order of the blocks.
+extension_sql_file!(
+    "../sql/known.sql",
+    name = "known",
+    requires = ["corrections"]
+);
+
 // A symbol's tickers over time, as the adjusted-price functions read them: the extension's
 // own function (since 0.7.0). `requires` only fixes the order of the blocks.
 extension_sql_file!(
     "../sql/ticker_pieces.sql",
     name = "ticker_pieces",
-    requires = ["corrections"]
+    requires = ["known"]
 );
 
 extension_sql_file!(

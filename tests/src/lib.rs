@@ -47,6 +47,15 @@ pub fn loader_command(db: &TestDb, args: &[&str]) -> std::process::Command {
     loader_command_as(&db.loader_url(), args)
 }
 
+/// Runs `weston-loader args` as [`loader_command`] does, with the variables `env` set too;
+/// its output, whatever its exit status.
+pub fn run_loader(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    loader_command(db, args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run weston-loader")
+}
+
 /// `weston-loader args` against `db` as the cluster's superuser: the named exception, for
 /// the commands deployed with a superuser's DATABASE_URL (`migrate`, `verify`, `scratch`)
 /// and for tests that show what a superuser's run does.
@@ -321,6 +330,55 @@ pub async fn query_text(pool: &PgPool, sql: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A new LOGIN member of `group` named after the database and `who` (a person, as the
+/// runbook has people connect), connected to `db`.
+///
+/// # Panics
+/// When the role cannot be made or cannot connect.
+pub async fn login_in_group(db: &TestDb, who: &str, group: &str) -> PgPool {
+    let name = format!("{}_{who}", db.name);
+    sqlx::raw_sql(&format!("CREATE ROLE {name} LOGIN IN ROLE {group}"))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let options: PgConnectOptions = admin_url().parse().unwrap();
+    PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.database(&db.name).username(&name))
+        .await
+        .unwrap_or_else(|e| panic!("{name} connects: {e}"))
+}
+
+/// `from` dumped (`pg_dump -Fc`) and restored into `into` (`pg_restore`), with the cluster's
+/// own binaries.
+///
+/// # Panics
+/// When either program fails.
+pub fn dump_and_restore(from: &TestDb, into: &TestDb) {
+    let bindir = pg_config("bindir");
+    let dump = std::env::temp_dir().join(format!("{}.dump", from.name));
+    // libpq's URIs know nothing of sqlx's parameters.
+    let libpq_url = |url: &'_ str| url.split('?').next().unwrap().to_string();
+    let (from_url, into_url) = (libpq_url(&from.url), libpq_url(&into.url));
+    let run = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(format!("{bindir}/{program}"))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run("pg_dump", &["-Fc", "-f", dump.to_str().unwrap(), &from_url]);
+    run(
+        "pg_restore",
+        &["--exit-on-error", "-d", &into_url, dump.to_str().unwrap()],
+    );
+    std::fs::remove_file(&dump).ok();
+}
+
 /// `pg_config --<what>` of the PostgreSQL the test cluster runs (WESTON_PG_CONFIG).
 pub fn pg_config(what: &str) -> String {
     let pg_config = std::env::var("WESTON_PG_CONFIG")
@@ -373,9 +431,9 @@ pub fn monitoring_exported_metrics() -> Vec<String> {
 }
 
 /// The metrics the backup scripts write for node_exporter's textfile collector, read from
-/// the scripts themselves (`scripts/backup/*.sh`).
+/// the scripts themselves (`deploy/backup/*.sh`).
 pub fn backup_textfile_metrics() -> std::collections::BTreeSet<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/backup");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/backup");
     let mut names = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -554,29 +612,28 @@ pub async fn mock_run_in_process(
     (from, to): (&str, &str),
     symbols: usize,
 ) -> weston_loader::run::RunOutcome {
-    use clap::Parser;
     let symbols: Vec<String> = (1..=symbols)
         .map(weston_loader::providers::mock::mock_symbol)
         .collect();
-    let symbols = symbols.join(",");
-    let argv = [
-        "weston-loader",
-        "run",
-        "--provider",
-        "mock",
-        "--from",
-        from,
-        "--to",
-        to,
-        "--symbols",
-        &symbols,
+    let date = |d: &str| d.parse().expect("a date");
+    let asked = weston_loader::plan::Asked {
+        from: Some(date(from)),
+        to: Some(date(to)),
+        symbols,
+        earliest_date: date("1990-01-01"),
+        metadata_refresh_days: 30,
+    };
+    let args = weston_loader::run::RunRequest {
+        request: weston_loader::plan::Request::check(&asked, chrono::Utc::now())
+            .expect("a valid window"),
+        providers: vec![weston_loader::model::ProviderName::Mock],
+        provider_settings: weston_loader::providers::ProviderSettings::mock_market(750),
+        batch_symbols: 50,
         // Whose events are asked again tonight depends on the date.
-        "--events-recheck-days",
-        "0",
-    ];
-    let weston_loader::cli::Command::Run(args) = weston_loader::cli::Cli::parse_from(argv).command
-    else {
-        unreachable!("a run")
+        events_recheck_days: 0,
+        identity_detection: true,
+        audit_batch_symbols: 100,
+        reconcile_sample: 25,
     };
     db.ensure_logins().await;
     let pool = db.loader_pool();

@@ -604,6 +604,12 @@ async fn hostile_search_path_and_time_zone_change_nothing() {
     );
     let expected = text_rows(&mut conn, &query).await;
     assert_eq!(expected.len(), 3);
+    // The same read as known now (sql/known.sql's sets, inlined too).
+    let known = query.replace(
+        "'2020-08-31'::date)",
+        "'2020-08-31'::date, known_on => pg_catalog.now())",
+    );
+    assert_eq!(text_rows(&mut conn, &known).await, expected);
 
     // Look-alike tables and a look-alike operator in a schema the analyst can see and puts
     // first (planted by the superuser, named, as anyone with a schema could plant them), and
@@ -632,6 +638,11 @@ async fn hostile_search_path_and_time_zone_change_nothing() {
     ] {
         sqlx::raw_sql(setting).execute(&mut *conn).await.unwrap();
         assert_eq!(text_rows(&mut conn, &query).await, expected, "{setting}");
+        assert_eq!(
+            text_rows(&mut conn, &known).await,
+            expected,
+            "{setting}, known_on"
+        );
     }
     sqlx::raw_sql("RESET search_path")
         .execute(&mut *conn)
@@ -741,19 +752,19 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
         config,
         [
             (
-                "weston_adjusted_prices(text,date,date,date,boolean)".to_string(),
+                "weston_adjusted_prices(text,date,date,date,boolean,timestamp with time zone)".to_string(),
                 String::new()
             ),
             (
-                "weston_adjusted_prices(text[],date,date,date,boolean)".to_string(),
+                "weston_adjusted_prices(text[],date,date,date,boolean,timestamp with time zone)".to_string(),
                 String::new()
             ),
             (
-                "weston_adjustment_factors(text,date,boolean)".to_string(),
+                "weston_adjustment_factors(text,date,boolean,timestamp with time zone)".to_string(),
                 "search_path=pg_catalog, weston_data, weston, pg_temp".to_string()
             ),
             (
-                "weston_adjustment_segments(text[],date,date,boolean)".to_string(),
+                "weston_adjustment_segments(text[],date,date,boolean,timestamp with time zone)".to_string(),
                 "search_path=pg_catalog, weston_data, weston, pg_temp,plan_cache_mode=force_generic_plan"
                     .to_string()
             ),

@@ -1,7 +1,7 @@
 //! Alert delivery end to end on this machine. The real Prometheus and Alertmanager (Debian
 //! packages) scrape the real postgres_exporter (deploy/monitoring/queries.yaml) on a database
 //! of the tier-2 cluster and the real node_exporter, whose textfile collector reads what the
-//! real scripts/backup/nightly-dump.sh writes. Four faults are injected (stale data, a failed
+//! real deploy/backup/nightly-dump.sh writes. Four faults are injected (stale data, a failed
 //! loader run, a row in DEFAULT, a failed backup); each alert must reach a local receiver
 //! twice, in Alertmanager's webhook format and through the shipped Slack receiver, with its
 //! labels and human summary, and resolve once the fault is undone. The delivery latency from
@@ -349,7 +349,7 @@ async fn sql(db: &TestDb, statements: &str) {
 /// Runs the real nightly dump of `database`, its metrics into `textfile`; true if it succeeded.
 fn nightly_dump(dir: &Path, textfile: &Path, database: &str) -> bool {
     let admin = url::Url::parse(&admin_url()).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/backup/nightly-dump.sh");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/backup/nightly-dump.sh");
     let out = Command::new("bash")
         .arg(script)
         .env("PGHOST", admin.host_str().unwrap())

@@ -5,17 +5,17 @@
 //! readable by the deployed roles gets that at its next `migrate`.
 
 use weston_tests::{
-    loader_command, loader_command_as, migrate_through, output_text, superuser_loader_command,
-    TestDb, ANALYST, BACKEND, DBA, EXPORTER, LOADER,
+    loader_command, loader_command_as, migrate_through, output_text, run_loader,
+    superuser_loader_command, TestDb, ANALYST, BACKEND, DBA, EXPORTER, LOADER,
 };
 
-/// A window of the mock market that holds planted errors (`providers::planted`).
+/// A window of the mock market that holds planted errors (`providers::mock::planted`).
 const FROM: &str = "2021-02-01";
 const TO: &str = "2021-04-30";
 
 /// The symbols of the plants in the window, and two clean ones.
 fn symbols() -> String {
-    let mut symbols: Vec<String> = weston_loader::providers::planted::plants()
+    let mut symbols: Vec<String> = weston_loader::providers::mock::planted::plants()
         .into_iter()
         .filter(|p| (FROM..=TO).contains(&p.finding_date.to_string().as_str()))
         .map(|p| p.symbol)
@@ -45,11 +45,11 @@ fn night(db: &TestDb, symbols: &str) -> String {
 }
 
 fn loader_ok(db: &TestDb, args: &[&str]) -> String {
-    let out = loader_command(db, args)
-        .env(weston_loader::cli::MOCK_PLANTED_ENV, "true")
-        .env(weston_loader::cli::METADATA_REFRESH_ENV, "1")
-        .output()
-        .expect("run weston-loader");
+    let env = [
+        (weston_loader::cli::MOCK_PLANTED_ENV, "true"),
+        (weston_loader::cli::METADATA_REFRESH_ENV, "1"),
+    ];
+    let out = run_loader(db, args, &env);
     assert_eq!(
         out.status.code(),
         Some(0),

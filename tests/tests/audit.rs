@@ -7,8 +7,8 @@
 
 use std::collections::BTreeSet;
 
-use weston_loader::providers::planted;
-use weston_tests::{loader_command, output_text, TestDb};
+use weston_loader::providers::mock::planted;
+use weston_tests::{output_text, run_loader, TestDb};
 
 /// The planted window: March 2021, 2022 and 2023 hold every plant.
 const FROM: &str = "2021-01-04";
@@ -41,13 +41,8 @@ fn expected() -> BTreeSet<Key> {
 }
 
 fn loader(db: &TestDb, args: &[&str], planted: bool) -> std::process::Output {
-    let out = loader_command(db, args)
-        .env(
-            weston_loader::cli::MOCK_PLANTED_ENV,
-            if planted { "true" } else { "false" },
-        )
-        .output()
-        .expect("run weston-loader");
+    let planted = if planted { "true" } else { "false" };
+    let out = run_loader(db, args, &[(weston_loader::cli::MOCK_PLANTED_ENV, planted)]);
     assert_eq!(
         out.status.code(),
         Some(0),

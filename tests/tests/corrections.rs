@@ -5,9 +5,8 @@
 
 use std::process::Command;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
-use weston_tests::{admin_url, loader_command, output_text, pg_config, query_text as text, TestDb};
+use weston_tests::{loader_command, output_text, pg_config, query_text as text, TestDb};
 
 /// The window every test loads, fixed so the mock market holds the same events on any day:
 /// forward and reverse splits of MOCK0001 and MOCK0002, dividends of some of MOCK0001..6.
@@ -22,17 +21,7 @@ async fn nightly(db: &TestDb) {
 
 /// A LOGIN user in group `dba` (a person, as the runbook has the DBA connect), connected.
 async fn dba_login(db: &TestDb, who: &str) -> PgPool {
-    let name = format!("{}_{who}", db.name);
-    sqlx::raw_sql(&format!("CREATE ROLE {name} LOGIN IN ROLE dba"))
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let options: PgConnectOptions = admin_url().parse().unwrap();
-    PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.database(&db.name).username(&name))
-        .await
-        .unwrap_or_else(|e| panic!("{name} connects: {e}"))
+    weston_tests::login_in_group(db, who, "dba").await
 }
 
 async fn exec(pool: &PgPool, sql: &str) {

@@ -155,10 +155,90 @@ fn a_path_is_checked_up_to_its_item_or_pattern() {
         checkable("bench/src/bin/bench_*.rs").as_deref(),
         Some("bench/src/bin")
     );
-    assert_eq!(checkable("sql/pg_weston--A--B.sql").as_deref(), Some("sql"));
     assert_eq!(
-        checkable("scripts/backup/").as_deref(),
-        Some("scripts/backup")
+        checkable("pg_weston/sql/pg_weston--A--B.sql").as_deref(),
+        Some("pg_weston/sql")
+    );
+    assert_eq!(
+        checkable("deploy/backup/").as_deref(),
+        Some("deploy/backup")
     );
     assert_eq!(checkable("*/x").as_deref(), None);
+}
+
+/// The source files the module map must account for: the loader's and the extension's.
+const MAPPED: &[&str] = &[
+    "weston-loader/src",
+    "weston-loader/sql",
+    "pg_weston/src",
+    "pg_weston/core/src",
+    "pg_weston/sql",
+];
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// Every source file of the loader and the extension is in ARCHITECTURE.md's module map: a
+/// row names it, or its folder (the row's path ends in `/`) and its file name, or the folder
+/// alone for the folders of one kind of file (`weston-loader/sql/`, `pg_weston/sql/released/`).
+#[test]
+fn the_module_map_names_every_source_file() {
+    let text =
+        std::fs::read_to_string(repo().join("docs/ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let rows: Vec<(Vec<&str>, &str)> = text
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|row| {
+            let path_cell = row.split(" | ").next().unwrap_or(row);
+            (backticked(path_cell), row)
+        })
+        .collect();
+    assert!(
+        rows.len() > 30,
+        "the module map is a table: {} rows",
+        rows.len()
+    );
+    // Folders of one kind of file, and the upgrade scripts, named as a whole.
+    let whole = [
+        "weston-loader/sql/",
+        "pg_weston/sql/released/",
+        "pg_weston/sql/queries/",
+        "pg_weston/sql/pg_weston--",
+    ];
+    let mut files = Vec::new();
+    for dir in MAPPED {
+        files_under(&repo().join(dir), &mut files);
+    }
+    let root = repo().canonicalize().expect("root");
+    let mut missing = Vec::new();
+    for file in &files {
+        let file = file.canonicalize().expect("file");
+        let relative = file.strip_prefix(&root).expect("in the repository");
+        let relative = relative.to_string_lossy().replace('\\', "/");
+        let (folder, name) = relative.rsplit_once('/').expect("a folder");
+        let folder = format!("{folder}/");
+        let named = whole.iter().any(|w| relative.starts_with(w))
+            || rows.iter().any(|(paths, row)| {
+                paths.iter().any(|p| *p == relative)
+                    || (paths.iter().any(|p| *p == folder)
+                        && (row.contains(&format!("`{name}`"))
+                            || row.contains(&format!("/{name}`"))))
+            });
+        if !named {
+            missing.push(relative);
+        }
+    }
+    assert!(files.len() > 60, "the sources were read: {}", files.len());
+    assert!(
+        missing.is_empty(),
+        "not in ARCHITECTURE.md's module map: {missing:#?}"
+    );
 }

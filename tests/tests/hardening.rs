@@ -3,20 +3,13 @@
 //! recorded, a refused database reported at once, and one bad corporate action rejected
 //! alone while the rest of the universe-wide listing is kept.
 
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use fake_providers::{Reply, Seen, TestServer};
 use sqlx::{ConnectOptions, Connection};
 use weston_loader::provenance::RUN_LOCK_KEY;
-use weston_tests::{loader_command, output_text, TestDb};
-
-fn run(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Output {
-    loader_command(db, args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run weston-loader")
-}
+use weston_tests::{output_text, run_loader as run, TestDb};
 
 async fn runs(db: &TestDb) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM etl_run")

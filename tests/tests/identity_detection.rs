@@ -1,10 +1,10 @@
 //! Detection of ticker changes, delistings, reused tickers and share-class moves by the
 //! real `weston-loader run`, on a real cluster: the mock market's fixed life events
-//! (`weston-loader/src/providers/mock_life.rs`), and FMP's listings served by a local HTTP
+//! (`weston-loader/src/providers/mock/life.rs`), and FMP's listings served by a local HTTP
 //! server in FMP's documented format (including one that fails).
 
 use fake_providers::{Reply, Seen, TestServer};
-use weston_tests::{loader_command, output_text, TestDb};
+use weston_tests::{loader_command, output_text, run_loader, TestDb};
 
 const EVENT_SYMBOLS: &str = "MOCK0001,MOCK0701,MOCK0702,MOCK0703,MOCK0704";
 const FROM: &str = "2026-06-01";
@@ -35,13 +35,12 @@ fn run_fb(db: &TestDb, fmp: &TestServer, to: &str) -> std::process::Output {
 }
 
 fn run(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    loader_command(db, args)
-        .env("WESTON_FMP_RATE_LIMIT", "50/s")
-        .env("WESTON_HTTP_MAX_RETRIES", "0")
-        .env("WESTON_HTTP_TIMEOUT_SECS", "5")
-        .envs(env.iter().copied())
-        .output()
-        .expect("run weston-loader")
+    let fast = [
+        ("WESTON_FMP_RATE_LIMIT", "50/s"),
+        ("WESTON_HTTP_MAX_RETRIES", "0"),
+        ("WESTON_HTTP_TIMEOUT_SECS", "5"),
+    ];
+    run_loader(db, args, &[&fast[..], env].concat())
 }
 
 async fn history(db: &TestDb, symbol: &str, as_of: &str) -> Vec<(String, String, Option<String>)> {

@@ -9,7 +9,7 @@
 use chrono::{Duration, NaiveDate, Utc};
 use fake_providers::{Reply, Seen, TestServer};
 use weston_loader::calendar;
-use weston_tests::{loader_command, output_text, TestDb};
+use weston_tests::{output_text, run_loader, TestDb};
 
 /// One ticker's daily closes (as FMP's non-split-adjusted endpoint gives them).
 type Bars = Vec<(String, NaiveDate, &'static str)>;
@@ -49,14 +49,14 @@ async fn serve(changes: Vec<(String, String, NaiveDate)>, bars: Bars) -> TestSer
 }
 
 fn run(db: &TestDb, fmp: &TestServer, args: &[&str]) -> std::process::Output {
-    loader_command(db, args)
-        .env("FMP_API_KEY", "k")
-        .env("WESTON_FMP_BASE_URL", &fmp.base_url)
-        .env("WESTON_FMP_RATE_LIMIT", "50/s")
-        .env("WESTON_HTTP_MAX_RETRIES", "0")
-        .env("WESTON_HTTP_TIMEOUT_SECS", "5")
-        .output()
-        .expect("run weston-loader")
+    let env = [
+        ("FMP_API_KEY", "k"),
+        ("WESTON_FMP_BASE_URL", fmp.base_url.as_str()),
+        ("WESTON_FMP_RATE_LIMIT", "50/s"),
+        ("WESTON_HTTP_MAX_RETRIES", "0"),
+        ("WESTON_HTTP_TIMEOUT_SECS", "5"),
+    ];
+    run_loader(db, args, &env)
 }
 
 /// `run --provider fmp --symbols symbol --from from --to to`, which must succeed.

@@ -1,7 +1,7 @@
 //! The nightly load on the real cluster: provenance functions, the loader binary's runs
 //! (idempotence, interruption, concurrency, a dropped connection), and validation.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
@@ -11,17 +11,7 @@ use weston_loader::calendar;
 use weston_loader::model::{Batch, DailyBar, Dividend, ProviderName, SecurityInfo, Sourced, Split};
 use weston_loader::provenance::RUN_LOCK_KEY;
 use weston_loader::{store, validate};
-use weston_tests::{loader_command, output_text, partitions_like, TestDb};
-
-fn loader(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = loader_command(db, args);
-    cmd.envs(env.iter().copied());
-    cmd
-}
-
-fn run_loader(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Output {
-    loader(db, args, env).output().expect("run weston-loader")
-}
+use weston_tests::{loader_command, output_text, partitions_like, run_loader, TestDb};
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -493,18 +483,15 @@ async fn configuration_errors_exit_2_without_a_run() {
 
 /// A run big enough to be caught in the middle: 300 symbols x about 4 years, batches of 10.
 fn start_long_run(db: &TestDb) -> Child {
-    loader(
-        db,
-        &["run", "--provider", "mock", "--from", "2022-01-01"],
-        &[
+    loader_command(db, &["run", "--provider", "mock", "--from", "2022-01-01"])
+        .envs([
             ("WESTON_MOCK_SYMBOLS", "300"),
             ("WESTON_BATCH_SYMBOLS", "10"),
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn weston-loader")
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn weston-loader")
 }
 
 /// Waits until the running run has committed at least one batch; returns its run_id.

@@ -4,7 +4,7 @@
 //! the same state as one run that covers them. And an event the database refuses makes
 //! the run `partial`, naming it, and is tried again by later runs until it is recorded.
 
-use weston_tests::{loader_command, output_text, TestDb};
+use weston_tests::{loader_command, output_text, run_loader, TestDb};
 
 const SYMBOLS: &str = "MOCK0001,MOCK0701,MOCK0702,MOCK0703,MOCK0704";
 const FROM: &str = "2026-06-01";
@@ -14,9 +14,7 @@ const TO: &str = "2026-11-25";
 fn run(db: &TestDb, args: &[&str]) -> std::process::Output {
     let mut all = vec!["run", "--provider", "mock"];
     all.extend_from_slice(args);
-    loader_command(db, &all)
-        .output()
-        .expect("run weston-loader")
+    run_loader(db, &all, &[])
 }
 
 /// What the identity, reads and audit of a database say, for comparison: holdings (with

@@ -6,7 +6,7 @@
 use std::process::Output;
 
 use fake_providers::{Fault, Reply, Seen, TestServer};
-use weston_tests::{loader_command, output_text, TestDb};
+use weston_tests::{loader_command, output_text, run_loader, TestDb};
 
 const FMP_KEY: &str = "fmp-k3y";
 const POLYGON_KEY: &str = "poly-k3y";
@@ -30,32 +30,28 @@ fn fmp(fault: Fault, msft_fails: bool) -> impl Fn(&Seen) -> Reply + Send + Sync 
 }
 
 fn run(db: &TestDb, fmp: &TestServer, polygon: Option<&TestServer>) -> Output {
-    let mut command = loader_command(
-        db,
-        &[
-            "run",
-            "--symbols",
-            "AAPL,MSFT",
-            "--from",
-            "2020-08-27",
-            "--to",
-            "2020-08-31",
-        ],
-    );
-    command
-        .env("WESTON_FMP_RATE_LIMIT", "50/s")
-        .env("WESTON_POLYGON_RATE_LIMIT", "50/s")
-        .env("WESTON_HTTP_MAX_RETRIES", "1")
-        .env("WESTON_HTTP_TIMEOUT_SECS", "1")
-        .env("FMP_API_KEY", FMP_KEY)
-        .env("WESTON_FMP_BASE_URL", &fmp.base_url)
-        .env_remove("POLYGON_API_KEY");
+    let mut env = vec![
+        ("WESTON_FMP_RATE_LIMIT", "50/s"),
+        ("WESTON_POLYGON_RATE_LIMIT", "50/s"),
+        ("WESTON_HTTP_MAX_RETRIES", "1"),
+        ("WESTON_HTTP_TIMEOUT_SECS", "1"),
+        ("FMP_API_KEY", FMP_KEY),
+        ("WESTON_FMP_BASE_URL", &fmp.base_url),
+    ];
     if let Some(polygon) = polygon {
-        command
-            .env("POLYGON_API_KEY", POLYGON_KEY)
-            .env("WESTON_POLYGON_BASE_URL", &polygon.base_url);
+        env.push(("POLYGON_API_KEY", POLYGON_KEY));
+        env.push(("WESTON_POLYGON_BASE_URL", &polygon.base_url));
     }
-    command.output().expect("run weston-loader")
+    let args = [
+        "run",
+        "--symbols",
+        "AAPL,MSFT",
+        "--from",
+        "2020-08-27",
+        "--to",
+        "2020-08-31",
+    ];
+    run_loader(db, &args, &env)
 }
 
 async fn splits(db: &TestDb) -> Vec<(String, String, String)> {

@@ -9,7 +9,7 @@ use std::process::Output;
 
 use fake_providers::{fixture, Reply, Seen, TestServer};
 use rust_decimal::Decimal;
-use weston_tests::{loader_command, output_text, TestDb};
+use weston_tests::{output_text, run_loader, TestDb};
 
 const FMP_KEY: &str = "fmp-k3y";
 const POLYGON_KEY: &str = "poly-k3y";
@@ -109,15 +109,14 @@ fn with_servers<'a>(fmp: &'a TestServer, polygon: &'a TestServer) -> Vec<(&'a st
 }
 
 fn run(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Output {
-    loader_command(db, args)
-        // Scaled down so the suite stays fast; the limiter and retries still run.
-        .env("WESTON_FMP_RATE_LIMIT", "50/s")
-        .env("WESTON_POLYGON_RATE_LIMIT", "50/s")
-        .env("WESTON_HTTP_MAX_RETRIES", "1")
-        .env("WESTON_HTTP_TIMEOUT_SECS", "5")
-        .envs(env.iter().copied())
-        .output()
-        .expect("run weston-loader")
+    // Scaled down so the suite stays fast; the limiter and retries still run.
+    let fast = [
+        ("WESTON_FMP_RATE_LIMIT", "50/s"),
+        ("WESTON_POLYGON_RATE_LIMIT", "50/s"),
+        ("WESTON_HTTP_MAX_RETRIES", "1"),
+        ("WESTON_HTTP_TIMEOUT_SECS", "5"),
+    ];
+    run_loader(db, args, &[&fast[..], env].concat())
 }
 
 fn run_args(extra: &[&'static str]) -> Vec<&'static str> {

@@ -6,7 +6,7 @@
 //! agreement.
 
 use fake_providers::{Reply, Seen, TestServer};
-use weston_tests::{loader_command, output_text, TestDb};
+use weston_tests::{loader_command, output_text, run_loader, TestDb};
 
 const FMP_KEY: &str = "fmp-k3y";
 const POLYGON_KEY: &str = "poly-k3y";
@@ -64,20 +64,20 @@ fn polygon(failing: bool) -> impl Fn(&Seen) -> Reply + Send + Sync + 'static {
 }
 
 fn run(db: &TestDb, fmp: &TestServer, polygon: &TestServer) -> std::process::Output {
-    loader_command(
+    run_loader(
         db,
         &["run", "--symbols", "ACME,BADX", "--from", DAY, "--to", DAY],
+        &[
+            ("FMP_API_KEY", FMP_KEY),
+            ("WESTON_FMP_BASE_URL", &fmp.base_url),
+            ("POLYGON_API_KEY", POLYGON_KEY),
+            ("WESTON_POLYGON_BASE_URL", &polygon.base_url),
+            ("WESTON_FMP_RATE_LIMIT", "50/s"),
+            ("WESTON_POLYGON_RATE_LIMIT", "50/s"),
+            ("WESTON_HTTP_MAX_RETRIES", "0"),
+            (weston_loader::cli::RECONCILE_SAMPLE_ENV, "10"),
+        ],
     )
-    .env("FMP_API_KEY", FMP_KEY)
-    .env("WESTON_FMP_BASE_URL", &fmp.base_url)
-    .env("POLYGON_API_KEY", POLYGON_KEY)
-    .env("WESTON_POLYGON_BASE_URL", &polygon.base_url)
-    .env("WESTON_FMP_RATE_LIMIT", "50/s")
-    .env("WESTON_POLYGON_RATE_LIMIT", "50/s")
-    .env("WESTON_HTTP_MAX_RETRIES", "0")
-    .env(weston_loader::cli::RECONCILE_SAMPLE_ENV, "10")
-    .output()
-    .expect("run weston-loader")
 }
 
 async fn findings(db: &TestDb) -> Vec<(String, String, String, String)> {

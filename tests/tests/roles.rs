@@ -96,9 +96,18 @@ fn may_execute(function: &str, group: &str) -> bool {
         || function.starts_with("weston_adjust")
         || [
             "weston_symbol_history",
+            "weston_check_day",
             "weston_resolve_symbol",
             "weston_universe",
             "weston_ticker_pieces",
+            // The reads as known (migration 0040 grants them).
+            "weston_check_known_on",
+            "weston_ticker_history_known",
+            "weston_ticker_history_as",
+            "weston_securities_known",
+            "weston_securities_as",
+            "weston_prices_daily_known",
+            "weston_prices_daily_as",
         ]
         .contains(&function);
     let loader = function == "weston_ensure_partitions"

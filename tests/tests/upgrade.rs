@@ -10,12 +10,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use weston_loader::providers::mock::mock_symbol;
 use weston_tests::planted::{plant_what_a_dba_can, planted_pieces, plants, read_adjusted};
-use weston_tests::{admin_url, monitoring_queries, pg_config, seed_small_market, TestDb};
+use weston_tests::{
+    admin_url, dump_and_restore, monitoring_queries, pg_config, seed_small_market, TestDb,
+};
 
 const EXTENSION: &str = "pg_weston";
 
@@ -229,7 +230,8 @@ async fn rows(db: &TestDb) -> String {
                     E'\n' ORDER BY c.relname)
            FROM pg_class c
           WHERE c.relnamespace::regnamespace::text IN ('public', 'weston', 'weston_data') AND c.relkind = 'r'
-            AND c.relname ~ '^(securities|prices_daily|splits|dividends|etl_run)'), (
+            AND c.relname ~ '^(securities|prices_daily|splits|dividends|etl_run)'
+            AND c.relname !~ '_history$'), (
          -- The configuration by the columns every version has (0.3.0 adds max_partitions_per_call).
          SELECT 'weston_partition_config ' || string_agg(format('%s %s %s %s %s', parent, premake_months,
                     retain_months, retention, archive_schema), ',' ORDER BY parent::text)
@@ -293,34 +295,6 @@ async fn update_pending(db: &TestDb) -> f64 {
     sqlx::query_scalar(&sql).fetch_one(&db.pool).await.unwrap()
 }
 
-fn dump_and_restore(from: &TestDb, into: &TestDb) {
-    let bindir = pg_config("bindir");
-    let dump = std::env::temp_dir().join(format!("{}.dump", from.name));
-    // libpq's URIs know nothing of sqlx's parameters.
-    let (from_url, into_url) = (libpq_url(&from.url), libpq_url(&into.url));
-    let run = |program: &str, args: &[&str]| {
-        let out = Command::new(format!("{bindir}/{program}"))
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{program}: {e}"));
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run("pg_dump", &["-Fc", "-f", dump.to_str().unwrap(), from_url]);
-    run(
-        "pg_restore",
-        &["--exit-on-error", "-d", into_url, dump.to_str().unwrap()],
-    );
-    std::fs::remove_file(&dump).ok();
-}
-
-fn libpq_url(url: &str) -> &str {
-    url.split('?').next().unwrap()
-}
-
 fn acl_lines(catalog: &[String]) -> Vec<String> {
     catalog
         .iter()
@@ -356,8 +330,8 @@ async fn each_release_updates_to_exactly_a_fresh_install() {
         "weston_ensure_partitions(date,date,regclass)",
         "weston_rotate_partitions()",
         "weston_partition_health(regclass)",
-        "weston_adjusted_prices(text[],date,date,date,boolean)",
-        "weston_adjustment_factors(text,date,boolean)",
+        "weston_adjusted_prices(text[],date,date,date,boolean,timestamp with time zone)",
+        "weston_adjustment_factors(text,date,boolean,timestamp with time zone)",
         "weston_etl_begin(text,date,date)",
         "weston_etl_reap(interval)",
         "weston_version()",
@@ -514,6 +488,22 @@ async fn an_updated_database_keeps_its_data_grants_and_answers() {
             rows(&db).await,
             before,
             "rows changed in the update from {release}"
+        );
+        // The history of changes starts at the update (migration 0040): nothing before it.
+        assert_eq!(
+            text(
+                &db,
+                "SELECT (SELECT count(*) FROM weston_data.prices_daily_history)
+                      + (SELECT count(*) FROM weston_data.splits_history)
+                      + (SELECT count(*) FROM weston_data.dividends_history)
+                      + (SELECT count(*) FROM weston_data.securities_history)
+                      + (SELECT count(*) FROM weston_data.ticker_history_history)
+                      + (SELECT count(*) FROM weston_data.security_identity_history) || ' kept, from '
+                      || (SELECT (started_at > now() - interval '1 hour')::text FROM weston_data.history_start)",
+            )
+            .await,
+            "0 kept, from true",
+            "the history of {release} starts at its update"
         );
         // Nothing of pg_weston is left in public, the application's: tables, partitions,
         // history.

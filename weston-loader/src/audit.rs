@@ -11,7 +11,7 @@ use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
 
-use crate::cli::AuditArgs;
+use crate::job::{self, Job};
 use crate::model::{AuditStats, DailyBar, Dividend, RunStats, Split};
 use crate::numeric::Numeric;
 use crate::quality::{self, History, Thresholds};
@@ -307,9 +307,25 @@ pub struct AuditOutcome {
     pub stats: AuditStats,
 }
 
+/// A checked `weston-loader audit`: what `cli.rs` builds from the command line.
+#[derive(Debug, Clone)]
+pub struct AuditRequest {
+    /// First date audited (default: the first stored bar).
+    pub from: Option<NaiveDate>,
+    /// Last date audited (default: the last stored bar).
+    pub to: Option<NaiveDate>,
+    /// Cleaned by `validate::symbol_list`; empty for every security.
+    pub symbols: Vec<String>,
+    /// Securities whose stored history is read at once.
+    pub batch_symbols: usize,
+}
+
 /// `weston-loader audit`: records an etl_run of its own (job `weston-loader audit`, under
 /// the run lock, so it never overlaps a load), audits the range and finishes the run.
-pub async fn audit_command(pool: &PgPool, args: &AuditArgs) -> Result<AuditOutcome, LoaderError> {
+pub async fn audit_command(
+    pool: &PgPool,
+    args: &AuditRequest,
+) -> Result<AuditOutcome, LoaderError> {
     migrate::require_schema(pool).await?;
     let (first, last): (Option<NaiveDate>, Option<NaiveDate>) =
         sqlx::query_as(include_str!("../sql/audit_range.sql"))
@@ -333,48 +349,38 @@ pub async fn audit_command(pool: &PgPool, args: &AuditArgs) -> Result<AuditOutco
             .fetch_all(pool)
             .await?
     } else {
-        args.symbols
-            .iter()
-            .map(|s| s.trim().to_uppercase())
-            .collect()
+        args.symbols.clone()
     };
-    let mut session = provenance::lock(pool).await?;
-    let run_id = session
-        .begin_job(provenance::AUDIT_JOB_NAME, from, to)
-        .await?;
+    let has = crate::provides::Provides::probe(pool).await?;
+    let session = job::lock(pool, has).await?;
+    let mut job = Job::begin(session, provenance::AUDIT_JOB_NAME, (from, to)).await?;
+    let run_id = job.run_id();
     let result = async {
-        let conn = session.connection();
-        let mut auditor = Auditor::new(conn, run_id, args.knobs.audit_batch_symbols).await?;
+        let conn = job.connection();
+        let mut auditor = Auditor::new(conn, run_id, args.batch_symbols).await?;
         auditor.audit(conn, &symbols, (from, to)).await?;
         anyhow::Ok(auditor.finish())
     }
     .await;
-    match result {
-        Ok(audit) => {
-            let stats = RunStats {
+    // A failed audit records no counts: what it found before failing is in its findings.
+    let (stats, audit) = match &result {
+        Ok(audit) => (
+            RunStats {
                 symbols: symbols.len(),
                 audit: Some(audit.clone()),
                 ..RunStats::default()
-            };
-            session
-                .finish(pool, run_id, &stats, None)
-                .await
-                .map_err(|m| LoaderError::Failed(anyhow::anyhow!(m)))?;
-            Ok(AuditOutcome {
-                run_id,
-                from,
-                to,
-                stats: audit,
-            })
-        }
-        Err(e) => {
-            let message = crate::error::describe(&*e);
-            let stats = RunStats::default();
-            Err(LoaderError::Failed(anyhow::anyhow!(
-                session.fail(pool, run_id, &message, &stats).await
-            )))
-        }
-    }
+            },
+            audit.clone(),
+        ),
+        Err(_) => (RunStats::default(), AuditStats::default()),
+    };
+    job.end(pool, &stats, result.map(|_| None)).await?;
+    Ok(AuditOutcome {
+        run_id,
+        from,
+        to,
+        stats: audit,
+    })
 }
 
 impl AuditOutcome {

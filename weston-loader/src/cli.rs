@@ -6,13 +6,18 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use reqwest::Url;
 
+use crate::audit::AuditRequest;
 use crate::model::ProviderName;
+use crate::plan::{Asked, Request};
 use crate::providers::http::{parse_base_url, HttpLimits, RateLimit, DEFAULT_MAX_BODY_BYTES};
 use crate::providers::{FmpProvider, PolygonProvider, ProviderSettings};
+use crate::run::RunRequest;
+use crate::validate::symbol_list;
+use crate::LoaderError;
 
 /// Symbols per batch (one transaction).
 pub const BATCH_ENV: &str = "WESTON_BATCH_SYMBOLS";
@@ -45,7 +50,7 @@ pub const VERIFY_AGAINST_ENV: &str = "WESTON_VERIFY_AGAINST";
 pub const AUDIT_BATCH_ENV: &str = "WESTON_AUDIT_BATCH_SYMBOLS";
 /// Securities whose latest session `run` asks a second provider for (0: no reconciliation).
 pub const RECONCILE_SAMPLE_ENV: &str = "WESTON_RECONCILE_SAMPLE";
-/// Mock only: plant one error of each audit rule into the mock market (`providers::planted`).
+/// Mock only: plant one error of each audit rule into the mock market (`providers::mock::planted`).
 pub const MOCK_PLANTED_ENV: &str = "WESTON_MOCK_PLANTED_ERRORS";
 
 #[derive(Debug, Parser)]
@@ -169,6 +174,29 @@ pub struct RunArgs {
     pub providers_config: ProviderArgs,
 }
 
+impl RunArgs {
+    /// The request `run` takes, checked at `now` (see `plan::Request::check`).
+    pub fn request(&self, now: DateTime<Utc>) -> Result<RunRequest, LoaderError> {
+        let asked = Asked {
+            from: self.from,
+            to: self.to,
+            symbols: self.symbols.clone(),
+            earliest_date: self.earliest_date,
+            metadata_refresh_days: self.metadata_refresh_days,
+        };
+        Ok(RunRequest {
+            request: Request::check(&asked, now)?,
+            providers: self.providers.clone(),
+            provider_settings: self.providers_config.settings(),
+            batch_symbols: self.batch_symbols,
+            events_recheck_days: self.events_recheck_days,
+            identity_detection: self.identity_detection,
+            audit_batch_symbols: self.audit.audit_batch_symbols,
+            reconcile_sample: self.reconcile_sample,
+        })
+    }
+}
+
 /// How the audit reads (shared by `run` and `audit`).
 #[derive(Debug, Clone, Args)]
 pub struct AuditKnobs {
@@ -191,6 +219,18 @@ pub struct AuditArgs {
     pub symbols: Vec<String>,
     #[command(flatten)]
     pub knobs: AuditKnobs,
+}
+
+impl AuditArgs {
+    /// The request `audit` takes, its symbols checked.
+    pub fn request(&self) -> Result<AuditRequest, LoaderError> {
+        Ok(AuditRequest {
+            from: self.from,
+            to: self.to,
+            symbols: symbol_list(&self.symbols).map_err(LoaderError::Config)?,
+            batch_symbols: self.knobs.audit_batch_symbols,
+        })
+    }
 }
 
 /// Keys, addresses and limits of the providers.

@@ -72,9 +72,12 @@ pub struct QualityStatus {
     pub reconciliation: Option<(i64, crate::model::ReconcileStats)>,
 }
 
-pub async fn quality_status(pool: &sqlx::PgPool) -> Result<QualityStatus, sqlx::Error> {
+pub async fn quality_status(
+    pool: &sqlx::PgPool,
+    has: crate::provides::Provides,
+) -> Result<QualityStatus, sqlx::Error> {
     // Before the DBA's update the findings' migration is held back: nothing to show yet.
-    if !crate::home::has_table(pool, "quality_findings").await? {
+    if !has.quality_findings {
         return Ok(QualityStatus::default());
     }
     let open_findings = sqlx::query_as(include_str!("../sql/open_findings.sql"))

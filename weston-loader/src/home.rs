@@ -87,32 +87,3 @@ pub async fn restore_search_path(conn: &mut PgConnection, before: &str) -> Resul
         .await?;
     Ok(())
 }
-
-/// Whether a column a migration adds exists yet (see `has_table`).
-pub async fn has_column(
-    conn: &mut PgConnection,
-    table: &str,
-    column: &str,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                         WHERE attrelid = pg_catalog.to_regclass($1) AND attname = $2 AND NOT attisdropped)",
-    )
-    .bind(table)
-    .bind(column)
-    .fetch_one(conn)
-    .await
-}
-
-/// Whether a table of a migration exists yet. A database whose extension is older than the
-/// loader holds its later migrations back (`migrate`'s WAIT_FOR_EXTENSION) until the DBA
-/// updates it; the nightly run and `status` keep working there without those tables.
-pub async fn has_table<'c, E>(executor: E, name: &str) -> Result<bool, sqlx::Error>
-where
-    E: sqlx::PgExecutor<'c>,
-{
-    sqlx::query_scalar("SELECT pg_catalog.to_regclass($1) IS NOT NULL")
-        .bind(name)
-        .fetch_one(executor)
-        .await
-}

@@ -137,7 +137,7 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
         }
         Command::Audit(args) => {
             writable::require_writable(&pool, "audit").await?;
-            let outcome = audit::audit_command(&pool, &args).await?;
+            let outcome = audit::audit_command(&pool, &args.request()?).await?;
             println!("{}", outcome.summary());
         }
         Command::Verify(args) => {
@@ -172,7 +172,7 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
         }
         Command::Run(args) => {
             writable::require_writable(&pool, "run").await?;
-            let outcome = run::run(&pool, args).await?;
+            let outcome = run::run(&pool, args.request(chrono::Utc::now())?).await?;
             let w = &outcome.stats.written;
             println!(
                 "run {} succeeded in {:.1}s: {} symbols, {} rows written ({} bars, {} splits, {} dividends, {} securities), {} rows rejected",

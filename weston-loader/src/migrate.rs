@@ -24,6 +24,8 @@ const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (32, "weston_ticker_pieces(text[],date)"),
     (34, "weston_data.weston_partition_config"),
     (35, "weston_decide_ticker_conflict(bigint,boolean,text)"),
+    (40, "weston_check_known_on(timestamptz)"),
+    (45, "weston_check_day(text,date)"),
 ];
 
 /// Applies every migration the database does not have yet; returns the versions applied

@@ -9,6 +9,7 @@
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::model::RunStats;
+use crate::provides::Provides;
 use crate::LoaderError;
 
 /// The `job_name` of the nightly run in `etl_run` (and its `application_name`).
@@ -31,7 +32,7 @@ pub struct LockedSession {
 /// Takes the run lock on a connection of its own. When another session holds it, the run
 /// is recorded as `skipped` naming that session and `Locked` is returned (exit 75).
 /// Holding the lock proves no other loader is alive here: every `running` row is reaped.
-pub async fn lock(pool: &PgPool) -> Result<LockedSession, LoaderError> {
+pub async fn lock(pool: &PgPool, has: Provides) -> Result<LockedSession, LoaderError> {
     let mut conn = pool.acquire().await?.detach();
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(RUN_LOCK_KEY)
@@ -47,26 +48,19 @@ pub async fn lock(pool: &PgPool) -> Result<LockedSession, LoaderError> {
     if reaped > 0 {
         tracing::warn!(reaped, "marked runs whose loader died as abandoned");
     }
-    let stores_stats = has_function(&mut conn, "weston_etl_set_stats(bigint,jsonb)").await?;
+    let stores_stats = has.etl_set_stats;
     if !stores_stats {
         tracing::warn!(
             "this pg_weston has no weston_etl_set_stats: the run's stats are not recorded \
              until a superuser runs ALTER EXTENSION pg_weston UPDATE"
         );
     }
-    let records_partial = has_function(&mut conn, "weston_etl_finish_partial(bigint,text)").await?;
+    let records_partial = has.etl_finish_partial;
     Ok(LockedSession {
         conn,
         stores_stats,
         records_partial,
     })
-}
-
-async fn has_function(conn: &mut PgConnection, signature: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT to_regprocedure($1) IS NOT NULL")
-        .bind(signature)
-        .fetch_one(conn)
-        .await
 }
 
 impl LockedSession {

@@ -9,16 +9,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::Utc;
 use sqlx::{PgConnection, PgPool};
 
 use crate::audit::Auditor;
 use crate::calendar;
-use crate::cli::RunArgs;
 use crate::gather::{gather, Gathered};
-use crate::model::RunStats;
+use crate::job::{self, Job};
+use crate::model::{ProviderName, RunStats};
 use crate::plan::{Plan, Request};
-use crate::providers::{self, Provider, ProviderChain};
+use crate::providers::{self, Provider, ProviderChain, ProviderSettings};
+use crate::provides::Provides;
 use crate::{identity, migrate, provenance, reconcile, store, validate, LoaderError};
 
 /// Bars held in memory per fetch: symbols sharing a window are fetched together (so a
@@ -36,6 +36,26 @@ fn keep_rejection(stats: &mut RunStats, why: String) {
     }
 }
 
+/// A checked `run`: what `cli.rs` builds from the command line (or a test builds itself).
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The window and symbols asked for, checked against the calendar and bounds.
+    pub request: Request,
+    /// Providers in order of preference (empty: those with keys).
+    pub providers: Vec<ProviderName>,
+    pub provider_settings: ProviderSettings,
+    /// Symbols per batch (one transaction).
+    pub batch_symbols: usize,
+    /// Days over which every symbol's events are asked again (0: never).
+    pub events_recheck_days: u32,
+    /// Whether renames and delistings are detected.
+    pub identity_detection: bool,
+    /// Securities the audit of the loaded windows reads at once.
+    pub audit_batch_symbols: usize,
+    /// Securities whose latest session a second provider is asked for (0: none).
+    pub reconcile_sample: usize,
+}
+
 #[derive(Debug)]
 pub struct RunOutcome {
     pub run_id: i64,
@@ -43,15 +63,17 @@ pub struct RunOutcome {
     pub seconds: f64,
 }
 
-pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError> {
+pub async fn run(pool: &PgPool, args: RunRequest) -> Result<RunOutcome, LoaderError> {
     let started = Instant::now();
-    let request = Request::check(&args, Utc::now())?;
-    let providers = providers::build(&args.providers, &args.providers_config.settings())?;
+    let request = &args.request;
+    let providers = providers::build(&args.providers, &args.provider_settings)?;
     migrate::require_schema(pool).await?;
 
-    let mut session = provenance::lock(pool).await?;
-    let plan = crate::plan::plan(session.connection(), &request, &providers).await?;
-    let run_id = session.begin(plan.start, plan.end).await?;
+    let has = Provides::probe(pool).await?;
+    let mut session = job::lock(pool, has).await?;
+    let plan = crate::plan::plan(session.connection(), has, request, &providers).await?;
+    let mut job = Job::begin(session, provenance::JOB_NAME, (plan.start, plan.end)).await?;
+    let run_id = job.run_id();
     tracing::info!(run_id, symbols = plan.symbols, window_start = %plan.start, window_end = %plan.end, "run started");
 
     let chain = Arc::new(ProviderChain::new(providers.clone()));
@@ -64,10 +86,11 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         ..RunStats::default()
     };
     let result = match detect_life_events(
-        session.connection(),
+        job.connection(),
+        has,
         &chain,
         run_id,
-        &request,
+        request,
         plan,
         args.identity_detection,
     )
@@ -80,7 +103,7 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
             }
             stats.identity = learned;
             let mut load = Load {
-                conn: session.connection(),
+                conn: job.connection(),
                 run_id,
                 chain: &chain,
                 batch_symbols: args.batch_symbols,
@@ -92,7 +115,7 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
                 let symbols: Vec<String> = plan.groups.values().flatten().cloned().collect();
                 let when = (args.events_recheck_days, request.today, plan.end);
                 loaded = crate::recheck::recheck(
-                    session.connection(),
+                    job.connection(),
                     &chain,
                     run_id,
                     &symbols,
@@ -103,15 +126,8 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
             }
             if loaded.is_ok() {
                 let night = (request.today, providers.as_slice());
-                loaded = audit_loaded(
-                    session.connection(),
-                    run_id,
-                    &plan,
-                    &args,
-                    night,
-                    &mut stats,
-                )
-                .await;
+                let audited = (has, run_id, &plan);
+                loaded = audit_loaded(job.connection(), audited, &args, night, &mut stats).await;
             }
             loaded
         }
@@ -124,31 +140,16 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
         .into_iter()
         .map(|s| (s.provider.clone(), s))
         .collect();
-    let ending = match result {
-        Err(e) => Err(crate::error::describe(&*e)),
-        Ok(()) if !stats.unserved.is_empty() || !stats.identity.failures().is_empty() => {
-            Ok(Some(partial_summary(&stats)))
-        }
-        Ok(()) => Ok(None),
-    };
-    let finished = match ending {
-        Ok(partial) => session
-            .finish(pool, run_id, &stats, partial.as_deref())
-            .await
-            .map(|()| partial),
-        Err(message) => Err(session.fail(pool, run_id, &message, &stats).await),
-    };
-    match finished {
-        Ok(None) => Ok(RunOutcome {
-            run_id,
-            stats,
-            seconds: started.elapsed().as_secs_f64(),
-        }),
-        Ok(Some(summary)) => Err(LoaderError::Partial(format!(
-            "run {run_id} is partial: {summary}"
-        ))),
-        Err(message) => Err(LoaderError::Failed(anyhow::anyhow!(message))),
-    }
+    let outcome = result.map(|()| {
+        let partial = !stats.unserved.is_empty() || !stats.identity.failures().is_empty();
+        partial.then(|| partial_summary(&stats))
+    });
+    job.end(pool, &stats, outcome).await?;
+    Ok(RunOutcome {
+        run_id,
+        stats,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Ticker changes, delistings and reused tickers of the plan's symbols (`identity`),
@@ -156,6 +157,7 @@ pub async fn run(pool: &PgPool, args: RunArgs) -> Result<RunOutcome, LoaderError
 /// (new tickers join the run, delisted ones end at their last session).
 async fn detect_life_events(
     conn: &mut PgConnection,
+    has: Provides,
     chain: &Arc<ProviderChain>,
     run_id: i64,
     request: &Request,
@@ -175,7 +177,7 @@ async fn detect_life_events(
         return Ok((plan, stats));
     }
     // Before the DBA's update the identity tables' migration is held back: the load still runs.
-    if !crate::home::has_table(&mut *conn, "ticker_history").await? {
+    if !has.ticker_history {
         tracing::warn!(
             run_id,
             "no detection of ticker changes: this database's migrations wait for ALTER EXTENSION pg_weston UPDATE"
@@ -183,7 +185,7 @@ async fn detect_life_events(
         return Ok((plan, crate::model::IdentityStats::default()));
     }
     let mut symbols: Vec<String> = plan.groups.values().flatten().cloned().collect();
-    let detected = identity::detect(conn, chain, run_id, &symbols, (plan.start, plan.end))
+    let detected = identity::detect(conn, has, chain, run_id, &symbols, (plan.start, plan.end))
         .await
         .context("recording ticker changes and delistings")?;
     let changed = !detected.stats.renamed.is_empty()
@@ -197,7 +199,7 @@ async fn detect_life_events(
             symbols.push(added);
         }
     }
-    let plan = crate::plan::plan_symbols(conn, request, symbols).await?;
+    let plan = crate::plan::plan_symbols(conn, has, request, symbols).await?;
     Ok((plan, detected.stats))
 }
 
@@ -206,21 +208,20 @@ async fn detect_life_events(
 /// as this run's, what was found goes in its stats.
 async fn audit_loaded(
     conn: &mut PgConnection,
-    run_id: i64,
-    plan: &Plan,
-    args: &RunArgs,
+    (has, run_id, plan): (Provides, i64, &Plan),
+    args: &RunRequest,
     (today, providers): (chrono::NaiveDate, &[Arc<dyn Provider>]),
     stats: &mut RunStats,
 ) -> anyhow::Result<()> {
     // Before the DBA's update the audit's migrations are held back: the load still runs.
-    if !crate::home::has_table(&mut *conn, "quality_thresholds").await? {
+    if !has.quality_thresholds {
         tracing::warn!(
             run_id,
             "no audit: this database's migrations wait for ALTER EXTENSION pg_weston UPDATE"
         );
         return Ok(());
     }
-    let mut auditor = Auditor::new(conn, run_id, args.audit.audit_batch_symbols).await?;
+    let mut auditor = Auditor::new(conn, run_id, args.audit_batch_symbols).await?;
     for (&window, symbols) in &plan.groups {
         auditor.audit_changed(conn, symbols, window).await?;
     }

@@ -158,12 +158,8 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
     )
     .fetch_one(pool)
     .await?;
-    let has_health: bool = sqlx::query_scalar(
-        "SELECT to_regprocedure('weston_partition_health(regclass)') IS NOT NULL",
-    )
-    .fetch_one(pool)
-    .await?;
-    let partition_health = if has_health {
+    let has = crate::provides::Provides::probe(pool).await?;
+    let partition_health = if has.partition_health {
         Some(
             sqlx::query_as("SELECT * FROM weston_partition_health()")
                 .fetch_one(pool)
@@ -174,7 +170,7 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
     };
     let session = crate::calendar::last_completed_session(Utc::now());
     // A database not yet updated to price_last_dates (migration 0028) is probed the old way.
-    let last_dates_sql = if crate::home::has_table(pool, "price_last_dates").await? {
+    let last_dates_sql = if has.price_last_dates {
         "SELECT s.symbol, l.last_date FROM securities s LEFT JOIN price_last_dates l ON l.symbol = s.symbol
           WHERE s.delisted_date IS NULL ORDER BY s.symbol"
     } else {
@@ -219,7 +215,7 @@ pub async fn collect(pool: &PgPool) -> Result<Status, LoaderError> {
         partitions,
         partition_health,
         freshness,
-        quality: crate::findings::quality_status(pool).await?,
+        quality: crate::findings::quality_status(pool, has).await?,
     })
 }
 

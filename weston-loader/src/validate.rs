@@ -33,6 +33,23 @@ impl std::fmt::Display for Rejection {
     }
 }
 
+/// A `--symbols` list as `run` and `audit` take it: each trimmed and upper-cased, checked
+/// against the schema's format, the first of a repeated symbol kept; the error names the
+/// bad symbol.
+pub fn symbol_list(given: &[String]) -> Result<Vec<String>, String> {
+    let mut symbols = Vec::new();
+    for s in given {
+        let s = s.trim().to_uppercase();
+        if !valid_symbol(&s) {
+            return Err(format!("--symbols: {s:?} is not a valid symbol"));
+        }
+        if !symbols.contains(&s) {
+            symbols.push(s);
+        }
+    }
+    Ok(symbols)
+}
+
 /// The `securities_symbol_format` rule of the schema.
 pub fn valid_symbol(symbol: &str) -> bool {
     let b = symbol.as_bytes();
@@ -239,5 +256,17 @@ mod tests {
         for bad in ["", "aapl", ".A", "A B", "ABCDEFGHIJKLMNOPQRSTU"] {
             assert!(!valid_symbol(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_symbol_list_is_cleaned_once_and_names_a_bad_symbol() {
+        let given = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            symbol_list(&given(&[" aapl", "BRK.B ", "AAPL", "msft"])).unwrap(),
+            ["AAPL", "BRK.B", "MSFT"]
+        );
+        let e = symbol_list(&given(&["AAPL", "A B"])).unwrap_err();
+        assert!(e.contains("\"A B\" is not a valid symbol"), "{e}");
+        assert!(symbol_list(&[]).unwrap().is_empty());
     }
 }

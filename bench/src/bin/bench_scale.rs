@@ -23,7 +23,7 @@ use fake_providers::{Reply, Seen, TestServer};
 use sqlx::{Connection, PgConnection};
 use weston_loader::calendar;
 use weston_loader::providers::mock::{mock_symbol, MockProvider};
-use weston_loader::providers::{mock_life, Provider as _};
+use weston_loader::providers::{mock, Provider as _};
 use weston_tests::{loader_command, monitoring_queries, output_text, BenchSize, TestDb};
 
 /// The last session of the backfill; the nightly runs add the two sessions after it.
@@ -412,7 +412,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     let steady: Vec<String> = universe
         .iter()
         .filter(|s| {
-            mock_life::holdings_of(s)
+            mock::life::holdings_of(s)
                 .iter()
                 .all(|h| h.from.is_none() && h.to.is_none())
         })
@@ -440,7 +440,7 @@ async fn scenario(size: BenchSize, symbols: usize, years: u32, figures: &mut Fig
     }
     scan_times.remove(0);
     figures.value(
-        "freshness by max(date) per symbol (the query before issue 16)",
+        "freshness by max(date) per symbol (the scan price_last_dates replaced)",
         median(&mut scan_times).as_secs_f64() * 1e3,
         "ms",
     );

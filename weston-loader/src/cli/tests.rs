@@ -46,3 +46,33 @@ fn bounds_are_named() {
     let e = Cli::try_parse_from(["weston-loader", "run", "--fmp-base-url", "ftp://x/"]);
     assert!(e.unwrap_err().to_string().contains("http or https"));
 }
+
+/// `run` and `audit` clean `--symbols` with one parser: trimmed, upper-cased, a bad one named.
+#[test]
+fn run_and_audit_clean_their_symbols_alike() {
+    let now = chrono::Utc::now();
+    let parsed = |argv: &[&str]| Cli::try_parse_from(argv).unwrap().command;
+    let Command::Audit(audit) = parsed(&["weston-loader", "audit", "--symbols", " aapl,AAPL,msft"])
+    else {
+        panic!("audit");
+    };
+    let Command::Run(run) = parsed(&[
+        "weston-loader",
+        "run",
+        "--provider",
+        "mock",
+        "--to",
+        "2020-01-02",
+        "--symbols",
+        " aapl,AAPL,msft",
+    ]) else {
+        panic!("run");
+    };
+    assert_eq!(audit.request().unwrap().symbols, ["AAPL", "MSFT"]);
+    assert_eq!(run.request(now).unwrap().request.symbols, ["AAPL", "MSFT"]);
+    let Command::Audit(bad) = parsed(&["weston-loader", "audit", "--symbols", "A B"]) else {
+        panic!("audit");
+    };
+    let e = bad.request().unwrap_err().to_string();
+    assert!(e.contains("\"A B\" is not a valid symbol"), "{e}");
+}

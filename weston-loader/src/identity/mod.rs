@@ -34,6 +34,7 @@ pub struct Detected {
 /// Detects and records the life events of `symbols` (the run's) effective in `window`.
 pub async fn detect(
     conn: &mut PgConnection,
+    has: crate::provides::Provides,
     chain: &Arc<ProviderChain>,
     run_id: i64,
     symbols: &[String],
@@ -124,7 +125,7 @@ pub async fn detect(
             _ => {}
         }
     }
-    let suspects_sql = if crate::home::has_table(&mut *writer.conn, "price_last_dates").await? {
+    let suspects_sql = if has.price_last_dates {
         SUSPECTS_SQL
     } else {
         include_str!("../../sql/identity_suspects_probed.sql")

@@ -11,8 +11,9 @@ use sqlx::PgConnection;
 
 use crate::calendar;
 use crate::providers::Provider;
+use crate::provides::Provides;
 use crate::LoaderError;
-pub use request::Request;
+pub use request::{Asked, Request};
 
 /// Days re-read before a symbol's last stored bar, so providers' corrections land.
 pub const OVERLAP_DAYS: i64 = 7;
@@ -91,21 +92,23 @@ pub fn metadata_refresh_due(symbol: &str, day: NaiveDate, period_days: u32) -> b
 /// Reads what is stored (the universe, last dates, described symbols) and plans the run.
 pub async fn plan(
     conn: &mut PgConnection,
+    has: Provides,
     request: &Request,
     providers: &[Arc<dyn Provider>],
 ) -> Result<Plan, LoaderError> {
     let symbols = if request.symbols.is_empty() {
-        universe(conn, providers).await?
+        universe(conn, has, providers).await?
     } else {
         request.symbols.clone()
     };
-    plan_symbols(conn, request, symbols).await
+    plan_symbols(conn, has, request, symbols).await
 }
 
 /// The plan for `symbols`: each one's window, ending at its delisting (a delisted or
 /// renamed ticker is asked for nothing after its last session).
 pub async fn plan_symbols(
     conn: &mut PgConnection,
+    has: Provides,
     request: &Request,
     symbols: Vec<String>,
 ) -> Result<Plan, LoaderError> {
@@ -119,7 +122,7 @@ pub async fn plan_symbols(
     .collect();
     // price_last_dates (migration 0028): one row per symbol, not a probe of every month; a
     // database not yet updated to it is probed the old way.
-    let last_dates_sql = if crate::home::has_table(&mut *conn, "price_last_dates").await? {
+    let last_dates_sql = if has.price_last_dates {
         "SELECT s, l.last_date FROM unnest($1::text[]) s LEFT JOIN price_last_dates l ON l.symbol = s"
     } else {
         "SELECT s, (SELECT max(p.date) FROM prices_daily p WHERE p.symbol = s) FROM unnest($1::text[]) s"
@@ -132,7 +135,12 @@ pub async fn plan_symbols(
             .into_iter()
             .filter_map(|(s, d)| d.map(|d| (s, d)))
             .collect();
-    let first_days = first_days(&mut *conn, request, &symbols, &last_dates).await?;
+    let first_days = if has.ticker_history {
+        first_days(&mut *conn, request, &symbols, &last_dates).await?
+    } else {
+        // A database whose migrations wait for the extension update has no dated histories.
+        HashMap::new()
+    };
     // Metadata is asked until a provider names the symbol, then again once every
     // `metadata_refresh_days`, not every night: on Polygon's free plan one call per symbol
     // would take hours for the universe.
@@ -150,8 +158,7 @@ pub async fn plan_symbols(
     let mut groups: BTreeMap<(NaiveDate, NaiveDate), Vec<String>> = BTreeMap::new();
     let mut through_last_session = HashSet::new();
     // A database whose migrations wait for the extension update does not record it yet.
-    let records_asking =
-        crate::home::has_column(&mut *conn, "securities", "bars_asked_through").await?;
+    let records_asking = has.bars_asked_through;
     for symbol in &symbols {
         let to = delisted
             .get(symbol)
@@ -197,8 +204,7 @@ async fn first_days(
         .iter()
         .filter(|s| !last_dates.contains_key(*s))
         .collect();
-    // A database whose migrations wait for the extension update has no dated histories.
-    if barless.is_empty() || !crate::home::has_table(&mut *conn, "ticker_history").await? {
+    if barless.is_empty() {
         return Ok(HashMap::new());
     }
     // Only a holding that continues an earlier ticker of its security: a ticker's first
@@ -235,10 +241,11 @@ struct StoredTicker {
 /// the operator names symbols.
 async fn universe(
     conn: &mut PgConnection,
+    has: Provides,
     providers: &[Arc<dyn Provider>],
 ) -> Result<Vec<String>, LoaderError> {
     // A database whose migrations wait for the extension update has no bars_asked_through.
-    let asked = if crate::home::has_column(&mut *conn, "securities", "bars_asked_through").await? {
+    let asked = if has.bars_asked_through {
         "bars_asked_through"
     } else {
         "NULL::date"

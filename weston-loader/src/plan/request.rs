@@ -4,9 +4,20 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::calendar;
-use crate::cli::{RunArgs, EARLIEST_DATE_ENV};
-use crate::validate::valid_symbol;
+use crate::cli::EARLIEST_DATE_ENV;
+use crate::validate::symbol_list;
 use crate::LoaderError;
+
+/// What `run` was asked for, as given (`cli.rs` fills it from the command line).
+#[derive(Debug, Clone)]
+pub struct Asked {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// As given; cleaned by `validate::symbol_list`.
+    pub symbols: Vec<String>,
+    pub earliest_date: NaiveDate,
+    pub metadata_refresh_days: u32,
+}
 
 /// The command line's request, checked: nothing is recorded for a request that fails here.
 #[derive(Debug, Clone)]
@@ -25,7 +36,7 @@ pub struct Request {
 impl Request {
     /// `args` checked at `now`: `--from` no earlier than the earliest date, no window after
     /// the last completed session, valid symbols.
-    pub fn check(args: &RunArgs, now: DateTime<Utc>) -> Result<Request, LoaderError> {
+    pub fn check(args: &Asked, now: DateTime<Utc>) -> Result<Request, LoaderError> {
         let today = calendar::new_york_today(now);
         let session = calendar::last_completed_session(now);
         let config = |message: String| Err(LoaderError::Config(message));
@@ -59,16 +70,7 @@ impl Request {
                 ));
             }
         }
-        let mut symbols = Vec::new();
-        for s in &args.symbols {
-            let s = s.trim().to_uppercase();
-            if !valid_symbol(&s) {
-                return config(format!("--symbols: {s:?} is not a valid symbol"));
-            }
-            if !symbols.contains(&s) {
-                symbols.push(s);
-            }
-        }
+        let symbols = symbol_list(&args.symbols).map_err(LoaderError::Config)?;
         Ok(Request {
             symbols,
             from: args.from,
@@ -83,19 +85,30 @@ impl Request {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
 
-    fn args(extra: &[&str]) -> RunArgs {
-        let mut argv = vec!["weston-loader", "run", "--provider", "mock"];
-        argv.extend(extra);
-        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
-            crate::cli::Command::Run(args) => args,
-            _ => unreachable!(),
+    /// `--from`, `--to` and `--earliest-date` as `extra` names them (e.g. `["--to", "2026-11-24"]`).
+    fn args(extra: &[&str]) -> Asked {
+        let mut asked = Asked {
+            from: None,
+            to: None,
+            symbols: Vec::new(),
+            earliest_date: d(1990, 1, 1),
+            metadata_refresh_days: 30,
+        };
+        for pair in extra.chunks(2) {
+            let date = pair[1].parse().unwrap();
+            match pair[0] {
+                "--from" => asked.from = Some(date),
+                "--to" => asked.to = Some(date),
+                "--earliest-date" => asked.earliest_date = date,
+                other => unreachable!("{other}"),
+            }
         }
+        asked
     }
 
     #[test]

@@ -14,9 +14,6 @@ pub mod fmp;
 pub mod http;
 mod json;
 pub mod mock;
-pub mod mock_life;
-mod mock_walk;
-pub mod planted;
 pub mod polygon;
 
 use crate::model::ProviderName;
@@ -194,6 +191,25 @@ pub struct ProviderSettings {
     pub polygon_limits: HttpLimits,
     pub mock_symbols: usize,
     pub mock_planted_errors: bool,
+}
+
+impl ProviderSettings {
+    /// The mock market of `mock_symbols` symbols alone: no keys, the providers' own
+    /// addresses and limits (an in-process run that names `--provider mock`).
+    pub fn mock_market(mock_symbols: usize) -> ProviderSettings {
+        let limits = || HttpLimits::with_rate(RateLimit::per_minute(60));
+        ProviderSettings {
+            fmp_key: None,
+            polygon_key: None,
+            fmp_base_url: Url::parse(FmpProvider::DEFAULT_BASE_URL).expect("FMP's address"),
+            polygon_base_url: Url::parse(PolygonProvider::DEFAULT_BASE_URL)
+                .expect("Polygon's address"),
+            fmp_limits: limits(),
+            polygon_limits: limits(),
+            mock_symbols,
+            mock_planted_errors: false,
+        }
+    }
 }
 
 /// The one place where providers are constructed from `--provider` and the settings.

@@ -142,7 +142,7 @@ pub fn identity(ticker: &str) -> TickerIdentity {
         composite_figi: Some(composite_figi),
         share_class_figi: Some(share_class_figi),
         cik: Some(cik),
-        listed: Some(holding.from.unwrap_or_else(super::mock::epoch)),
+        listed: Some(holding.from.unwrap_or_else(super::walk::epoch)),
         last_day: holding.to,
         renamed_to,
     }

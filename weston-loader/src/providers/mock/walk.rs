@@ -7,6 +7,16 @@ use rust_decimal::Decimal;
 
 use crate::model::DailyBar;
 
+/// The mock market opens on the first session of 2000; nothing exists before it.
+pub fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2000, 1, 3).expect("valid date")
+}
+
+/// The universe a mock provider announces: MOCK0001 … MOCKnnnn.
+pub fn mock_symbol(i: usize) -> String {
+    format!("MOCK{i:04}")
+}
+
 /// Symbols with a recurring split: (symbol, every n sessions, first at session, first ratio).
 /// Each alternates its ratio with the inverse so raw prices stay in a realistic range (far
 /// more often than real companies split: a demo's 180-day window of about 125 sessions

@@ -7,18 +7,18 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-pub use super::mock_walk::Session;
-use super::mock_walk::{mix, Market, BLOCK};
-use super::{mock_life, Provider, ProviderError};
+pub mod life;
+pub mod planted;
+mod walk;
+
+pub use walk::{epoch, mock_symbol, Session};
+use walk::{mix, Market, BLOCK};
+
+use super::{Provider, ProviderError};
 use crate::calendar;
 use crate::model::{
     DailyBar, Dividend, LifeListing, ProviderName, SecurityInfo, Split, TickerIdentity,
 };
-
-/// The mock market opens on the first session of 2000; nothing exists before it.
-pub fn epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2000, 1, 3).expect("valid date")
-}
 
 /// Every session from the epoch to the end of 2099, computed once per process.
 fn mock_sessions() -> &'static [NaiveDate] {
@@ -45,14 +45,9 @@ const SECTORS: &[&str] = &[
     "Consumer Staples",
 ];
 
-/// The universe a mock provider announces: MOCK0001 … MOCKnnnn.
-pub fn mock_symbol(i: usize) -> String {
-    format!("MOCK{i:04}")
-}
-
 pub struct MockProvider {
     universe: usize,
-    /// Whether the audit's test errors are planted (`super::planted`).
+    /// Whether the audit's test errors are planted (`planted`).
     planted: bool,
 }
 
@@ -97,11 +92,11 @@ impl MockProvider {
     }
 
     /// The sessions of ticker `symbol` in `[from, to]`: each date from the security that
-    /// held the ticker that day (`mock_life`), under the ticker; with the planted errors
+    /// held the ticker that day (`life`), under the ticker; with the planted errors
     /// when asked for (planted on the security's whole series, as a feed's errors are).
     fn window(&self, symbol: &str, from: NaiveDate, to: NaiveDate) -> Vec<Session> {
         let mut out = Vec::new();
-        for holding in mock_life::holdings_of(symbol) {
+        for holding in life::holdings_of(symbol) {
             let start = holding.from.map_or(from, |f| f.max(from));
             let end = holding.to.map_or(to, |t| t.min(to));
             if start > end {
@@ -109,11 +104,11 @@ impl MockProvider {
             }
             // A planted error can reach past its session (an unrecorded split halves every
             // later price): those few securities are generated from the epoch, then planted.
-            let planted = self.planted && super::planted::has_plants(&holding.security);
+            let planted = self.planted && planted::has_plants(&holding.security);
             let first = if planted { epoch() } else { start };
             let mut sessions = MockProvider::sessions(&holding.security, first, end);
             if planted {
-                super::planted::apply(&holding.security, &mut sessions);
+                planted::apply(&holding.security, &mut sessions);
             }
             out.extend(
                 sessions
@@ -198,7 +193,7 @@ impl Provider for MockProvider {
         to: NaiveDate,
     ) -> Result<Option<LifeListing>, ProviderError> {
         Ok(Some(LifeListing {
-            events: mock_life::events(from, to),
+            events: life::events(from, to),
             rejected: Vec::new(),
         }))
     }
@@ -208,12 +203,12 @@ impl Provider for MockProvider {
     }
 
     async fn ticker_identity(&self, symbol: &str) -> Result<Option<TickerIdentity>, ProviderError> {
-        Ok(Some(mock_life::identity(symbol)))
+        Ok(Some(life::identity(symbol)))
     }
 
     async fn security(&self, symbol: &str) -> Result<Option<SecurityInfo>, ProviderError> {
         let seed = crate::stable_hash(symbol.as_bytes());
-        let life = mock_life::identity(symbol);
+        let life = life::identity(symbol);
         let name = match symbol.strip_prefix("MOCK") {
             Some(n) if n.chars().all(|c| c.is_ascii_digit()) => format!("Mock Corp {n}"),
             _ => format!("Mock {symbol} Inc."),

@@ -9,7 +9,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::mock::{mock_symbol, Session};
+use super::walk::{mock_symbol, Session};
 use crate::calendar;
 use crate::quality::rule;
 

@@ -1,0 +1,19 @@
+SELECT q.symbol, s.date, true, s.numerator::text, s.denominator::text
+  FROM weston_ticker_pieces($1::text[], $3::date, $5::timestamptz) q
+  JOIN (SELECT c.symbol, c.date, c.numerator, c.denominator FROM splits c
+         WHERE c.updated_at <= $5
+        UNION ALL
+        SELECT h.symbol, h.date, h.numerator, h.denominator FROM splits_history h
+         WHERE h.updated_at <= $5 AND $5 < h.known_to) s
+    ON s.symbol = q.traded AND s.date >= q.valid_from AND s.date <= q.valid_to
+ WHERE $3::date IS NULL OR s.date <= $3
+UNION ALL
+SELECT q.symbol, d.ex_date, false, d.amount::text, NULL
+  FROM weston_ticker_pieces($1::text[], $3::date, $5::timestamptz) q
+  JOIN (SELECT c.symbol, c.ex_date, c.amount FROM dividends c
+         WHERE c.updated_at <= $5
+        UNION ALL
+        SELECT h.symbol, h.ex_date, h.amount FROM dividends_history h
+         WHERE h.updated_at <= $5 AND $5 < h.known_to) d
+    ON d.symbol = q.traded AND d.ex_date >= q.valid_from AND d.ex_date <= q.valid_to
+ WHERE $4 AND ($2::date IS NULL OR d.ex_date > $2) AND ($3::date IS NULL OR d.ex_date <= $3)
