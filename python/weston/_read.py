@@ -58,6 +58,8 @@ class Read:
             "start": self.start,
             "end": self.end,
             "as_of": self.as_of,
+            # What the database knew at a moment: the SQL takes it; prices() does not yet.
+            "known_on": None,
             "total": self.adjust == "total",
             "pad": b"\x00" * self.width,
         }
@@ -110,7 +112,8 @@ def _source(schema, read):
         # ORDER BY below is then an incremental sort within each symbol, not a sort of
         # every row (3x faster at 750 symbols x 10 years).
         relation = sql.SQL(
-            "(SELECT * FROM {s}.weston_ticker_pieces(%(symbols)s::text[], %(as_of)s::date) q0"
+            "(SELECT * FROM {s}.weston_ticker_pieces(%(symbols)s::text[], %(as_of)s::date,"
+            "  %(known_on)s::timestamptz) q0"
             "  ORDER BY q0.symbol, q0.valid_from OFFSET 0) q"
             " CROSS JOIN LATERAL (SELECT * FROM {s}.prices_daily b WHERE b.symbol = q.traded"
             "  AND b.date >= greatest(q.valid_from, %(start)s::date)"
@@ -119,7 +122,7 @@ def _source(schema, read):
         return relation, sql.SQL("q.symbol"), sql.SQL("p.date"), lambda c: sql.SQL("p.") + sql.Identifier(c)
     relation = sql.SQL(
         "{s}.weston_adjusted_prices(%(symbols)s::text[], %(start)s::date, %(end)s::date,"
-        " %(as_of)s::date, %(total)s) a"
+        " %(as_of)s::date, %(total)s, %(known_on)s::timestamptz) a"
     ).format(s=s)
     return relation, sql.SQL("a.symbol"), sql.SQL("a.date"), lambda c: sql.SQL("a.") + sql.Identifier(c)
 
