@@ -502,6 +502,18 @@ pub async fn bench_database(
     (db, conn)
 }
 
+/// The SQL that writes the benchmarks' synthetic universe (`bench_universe.sql`): `symbols`
+/// symbols `{prefix}00001`.. over the weekdays `from`..=`to` (ISO dates), with splits and
+/// dividends within those dates whatever their span.
+#[must_use]
+pub fn bench_universe(prefix: &str, symbols: usize, from: &str, to: &str) -> String {
+    include_str!("bench_universe.sql")
+        .replace("{prefix}", prefix)
+        .replace("{symbols}", &symbols.to_string())
+        .replace("{from}", from)
+        .replace("{to}", to)
+}
+
 /// A little market in a migrated database, as a superuser writes it: 4 symbols, bars over
 /// three months (partitions made by the extension), a 4-for-1 split and a dividend. The
 /// table is named, as the loader names it: before migration 0034 it is in weston, not where

@@ -49,14 +49,19 @@ async fn backend_login(db: &TestDb) -> (String, String) {
         .execute(&db.pool)
         .await
         .unwrap();
+    let url = libpq_url(db, &name);
+    (name, url)
+}
+
+/// `db` as `role` connects with libpq (psycopg): trust on loopback.
+fn libpq_url(db: &TestDb, role: &str) -> String {
     let admin: PgConnectOptions = admin_url().parse().unwrap();
-    let url = format!(
-        "postgresql://{name}@{}:{}/{}",
+    format!(
+        "postgresql://{role}@{}:{}/{}",
         admin.get_host(),
         admin.get_port(),
         db.name
-    );
-    (name, url)
+    )
 }
 
 async fn drop_login(db: &TestDb, name: &str) {
@@ -264,6 +269,55 @@ async fn a_new_developer_reads_adjusted_prices_in_python() {
     );
     std::fs::remove_dir_all(&workdir).ok();
     drop_login(&db, &login).await;
+}
+
+/// The `weston` package (python/) as an analyst (an `app_ro` login) reads with it: every
+/// frame, raw, split-adjusted and total return, as of today and as of a day before a rename,
+/// exact and float, pandas and polars, equal to what SQL gives for the same read
+/// (tests/python/check_prices.py), and every bad argument and unreachable database a clear
+/// error. MOCK0004 becomes NEWFOUR on RENAMED: its bars from then on are NEWFOUR's; on
+/// RECYCLED MOCK0006's holder becomes SIXOLD and a new security takes the ticker MOCK0006.
+#[tokio::test]
+async fn an_analyst_reads_prices_into_dataframes_with_the_weston_package() {
+    const RENAMED: &str = "2026-06-01";
+    const RECYCLED: &str = "2026-05-01";
+    let db = loaded("weston_prices").await;
+    sqlx::raw_sql(&format!(
+        "INSERT INTO securities (symbol) VALUES ('NEWFOUR');
+         UPDATE prices_daily SET symbol = 'NEWFOUR' WHERE symbol = 'MOCK0004' AND date >= '{RENAMED}';
+         SELECT weston_ticker_listed('MOCK0004', '{FROM}', 'mock', (SELECT max(run_id) FROM etl_run));
+         SELECT weston_ticker_changed('MOCK0004', 'NEWFOUR', '{RENAMED}', 'mock', (SELECT max(run_id) FROM etl_run));
+         SELECT weston_ticker_listed('MOCK0006', '{FROM}', 'mock', (SELECT max(run_id) FROM etl_run));
+         SELECT weston_ticker_changed('MOCK0006', 'SIXOLD', '{RECYCLED}', 'mock', (SELECT max(run_id) FROM etl_run));
+         SELECT weston_ticker_listed('MOCK0006', '{RECYCLED}', 'mock', (SELECT max(run_id) FROM etl_run));"
+    ))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let workdir = std::env::temp_dir().join(format!("{}_weston_prices", db.name));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let out = Command::new(python())
+        .arg(repo().join("tests/python/check_prices.py"))
+        .args([
+            &libpq_url(&db, weston_tests::ANALYST.role),
+            FROM,
+            TO,
+            RENAMED,
+            RECYCLED,
+        ])
+        .current_dir(&workdir)
+        .env_remove("DATABASE_URL")
+        .env_remove("WESTON_DB_CONNECT_TIMEOUT_SECS")
+        .output()
+        .expect("check_prices.py");
+    println!("{}", output_text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("checks passed"),
+        "{}",
+        output_text(&out)
+    );
+    std::fs::remove_dir_all(&workdir).ok();
 }
 
 /// `.env.local.example` names every variable the loader reads (as `--help` lists them).

@@ -20,36 +20,9 @@ use weston_tests::{BenchSize, TestDb};
 const READ_FROM: &str = "2015-01-01";
 const READ_TO: &str = "2024-12-31";
 
-/// `{symbols}` symbols over weekdays of `{from}`..2024, with splits and quarterly dividends
-/// as bench_adjusted makes them.
-const GENERATE: &str = r#"
-UPDATE weston_partition_config SET max_partitions_per_call = 240;
-SELECT weston_ensure_partitions('{from}', '2025-01-31');
-INSERT INTO etl_run (job_name, window_start, window_end) VALUES ('bench-known', '{from}', '2024-12-31');
-INSERT INTO securities (symbol)
-SELECT 'S' || lpad(i::text, 4, '0') FROM generate_series(1, {symbols}) i;
-INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
-SELECT 'S' || lpad(i::text, 4, '0'), d::date,
-       round(c * 0.995, 2), round(c * 1.01, 2), round(c * 0.99, 2), round(c, 2),
-       100000 + (i * 7919 + n * 104729) % 900000, 'mock', 1
-  FROM generate_series(1, {symbols}) i
- CROSS JOIN LATERAL (
-       SELECT d, row_number() OVER (ORDER BY d) AS n
-         FROM generate_series(date '{from}', date '2024-12-31', interval '1 day') d
-        WHERE extract(isodow FROM d) < 6) days
- CROSS JOIN LATERAL (
-       SELECT (40 + i % 300 + 15 * sin(n / 23.0 + i) + 5 * cos(n / 7.0 * (1 + i % 3)))::numeric AS c) price;
-INSERT INTO splits (symbol, date, numerator, denominator, provider, run_id)
-SELECT 'S' || lpad(i::text, 4, '0'), date '{from}' + 60 + (i * 37) % 1700,
-       (ARRAY[2, 3, 4, 1, 7, 10])[1 + i % 6], (ARRAY[1, 2, 1, 8, 1, 1])[1 + i % 6], 'mock', 1
-  FROM generate_series(1, {symbols}) i WHERE i % 3 = 0;
-INSERT INTO dividends (symbol, ex_date, amount, provider, run_id)
-SELECT 'S' || lpad(i::text, 4, '0'), q::date + i % 20, round(0.10 + (i % 50) / 100.0, 2), 'mock', 1
-  FROM generate_series(1, {symbols}) i
- CROSS JOIN generate_series(date '{from}' + 33, date '2024-11-30', interval '3 months') q
- WHERE i % 3 <> 1;
-ANALYZE;
-"#;
+/// Room for the ten years and the month after them, where the nightly's new week lands.
+const PARTITIONS: &str = "UPDATE weston_partition_config SET max_partitions_per_call = 240;
+SELECT weston_ensure_partitions('2015-01-01', '2025-01-31');";
 
 /// 1 % of the bars restated by the provider (a later run), each once.
 const RESTATE: &str = "
@@ -194,11 +167,13 @@ async fn main() {
     let db = TestDb::migrated("bench_known").await;
     let mut conn = db.pool.acquire().await.unwrap();
     let start = Instant::now();
-    sqlx::raw_sql(
-        &GENERATE
-            .replace("{symbols}", &symbols_count.to_string())
-            .replace("{from}", from),
-    )
+    sqlx::raw_sql(PARTITIONS).execute(&mut *conn).await.unwrap();
+    sqlx::raw_sql(&weston_tests::bench_universe(
+        "S",
+        symbols_count,
+        from,
+        "2024-12-31",
+    ))
     .execute(&mut *conn)
     .await
     .unwrap();
