@@ -440,6 +440,101 @@ async fn backfill_into_months_without_partitions_and_mock_never_overwrites_real_
     assert_eq!(name, "Real Name Inc");
 }
 
+/// A backfill's batch copies the bars after each symbol's last stored bar straight into
+/// prices_daily and upserts the rest: a DBA's manual bar and a real provider's bar in the
+/// window stay, every session is stored once, and the same run again writes nothing.
+#[tokio::test]
+async fn a_backfill_batch_copies_new_bars_and_upserts_the_rest_keeping_manual_and_real_bars() {
+    let db = TestDb::migrated("backfill_copy").await;
+    sqlx::raw_sql(
+        "INSERT INTO etl_run (job_name, status, finished_at) VALUES ('fmp load', 'succeeded', now());
+         INSERT INTO securities (symbol, name, provider, run_id) VALUES ('MOCK0001', 'One', 'fmp', 1),
+                                                                        ('MOCK0002', 'Two', 'fmp', 1);
+         SELECT weston_ensure_partitions('2019-03-01', '2019-03-31');
+         INSERT INTO prices_daily (symbol, date, open, high, low, close, volume, provider, run_id)
+              VALUES ('MOCK0001', '2019-03-15', 7, 7, 7, 7, 70, 'manual', NULL),
+                     ('MOCK0002', '2019-03-15', 1, 2, 0.5, 1.5, 10, 'fmp', 1);",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let symbols: Vec<String> = (1..=45)
+        .map(weston_loader::providers::mock::mock_symbol)
+        .collect();
+    let symbols = symbols.join(",");
+    let args = [
+        "run",
+        "--provider",
+        "mock",
+        "--symbols",
+        &symbols,
+        "--from",
+        "2019-01-01",
+        "--to",
+        "2019-06-30",
+    ];
+    let sessions = calendar::trading_days(d(2019, 1, 1), d(2019, 6, 30)).len() as i64;
+    // One batch (the default 50 symbols), large enough to be copied.
+    assert!(45 * sessions as usize >= store::DIRECT_COPY_MIN_BARS);
+    let written = |stats: serde_json::Value| stats["written"]["prices_daily"].as_i64().unwrap();
+    let stats_sql = "SELECT stats FROM etl_run ORDER BY run_id DESC LIMIT 1";
+    for round in 0..2 {
+        let out = run_loader(&db, &args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+        let stats: serde_json::Value = sqlx::query_scalar(stats_sql)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        let expected = if round == 0 { 45 * sessions - 2 } else { 0 };
+        assert_eq!(written(stats), expected, "round {round}");
+        assert_eq!(
+            scalar_i64(
+                &db,
+                "SELECT count(*) FROM (SELECT DISTINCT symbol, date FROM prices_daily) k"
+            )
+            .await,
+            45 * sessions
+        );
+        assert_eq!(
+            scalar_i64(&db, "SELECT count(*) FROM prices_daily").await,
+            45 * sessions
+        );
+        let kept: Vec<(String, String, Decimal)> = sqlx::query_as(
+            "SELECT symbol, provider, close FROM prices_daily WHERE date = '2019-03-15'
+               AND symbol IN ('MOCK0001', 'MOCK0002') ORDER BY symbol",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            kept,
+            [
+                ("MOCK0001".into(), "manual".into(), Decimal::new(7, 0)),
+                ("MOCK0002".into(), "fmp".into(), Decimal::new(15, 1)),
+            ]
+        );
+    }
+    // The copied bars carry the run and the time like the upserted ones.
+    assert_eq!(
+        scalar_i64(
+            &db,
+            "SELECT count(*) FROM prices_daily WHERE provider = 'mock'
+                AND (run_id IS DISTINCT FROM (SELECT min(run_id) FROM etl_run WHERE job_name <> 'fmp load')
+                     OR updated_at IS NULL)"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar_i64(
+            &db,
+            "SELECT count(*) FROM price_last_dates WHERE last_date = '2019-06-28'"
+        )
+        .await,
+        45
+    );
+}
+
 #[tokio::test]
 async fn configuration_errors_exit_2_without_a_run() {
     let db = TestDb::migrated("config").await;

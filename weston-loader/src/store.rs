@@ -17,7 +17,7 @@ use crate::provenance;
 /// symbol's last stored bar straight into prices_daily. A night's batch (a few bars a
 /// symbol, most of them re-read) keeps the single upsert: the two statements more would
 /// cost it more than they save.
-const DIRECT_COPY_MIN_BARS: usize = 5_000;
+pub const DIRECT_COPY_MIN_BARS: usize = 5_000;
 
 /// Creates this session's staging tables (once per connection).
 pub async fn prepare_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
