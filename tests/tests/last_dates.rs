@@ -136,6 +136,16 @@ async fn the_loaders_runs_keep_last_dates_and_status_reads_them() {
 /// Detection's choice of the symbols to ask about one by one reads each symbol's last bar
 /// from price_last_dates: its plan touches no partition of prices_daily, so its cost does
 /// not grow with the months stored (it probed every monthly partition per symbol).
+/// A plan (EXPLAIN's JSON) that reads price_last_dates and no partition of prices_daily.
+fn assert_reads_last_dates_not_partitions(plan: &serde_json::Value) {
+    let plan = plan.to_string();
+    assert!(plan.contains("price_last_dates"), "{plan}");
+    assert!(
+        !plan.contains("prices_daily"),
+        "a partition is read: {plan}"
+    );
+}
+
 #[tokio::test]
 async fn detection_picks_its_suspects_without_reading_the_monthly_partitions() {
     let db = TestDb::migrated("last_dates_suspects").await;
@@ -154,12 +164,7 @@ async fn detection_picks_its_suspects_without_reading_the_monthly_partitions() {
     .fetch_one(&mut *conn)
     .await
     .unwrap();
-    let plan = plan.to_string();
-    assert!(plan.contains("price_last_dates"), "{plan}");
-    assert!(
-        !plan.contains("prices_daily"),
-        "a partition is read: {plan}"
-    );
+    assert_reads_last_dates_not_partitions(&plan);
     // The same answer as the probe of the partitions: S4 stopped a month early.
     sqlx::query("DELETE FROM weston.prices_daily WHERE symbol = 'S4' AND date >= '2024-03-01'")
         .execute(&mut *conn)
@@ -199,12 +204,7 @@ async fn the_universe_is_listed_without_reading_the_monthly_partitions_or_jit() 
     .fetch_one(&mut *conn)
     .await
     .unwrap();
-    let plan = plan.to_string();
-    assert!(plan.contains("price_last_dates"), "{plan}");
-    assert!(
-        !plan.contains("prices_daily"),
-        "a partition is read: {plan}"
-    );
+    assert_reads_last_dates_not_partitions(&plan);
     // Each ticker's last bar is its max(date), as the probe gave.
     let listed: Vec<(String, Option<NaiveDate>)> = sqlx::query_as(&format!(
         "SELECT symbol, last_bar FROM ({}) u ORDER BY symbol",

@@ -2,22 +2,12 @@
 //! then one set-based upsert per table (`weston-loader/sql/`) whose `ON CONFLICT ... DO
 //! UPDATE ... WHERE` skips rows whose values did not change (no new tuple, `updated_at`
 //! kept) and never lets a mock row replace a real one; the run's progress is counted in
-//! the same transaction. A backfill's bars dated after their symbol's last stored bar skip
-//! the staging and the upsert: nothing stored can conflict with them.
+//! the same transaction.
 
-use std::collections::HashMap;
-
-use chrono::NaiveDate;
 use sqlx::{Connection, PgConnection};
 
-use crate::model::{Batch, DailyBar, Sourced, Written};
+use crate::model::{Batch, Written};
 use crate::provenance;
-
-/// A batch with at least this many bars (a backfill's) copies those dated after their
-/// symbol's last stored bar straight into prices_daily. A night's batch (a few bars a
-/// symbol, most of them re-read) keeps the single upsert: the two statements more would
-/// cost it more than they save.
-pub const DIRECT_COPY_MIN_BARS: usize = 5_000;
 
 /// Creates this session's staging tables (once per connection).
 pub async fn prepare_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
@@ -66,21 +56,21 @@ fn copy_text<T>(items: &[T], fields: impl Fn(&T) -> Vec<Option<String>>) -> Stri
     out
 }
 
-/// COPY of `data` into `table`; the rows it wrote.
 async fn copy_in(
     conn: &mut PgConnection,
     table: &str,
     columns: &str,
     data: String,
-) -> Result<u64, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     if data.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     let mut copy = conn
-        .copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN"))
+        .copy_in_raw(&format!("COPY pg_temp.{table} ({columns}) FROM STDIN"))
         .await?;
     copy.send(data.into_bytes()).await?;
-    copy.finish().await
+    copy.finish().await?;
+    Ok(())
 }
 
 /// Runs one of the batch's writes (`$1` is the run's id); the rows it wrote.
@@ -92,50 +82,8 @@ async fn write_for_run(tx: &mut PgConnection, sql: &str, run_id: i64) -> Result<
         .rows_affected())
 }
 
-/// One bar's COPY fields, the staging table's columns (`run`: prices_daily's run_id too).
-fn bar_fields(b: &Sourced<DailyBar>, run: Option<i64>) -> Vec<Option<String>> {
-    let r = &b.row;
-    let prices = [r.open, r.high, r.low, r.close, r.volume].map(|p| Some(p.to_string()));
-    let mut fields = vec![Some(r.symbol.clone()), Some(r.date.to_string())];
-    fields.extend(prices);
-    fields.extend([r.vwap.map(|v| v.to_string()), Some(b.provider.to_string())]);
-    fields.extend(run.map(|id| Some(id.to_string())));
-    fields
-}
-
-/// The bars of a large batch dated after their symbol's last stored bar (`price_last_dates`,
-/// read under the lock corrections take, so a correction committed before is seen): no
-/// stored row can conflict with them. A small batch, or a database without
-/// `price_last_dates`, has none: every bar goes through the upsert.
-async fn fresh_bars<'b>(
-    tx: &mut PgConnection,
-    bars: &'b [Sourced<DailyBar>],
-) -> Result<(Vec<&'b Sourced<DailyBar>>, Vec<&'b Sourced<DailyBar>>), sqlx::Error> {
-    if bars.len() < DIRECT_COPY_MIN_BARS
-        || !crate::home::has_table(&mut *tx, "price_last_dates").await?
-    {
-        return Ok((Vec::new(), bars.iter().collect()));
-    }
-    let mut symbols: Vec<&str> = bars.iter().map(|b| b.row.symbol.as_str()).collect();
-    symbols.dedup();
-    let last: HashMap<String, NaiveDate> =
-        sqlx::query_as("SELECT symbol, last_date FROM price_last_dates WHERE symbol = ANY($1)")
-            .bind(&symbols)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
-    Ok(bars
-        .iter()
-        .partition(|b| last.get(&b.row.symbol).is_none_or(|l| b.row.date > *l)))
-}
-
-/// Stages every table of `batch` (not yet written) and returns the bars to copy straight
-/// into prices_daily (`fresh_bars`), which are not staged.
-async fn stage<'b>(
-    tx: &mut PgConnection,
-    batch: &'b Batch,
-) -> Result<Vec<&'b Sourced<DailyBar>>, sqlx::Error> {
+/// Stages every table of `batch` (not yet written).
+async fn stage(tx: &mut PgConnection, batch: &Batch) -> Result<(), sqlx::Error> {
     let text = |v: &dyn ToString| Some(v.to_string());
     let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string());
     let mut securities = copy_text(&batch.described, |s| {
@@ -151,6 +99,14 @@ async fn stage<'b>(
     securities += &copy_text(&batch.undescribed, |s| {
         let mut fields = vec![text(&s.row), text(&"f")];
         fields.extend([None, None, None, None, None, None, text(&s.provider)]);
+        fields
+    });
+    let bars = copy_text(&batch.bars, |b| {
+        let r = &b.row;
+        let prices = [r.open, r.high, r.low, r.close, r.volume].map(|p| text(&p));
+        let mut fields = vec![text(&r.symbol), text(&r.date)];
+        fields.extend(prices);
+        fields.extend([r.vwap.map(|v| v.to_string()), text(&b.provider)]);
         fields
     });
     // Splits and dividends: symbol, date, two values, provider.
@@ -173,6 +129,11 @@ async fn stage<'b>(
             securities,
         ),
         (
+            "weston_stage_bars",
+            "symbol, date, open, high, low, close, volume, vwap, provider",
+            bars,
+        ),
+        (
             "weston_stage_splits",
             "symbol, date, numerator, denominator, provider",
             splits,
@@ -184,31 +145,13 @@ async fn stage<'b>(
         ),
     ];
     for (table, columns, data) in staged {
-        copy_in(tx, &format!("pg_temp.{table}"), columns, data).await?;
+        copy_in(tx, table, columns, data).await?;
     }
-    // What a DBA deleted stays deleted: the correction trail's tombstones. Its lock is
-    // held from here to the commit.
+    // What a DBA deleted stays deleted: the correction trail's tombstones.
     sqlx::raw_sql(include_str!("../sql/skip_deleted_events.sql"))
         .execute(&mut *tx)
         .await?;
-    let (fresh, staged) = fresh_bars(&mut *tx, &batch.bars).await?;
-    let data = copy_text(&staged, |b| bar_fields(b, None));
-    copy_in(tx, "pg_temp.weston_stage_bars", BAR_COLUMNS, data).await?;
-    Ok(fresh)
-}
-
-const BAR_COLUMNS: &str = "symbol, date, open, high, low, close, volume, vwap, provider";
-
-/// Copies `fresh` (dated after every stored bar of their symbol) into prices_daily as the
-/// upsert would insert them: its checks, foreign keys and statement triggers apply alike.
-async fn copy_fresh(
-    tx: &mut PgConnection,
-    run_id: i64,
-    fresh: &[&Sourced<DailyBar>],
-) -> Result<u64, sqlx::Error> {
-    let data = copy_text(fresh, |b| bar_fields(b, Some(run_id)));
-    let columns = format!("{BAR_COLUMNS}, run_id");
-    copy_in(tx, "prices_daily", &columns, data).await
+    Ok(())
 }
 
 /// The staged splits' and dividends' upserts: the rows each wrote.
@@ -265,7 +208,7 @@ pub async fn write_batch(
     batch: &Batch,
 ) -> Result<Written, sqlx::Error> {
     let mut tx = conn.begin().await?;
-    let fresh = stage(&mut tx, batch).await?;
+    stage(&mut tx, batch).await?;
     let securities = write_for_run(
         &mut tx,
         include_str!("../sql/upsert_securities.sql"),
@@ -278,13 +221,12 @@ pub async fn write_batch(
             run_id,
         )
         .await?;
-    let prices_daily = copy_fresh(&mut tx, run_id, &fresh).await?
-        + write_for_run(
-            &mut tx,
-            include_str!("../sql/upsert_prices_daily.sql"),
-            run_id,
-        )
-        .await?;
+    let prices_daily = write_for_run(
+        &mut tx,
+        include_str!("../sql/upsert_prices_daily.sql"),
+        run_id,
+    )
+    .await?;
     // After the securities: the events' foreign key.
     let (splits, dividends) = write_events_staged(&mut tx, run_id).await?;
     let written = Written {
