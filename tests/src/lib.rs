@@ -267,7 +267,7 @@ impl TestDb {
         let options: PgConnectOptions = self.loader_url().parse().expect("the loader's URL");
         PgPoolOptions::new()
             .max_connections(4)
-            .after_connect(|conn, _| Box::pin(weston_loader::home::pin_search_path(conn)))
+            .after_connect(|conn, _| Box::pin(weston_loader::database::set_up_session(conn)))
             .connect_lazy_with(options)
     }
 

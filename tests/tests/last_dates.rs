@@ -2,6 +2,7 @@
 //! triggers so that `status` and the freshness exporter query never scan the table. After
 //! every kind of write it must equal what they computed before, max(date) per symbol.
 
+use chrono::NaiveDate;
 use sqlx::PgPool;
 use weston_tests::{loader_command, monitoring_queries, output_text, seed_small_market, TestDb};
 
@@ -135,6 +136,16 @@ async fn the_loaders_runs_keep_last_dates_and_status_reads_them() {
 /// Detection's choice of the symbols to ask about one by one reads each symbol's last bar
 /// from price_last_dates: its plan touches no partition of prices_daily, so its cost does
 /// not grow with the months stored (it probed every monthly partition per symbol).
+/// A plan (EXPLAIN's JSON) that reads price_last_dates and no partition of prices_daily.
+fn assert_reads_last_dates_not_partitions(plan: &serde_json::Value) {
+    let plan = plan.to_string();
+    assert!(plan.contains("price_last_dates"), "{plan}");
+    assert!(
+        !plan.contains("prices_daily"),
+        "a partition is read: {plan}"
+    );
+}
+
 #[tokio::test]
 async fn detection_picks_its_suspects_without_reading_the_monthly_partitions() {
     let db = TestDb::migrated("last_dates_suspects").await;
@@ -153,12 +164,7 @@ async fn detection_picks_its_suspects_without_reading_the_monthly_partitions() {
     .fetch_one(&mut *conn)
     .await
     .unwrap();
-    let plan = plan.to_string();
-    assert!(plan.contains("price_last_dates"), "{plan}");
-    assert!(
-        !plan.contains("prices_daily"),
-        "a partition is read: {plan}"
-    );
+    assert_reads_last_dates_not_partitions(&plan);
     // The same answer as the probe of the partitions: S4 stopped a month early.
     sqlx::query("DELETE FROM weston.prices_daily WHERE symbol = 'S4' AND date >= '2024-03-01'")
         .execute(&mut *conn)
@@ -171,4 +177,49 @@ async fn detection_picks_its_suspects_without_reading_the_monthly_partitions() {
         .await
         .unwrap();
     assert_eq!(picked, ["S4"]);
+}
+
+/// The nightly's universe reads each ticker's last bar from price_last_dates, and the
+/// loader's sessions plan without JIT: listing 12,000 tickers with a probe of every
+/// monthly partition for the delisted ones compiled 387 functions (2 s a night).
+#[tokio::test]
+async fn the_universe_is_listed_without_reading_the_monthly_partitions_or_jit() {
+    let db = TestDb::migrated("last_dates_universe").await;
+    seed_small_market(&db.pool).await;
+    sqlx::query("UPDATE weston.securities SET delisted_date = '2024-02-29' WHERE symbol = 'S4'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let pool = db.loader_pool();
+    let mut conn = pool.acquire().await.unwrap();
+    let jit: String = sqlx::query_scalar("SHOW jit")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(jit, "off", "the loader's sessions");
+    let plan: serde_json::Value = sqlx::query_scalar(&format!(
+        "EXPLAIN (FORMAT JSON) {}",
+        weston_loader::plan::UNIVERSE_SQL
+    ))
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_reads_last_dates_not_partitions(&plan);
+    // Each ticker's last bar is its max(date), as the probe gave.
+    let listed: Vec<(String, Option<NaiveDate>)> = sqlx::query_as(&format!(
+        "SELECT symbol, last_bar FROM ({}) u ORDER BY symbol",
+        weston_loader::plan::UNIVERSE_SQL
+    ))
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let probed: Vec<(String, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT s.symbol, (SELECT max(p.date) FROM prices_daily p WHERE p.symbol = s.symbol)
+           FROM securities s ORDER BY s.symbol",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(listed, probed);
+    assert!(listed.iter().all(|(_, last)| last.is_some()), "{listed:?}");
 }

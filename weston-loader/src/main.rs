@@ -66,7 +66,7 @@ async fn connect(database: &Database) -> Result<sqlx::PgPool, LoaderError> {
     PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(database.connect_timeout())
-        .after_connect(|conn, _| Box::pin(weston_loader::home::pin_search_path(conn)))
+        .after_connect(|conn, _| Box::pin(weston_loader::database::set_up_session(conn)))
         .connect_with(options)
         .await
         .map_err(|e| {

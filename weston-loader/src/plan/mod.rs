@@ -15,6 +15,9 @@ use crate::provides::Provides;
 use crate::LoaderError;
 pub use request::{Asked, Request};
 
+/// The stored tickers the universe is chosen from (`sql/plan_universe.sql`).
+pub const UNIVERSE_SQL: &str = include_str!("../../sql/plan_universe.sql");
+
 /// Days re-read before a symbol's last stored bar, so providers' corrections land.
 pub const OVERLAP_DAYS: i64 = 7;
 /// Calendar days loaded for a symbol with no stored bars.
@@ -244,20 +247,17 @@ async fn universe(
     has: Provides,
     providers: &[Arc<dyn Provider>],
 ) -> Result<Vec<String>, LoaderError> {
-    // A database whose migrations wait for the extension update has no bars_asked_through.
-    let asked = if has.bars_asked_through {
-        "bars_asked_through"
+    // A database whose migrations wait for the extension update has no bars_asked_through
+    // (nor, before 0028, price_last_dates): each delisted ticker's last bar is probed.
+    let sql = if has.bars_asked_through {
+        UNIVERSE_SQL
     } else {
-        "NULL::date"
-    };
-    let rows: Vec<StoredTicker> = sqlx::query_as(&format!(
         "SELECT symbol, delisted_date, CASE WHEN delisted_date IS NOT NULL THEN \
                 (SELECT max(date) FROM prices_daily p WHERE p.symbol = s.symbol) END AS last_bar, \
-                {asked} AS asked_through \
+                NULL::date AS asked_through \
            FROM securities s ORDER BY symbol"
-    ))
-    .fetch_all(&mut *conn)
-    .await?;
+    };
+    let rows: Vec<StoredTicker> = sqlx::query_as(sql).fetch_all(&mut *conn).await?;
     // A renamed ticker's last day is the calendar day before its successor's first, often
     // a weekend: its last session is the one that counts.
     let stored: Vec<String> = rows
