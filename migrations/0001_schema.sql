@@ -1,4 +1,4 @@
--- The market-data schema of CONTRACT.md. Stored bars are raw (as traded); adjustment
+-- The market-data schema (docs/REFERENCE.md). Stored bars are raw (as traded); adjustment
 -- happens on read. Every constraint is named so a rejected row says which rule it broke.
 
 CREATE EXTENSION IF NOT EXISTS pg_weston;

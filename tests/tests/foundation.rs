@@ -83,6 +83,49 @@ async fn migrate_twice_is_a_no_op() {
 }
 
 #[tokio::test]
+async fn a_migration_whose_comment_was_reworded_is_realigned_and_any_other_change_refused() {
+    let db = TestDb::migrated("reworded").await;
+    let checksum = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT encode(checksum, 'hex') FROM _sqlx_migrations WHERE version = 1",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let current = checksum(&db).await;
+    // As a database migrated before 0001's comment was reworded recorded it.
+    let original = "18217ce825ed3f58bed9d7cd973b26f1644db371230543ffef8c51a2883f686c60524c66bbca8c4ef8872272fe5701f9";
+    assert_ne!(current, original, "0001 as embedded is the reworded text");
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = decode($1, 'hex') WHERE version = 1")
+        .bind(original)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let applied = weston_loader::migrate::migrate(&db.pool).await.unwrap();
+    assert!(applied.is_empty(), "{applied:?}");
+    assert_eq!(checksum(&db).await, current);
+
+    // Any other recorded text is still a changed migration.
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = '\\x00' WHERE version = 1")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    match weston_loader::migrate::migrate(&db.pool).await {
+        Err(LoaderError::Config(message)) => {
+            assert!(
+                message.contains("changed after it was applied"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a changed migration refused, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn a_database_at_an_unknown_version_gets_a_clear_error() {
     let db = TestDb::migrated("unknown_version").await;
     sqlx::query(
