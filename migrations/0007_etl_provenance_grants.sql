@@ -1,5 +1,5 @@
--- pg_weston 0.3.0 writes a run's stats and its skipped runs through two new functions
--- (issue 17). 0006 grants by name pattern, so a database migrated after the extension is at
+-- pg_weston 0.3.0 writes a run's stats and its skipped runs through two new functions.
+-- 0006 grants by name pattern, so a database migrated after the extension is at
 -- 0.3.0 has these grants already; this gives them to a database that was migrated before
 -- the update. weston-loader applies it only once the functions exist (after ALTER EXTENSION
 -- pg_weston UPDATE). GRANT is idempotent.

@@ -1,4 +1,4 @@
--- Issue 11 (no road from any role to superuser). pg_cron runs the nightly jobs as the
+-- No road from any role to superuser. pg_cron runs the nightly jobs as the
 -- superuser who scheduled them, with that superuser's default search_path; since
 -- pg_weston 0.3.0 the extension's functions do their work on the market-data tables as
 -- the tables' owner (dba), never as that superuser. What the job's command itself names

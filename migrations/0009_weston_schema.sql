@@ -1,4 +1,4 @@
--- Issue 14: pg_weston's objects live in a schema of their own, `weston`, out of the
+-- pg_weston's objects live in a schema of their own, `weston`, out of the
 -- application's default schema, where its schema tooling (an unmodified Alembic env.py)
 -- would otherwise propose to drop them. The extension is there already: a fresh install
 -- lands there (its control file's `schema`), an earlier version is moved by

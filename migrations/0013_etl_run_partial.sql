@@ -1,4 +1,4 @@
--- A run can end `partial` (issue 13): it finished, but some symbols' data could not be had
+-- A run can end `partial`: it finished, but some symbols' data could not be had
 -- from any provider; its error text says which (weston_etl_finish_partial), its stats list
 -- them all. The status list is the contract's.
 ALTER TABLE etl_run DROP CONSTRAINT etl_run_status_known;

@@ -1,4 +1,4 @@
--- Issue 12: a security's identity over time (renames, delistings, reused tickers).
+-- A security's identity over time (renames, delistings, reused tickers).
 --
 -- Why this shape. Bars, splits and dividends stay under the ticker they traded under (stored
 -- as traded), so `securities` stays the per-ticker table the loader writes and the other

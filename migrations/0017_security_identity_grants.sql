@@ -1,4 +1,4 @@
--- Issue 12: who may call the extension's functions over a security's life (pg_weston 0.4.0,
+-- Who may call the extension's functions over a security's life (pg_weston 0.4.0,
 -- sql/identity.sql). 0006 grants by name pattern and gives a name it does not know to dba
 -- only; these names are granted here, on a new database and on one migrated before the
 -- update alike. weston-loader applies this only once the functions exist (after ALTER

@@ -1,4 +1,4 @@
--- Issue 13: what the data-quality audit found, stored next to the untouched raw data. One row
+-- What the data-quality audit found, stored next to the untouched raw data. One row
 -- per (rule, symbol, date, subject): seen again by a later run, the row's last_run and details
 -- are updated, never duplicated; a resolved finding stays resolved (a later run only bumps
 -- last_run). `subject` tells two findings of one rule on one day apart (e.g. reconciliation's

@@ -1,4 +1,4 @@
--- Issue 13: rows a DBA wrote through pg_weston's correction functions (weston_record_split,
+-- Rows a DBA wrote through pg_weston's correction functions (weston_record_split,
 -- weston_record_dividend, weston_correct_bar) carry provider 'manual' and no run: they were
 -- not loaded, and their provenance is their weston_corrections row (who, when, why, the row
 -- before). A loaded row still always names its run. The checks are re-created under their

@@ -1,4 +1,4 @@
--- Issue 13: the data-quality audit's thresholds are data. One row per rule (or group of rules
+-- The data-quality audit's thresholds are data. One row per rule (or group of rules
 -- sharing a threshold) with its parameters; the loader reads the table once per audit, merges
 -- the rows' objects into its `Thresholds` (weston-loader/src/quality/mod.rs, where each default
 -- is justified) and refuses an unknown key or a key set by two rows. A rule without a row

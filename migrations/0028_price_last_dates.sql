@@ -1,4 +1,4 @@
--- Issue 16: each symbol's newest bar, kept by prices_daily's own statement triggers in the
+-- Each symbol's newest bar, kept by prices_daily's own statement triggers in the
 -- writing transaction (whoever writes: the loader, a correction, a restore's COPY), so that
 -- `status` and the exporter's freshness query, run on every scrape, read one row per symbol
 -- instead of probing every monthly partition's index for every symbol (12,000 symbols x 120
@@ -94,7 +94,7 @@ REVOKE ALL ON FUNCTION price_last_dates_recompute(text[]), price_last_dates_inse
 GRANT SELECT ON TABLE price_last_dates TO etl_writer, app_rw, app_ro, dba;
 -- Owned by dba like every market-data table, and so are the definer functions that write
 -- it: they run as dba, never as the superuser who migrated, so that a trigger a dba member
--- planted on this table never runs with a superuser's rights (issue 11).
+-- planted on this table never runs with a superuser's rights.
 ALTER TABLE price_last_dates OWNER TO dba;
 ALTER FUNCTION price_last_dates_recompute(text[]) OWNER TO dba;
 ALTER FUNCTION price_last_dates_inserted() OWNER TO dba;

@@ -1,4 +1,4 @@
--- Issue 13: who may record corrections (pg_weston 0.5.0, sql/corrections.sql): dba only, on
+-- Who may record corrections (pg_weston 0.5.0, sql/corrections.sql): dba only, on
 -- a new database and on one migrated before the update alike (0006 gives a name it does not
 -- know to dba only when it runs after the functions exist). weston-loader applies this only
 -- once they exist (after ALTER EXTENSION pg_weston UPDATE). GRANT and REVOKE are idempotent.

@@ -1,7 +1,7 @@
 -- pg_weston 0.2.0 -> 0.3.0 (each change under a header naming its task).
 \echo Use "ALTER EXTENSION pg_weston UPDATE" to load this file. \quit
 
--- issue 17: loader provenance through the extension
+-- loader provenance through the extension
 -- The loader writes etl_run only through the extension's functions: a skipped run and a
 -- run's stats get functions of their own. New functions, so PUBLIC's default EXECUTE is
 -- revoked as privileges.sql does on a fresh install (the same initial privileges);
@@ -29,7 +29,7 @@ COMMENT ON FUNCTION weston_etl_set_stats(bigint, jsonb) IS 'Replaces a running e
 REVOKE EXECUTE ON FUNCTION weston_etl_skip(text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_etl_set_stats(bigint, jsonb) FROM PUBLIC;
 
--- issue 11: hardening
+-- hardening
 -- A bound on the months one weston_ensure_partitions() call may create, set by dba in the
 -- configuration (the loader cannot change it). Appended, as a fresh install has it last.
 ALTER TABLE @extschema@.weston_partition_config
@@ -217,4 +217,4 @@ BEGIN
     RETURN result;
 END
 $rotate$;
--- end of issue 11
+-- end of hardening

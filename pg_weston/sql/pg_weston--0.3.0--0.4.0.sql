@@ -1,7 +1,7 @@
 -- pg_weston 0.3.0 -> 0.4.0 (each change under a header naming its issue).
 \echo Use "ALTER EXTENSION pg_weston UPDATE" to load this file. \quit
 
--- issue 12: a security's life (ticker changes, delistings, reused tickers)
+-- a security's life (ticker changes, delistings, reused tickers)
 -- The reads and writes over migrations/0016's tables: the same text as sql/identity.sql.
 
 CREATE FUNCTION weston_symbol_history(symbol text, as_of date DEFAULT NULL)
@@ -302,7 +302,7 @@ REVOKE EXECUTE ON FUNCTION weston_ticker_listed(text, date, text, bigint, text, 
 REVOKE EXECUTE ON FUNCTION weston_ticker_changed(text, text, date, text, bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_ticker_delisted(text, date, text, bigint) FROM PUBLIC;
 
--- issue 13: data you can trust
+-- data you can trust
 -- A run that finished but could not have some data from any provider ends `partial`
 -- (the status etl_run's CHECK already allows), through the extension like every ending.
 CREATE  FUNCTION "weston_etl_finish_partial"(
@@ -317,7 +317,7 @@ AS 'MODULE_PATHNAME', 'weston_etl_finish_partial_wrapper';
 COMMENT ON FUNCTION weston_etl_finish_partial(bigint, text) IS 'Marks a running etl_run partial: finished, but some data could not be had from any provider (the summary says which; its stats list them).';
 REVOKE EXECUTE ON FUNCTION weston_etl_finish_partial(bigint, text) FROM PUBLIC;
 
--- issue 14: schema
+-- schema
 -- Since 0.4.0 pg_weston lives in schema weston (the control file's `schema`: a fresh install
 -- lands there whatever the session's search_path), out of the application's default schema,
 -- where its schema tooling (Alembic) would see it. An installation of an earlier version lives

@@ -1,11 +1,11 @@
 -- pg_weston 0.4.0 -> 0.5.0 (each change under a header naming its issue).
 \echo Use "ALTER EXTENSION pg_weston UPDATE" to load this file. \quit
 
--- issue 13: corrections
+-- corrections
 -- The DBA's corrections and their audit trail: the same text as sql/corrections.sql, then
 -- the REVOKEs that sql/privileges.sql makes of them.
 
--- Corrections with an audit trail (issue 13): a DBA records a missing split or dividend,
+-- Corrections with an audit trail: a DBA records a missing split or dividend,
 -- deletes a wrong one, corrects (or adds) a bar, and resolves an audit finding. Each call
 -- writes one row of weston_corrections, in the same transaction as the change it records:
 -- the row before and after (NULL when there was none / is none any more), who, when, why.
@@ -293,7 +293,7 @@ $fn$;
 COMMENT ON FUNCTION weston_resolve_finding(bigint, text, text) IS
     'Resolves an open audit finding as true_event, corrected or false_positive, with a note (required), recorded in the finding and in weston_corrections. dba only.';
 
--- The DBA's corrections (issue 13, since 0.5.0): dba only (migrations/0023).
+-- The DBA's corrections (since 0.5.0): dba only (migrations/0029).
 REVOKE EXECUTE ON FUNCTION weston_check_correction(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_check_correction_symbol(text, date) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION weston_record_split(text, date, numeric, numeric, text) FROM PUBLIC;

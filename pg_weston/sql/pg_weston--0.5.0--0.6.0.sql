@@ -1,7 +1,7 @@
 -- pg_weston 0.5.0 -> 0.6.0 (each change under a header naming its issue).
 \echo Use "ALTER EXTENSION pg_weston UPDATE" to load this file. \quit
 
--- Issue 16: weston_adjusted_prices(text[], ...) joins each ticker piece to its symbol's
+-- weston_adjusted_prices(text[], ...) joins each ticker piece to its symbol's
 -- segments before reading its bars. Joined after the bars, the segments were rescanned for
 -- every bar under a generic plan (a prepared statement's sixth run): 14 times slower at
 -- 750 symbols. Same rows, same order; the comment is kept.

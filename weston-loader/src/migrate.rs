@@ -32,11 +32,61 @@ const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
 /// unchanged, with the SHA-384 a database recorded for the original text. `migrate`
 /// realigns exactly that record with the embedded text before sqlx checks it (what
 /// Flyway's `repair` does); a record with any other checksum is still refused as changed.
-/// 0001: its first comment named a document that is not in the repository.
-const REWORDED: &[(i64, &str)] = &[(
-    1,
-    "18217ce825ed3f58bed9d7cd973b26f1644db371230543ffef8c51a2883f686c60524c66bbca8c4ef8872272fe5701f9",
-)];
+/// 0001 named a document outside the repository; the others named the tickets they came from.
+const REWORDED: &[(i64, &str)] = &[
+    (
+        1,
+        "18217ce825ed3f58bed9d7cd973b26f1644db371230543ffef8c51a2883f686c60524c66bbca8c4ef8872272fe5701f9",
+    ),
+    (
+        7,
+        "9cc37123cacdf05d06c65e25b1b24dd8753aa69e3c3c001cb6d5680e323730cb386d4c2e7acef5aeb9bc17f2bfce3554",
+    ),
+    (
+        8,
+        "01ca73ed246be29082bb24f99b793b53f4bc7708eeb08e299f9267e087c4fa250ff1771e5b24edaaf1907dd17780d1de",
+    ),
+    (
+        9,
+        "7b99b463dfaa1ebea2f1be8f0d19e53228ae445f294dedda98e06ae3fa64d8ef70e9b8dd96f7c60fbf02697e78efae20",
+    ),
+    (
+        13,
+        "608f0a1bb431b643a69cee7f856c5aaba16359e957d9e426618b0821940412eebc3d48075ef4ba2c00fa7f79a30bb200",
+    ),
+    (
+        14,
+        "74cda39b56d341dfcbc4a90132ec9f6c875cf586ef1c01788d4e967d16b02fa6de89bd4280f664a89534ce3520cdbb1b",
+    ),
+    (
+        16,
+        "f0b938e434a2c5e25c4193e683f556f5d2093f703388faf75aaf9d0298db5d1855b3e44933d543ebc2f14693d9c11ecc",
+    ),
+    (
+        17,
+        "20823692190fdda685afeb62b62e3ba508311988e53bb8483570a72dbd59f676b1c12e92cc15c86e3271347eba21ed3f",
+    ),
+    (
+        18,
+        "bdf5cd6944389c4e3d58ba2f23214770fe66805d136b11fb5e533707a52d5964a6cab01501493c95983b800471ba048c",
+    ),
+    (
+        22,
+        "00eb442576575f56120bea582359e9b78a3ae1d0fa01f072d8f2c1c54596e980562815331b47ca5bbb4d297130632d6e",
+    ),
+    (
+        25,
+        "2975a2eb312dad316b50f64709889e7367cbcefafbdead22e75f9f50ab9a86dfefd2158b3b221692ae75e8b4aeffa9ba",
+    ),
+    (
+        28,
+        "8146d7fbb9b612af505c09bb9fb5e79cf9c88e25750e6037bc09e865f18bff691814c51fc6ed75fe2d5eb8a79a97867f",
+    ),
+    (
+        29,
+        "b9dffd9ee3722873fc41a429d131ce3fd3d50c3895b6ce90bdaeed771114df99d8ef46dddf68f42f4fee2f1a62c9ac35",
+    ),
+];
 
 /// Applies every migration the database does not have yet; returns the versions applied
 /// now (empty when it was already current).
