@@ -228,38 +228,47 @@ pub async fn require_schema(pool: &PgPool) -> Result<(), LoaderError> {
 }
 
 /// Realigns the recorded checksums of `REWORDED` migrations still recorded with their
-/// original text's.
+/// original text's, in one statement.
 async fn realign_reworded(pool: &PgPool) -> Result<(), LoaderError> {
-    let history: Option<String> = sqlx::query_scalar(include_str!("../sql/history_table.sql"))
-        .fetch_optional(pool)
-        .await?;
-    let Some(history) = history else {
+    let Some(history) = history_table(pool).await? else {
         return Ok(());
     };
+    let mut versions = Vec::new();
+    let mut embedded: Vec<Vec<u8>> = Vec::new();
+    let mut originals = Vec::new();
     for &(version, original) in REWORDED {
-        let Some(migration) = MIGRATOR.iter().find(|m| m.version == version) else {
-            continue;
-        };
-        sqlx::query(&format!(
-            "UPDATE {history} SET checksum = $1 \
-              WHERE version = $2 AND checksum = pg_catalog.decode($3, 'hex')"
-        ))
-        .bind(migration.checksum.as_ref())
-        .bind(version)
-        .bind(original)
-        .execute(pool)
-        .await?;
+        if let Some(migration) = MIGRATOR.iter().find(|m| m.version == version) {
+            versions.push(version);
+            embedded.push(migration.checksum.to_vec());
+            originals.push(original);
+        }
     }
+    sqlx::query(&format!(
+        "UPDATE {history} h SET checksum = r.embedded \
+           FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::bytea[]), \
+                          pg_catalog.unnest($3::text[])) AS r(version, embedded, original) \
+          WHERE h.version = r.version AND h.checksum = pg_catalog.decode(r.original, 'hex')"
+    ))
+    .bind(versions)
+    .bind(embedded)
+    .bind(originals)
+    .execute(pool)
+    .await?;
     Ok(())
+}
+
+/// `_sqlx_migrations`, qualified where it is (`sql/history_table.sql`); None for a database
+/// never migrated.
+async fn history_table(pool: &PgPool) -> Result<Option<String>, LoaderError> {
+    Ok(sqlx::query_scalar(include_str!("../sql/history_table.sql"))
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// Versions recorded in `_sqlx_migrations` (in weston_data since migration 0034, in weston
 /// since 0.4.0, in public before); empty for a database never migrated.
 pub async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, LoaderError> {
-    let history: Option<String> = sqlx::query_scalar(include_str!("../sql/history_table.sql"))
-        .fetch_optional(pool)
-        .await?;
-    let Some(history) = history else {
+    let Some(history) = history_table(pool).await? else {
         return Ok(Vec::new());
     };
     Ok(sqlx::query_scalar(&format!(
