@@ -5,7 +5,7 @@
 //! `numeric` bars by them in one set-based query, so no bar passes through Rust.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::LazyLock;
 
@@ -27,7 +27,23 @@ use crate::report::invalid_argument;
 /// also those pieces themselves (kind NULL), read once here for every close lookup.
 /// `$1` is distinct. Joined rather than `= ANY ($1)`: in a generic plan that would be a
 /// linear search of the array for every row.
+/// Each dividend row also carries the close kept with it, where that is the answer (see
+/// `STORED_CLOSES`); here none is.
 pub(crate) const EVENTS_SQL: &str = include_str!("../sql/queries/adjust_events.sql");
+
+/// `EVENTS_SQL` with each dividend's kept close (migration 0047's `dividend_closes`) in
+/// place of none, so that only the dividends it cannot answer are looked up.
+static EVENTS_STORED_SQL: LazyLock<String> = LazyLock::new(|| {
+    const NONE_STORED: &str = "  CROSS JOIN LATERAL (SELECT NULL::date AS close_date, NULL::numeric AS close, false AS answered) c\n";
+    assert!(
+        EVENTS_SQL.contains(NONE_STORED),
+        "adjust_events.sql joins no close"
+    );
+    EVENTS_SQL.replace(
+        NONE_STORED,
+        include_str!("../sql/queries/adjust_stored_closes.sql"),
+    )
+});
 
 /// The last bar of each (ticker, dates) asked, one index-backward scan each. Asked first
 /// within ten days of each ex-date (nearly always there: the longest US market closures are
@@ -107,7 +123,13 @@ pub(crate) fn with_pieces(sql: &str, pieces: Pieces) -> String {
 
 static QUERIES: LazyLock<HashMap<(&'static str, Pieces), String>> = LazyLock::new(|| {
     let mut queries = HashMap::new();
-    for sql in [EVENTS_SQL, CLOSES_SQL, EVENTS_KNOWN_SQL, CLOSES_KNOWN_SQL] {
+    for sql in [
+        EVENTS_SQL,
+        EVENTS_STORED_SQL.as_str(),
+        CLOSES_SQL,
+        EVENTS_KNOWN_SQL,
+        CLOSES_KNOWN_SQL,
+    ] {
         for pieces in [Pieces::Extension, Pieces::Migration, Pieces::Plain] {
             queries.insert((sql, pieces), with_pieces(sql, pieces));
         }
@@ -174,6 +196,27 @@ struct Events {
     splits: Vec<Split>,
     dividends: Vec<Dividend>,
     prior_closes: HashMap<NaiveDate, PriorClose>,
+    /// Ex-dates whose close (or its absence) the kept closes answered: not looked up.
+    answered: HashSet<NaiveDate>,
+}
+
+/// Whether migration 0047's kept closes exist (between a deploy and `migrate`, not yet).
+/// Once seen they stay, so the catalog is asked until then only.
+fn closes_are_kept() -> bool {
+    thread_local! {
+        static KEPT: Cell<bool> = const { Cell::new(false) };
+    }
+    if KEPT.get() {
+        return true;
+    }
+    // SAFETY: catalog lookups by name, in a transaction (this runs inside a function call).
+    let kept = unsafe {
+        let schema = pg_sys::get_namespace_oid(c"weston_data".as_ptr(), true);
+        schema != pg_sys::InvalidOid
+            && pg_sys::get_relname_relid(c"dividend_closes".as_ptr(), schema) != pg_sys::InvalidOid
+    };
+    KEPT.set(kept);
+    kept
 }
 
 /// A ticker the security traded under, from `from` to `to` inclusive (unbounded: `None`).
@@ -294,6 +337,7 @@ fn segments(
                 adjustment.total_return.into(),
             ];
             let events_sql = match known_on {
+                None if closes_are_kept() => EVENTS_STORED_SQL.as_str(),
                 None => EVENTS_SQL,
                 Some(known_on) => {
                     // Refused whatever the data: the queries may find nothing to read.
@@ -344,6 +388,24 @@ fn segments(
                         ex_date,
                         amount: decimal(4, "amount"),
                     });
+                    let answered = row
+                        .get::<bool>(9)
+                        .unwrap_or_else(|e| error!("weston: reading a kept close: {e}"));
+                    if answered == Some(true) {
+                        events.answered.insert(ex_date);
+                        if let Some(date) = row
+                            .get::<Date>(7)
+                            .unwrap_or_else(|e| error!("weston: reading a kept close's date: {e}"))
+                        {
+                            events.prior_closes.insert(
+                                ex_date,
+                                PriorClose {
+                                    date: to_naive("a kept close's date", date),
+                                    close: decimal(8, "kept close"),
+                                },
+                            );
+                        }
+                    }
                 }
             }
             if adjustment.total_return {
@@ -394,7 +456,12 @@ fn find_prior_closes(
 ) {
     let wanted: Vec<(&str, NaiveDate)> = by_symbol
         .iter()
-        .flat_map(|(symbol, e)| e.dividends.iter().map(|d| (symbol.as_str(), d.ex_date)))
+        .flat_map(|(symbol, e)| {
+            e.dividends
+                .iter()
+                .filter(|d| !e.answered.contains(&d.ex_date))
+                .map(|d| (symbol.as_str(), d.ex_date))
+        })
         .collect();
     let mut found: Vec<Option<PriorClose>> = vec![None; wanted.len()];
     for near in [true, false] {

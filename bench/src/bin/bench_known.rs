@@ -7,7 +7,8 @@
 //!   as an expression) against today's;
 //! - the bytes the history takes per changed row;
 //! - the nightly upsert of the loader (weston-loader/sql/upsert_prices_daily.sql), six days
-//!   of every symbol re-sent with 1 % restated, with and without the history's triggers.
+//!   of every symbol re-sent with 1 % restated, with every trigger, without the kept
+//!   closes' (migration 0047), and without the history's too.
 //!
 //! Run by `scripts/bench.sh known`. Prints medians and ratios; asserts nothing about speed.
 //! `--smoke`: 20 symbols x 2 years, 2 repetitions.
@@ -111,25 +112,32 @@ async fn reads(
         .collect()
 }
 
+/// The history's triggers on prices_daily (migration 0040).
+const HISTORY_TRIGGERS: &[&str] = &[
+    "weston_stamp_insert",
+    "weston_stamp_update",
+    "weston_keep_update",
+    "weston_keep_delete",
+];
+/// The kept closes' triggers on prices_daily (migration 0047).
+const KEPT_CLOSES_TRIGGERS: &[&str] = &[
+    "dividend_closes_insert",
+    "dividend_closes_update",
+    "dividend_closes_delete",
+];
+
 /// The loader's staging table filled with the last `days` weekdays of every symbol as
 /// stored, `restated` % of them with another close, then the loader's upsert, timed; rolled
-/// back. `triggers`: with the history's triggers, or with them disabled (as before 0040).
-async fn nightly(conn: &mut PgConnection, days: i64, triggers: bool) -> (Duration, u64) {
+/// back. `disabled`: triggers of prices_daily disabled for it (as before their migration).
+async fn nightly(conn: &mut PgConnection, days: i64, disabled: &[&str]) -> (Duration, u64) {
     let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-    if !triggers {
-        for trigger in [
-            "weston_stamp_insert",
-            "weston_stamp_update",
-            "weston_keep_update",
-            "weston_keep_delete",
-        ] {
-            sqlx::raw_sql(&format!(
-                "ALTER TABLE weston_data.prices_daily DISABLE TRIGGER {trigger}"
-            ))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        }
+    for trigger in disabled {
+        sqlx::raw_sql(&format!(
+            "ALTER TABLE weston_data.prices_daily DISABLE TRIGGER {trigger}"
+        ))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     }
     sqlx::raw_sql(&format!(
         "CREATE TEMP TABLE weston_stage_bars ON COMMIT DROP AS
@@ -252,26 +260,37 @@ async fn main() {
     }
 
     let days = 6;
-    let mut with = Vec::new();
-    let mut without = Vec::new();
+    let before_0040: Vec<&str> = [HISTORY_TRIGGERS, KEPT_CLOSES_TRIGGERS].concat();
+    let variants: [(&str, &[&str]); 3] = [
+        ("with every trigger", &[]),
+        (
+            "without the kept closes' (before 0047)",
+            KEPT_CLOSES_TRIGGERS,
+        ),
+        ("without the history's too (before 0040)", &before_0040),
+    ];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
     let mut written = 0;
     for rep in 0..=reps {
-        let (t, n) = nightly(&mut conn, days, true).await;
-        let (u, _) = nightly(&mut conn, days, false).await;
-        if rep > 0 {
-            with.push(t);
-            without.push(u);
+        for (i, (_, disabled)) in variants.iter().enumerate() {
+            let (t, n) = nightly(&mut conn, days, disabled).await;
+            if rep > 0 {
+                times[i].push(t);
+            }
+            written = n;
         }
-        written = n;
     }
-    let (with, without) = (median(&mut with), median(&mut without));
+    let medians: Vec<Duration> = times.iter_mut().map(|t| median(t)).collect();
     println!(
-        "\nnightly upsert: {days} days of {symbols_count} symbols re-sent, one new week, 1 % restated ({written} rows written; median of {reps})\n  \
-         with the history's triggers   {:>8.1} ms\n  without (as before 0040)      {:>8.1} ms   with/without x{:.3}",
-        ms(with),
-        ms(without),
-        with.as_secs_f64() / without.as_secs_f64()
+        "\nnightly upsert: {days} days of {symbols_count} symbols re-sent, one new week, 1 % restated ({written} rows written; median of {reps})"
     );
+    for ((name, _), time) in variants.iter().zip(&medians) {
+        println!(
+            "  {name:<42} {:>8.1} ms   x{:.3}",
+            ms(*time),
+            time.as_secs_f64() / medians[0].as_secs_f64()
+        );
+    }
     drop(conn);
     db.pool.close().await;
 }

@@ -1,4 +1,4 @@
-SELECT q.symbol, s.date, true, s.numerator::text, s.denominator::text, NULL::date
+SELECT q.symbol, s.date, true, s.numerator::text, s.denominator::text, NULL::date, NULL::date, NULL, NULL::boolean
   FROM weston_ticker_pieces($1::text[], $3::date, $5::timestamptz) q
   JOIN (SELECT c.symbol, c.date, c.numerator, c.denominator FROM splits c
          WHERE c.updated_at <= $5
@@ -8,7 +8,7 @@ SELECT q.symbol, s.date, true, s.numerator::text, s.denominator::text, NULL::dat
     ON s.symbol = q.traded AND s.date >= q.valid_from AND s.date <= q.valid_to
  WHERE $3::date IS NULL OR s.date <= $3
 UNION ALL
-SELECT q.symbol, d.ex_date, false, d.amount::text, NULL, NULL
+SELECT q.symbol, d.ex_date, false, d.amount::text, NULL, NULL, NULL, NULL, NULL
   FROM weston_ticker_pieces($1::text[], $3::date, $5::timestamptz) q
   JOIN (SELECT c.symbol, c.ex_date, c.amount FROM dividends c
          WHERE c.updated_at <= $5
@@ -18,6 +18,6 @@ SELECT q.symbol, d.ex_date, false, d.amount::text, NULL, NULL
     ON d.symbol = q.traded AND d.ex_date >= q.valid_from AND d.ex_date <= q.valid_to
  WHERE $4 AND ($2::date IS NULL OR d.ex_date > $2) AND ($3::date IS NULL OR d.ex_date <= $3)
 UNION ALL
-SELECT q.symbol, nullif(q.valid_from, '-infinity'), NULL, q.traded, NULL, nullif(q.valid_to, 'infinity')
+SELECT q.symbol, nullif(q.valid_from, '-infinity'), NULL, q.traded, NULL, nullif(q.valid_to, 'infinity'), NULL, NULL, NULL
   FROM weston_ticker_pieces($1::text[], $3::date, $5::timestamptz) q
  WHERE $4
