@@ -29,6 +29,11 @@ const FLOOR_ONE: &str =
   FROM weston_data.prices_daily WHERE symbol = $1::text AND date BETWEEN $2 AND $3
  ORDER BY date";
 
+/// A dividend's factor is like this one (1 - amount/close, rounded to 20 places; here
+/// 1 - 0.5/72.75): the floor's arithmetic with it in place of 0.25 is what exact total
+/// return costs any read, printed beside each total-return goal.
+const DIVIDEND_LIKE_FACTOR: &str = "0.99312714776632302405";
+
 fn floor_sub() -> String {
     FLOOR.replace("$1::text[]", UNIVERSE)
 }
@@ -101,6 +106,7 @@ async fn goal(
     let mut ratios = Vec::new();
     for (total_return, label) in [(false, "split-only"), (true, "total return")] {
         let mut times = vec![(Vec::new(), Vec::new()); pairs.len()];
+        let mut long_floor_times = vec![Vec::new(); pairs.len()];
         let mut rows = vec![(0, 0); pairs.len()];
         for round in 0..=rounds {
             for (i, (_, floor, adjusted, symbols)) in pairs.iter().enumerate() {
@@ -110,6 +116,13 @@ async fn goal(
                 if round > 0 {
                     times[i].0.push(f);
                     times[i].1.push(a);
+                }
+                if total_return {
+                    let long = floor.replace("0.25", DIVIDEND_LIKE_FACTOR);
+                    let (l, _) = timed(conn, &long, symbols, window, total_return).await;
+                    if round > 0 {
+                        long_floor_times[i].push(l);
+                    }
                 }
             }
         }
@@ -122,6 +135,13 @@ async fn goal(
                 rows[i].0
             );
             ratios.push(ratio);
+            if total_return {
+                let l = median(long_floor_times[i].clone());
+                println!(
+                    "  (against the floor times a 20-digit factor, as a dividend's is, {l:.1} ms: {:.2})",
+                    a / l
+                );
+            }
             if i > 0 {
                 // Against the first pair's floor too (the bound array's: the same rows).
                 let f0 = median(times[0].0.clone());
