@@ -36,7 +36,7 @@ COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean, timestamptz) 
 -- (LATERAL and OFFSET 0: always this nested loop, whatever the plan's estimates, so a
 -- generic plan, or the body run un-inlined when an argument is a sub-select, never hashes
 -- the window's bars nor sorts them all); the bars of one run come in date order, so the
--- final order needs only the incremental sort of each run's few rows. A bar's factor is its
+-- final order needs only an incremental sort of each symbol's rows, already in order. A bar's factor is its
 -- run's: no per-bar lookup, and no multiplication when it is 1.
 --
 -- Three sources, each named once, each given known_on (since 0.9.0; NULL: as stored,
@@ -90,8 +90,11 @@ AS $fn$
                       FROM @extschema@.weston_prices_daily_known(r.traded, r.lo, r.hi, known_on) k) u
              WHERE u.stored OPERATOR(pg_catalog.=) (known_on IS NULL)
             OFFSET 0) b
-     -- (symbol, lo, date) is (symbol, date): one symbol's runs do not overlap.
-     ORDER BY r.symbol, r.lo, b.date
+     -- The runs come ordered by (symbol, lo) and one symbol's runs do not overlap, so each
+     -- symbol's rows arrive in date order: this is an incremental sort by symbol that finds
+     -- every group sorted (one group a symbol, not one a run), and a caller's own ORDER BY
+     -- symbol, date is then already satisfied.
+     ORDER BY r.symbol, b.date
 $fn$;
 COMMENT ON FUNCTION weston_adjusted_prices(text[], date, date, date, boolean, timestamptz) IS
 'Adjusted daily bars of every symbol in symbols between from_date and to_date (inclusive), ordered by symbol, date, computed in one pass; same semantics as weston_adjusted_prices(text, ...). Unknown symbols give no rows. Write the array as ARRAY[...] or ''{...}''::text[].';
