@@ -36,8 +36,8 @@ COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean, timestamptz) 
 -- (LATERAL and OFFSET 0: always this nested loop, whatever the plan's estimates, so a
 -- generic plan, or the body run un-inlined when an argument is a sub-select, never hashes
 -- the window's bars nor sorts them all); the bars of one run come in date order, so the
--- final order needs only an incremental sort of each symbol's rows, already in order. A bar's factor is its
--- run's: no per-bar lookup, and no multiplication when it is 1.
+-- final order needs only an incremental sort of each symbol's rows, already in order. A
+-- bar's factor is its run's: no per-bar lookup, and no multiplication when it is 1.
 --
 -- Three sources, each named once, each given known_on (since 0.9.0; NULL: as stored,
 -- planned as before): identity, weston_ticker_pieces (ticker_pieces.sql: the tickers and

@@ -104,6 +104,10 @@ async fn goal(
     rounds: usize,
 ) -> Vec<f64> {
     let mut ratios = Vec::new();
+    let long_floors: Vec<String> = pairs
+        .iter()
+        .map(|(_, floor, ..)| floor.replace("0.25", DIVIDEND_LIKE_FACTOR))
+        .collect();
     for (total_return, label) in [(false, "split-only"), (true, "total return")] {
         let mut times = vec![(Vec::new(), Vec::new()); pairs.len()];
         let mut long_floor_times = vec![Vec::new(); pairs.len()];
@@ -118,8 +122,7 @@ async fn goal(
                     times[i].1.push(a);
                 }
                 if total_return {
-                    let long = floor.replace("0.25", DIVIDEND_LIKE_FACTOR);
-                    let (l, _) = timed(conn, &long, symbols, window, total_return).await;
+                    let (l, _) = timed(conn, &long_floors[i], symbols, window, total_return).await;
                     if round > 0 {
                         long_floor_times[i].push(l);
                     }
