@@ -5,29 +5,29 @@
 -- caller's rights; the tables' constraints have the last word. Their arguments share names
 -- with columns (#variable_conflict use_variable): columns are always written qualified.
 
-CREATE FUNCTION weston_symbol_history(symbol text, as_of date DEFAULT NULL)
+CREATE FUNCTION weston_symbol_history(symbol text, as_of date, known_on timestamptz)
 RETURNS TABLE(symbol text, valid_from date, valid_to date)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
-    WITH d AS (SELECT coalesce($2, (now() AT TIME ZONE 'America/New_York')::date) AS day),
+    WITH d AS (SELECT coalesce($2, (coalesce($3, now()) AT TIME ZONE 'America/New_York')::date) AS day),
          holder AS (
-            SELECT h.security_id FROM ticker_history h, d
+            SELECT h.security_id FROM weston_ticker_history_as($3) h, d
              WHERE h.symbol = $1 AND h.valid_from <= d.day
              ORDER BY h.valid_from DESC LIMIT 1)
     SELECT t.symbol, t.valid_from, CASE WHEN t.valid_to < d.day THEN t.valid_to END
-      FROM ticker_history t JOIN holder USING (security_id), d
+      FROM weston_ticker_history_as($3) t JOIN holder USING (security_id), d
      WHERE t.valid_from <= d.day
     UNION ALL
     SELECT s.symbol, s.listed_date, CASE WHEN s.delisted_date < d.day THEN s.delisted_date END
-      FROM securities s, d
+      FROM weston_securities_as($3) s, d
      WHERE s.symbol = $1
        AND (s.listed_date IS NULL OR s.listed_date <= d.day)
-       AND NOT EXISTS (SELECT 1 FROM ticker_history n WHERE n.symbol = s.symbol)
+       AND NOT EXISTS (SELECT 1 FROM weston_ticker_history_as($3) n WHERE n.symbol = s.symbol)
      ORDER BY 2 NULLS FIRST
 $fn$;
-COMMENT ON FUNCTION weston_symbol_history(text, date) IS
-'The tickers of the security that symbol names as of as_of (NULL: today, New York), oldest first, with their date ranges as known on as_of: valid_to is the last day under the ticker, NULL while current (a ticker that ended after as_of is current as of as_of). symbol names the security that most recently held it on or before as_of; a ticker first held after as_of names nothing (no rows). A ticker never recorded in ticker_history is its own security: its securities row''s listed_date and delisted_date.';
+COMMENT ON FUNCTION weston_symbol_history(text, date, timestamptz) IS
+'The tickers of the security that symbol names as of as_of (NULL: today, New York, or known_on''s New York date), oldest first, with their date ranges as known on as_of: valid_to is the last day under the ticker, NULL while current (a ticker that ended after as_of is current as of as_of). symbol names the security that most recently held it on or before as_of; a ticker first held after as_of names nothing (no rows). A ticker never recorded in ticker_history is its own security: its securities row''s listed_date and delisted_date. known_on: the answer this call gave at that moment (ticker_history and securities as known then; NULL: as recorded now); write weston_symbol_history(symbol, NULL, known_on) for what it meant that day.';
 
 -- A read's day as the Rust functions' dates (pg_weston/core/src/dates.rs): infinity is no
 -- day. Refuses one outside 0001-01-01..9999-12-31, naming the argument; NULL passes.
@@ -135,6 +135,16 @@ COMMENT ON FUNCTION weston_universe(date, timestamptz) IS
 -- The forms without known_on (since 0.4.0): what is recorded now. Kept as they were named,
 -- so that calls without known_on, and migration 0017's grants, find them; known_on has no
 -- default in the forms above, so that no call is ambiguous between the two.
+CREATE FUNCTION weston_symbol_history(symbol text, as_of date DEFAULT NULL)
+RETURNS TABLE(symbol text, valid_from date, valid_to date)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
+AS $fn$
+    SELECT h.symbol, h.valid_from, h.valid_to FROM weston_symbol_history($1, $2, NULL::timestamptz) h
+$fn$;
+COMMENT ON FUNCTION weston_symbol_history(text, date) IS
+'weston_symbol_history(symbol, as_of, NULL): the tickers of the security that symbol names as of as_of (NULL: today, New York), as recorded now, oldest first.';
+
 CREATE FUNCTION weston_resolve_symbol(symbol text, on_date date)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE

@@ -68,6 +68,14 @@ const READS: &[(&str, &str)] = &[
         "(SELECT weston_resolve_symbol('MOCK4NEW', '2026-04-01'))",
         "(SELECT weston_resolve_symbol('MOCK4NEW', '2026-04-01', {k}))",
     ),
+    (
+        "weston_symbol_history('MOCK4NEW')",
+        "weston_symbol_history('MOCK4NEW', NULL, {k})",
+    ),
+    (
+        "weston_symbol_history('MOCK0004', '2026-07-15')",
+        "weston_symbol_history('MOCK0004', '2026-07-15', {k})",
+    ),
 ];
 
 /// Each read's rows, in the order the function gives them, one line per read.
@@ -436,6 +444,10 @@ async fn a_moment_the_history_does_not_cover_is_refused() {
         ),
         (
             "SELECT * FROM weston_adjustment_factors('MOCK0001', known_on => '2000-01-01')".to_string(),
+            "is before the history of changes began",
+        ),
+        (
+            format!("SELECT * FROM weston_symbol_history('MOCK0001', NULL, '{started}'::timestamptz - interval '1 second')"),
             "is before the history of changes began",
         ),
     ] {

@@ -26,6 +26,7 @@ const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (35, "weston_decide_ticker_conflict(bigint,boolean,text)"),
     (40, "weston_check_known_on(timestamptz)"),
     (45, "weston_check_day(text,date)"),
+    (49, "weston_symbol_history(text,date,timestamptz)"),
 ];
 
 /// Landed migrations whose comments were reworded after they landed, their statements
