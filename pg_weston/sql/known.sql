@@ -50,13 +50,43 @@ $fn$;
 COMMENT ON FUNCTION weston_check_known_on(timestamptz) IS
 'Internal to the reads as known: nothing, or an error when known_on is infinite, in the future, before the history of changes began (weston_data.history_start, migration 0040), or when the database keeps no history yet.';
 
+-- A change is known from its transaction's start, so what known_on knew is final only once
+-- every transaction that may write the market data and began by then has ended. Checked
+-- once a read, where it reads the tickers (every read as known does), not for each run of
+-- bars: weston_open_writes (migration 0050) reads pg_stat_activity. Not seen: such a
+-- transaction that commits in the instant between the read's snapshot and this check.
+CREATE FUNCTION weston_check_known_final(known_on timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
+AS $fn$
+DECLARE
+    writer record;
+BEGIN
+    PERFORM weston_check_known_on(known_on);
+    IF known_on IS NULL OR to_regprocedure('weston_data.weston_open_writes(timestamptz)') IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT w.pid, w.role, w.began INTO writer FROM weston_data.weston_open_writes(known_on) w
+     ORDER BY w.began LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'weston: known_on % is not final yet: a transaction that may write the market data (role %, pid %) began at % and is still open, and what it writes will be known from then',
+                        known_on, writer.role, writer.pid, writer.began
+              USING HINT = 'Ask again once it has ended, or for a moment before it began.',
+                    ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION weston_check_known_final(timestamptz) IS
+'Internal to the reads as known: weston_check_known_on, then nothing, or an error when what known_on knew may still change: a transaction that may write the market data began by known_on and is still open (weston_data.weston_open_writes, migration 0050).';
+
 CREATE FUNCTION weston_ticker_history_known(known_on timestamptz)
 RETURNS TABLE(security_id bigint, symbol text, valid_from date, valid_to date)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 BEGIN
-    PERFORM weston_check_known_on(known_on);
+    PERFORM weston_check_known_final(known_on);
     RETURN QUERY
     SELECT t.security_id, t.symbol, t.valid_from, t.valid_to FROM weston_data.ticker_history t
      WHERE t.updated_at <= known_on
@@ -89,7 +119,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
 AS $fn$
 BEGIN
-    PERFORM weston_check_known_on(known_on);
+    PERFORM weston_check_known_final(known_on);
     RETURN QUERY
     SELECT s.symbol, s.listed_date, s.delisted_date FROM weston_data.securities s
      WHERE s.updated_at <= known_on

@@ -456,6 +456,89 @@ async fn a_moment_the_history_does_not_cover_is_refused() {
     }
 }
 
+/// A change is known from its transaction's start: while a transaction that may write the
+/// market data and began by known_on is open, a read as known then is refused rather than
+/// answered before that transaction commits; afterwards the same read includes what it
+/// wrote, and replays exactly. An analyst's open transaction holds nothing back.
+#[tokio::test]
+async fn a_moment_an_open_write_may_still_change_is_refused() {
+    let db = TestDb::migrated("known_open_write").await;
+    db.ensure_logins().await;
+    nightly(&db).await;
+    let analyst = db.analyst_pool();
+    let loader = db.loader_pool();
+    let read = |k: &str| {
+        format!(
+            "SELECT coalesce(array_agg(r::text)::text, 'no rows') FROM weston_adjusted_prices('MOCK0001', '{FROM}', '{TO}', known_on => '{k}'::timestamptz) r"
+        )
+    };
+    let moment = |pool: &PgPool| {
+        let pool = pool.clone();
+        async move { text(&pool, "SELECT now()::text FROM pg_sleep(0.01)").await }
+    };
+    let before_write = moment(&analyst).await;
+    let answer_before = text(&analyst, &read(&before_write)).await;
+
+    // The loader's transaction, open across the next reads.
+    let mut write = loader.begin().await.unwrap();
+    sqlx::query(
+        "UPDATE prices_daily SET volume = volume + 1
+          WHERE symbol = 'MOCK0001' AND date = (SELECT max(date) FROM prices_daily WHERE symbol = 'MOCK0001')",
+    )
+    .execute(&mut *write)
+    .await
+    .unwrap();
+    let during = moment(&analyst).await;
+    for call in [
+        read(&during),
+        format!("SELECT * FROM weston_universe(NULL, '{during}')"),
+        format!("SELECT * FROM weston_symbol_history('MOCK0001', NULL, '{during}')"),
+        format!("SELECT * FROM weston_adjustment_factors('MOCK0001', known_on => '{during}')"),
+        format!("SELECT weston_resolve_symbol('MOCK0001', '2026-04-01', '{during}')"),
+    ] {
+        let err = sqlx::query(&call)
+            .fetch_all(&analyst)
+            .await
+            .expect_err(&call);
+        let sqlstate = err
+            .as_database_error()
+            .and_then(|e| e.code())
+            .map(|c| c.to_string());
+        assert_eq!(sqlstate.as_deref(), Some("55000"), "{call}: {err}");
+        assert!(
+            err.to_string().contains("is not final yet"),
+            "{call}: {err}"
+        );
+    }
+    // A moment before it began is final: answered, as before.
+    assert_eq!(text(&analyst, &read(&before_write)).await, answer_before);
+
+    write.commit().await.unwrap();
+    let answer_during = text(&analyst, &read(&during)).await;
+    assert_ne!(
+        answer_during, answer_before,
+        "the write began by then, so it is known then"
+    );
+    assert_eq!(text(&analyst, &read(&during)).await, answer_during);
+
+    // Readers' transactions hold nothing back; a superuser's, which may write, does.
+    let mut reading = analyst.begin().await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut *reading).await.unwrap();
+    let later = moment(&analyst).await;
+    assert_eq!(text(&analyst, &read(&later)).await, answer_during);
+    let mut superuser = db.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut *superuser).await.unwrap();
+    let last = moment(&analyst).await;
+    let err = sqlx::query(&read(&last))
+        .fetch_all(&analyst)
+        .await
+        .expect_err("a superuser's open transaction");
+    assert!(err.to_string().contains("is not final yet"), "{err}");
+    superuser.rollback().await.unwrap();
+    reading.rollback().await.unwrap();
+    assert_eq!(text(&analyst, &read(&last)).await, answer_during);
+}
+
 #[tokio::test]
 async fn a_finding_points_at_the_moment_of_the_rows_it_judged() {
     let db = TestDb::migrated("known_findings").await;

@@ -102,6 +102,7 @@ fn may_execute(function: &str, group: &str) -> bool {
             "weston_ticker_pieces",
             // The reads as known (migration 0040 grants them).
             "weston_check_known_on",
+            "weston_check_known_final",
             "weston_ticker_history_known",
             "weston_ticker_history_as",
             "weston_securities_known",
@@ -207,6 +208,35 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
     .await
     .unwrap();
     assert_eq!(owner, (false, false, false, false, false, false, 0));
+    // Nor is the role that reads other sessions' activity: no login, no attribute, no member,
+    // a member of pg_read_all_stats only; it owns one function, which pins its search_path.
+    let activity: (bool, bool, bool, bool, bool, bool, i64, String, String) = sqlx::query_as(
+        "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication,
+                (SELECT count(*) FROM pg_auth_members m WHERE m.roleid = r.oid),
+                (SELECT string_agg(g.rolname, ',') FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                  WHERE m.member = r.oid),
+                (SELECT string_agg(p.oid::regprocedure::text || ' ' || p.prosecdef || ' ' || array_to_string(p.proconfig, ';'), ',')
+                   FROM pg_proc p WHERE p.proowner = r.oid)
+           FROM pg_roles r WHERE rolname = 'weston_activity'",
+    )
+    .fetch_one(&second.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        activity,
+        (
+            false,
+            false,
+            false,
+            false,
+            false,
+            false,
+            0,
+            "pg_read_all_stats".to_string(),
+            "weston_data.weston_open_writes(timestamp with time zone) true search_path=pg_catalog, pg_temp"
+                .to_string()
+        )
+    );
 }
 
 /// Migration 0030 refuses an owner role someone could become or that holds more than its
