@@ -12,7 +12,7 @@ from ._errors import ArgumentError, ConfigError, DatabaseError, WestonError
 from ._read import Read, read
 
 __all__ = ["prices", "WestonError", "ArgumentError", "ConfigError", "DatabaseError"]
-__version__ = "0.9.0"
+__version__ = "0.11.0"
 
 
 def prices(
@@ -22,6 +22,7 @@ def prices(
     *,
     adjust="split",
     as_of=None,
+    known_on=None,
     exact=False,
     frame="pandas",
     factors=False,
@@ -38,6 +39,11 @@ def prices(
     as_of: the day the data is seen from: which security a symbol names, and (adjusted)
         which events apply (ex-date on or before as_of). None: today and every stored event.
         Raw bars are as traded whatever as_of; only which security a symbol names changes.
+    known_on: a moment (a datetime with a time zone, or text with its offset such as
+        '2026-03-31 16:05:12.48+00'): the frame the same call gave then, bars, events and
+        tickers as the database knew them (corrections, restatements and renames since left
+        out). None: as stored now. Take the moment first (SELECT now()) and read with it to
+        pin a backtest: the database refuses a moment a still-open write may change.
     exact: False gives float64 columns (each the correctly rounded float of the exact
         value); True gives object columns of decimal.Decimal, exactly what SQL gives.
     frame: "pandas" (a pandas DataFrame) or "polars" (needs polars installed; exact
@@ -50,6 +56,5 @@ def prices(
     volume_factor). Raises ArgumentError for a bad argument, ConfigError when the database
     is not configured, DatabaseError when it cannot be reached or refuses the read.
     """
-    # A later `known_on` (what the database knew at a moment) joins as_of here and in Read.
-    request = Read(symbols, start, end, adjust, as_of, exact, frame, factors)
+    request = Read(symbols, start, end, adjust, as_of, exact, frame, factors, known_on)
     return read(request, conn)

@@ -3,7 +3,9 @@ Run by tests/tests/python_clients.rs on the mock market with MOCK0004 renamed NE
 RENAMED (its bars from then on under NEWFOUR), and MOCK0006 recycled on RECYCLED (its first
 holder renamed SIXOLD, a new security listed under it), from a working directory of its own:
 
-    python check_prices.py URL FROM TO RENAMED RECYCLED
+    python check_prices.py URL FROM TO RENAMED RECYCLED KNOWN
+
+KNOWN is a moment (text with its offset) taken before the renames were recorded.
 
 Every frame is compared with what SQL gives for the same read: exact reads value for value
 and digit for digit, float reads equal to float(Decimal) of the same value. Prints the
@@ -21,7 +23,7 @@ import psycopg
 
 import weston
 
-URL, FROM, TO, RENAMED, RECYCLED = sys.argv[1:6]
+URL, FROM, TO, RENAMED, RECYCLED, KNOWN = sys.argv[1:7]
 SYMBOLS = ["MOCK0001", "MOCK0002", "MOCK0003", "MOCK0004", "MOCK0005", "MOCK0006", "NEWFOUR", "SIXOLD", "NOSUCH"]
 PRICES = ["open", "high", "low", "close", "volume"]
 FACTORS = ["price_factor", "volume_factor"]
@@ -187,6 +189,8 @@ def main():
                 for g, w in zip(got, want):
                     check(g[:2] == w[:2] and list(g[2:]) == list(w[2:]), f"polars exact {w[:2]}: {g[2:]} is not {w[2:]}")
 
+        check_known_on(conn, raws, adjusteds)
+
         # One symbol as a str; a pandas Timestamp and a date for the window; the caller's
         # connection left open and idle.
         conn.commit()
@@ -200,6 +204,39 @@ def main():
 
     check_errors()
     print(f"{checks} checks passed")
+
+
+def check_known_on(conn, raws, adjusteds):
+    """known_on: every frame as the database knew it at KNOWN, before the renames were
+    recorded, equal to what SQL gives for the same read as known."""
+    moment = datetime.datetime.fromisoformat(sql_rows(conn, "SELECT %s::timestamptz::text", (KNOWN,))[0][0])
+    for adjust in ("split", "total"):
+        want = sql_rows(
+            conn,
+            "SELECT symbol, date, open, high, low, close, volume, price_factor, volume_factor"
+            "  FROM weston.weston_adjusted_prices(%s::text[], %s::date, %s::date, NULL, %s, %s::timestamptz)",
+            (SYMBOLS, FROM, TO, adjust == "total", KNOWN),
+        )
+        check(want != adjusteds[(adjust, None)], f"known_on adjust={adjust}: the renames since change today's read")
+        for exact, known_on in ((True, KNOWN), (False, moment), (False, pd.Timestamp(moment))):
+            what = f"known_on={known_on!r} adjust={adjust} exact={exact}"
+            df = weston.prices(SYMBOLS, FROM, TO, adjust=adjust, known_on=known_on, exact=exact, factors=True)
+            check_frame_shape(df, PRICES + FACTORS, exact, what)
+            check_equal(frame_rows(df, PRICES + FACTORS), want, exact, what)
+    # Raw as known then: MOCK0004 still had every bar later renamed NEWFOUR's, NEWFOUR none.
+    raw = frame_rows(weston.prices(SYMBOLS, FROM, TO, adjust=None, known_on=KNOWN, exact=True), PRICES)
+    newfour_today = [r for r in raws[None] if r[0] == "NEWFOUR"]
+    check(not [r for r in raw if r[0] == "NEWFOUR"], "raw known_on: NEWFOUR named nothing yet")
+    check(
+        [r for r in raw if r[0] == "MOCK0004"] == [("MOCK0004",) + r[1:] for r in newfour_today],
+        "raw known_on: MOCK0004's bars as they were, under MOCK0004",
+    )
+    check(
+        [r for r in raw if r[0] == "MOCK0001"] == [r for r in raws[None] if r[0] == "MOCK0001"],
+        "raw known_on: a ticker nothing changed reads the same",
+    )
+    floats = frame_rows(weston.prices(SYMBOLS, FROM, TO, adjust=None, known_on=moment), PRICES)
+    check_equal(floats, raw, False, "raw floats known_on")
 
 
 def expect(error, words, call):
@@ -224,6 +261,12 @@ def check_errors():
     expect(A, ["symbol"], lambda: weston.prices([1], FROM, TO))
     expect(A, ["frame"], lambda: weston.prices(["MOCK0001"], FROM, TO, frame="arrow"))
     expect(A, ["factors"], lambda: weston.prices(["MOCK0001"], FROM, TO, adjust=None, factors=True))
+    expect(A, ["known_on", "time zone"],
+           lambda: weston.prices(["MOCK0001"], FROM, TO, known_on=datetime.datetime(2026, 3, 31, 16, 5)))
+    expect(A, ["known_on", "offset"], lambda: weston.prices(["MOCK0001"], FROM, TO, known_on="2026-03-31 16:05:12"))
+    expect(A, ["known_on", "int"], lambda: weston.prices(["MOCK0001"], FROM, TO, known_on=20260331))
+    expect(weston.DatabaseError, ["known_on", "in the future"],
+           lambda: weston.prices(["MOCK0001"], FROM, TO, known_on="2999-01-01 00:00:00+00"))
     check(issubclass(A, ValueError), "an ArgumentError is a ValueError")
     # Unreachable: a port nobody listens on fails at once, naming the database, not the password.
     expect(

@@ -523,11 +523,17 @@ async fn a_moment_an_open_write_may_still_change_is_refused() {
 
     // Readers' transactions hold nothing back; a superuser's, which may write, does.
     let mut reading = analyst.begin().await.unwrap();
-    sqlx::query("SELECT 1").execute(&mut *reading).await.unwrap();
+    sqlx::query("SELECT 1")
+        .execute(&mut *reading)
+        .await
+        .unwrap();
     let later = moment(&analyst).await;
     assert_eq!(text(&analyst, &read(&later)).await, answer_during);
     let mut superuser = db.pool.begin().await.unwrap();
-    sqlx::query("SELECT 1").execute(&mut *superuser).await.unwrap();
+    sqlx::query("SELECT 1")
+        .execute(&mut *superuser)
+        .await
+        .unwrap();
     let last = moment(&analyst).await;
     let err = sqlx::query(&read(&last))
         .fetch_all(&analyst)

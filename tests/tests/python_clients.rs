@@ -274,14 +274,19 @@ async fn a_new_developer_reads_adjusted_prices_in_python() {
 /// The `weston` package (python/) as an analyst (an `app_ro` login) reads with it: every
 /// frame, raw, split-adjusted and total return, as of today and as of a day before a rename,
 /// exact and float, pandas and polars, equal to what SQL gives for the same read
-/// (tests/python/check_prices.py), and every bad argument and unreachable database a clear
-/// error. MOCK0004 becomes NEWFOUR on RENAMED: its bars from then on are NEWFOUR's; on
+/// (tests/python/check_prices.py), as the database knew it before the renames (`known_on`)
+/// too, and every bad argument and unreachable database a clear error. MOCK0004 becomes NEWFOUR on RENAMED: its bars from then on are NEWFOUR's; on
 /// RECYCLED MOCK0006's holder becomes SIXOLD and a new security takes the ticker MOCK0006.
 #[tokio::test]
 async fn an_analyst_reads_prices_into_dataframes_with_the_weston_package() {
     const RENAMED: &str = "2026-06-01";
     const RECYCLED: &str = "2026-05-01";
     let db = loaded("weston_prices").await;
+    // A moment before the renames are recorded: the package reads as known then too.
+    let known: String = sqlx::query_scalar("SELECT now()::text FROM pg_sleep(0.01)")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     sqlx::raw_sql(&format!(
         "INSERT INTO securities (symbol) VALUES ('NEWFOUR');
          UPDATE prices_daily SET symbol = 'NEWFOUR' WHERE symbol = 'MOCK0004' AND date >= '{RENAMED}';
@@ -304,6 +309,7 @@ async fn an_analyst_reads_prices_into_dataframes_with_the_weston_package() {
             TO,
             RENAMED,
             RECYCLED,
+            &known,
         ])
         .current_dir(&workdir)
         .env_remove("DATABASE_URL")

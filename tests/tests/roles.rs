@@ -215,7 +215,9 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
                 (SELECT count(*) FROM pg_auth_members m WHERE m.roleid = r.oid),
                 (SELECT string_agg(g.rolname, ',') FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
                   WHERE m.member = r.oid),
-                (SELECT string_agg(p.oid::regprocedure::text || ' ' || p.prosecdef || ' ' || array_to_string(p.proconfig, ';'), ',')
+                (SELECT string_agg(format('%s.%s(%s) %s %s', p.pronamespace::regnamespace, p.proname,
+                                           pg_get_function_identity_arguments(p.oid), p.prosecdef,
+                                           array_to_string(p.proconfig, ';')), ',')
                    FROM pg_proc p WHERE p.proowner = r.oid)
            FROM pg_roles r WHERE rolname = 'weston_activity'",
     )
@@ -233,7 +235,7 @@ async fn group_roles_are_nologin_and_hold_no_cluster_privileges() {
             false,
             0,
             "pg_read_all_stats".to_string(),
-            "weston_data.weston_open_writes(timestamp with time zone) true search_path=pg_catalog, pg_temp"
+            "weston_data.weston_open_writes(began_by timestamp with time zone) t search_path=pg_catalog, pg_temp"
                 .to_string()
         )
     );
