@@ -47,8 +47,11 @@ BEGIN
 END
 $activity$;
 
--- Who may write the market data: the loader, the DBAs, the owner and superusers (every
--- other role is refused every write by the tables' privileges).
+-- Who may write the market data: the sessions of the loader, the DBAs, the owner and
+-- superusers (every other role is refused every write by the tables' privileges), and
+-- pg_cron's jobs. Not the server's own workers, which write none of it though some run as
+-- the bootstrap superuser: autovacuum (a transaction a table, minutes on a large one) and
+-- pg_cron's launcher.
 CREATE FUNCTION weston_data.weston_open_writes(began_by timestamptz)
 RETURNS TABLE(pid integer, role name, began timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -56,6 +59,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
       FROM pg_catalog.pg_stat_activity a
       JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
      WHERE a.datname = pg_catalog.current_database()
+       AND a.backend_type IN ('client backend', 'pg_cron')
        AND a.pid <> pg_catalog.pg_backend_pid()
        AND a.xact_start <= began_by
        AND (r.rolsuper
@@ -65,7 +69,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
      ORDER BY a.xact_start
 $$;
 COMMENT ON FUNCTION weston_data.weston_open_writes(timestamptz) IS
-'The open transactions of this database, other than the caller''s, that began by began_by and whose role may write the market data (a superuser, or a member of etl_writer, dba or weston_owner): pid, role, start. Runs as weston_activity (a member of pg_read_all_stats). Read by weston_check_known_final.';
+'The open transactions of this database''s sessions and pg_cron''s jobs, other than the caller''s, that began by began_by and whose role may write the market data (a superuser, or a member of etl_writer, dba or weston_owner): pid, role, start. Runs as weston_activity (a member of pg_read_all_stats). Read by weston_check_known_final.';
 ALTER FUNCTION weston_data.weston_open_writes(timestamptz) OWNER TO weston_activity;
 REVOKE ALL ON FUNCTION weston_data.weston_open_writes(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION weston_data.weston_open_writes(timestamptz) TO dba, etl_writer, app_rw, app_ro;
