@@ -43,9 +43,10 @@ COMMENT ON FUNCTION weston_symbol_history(text, date) IS
 -- as known reads first.
 -- A change is known from its transaction's start, so what known_on knew is final only once
 -- every transaction that may write the market data and began by then has ended. Checked
--- once a read, where it reads the tickers (every read as known does), not for each run of
--- bars: weston_open_writes (migration 0050) reads pg_stat_activity. Not seen: such a
--- transaction that commits in the instant between the read's snapshot and this check.
+-- where a read takes the tickers and securities as known (every read as known does, a few
+-- times a read), not for each run of bars: weston_open_writes (migration 0050) reads
+-- pg_stat_activity. Not seen: such a transaction that commits in the instant between the
+-- read's snapshot and this check.
 CREATE FUNCTION weston_check_known_final(known_on timestamptz)
 RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL SAFE

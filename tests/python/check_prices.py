@@ -209,7 +209,7 @@ def main():
 def check_known_on(conn, raws, adjusteds):
     """known_on: every frame as the database knew it at KNOWN, before the renames were
     recorded, equal to what SQL gives for the same read as known."""
-    moment = datetime.datetime.fromisoformat(sql_rows(conn, "SELECT %s::timestamptz::text", (KNOWN,))[0][0])
+    moment = sql_rows(conn, "SELECT %s::timestamptz", (KNOWN,))[0][0]  # a datetime with its zone
     for adjust in ("split", "total"):
         want = sql_rows(
             conn,

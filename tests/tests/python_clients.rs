@@ -275,8 +275,9 @@ async fn a_new_developer_reads_adjusted_prices_in_python() {
 /// frame, raw, split-adjusted and total return, as of today and as of a day before a rename,
 /// exact and float, pandas and polars, equal to what SQL gives for the same read
 /// (tests/python/check_prices.py), as the database knew it before the renames (`known_on`)
-/// too, and every bad argument and unreachable database a clear error. MOCK0004 becomes NEWFOUR on RENAMED: its bars from then on are NEWFOUR's; on
-/// RECYCLED MOCK0006's holder becomes SIXOLD and a new security takes the ticker MOCK0006.
+/// too, and every bad argument and unreachable database a clear error. MOCK0004 becomes
+/// NEWFOUR on RENAMED: its bars from then on are NEWFOUR's; on RECYCLED MOCK0006's holder
+/// becomes SIXOLD and a new security takes the ticker MOCK0006.
 #[tokio::test]
 async fn an_analyst_reads_prices_into_dataframes_with_the_weston_package() {
     const RENAMED: &str = "2026-06-01";

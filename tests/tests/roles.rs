@@ -100,7 +100,7 @@ fn may_execute(function: &str, group: &str) -> bool {
             "weston_resolve_symbol",
             "weston_universe",
             "weston_ticker_pieces",
-            // The reads as known (migration 0040 grants them).
+            // The reads as known (migrations 0040 and 0049 grant them).
             "weston_check_known_on",
             "weston_check_known_final",
             "weston_ticker_history_known",
