@@ -28,7 +28,7 @@ if [ -n "${WESTON_BENCH_ADMIN_URL:-}" ]; then
     export WESTON_TEST_ADMIN_URL=$WESTON_BENCH_ADMIN_URL
 else
     bash scripts/setup.sh
-    export WESTON_PGPORT=${WESTON_BENCH_PGPORT:-55499}
+    export WESTON_PGPORT=${WESTON_BENCH_PGPORT:-25499}
     export WESTON_PGDATA=${WESTON_BENCH_PGDATA:-/tmp/weston-bench-cluster/data}
     export WESTON_DB=weston_cron
     bash scripts/cluster.sh stop || true

@@ -14,7 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 bindir=$("$WESTON_PG_CONFIG" --bindir)
 drill=${WESTON_MOVE_DRILL_DIR:-/tmp/weston-move-drill}
-port=${WESTON_MOVE_DRILL_PORT:-56700}   # old: port, new: port+1, the last dump's host: port+2
+port=${WESTON_MOVE_DRILL_PORT:-26700}   # old: port, new: port+1, the last dump's host: port+2
 started=$(date +%s)
 move=$WESTON_ROOT/deploy/move/weston-move
 say() { log "move drill [$(( $(date +%s) - started ))s]: $*"; }

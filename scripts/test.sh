@@ -50,8 +50,9 @@ tier 0 "formatting and lints (cargo fmt --check, cargo clippy -D warnings)" form
 tier 1 "pure Rust (no PostgreSQL)" \
     cargo test --release -p weston-core -p weston-loader -p fake-providers
 
-# A throw-away cluster for the integration tests, rebuilt on every run.
-export WESTON_PGPORT=${WESTON_TEST_PGPORT:-55433}
+# A throw-away cluster for the integration tests, rebuilt on every run. Fixed ports stay below
+# Linux's ephemeral range (32768-60999), where an outgoing connection could briefly hold one.
+export WESTON_PGPORT=${WESTON_TEST_PGPORT:-25433}
 # The standby test streams a replica of it on its own port, clear of a running demo cluster.
 export WESTON_TEST_STANDBY_PGPORT=${WESTON_TEST_STANDBY_PGPORT:-$((WESTON_PGPORT + 100))}
 export WESTON_PGDATA=${WESTON_TEST_PGDATA:-/tmp/weston-test-cluster/data}
@@ -83,7 +84,7 @@ bash scripts/cluster.sh stop || true
 # into a fresh cluster and compared table by table (Unix sockets only, no TCP port).
 tier 2b "restore drill" bash scripts/restore-drill.sh
 # The move to another host (deploy/move/weston-move), every step on three clusters started by
-# the image's entrypoint (scram, loopback TCP on WESTON_MOVE_DRILL_PORT..+2, default 56700).
+# the image's entrypoint (scram, loopback TCP on WESTON_MOVE_DRILL_PORT..+2, default 26700).
 tier 2m "move drill" bash scripts/move-drill.sh
 
 # Late: cargo pgrx test installs its own build (with the test schema) into PostgreSQL and

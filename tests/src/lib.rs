@@ -14,7 +14,7 @@ static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 /// The superuser URL of the test cluster's `postgres` database.
 pub fn admin_url() -> String {
     std::env::var("WESTON_TEST_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:55433/postgres".to_string())
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:25433/postgres".to_string())
 }
 
 /// The weston-loader binary built by `scripts/setup.sh`.
@@ -500,6 +500,17 @@ pub async fn bench_database(
         .await
         .unwrap();
     (db, conn)
+}
+
+/// Leaves freshly generated rows as a long-lived database has them: frozen, their hint bits
+/// set, statistics taken, written out. A benchmark read right after a bulk insert otherwise
+/// pays for the first read's hint bits and races autovacuum, which moves ratios from run to
+/// run.
+pub async fn settle(conn: &mut sqlx::PgConnection) {
+    // One statement per call: VACUUM refuses to run inside a multi-statement string.
+    for sql in ["VACUUM (FREEZE, ANALYZE)", "CHECKPOINT"] {
+        sqlx::raw_sql(sql).execute(&mut *conn).await.unwrap();
+    }
 }
 
 /// The SQL that writes the benchmarks' synthetic universe (`bench_universe.sql`): `symbols`

@@ -671,7 +671,7 @@ async fn pg_cron_runs_the_rotation_and_the_partitions_appear() {
 #[tokio::test]
 async fn on_a_standby_rotation_is_a_no_op() {
     let db = bars_db("standby", 1).await;
-    let port = std::env::var("WESTON_TEST_STANDBY_PGPORT").unwrap_or_else(|_| "55533".into());
+    let port = std::env::var("WESTON_TEST_STANDBY_PGPORT").unwrap_or_else(|_| "25533".into());
     let data = std::env::var("WESTON_TEST_STANDBY_PGDATA")
         .unwrap_or_else(|_| "/tmp/weston-test-cluster/standby".into());
     let bindir = weston_tests::pg_config("bindir");

@@ -5,7 +5,9 @@
 //! schema and `public`. Each planted function logs who ran it and tries to make its planter
 //! a superuser. No planted code may run as a superuser, no planter may become one; the
 //! matrix (command x planted object x runs as x result) is printed. A loader subcommand
-//! without its row in `COMMANDS` fails `every_loader_command_has_its_row`.
+//! without its row in `COMMANDS` fails `every_loader_command_has_its_row`. What a snapshot's
+//! restore would run as a superuser (checks and generated columns calling planted functions)
+//! makes `snapshot` and `migrate` refuse.
 //!
 //! The loader runs here as `postgres`, a superuser: these commands need one (the named
 //! exception to running each program as its production role).
@@ -834,6 +836,186 @@ async fn every_privileged_command_runs_no_planted_code() {
             .await;
     }
     admin.close().await;
+}
+
+/// What an app_rw login can make a superuser's restore run: functions that a table's check,
+/// a domain's check, a generated column and an operator in a check call. The dump runs them
+/// as the restoring superuser (shown below on a plain pg_dump, restored into another
+/// database), so `snapshot` and `migrate` refuse (exit 2), naming each, and dump and migrate
+/// nothing. With those dropped, the snapshot is taken, and its printed rollback restores a
+/// database that still holds every other plant (casts, a trigger, views, look-alikes) and
+/// runs none of them.
+#[tokio::test]
+async fn a_snapshot_whose_restore_would_run_planted_code_is_refused() {
+    let (db, attackers) = planted_db("priv_restore", &["app_rw"]).await;
+    let who = &attackers[0].0;
+    let names = vec![who.name.clone()];
+    let restore_time = [
+        "CREATE TABLE app.checked (x int CHECK (app.plant_app_rw('check of app.checked')));
+         INSERT INTO app.checked VALUES (1)",
+        "CREATE DOMAIN app.checked_amount AS int CHECK (app.plant_app_rw('check of domain app.checked_amount'));
+         CREATE TABLE app.amounts (a app.checked_amount);
+         INSERT INTO app.amounts VALUES (2)",
+        "CREATE FUNCTION app.planted_twice(x int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+         BEGIN PERFORM app.plant_app_rw('generated column of app.generated'); RETURN 2 * x; END $$;
+         CREATE TABLE app.generated (x int, y int GENERATED ALWAYS AS (app.planted_twice(x)) STORED);
+         INSERT INTO app.generated VALUES (3)",
+        "CREATE TABLE app.compared (t text CHECK (t OPERATOR(app.=) t));
+         INSERT INTO app.compared VALUES ('x')",
+    ];
+    for sql in restore_time {
+        sqlx::raw_sql(sql).execute(&who.pool).await.unwrap();
+    }
+    let planting = runs(&db.pool).await;
+    assert!(
+        planting
+            .iter()
+            .all(|(_, ran_as, su)| ran_as == &who.name && !su),
+        "{planting:?}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("{}-snapshots", db.name));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_text = dir.to_string_lossy().into_owned();
+    let bindir = pg_config("bindir");
+    let env = [
+        ("WESTON_SNAPSHOT_DIR", dir_text.as_str()),
+        ("WESTON_PG_BINDIR", bindir.as_str()),
+    ];
+    let owner = &who.name;
+    let named = [
+        format!("the check checked_check of app.checked calls app.plant_app_rw(text), owned by {owner}"),
+        format!("the check checked_amount_check of domain app.checked_amount calls app.plant_app_rw(text), owned by {owner}"),
+        format!("the generated column y of app.generated calls app.planted_twice(integer), owned by {owner}"),
+        format!("the check compared_t_check of app.compared calls app.text_eq(text,text), owned by {owner}"),
+    ];
+    sqlx::query("DELETE FROM weston_data._sqlx_migrations WHERE version = 8")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    for args in [&["snapshot"][..], &["migrate"][..]] {
+        let refused = step(
+            &args.join(" "),
+            &db.url,
+            args,
+            &env,
+            |out: &Output| {
+                exit_code(2)(out)?;
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                match named.iter().find(|n| !stderr.contains(n.as_str())) {
+                    None => Ok(()),
+                    Some(missing) => Err(format!("expected {missing:?} in the error")),
+                }
+            },
+            &[&db.pool],
+            &names,
+        )
+        .await;
+        assert_eq!(refused.outcome, Ok(()), "{}", refused.command);
+        assert_eq!(
+            refused.ran,
+            Vec::<(String, String, bool)>::new(),
+            "{}",
+            refused.command
+        );
+        assert_eq!(
+            refused.escalated,
+            Vec::<String>::new(),
+            "{}",
+            refused.command
+        );
+        assert!(snapshots_in(&dir).is_empty(), "{} dumped", refused.command);
+    }
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM weston_data._sqlx_migrations WHERE version = 8")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(pending, 0, "migrated despite the refused snapshot");
+
+    // Why: a plain dump of this database, restored by a superuser, runs the planted check
+    // as that superuser.
+    let admin = connect(&admin_url()).await;
+    let unchecked = TestDb::empty("priv_restore_plain").await;
+    weston_tests::dump_and_restore(&db, &unchecked);
+    let ran = runs(&unchecked.pool).await;
+    assert!(
+        ran.contains(&(
+            "check of app.checked".to_string(),
+            "postgres".to_string(),
+            true
+        )),
+        "the plain restore did not run the planted check as postgres: {ran:?}"
+    );
+    assert!(
+        escalated(&admin, owner).await,
+        "the plain restore did not escalate {owner}"
+    );
+    unchecked.pool.close().await;
+    sqlx::raw_sql(&format!("DROP DATABASE {} WITH (FORCE)", unchecked.name))
+        .execute(&admin)
+        .await
+        .unwrap();
+
+    // Without them: the snapshot, and its rollback as printed runs nothing planted.
+    sqlx::raw_sql(
+        "DROP TABLE app.checked, app.amounts, app.generated, app.compared;
+         DROP DOMAIN app.checked_amount; DROP FUNCTION app.planted_twice(int)",
+    )
+    .execute(&who.pool)
+    .await
+    .unwrap();
+    let taken = superuser_loader(&db.url, &["snapshot"], &env);
+    assert_eq!(taken.status.code(), Some(0), "{}", output_text(&taken));
+    let rollback = String::from_utf8_lossy(&taken.stdout)
+        .lines()
+        .find_map(|l| {
+            l.split_once("every session of the database is ended): ")
+                .map(|(_, c)| c.to_string())
+        })
+        .unwrap_or_else(|| panic!("no rollback command: {}", output_text(&taken)));
+    who.pool.close().await;
+    db.pool.close().await;
+    let out = std::process::Command::new("bash")
+        .args(["-c", &rollback])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{rollback}: {}", output_text(&out));
+    let back = connect(&db.url).await;
+    assert_eq!(
+        runs(&back).await,
+        Vec::<(String, String, bool)>::new(),
+        "the rollback ran planted code"
+    );
+    assert!(
+        !escalated(&admin, owner).await,
+        "the rollback escalated {owner}"
+    );
+    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM app.accounts")
+        .fetch_one(&back)
+        .await
+        .unwrap();
+    assert_eq!(accounts, 2, "the planted table came back with its rows");
+    back.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    for sql in [
+        format!("DROP DATABASE {} WITH (FORCE)", db.name),
+        format!("DROP ROLE {owner}"),
+    ] {
+        sqlx::raw_sql(&sql).execute(&admin).await.unwrap();
+    }
+    admin.close().await;
+}
+
+/// The snapshot files in `dir` (none when it does not exist).
+fn snapshots_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".dump"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A password given as `?password=` (libpq and sqlx take it) never shows: not in any

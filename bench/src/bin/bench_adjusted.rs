@@ -26,6 +26,7 @@ async fn generate(conn: &mut PgConnection, prefix: &str, symbols: usize, (from, 
         .execute(&mut *conn)
         .await
         .unwrap();
+    weston_tests::settle(conn).await;
     let like = format!("{prefix}%");
     let (bars, splits, dividends): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM prices_daily WHERE symbol LIKE $1),

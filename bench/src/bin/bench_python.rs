@@ -43,6 +43,7 @@ async fn main() {
         .execute(&db.pool)
         .await
         .unwrap();
+    weston_tests::settle(&mut db.pool.acquire().await.unwrap()).await;
     let (bars, splits, dividends): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM prices_daily), (SELECT count(*) FROM splits), (SELECT count(*) FROM dividends)",
     )

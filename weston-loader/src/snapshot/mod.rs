@@ -2,7 +2,8 @@
 //! change (the team's Alembic upgrades): `pg_dump` in custom format, by the real pg_dump of
 //! the server's major version (or newer), into the snapshot directory (`files`); the newest
 //! `keep` per database are kept. A role that could not dump every table is refused first,
-//! naming what it lacks (`rights`); `note` words the rollback for a pull request.
+//! naming what it lacks (`rights`), and so is a database whose restore would run code a less
+//! trusted role can replace (`trust`); `note` words the rollback for a pull request.
 //!
 //! Rolling back is whole-database: the printed command drops the database (WITH FORCE, so
 //! pg_cron's launcher and idle sessions cannot block it) and recreates it from the snapshot
@@ -13,6 +14,7 @@
 pub mod files;
 pub mod note;
 pub mod rights;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -87,6 +89,7 @@ pub async fn take(
     });
     let tools = PgTools::find(pool, &store.tools).await?;
     let dir = files::directory(store)?;
+    let checked = trust::require_trusted_restore(pool, database, stopped).await?;
     let name = database.name();
     let (partial, path) = files::new_snapshot(&dir, &name)?;
 
@@ -94,8 +97,10 @@ pub async fn take(
     let mut dump = database.client_command(&pg_dump);
     dump.args(["--format=custom", "--file"])
         .arg(&partial)
+        .arg(format!("--snapshot={}", checked.snapshot))
         .stdin(Stdio::null());
     let dumped = dump.output().await;
+    checked.release().await;
     if !matches!(&dumped, Ok(out) if out.status.success()) {
         let _ = std::fs::remove_file(&partial);
         let why = match dumped {
