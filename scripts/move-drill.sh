@@ -163,6 +163,16 @@ planted_ran() { [ "$(su_sql "$1" "SELECT rolsuper FROM pg_catalog.pg_roles WHERE
     || fail "the planted view does not run its function for a superuser"
 ! planted_ran old || fail "the plant's check left drill_backend a superuser"
 
+say "F3: a restore that would run a function the backend can replace: plan refuses"
+as_user old drill_backend backend-pw "SET ROLE app_rw;
+    CREATE TABLE app.guarded (x bigint CHECK (x = app.plant()));
+    INSERT INTO app.guarded VALUES (0);" >/dev/null
+step 1 plan
+grep -q 'the check guarded_x_check of app.guarded calls app.plant(), owned by app_rw' "$outlog" \
+    || fail "plan did not name the planted check"
+! planted_ran old || fail "the refused plan ran the planted check as a superuser"
+as_user old drill_backend backend-pw "SET ROLE app_rw; DROP TABLE app.guarded" >/dev/null
+
 say "F3: credentials from the password file only; out-of-order steps refused"
 WESTON_MOVE_FROM="postgres://postgres:${pgpw[old]}@127.0.0.1:${pgport[old]}/weston" step 2 plan
 PGPASSWORD=${pgpw[old]} step 2 plan

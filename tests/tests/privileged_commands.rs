@@ -43,6 +43,11 @@ const COMMANDS: &[(&str, &str)] = &[
         "snapshot list",
         "anyone: reads the snapshot directory only, connects to no database",
     ),
+    (
+        "snapshot check",
+        "whoever takes snapshots, and weston-move (a superuser) before it plans and copies: \
+         probed below as a superuser (catalog reads only)",
+    ),
     ("run", "an etl_writer login: not privileged"),
     ("status", "an etl_writer login: not privileged"),
     ("audit", "an etl_writer login: not privileged"),
@@ -715,6 +720,18 @@ async fn every_privileged_command_runs_no_planted_code() {
         )
         .await,
     );
+    steps.push(
+        step(
+            "snapshot check",
+            &url,
+            &["snapshot", "check"],
+            &snapshot_env,
+            stdout_has(0, "snapshot check: a superuser may restore"),
+            &[&db.pool],
+            &names,
+        )
+        .await,
+    );
     let _ = std::fs::remove_dir_all(&dir);
 
     // scratch create | list | drop, the developer's database reading the shared one.
@@ -841,8 +858,8 @@ async fn every_privileged_command_runs_no_planted_code() {
 /// What an app_rw login can make a superuser's restore run: functions that a table's check,
 /// a domain's check, a generated column and an operator in a check call. The dump runs them
 /// as the restoring superuser (shown below on a plain pg_dump, restored into another
-/// database), so `snapshot` and `migrate` refuse (exit 2), naming each, and dump and migrate
-/// nothing. With those dropped, the snapshot is taken, and its printed rollback restores a
+/// database), so `snapshot`, `snapshot check` and `migrate` refuse (exit 2), naming each, and
+/// dump and migrate nothing. With those dropped, the snapshot is taken, and its printed rollback restores a
 /// database that still holds every other plant (casts, a trigger, views, look-alikes) and
 /// runs none of them.
 #[tokio::test]
@@ -893,7 +910,11 @@ async fn a_snapshot_whose_restore_would_run_planted_code_is_refused() {
         .execute(&db.pool)
         .await
         .unwrap();
-    for args in [&["snapshot"][..], &["migrate"][..]] {
+    for args in [
+        &["snapshot"][..],
+        &["snapshot", "check"][..],
+        &["migrate"][..],
+    ] {
         let refused = step(
             &args.join(" "),
             &db.url,
@@ -965,6 +986,8 @@ async fn a_snapshot_whose_restore_would_run_planted_code_is_refused() {
     .execute(&who.pool)
     .await
     .unwrap();
+    let checked = superuser_loader(&db.url, &["snapshot", "check"], &env);
+    assert_eq!(checked.status.code(), Some(0), "{}", output_text(&checked));
     let taken = superuser_loader(&db.url, &["snapshot"], &env);
     assert_eq!(taken.status.code(), Some(0), "{}", output_text(&taken));
     let rollback = String::from_utf8_lossy(&taken.stdout)

@@ -99,7 +99,7 @@ pub enum Command {
     Scratch(ScratchArgs),
     /// Take the snapshot `migrate` takes (pg_dump of the whole database), before any change:
     /// prints the file, its size and the command that rolls back to it; `snapshot list`
-    /// lists them.
+    /// lists them, `snapshot check` says whether a superuser may restore one.
     Snapshot(SnapshotArgs),
 }
 
@@ -341,6 +341,10 @@ pub struct SnapshotArgs {
 pub enum SnapshotAction {
     /// This database's snapshots, oldest first: time, size, file (no connection needed).
     List,
+    /// Whether a superuser may restore this database's dump: exit 0, or 2 naming each
+    /// function a check or generated column would run that a less trusted role can replace.
+    /// Dumps nothing.
+    Check,
 }
 
 /// Where PostgreSQL's client programs are.

@@ -146,6 +146,20 @@ async fn dispatch(cli: Cli) -> Result<(), LoaderError> {
         Command::Scratch(args) => {
             scratch::scratch(&pool, &database, &args.action).await?;
         }
+        Command::Snapshot(SnapshotArgs {
+            action: Some(SnapshotAction::Check),
+            ..
+        }) => {
+            snapshot::trust::require_trusted_restore(&pool, &database, "nothing was changed")
+                .await?
+                .release()
+                .await;
+            println!(
+                "snapshot check: a superuser may restore {}: its restore runs no function that \
+                 a role other than a trusted one can replace",
+                database.describe()
+            );
+        }
         Command::Snapshot(args) => {
             // Read before the dump, so the note says where the database was.
             let revision = snapshot::note::alembic_revision(&pool).await?;
