@@ -22,6 +22,10 @@ const SQLX_ONLY_PARAMS: &[&str] = &["statement-cache-capacity"];
 /// Query parameters that carry a secret: taken out of the URL, never printed.
 const SECRET_PARAMS: &[&str] = &["password"];
 
+/// The passphrase of an encrypted client key (libpq's `sslpassword`): sqlx cannot open such
+/// a key and would log the parameter it does not know, value and all, so it is refused.
+const UNUSABLE_SECRET_PARAMS: &[&str] = &["sslpassword"];
+
 /// A database URL, parsed once. `Debug` and `Display` show the redacted URL only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Database {
@@ -73,6 +77,12 @@ impl Database {
         }
         let mut kept = Vec::new();
         for (key, value) in url.query_pairs() {
+            if UNUSABLE_SECRET_PARAMS.contains(&key.as_ref()) {
+                return Err(LoaderError::Config(format!(
+                    "the database URL's {key} is not supported: the loader cannot open an \
+                     encrypted client key; give it a key without a passphrase (sslkey, mode 600)"
+                )));
+            }
             if SECRET_PARAMS.contains(&key.as_ref()) {
                 // libpq: a later setting wins over the user information.
                 password = Some(value.into_owned());
@@ -373,6 +383,19 @@ mod tests {
         let options = db.connect_options().unwrap();
         assert_eq!(options.get_database(), Some("weston"));
         assert_eq!(options.get_application_name(), Some("test"));
+    }
+
+    #[test]
+    fn a_client_key_passphrase_is_refused_unprinted() {
+        let e = Database::parse(
+            "postgres://loader@db/weston?sslmode=verify-full&sslpassword=hunter2",
+            Duration::from_secs(1),
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("sslpassword is not supported"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
     }
 
     #[test]
