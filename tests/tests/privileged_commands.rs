@@ -7,7 +7,7 @@
 //! matrix (command x planted object x runs as x result) is printed. A loader subcommand
 //! without its row in `COMMANDS` fails `every_loader_command_has_its_row`. What a snapshot's
 //! restore would run as a superuser (checks and generated columns calling planted functions)
-//! makes `snapshot` and `migrate` refuse.
+//! makes `snapshot`, `snapshot check` and `migrate` refuse.
 //!
 //! The loader runs here as `postgres`, a superuser: these commands need one (the named
 //! exception to running each program as its production role).
@@ -859,9 +859,9 @@ async fn every_privileged_command_runs_no_planted_code() {
 /// a domain's check, a generated column and an operator in a check call. The dump runs them
 /// as the restoring superuser (shown below on a plain pg_dump, restored into another
 /// database), so `snapshot`, `snapshot check` and `migrate` refuse (exit 2), naming each, and
-/// dump and migrate nothing. With those dropped, the snapshot is taken, and its printed rollback restores a
-/// database that still holds every other plant (casts, a trigger, views, look-alikes) and
-/// runs none of them.
+/// dump and migrate nothing. With those dropped, the snapshot is taken, and its printed
+/// rollback restores a database that still holds every other plant (casts, a trigger,
+/// views, look-alikes) and runs none of them.
 #[tokio::test]
 async fn a_snapshot_whose_restore_would_run_planted_code_is_refused() {
     let (db, attackers) = planted_db("priv_restore", &["app_rw"]).await;
