@@ -198,6 +198,7 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
     assert_eq!(extension["installed"], env!("CARGO_PKG_VERSION"));
     assert_eq!(extension["available"], env!("CARGO_PKG_VERSION"));
     assert_eq!(extension["update_pending"], "0");
+    assert_eq!(only("weston_restore")["untrusted_calls"], "0");
     assert!(values["weston_autovacuum"]
         .iter()
         .any(|r| r["relname"] == "prices_daily_default"));
@@ -215,6 +216,47 @@ async fn every_query_returns_its_declared_columns_and_the_right_values() {
     .await
     .unwrap();
     assert_eq!(days_behind, 3.0);
+}
+
+/// `weston_restore` counts the rows of the loader's own check
+/// (`weston-loader/sql/restore_runs_untrusted.sql`, embedded line for line), so the alert and
+/// `weston-loader snapshot check` never disagree; a check the backend's login writes calling
+/// its own function counts.
+#[tokio::test]
+async fn the_restore_metric_counts_what_snapshot_check_refuses() {
+    let query = queries()["weston_restore"].query.clone();
+    let lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let embedded = lines(&query);
+    assert_eq!(
+        embedded[1..embedded.len() - 1],
+        lines(include_str!(
+            "../../weston-loader/sql/restore_runs_untrusted.sql"
+        ))[..],
+        "queries.yaml's weston_restore is not the loader's restore_runs_untrusted.sql"
+    );
+    let db = TestDb::migrated("monitoring_restore").await;
+    let exporter = db.exporter_pool();
+    let calls = || async {
+        sqlx::query_scalar::<_, f64>(&query)
+            .fetch_one(&exporter)
+            .await
+            .unwrap()
+    };
+    assert_eq!(calls().await, 0.0);
+    sqlx::raw_sql(
+        "SET ROLE app_rw;
+         CREATE FUNCTION app.is_even(x int) RETURNS boolean LANGUAGE sql AS 'SELECT x % 2 = 0';
+         CREATE TABLE app.evens (x int CHECK (app.is_even(x)))",
+    )
+    .execute(&db.backend_pool())
+    .await
+    .unwrap();
+    assert_eq!(calls().await, 1.0);
 }
 
 #[tokio::test]
