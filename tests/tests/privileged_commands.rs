@@ -859,7 +859,7 @@ async fn every_privileged_command_runs_no_planted_code() {
 /// a domain's check, a generated column and an operator in a check call. The dump runs them
 /// as the restoring superuser (shown below on a plain pg_dump, restored into another
 /// database), so `snapshot`, `snapshot check` and `migrate` refuse (exit 2), naming each, and
-/// dump and migrate nothing. With those dropped, the snapshot is taken, and its printed
+/// dump and migrate nothing; `snapshot check` as the planter's own app_rw login too. With those dropped, the snapshot is taken, and its printed
 /// rollback restores a database that still holds every other plant (casts, a trigger,
 /// views, look-alikes) and runs none of them.
 #[tokio::test]
@@ -953,6 +953,21 @@ async fn a_snapshot_whose_restore_would_run_planted_code_is_refused() {
             .await
             .unwrap();
     assert_eq!(pending, 0, "migrated despite the refused snapshot");
+    // As the team's Alembic runs it: an app_rw member's own login (the planter's) is refused
+    // alike, from the catalog every role reads.
+    let options: PgConnectOptions = db.url.parse().unwrap();
+    let member_url = sqlx::ConnectOptions::to_url_lossy(&options.username(&who.name)).to_string();
+    let member = weston_tests::loader_command_as(&member_url, &["snapshot", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(member.status.code(), Some(2), "{}", output_text(&member));
+    assert!(
+        named
+            .iter()
+            .all(|n| String::from_utf8_lossy(&member.stderr).contains(n.as_str())),
+        "{}",
+        output_text(&member)
+    );
 
     // Why: a plain dump of this database, restored by a superuser, runs the planted check
     // as that superuser.
