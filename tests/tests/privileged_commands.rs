@@ -280,42 +280,36 @@ async fn weston_schema(pool: &PgPool) -> String {
 }
 
 /// A dba member's replacement of the function the adjusted prices call to follow a ticker
-/// (`verify` compares adjusted prices, a scratch database re-creates it): (object, SQL), or
-/// why it is not planted.
-async fn ticker_pieces_replacement(pool: &PgPool, w: &str) -> Result<(String, String), String> {
-    let (target, extension_owned): (String, bool) = sqlx::query_as(
-        "SELECT CASE WHEN bool_or(a.prosrc LIKE '%weston_ticker_pieces%') THEN 'weston_ticker_pieces'
-                     ELSE 'ticker_pieces' END,
-                EXISTS (SELECT 1 FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass
-                                 AND d.objid = p.oid AND d.deptype = 'e'
-                         WHERE p.pronamespace = $1::regnamespace
-                           AND p.proname = CASE WHEN bool_or(a.prosrc LIKE '%weston_ticker_pieces%')
-                                                THEN 'weston_ticker_pieces' ELSE 'ticker_pieces' END)
-           FROM pg_proc a WHERE a.proname = 'weston_adjusted_prices' AND a.pronamespace = $1::regnamespace",
+/// (`verify` compares adjusted prices, a scratch database re-creates them): (object, SQL).
+/// It is the extension's own, in the extension's schema, so the replacement must be refused.
+async fn ticker_pieces_replacement(pool: &PgPool) -> (String, String) {
+    let (schema, arguments, extension_owned): (String, String, bool) = sqlx::query_as(
+        "SELECT n.nspname::text, pg_get_function_identity_arguments(p.oid),
+                EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                           AND d.objid = p.oid AND d.deptype = 'e')
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE p.proname = 'weston_ticker_pieces'
+            AND p.pronamespace = (SELECT extnamespace FROM pg_extension WHERE extname = 'pg_weston')
+          ORDER BY p.pronargs DESC LIMIT 1",
     )
-    .bind(w)
     .fetch_one(pool)
     .await
     .unwrap();
-    let object = format!("replacement of {target}(text[], date), which the adjusted prices call");
-    if !extension_owned {
-        // TODO: until ticker_pieces is the extension's own (the fix that moves it there is
-        // another change), a dba member owns it and may replace it; `verify`'s adjusted prices
-        // and `scratch create` would then run the replacement as a superuser. Planted, and
-        // asserted refused, once the extension owns it; this branch then goes.
-        return Err(format!(
-            "{object}: TODO, not probed: {target} is not the extension's yet (a dba member owns it)"
-        ));
-    }
+    assert!(
+        extension_owned,
+        "weston_ticker_pieces is not the extension's own: a dba member could replace it"
+    );
+    let object =
+        format!("replacement of {schema}.weston_ticker_pieces, which the adjusted prices call");
     let sql = format!(
-        r"CREATE OR REPLACE FUNCTION {w}.{target}(symbols text[], as_of date)
+        r"CREATE OR REPLACE FUNCTION {schema}.weston_ticker_pieces({arguments})
           RETURNS TABLE(symbol text, traded text, valid_from date, valid_to date) LANGUAGE plpgsql AS $$
           BEGIN
-              PERFORM {w}.plant_dba('{object}');
+              PERFORM {schema}.plant_dba('{object}');
               RETURN QUERY SELECT q, q, '-infinity'::date, 'infinity'::date FROM unnest(symbols) q;
           END $$"
     );
-    Ok((object, sql))
+    (object, sql)
 }
 
 /// Plants the attacker's objects; returns (object, "planted" or why it was refused).
@@ -332,33 +326,34 @@ async fn plant(db: &TestDb, who: &Attacker) -> Vec<(String, String)> {
             .replace("{tag}", who.group)
             .replace("{psql}", &format!("{}/psql", pg_config("bindir")))
     };
+    let attempt = |sql: String| async move {
+        match sqlx::raw_sql(&sql).execute(&who.pool).await {
+            Ok(_) => "planted".to_string(),
+            Err(e) => format!("refused: {e}"),
+        }
+    };
+    // Needs no planted function to be tried: its own schema's rights decide.
+    let replacement = if who.group == "dba" {
+        Some(ticker_pieces_replacement(&db.pool).await)
+    } else {
+        None
+    };
     let mut planted = Vec::new();
     if let Err(e) = sqlx::raw_sql(&fill(PLANT_FUNCTION))
         .execute(&who.pool)
         .await
     {
-        // Nowhere to put code: nothing else can be planted.
+        // Nowhere to put code: nothing that calls the plant can be planted.
         for (object, _) in objects {
             planted.push((object.to_string(), format!("refused: {e}")));
         }
-        return planted;
-    }
-    let mut objects: Vec<(String, String)> = objects
-        .iter()
-        .map(|(o, sql)| ((*o).to_string(), fill(sql)))
-        .collect();
-    if who.group == "dba" {
-        match ticker_pieces_replacement(&db.pool, &w).await {
-            Ok(replacement) => objects.push(replacement),
-            Err(todo) => eprintln!("{todo}"),
+    } else {
+        for (object, sql) in objects {
+            planted.push((object.to_string(), attempt(fill(sql)).await));
         }
     }
-    for (object, sql) in objects {
-        let outcome = match sqlx::raw_sql(&sql).execute(&who.pool).await {
-            Ok(_) => "planted".to_string(),
-            Err(e) => format!("refused: {e}"),
-        };
-        planted.push((object, outcome));
+    if let Some((object, sql)) = replacement {
+        planted.push((object, attempt(sql).await));
     }
     planted
 }
@@ -655,6 +650,16 @@ async fn verify_steps(db: TestDb, attackers: &[String]) -> Vec<Step> {
 #[tokio::test]
 async fn every_privileged_command_runs_no_planted_code() {
     let (db, attackers) = planted_db("priv_matrix", &["app_rw", "dba"]).await;
+    let replacement: Vec<&String> = attackers
+        .iter()
+        .flat_map(|(_, planted)| planted)
+        .filter(|(object, _)| object.starts_with("replacement of"))
+        .map(|(_, outcome)| outcome)
+        .collect();
+    assert!(
+        replacement.len() == 1 && replacement[0].starts_with("refused"),
+        "a dba member replaced the extension's ticker pieces: {replacement:?}"
+    );
     let names: Vec<String> = attackers.iter().map(|(a, _)| a.name.clone()).collect();
     let developer = format!("{}_dev", db.name);
     sqlx::query(&format!("CREATE ROLE {developer} LOGIN IN ROLE app_ro"))
@@ -736,10 +741,6 @@ async fn every_privileged_command_runs_no_planted_code() {
 
     // scratch create | list | drop, the developer's database reading the shared one.
     let scratch = format!("s{}", name.trim_start_matches("t_"));
-    // TODO: a dba member's look-alike of ticker_pieces (a dba-owned function that
-    // `scratch create` re-creates as the superuser, and that `verify`'s adjusted prices
-    // call) is not planted here until ticker_pieces is the extension's own; then it must
-    // be refused, and this comment goes.
     steps.push(
         step(
             "scratch create",
