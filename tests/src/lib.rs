@@ -379,6 +379,19 @@ pub fn dump_and_restore(from: &TestDb, into: &TestDb) {
     std::fs::remove_file(&dump).ok();
 }
 
+/// The file names in a snapshot directory, sorted (none when it does not exist).
+#[must_use]
+pub fn snapshot_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// `pg_config --<what>` of the PostgreSQL the test cluster runs (WESTON_PG_CONFIG).
 pub fn pg_config(what: &str) -> String {
     let pg_config = std::env::var("WESTON_PG_CONFIG")

@@ -946,7 +946,11 @@ async fn a_snapshot_whose_restore_would_run_planted_code_is_refused() {
             "{}",
             refused.command
         );
-        assert!(snapshots_in(&dir).is_empty(), "{} dumped", refused.command);
+        assert!(
+            weston_tests::snapshot_files(&dir).is_empty(),
+            "{} dumped",
+            refused.command
+        );
     }
     let pending: i64 =
         sqlx::query_scalar("SELECT count(*) FROM weston_data._sqlx_migrations WHERE version = 8")
@@ -1044,17 +1048,6 @@ async fn a_snapshot_whose_restore_would_run_planted_code_is_refused() {
         sqlx::raw_sql(&sql).execute(&admin).await.unwrap();
     }
     admin.close().await;
-}
-
-/// The snapshot files in `dir` (none when it does not exist).
-fn snapshots_in(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.ends_with(".dump"))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A password given as `?password=` (libpq and sqlx take it) never shows: not in any

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use weston_loader::verify::diff::diff;
 use weston_tests::{
-    data_fingerprint, migrate_through, output_text, pg_config, seed_small_market,
+    data_fingerprint, migrate_through, output_text, pg_config, seed_small_market, snapshot_files,
     superuser_loader_command, TestDb,
 };
 
@@ -20,17 +20,6 @@ fn migrate(db: &TestDb, dir: &Path, args: &[&str], keep: usize) -> std::process:
         .env("WESTON_PG_BINDIR", pg_config("bindir"))
         .output()
         .expect("run weston-loader migrate")
-}
-
-fn snapshots(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().into_string().unwrap())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 /// The rest of the line that starts with `prefix`, after `after` when given.
@@ -85,7 +74,7 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
         "migrate: to roll back to it (every session of the database is ended): ",
         None,
     );
-    assert_eq!(snapshots(&dir).len(), 1);
+    assert_eq!(snapshot_files(&dir).len(), 1);
     assert!(Path::new(&snapshot).exists());
     assert_eq!(
         diff(&before, &data_fingerprint(&db.url).await),
@@ -100,7 +89,7 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
         .unwrap();
     let applied = migrate(&db, &dir, &["--no-snapshot"], 5);
     assert_eq!(applied.status.code(), Some(0), "{}", output_text(&applied));
-    assert_eq!(snapshots(&dir).len(), 1, "--no-snapshot took one");
+    assert_eq!(snapshot_files(&dir).len(), 1, "--no-snapshot took one");
     let migrated = data_fingerprint(&db.url).await;
     assert_ne!(diff(&before, &migrated), vec![]);
 
@@ -134,7 +123,7 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
         .unwrap();
     let up = migrate(&db, &dir, &[], 2);
     assert_eq!(up.status.code(), Some(0), "{}", output_text(&up));
-    assert_eq!(snapshots(&dir).len(), 2);
+    assert_eq!(snapshot_files(&dir).len(), 2);
     let nothing = migrate(&db, &dir, &[], 2);
     assert!(
         String::from_utf8_lossy(&nothing.stdout).contains("already up to date"),
@@ -146,7 +135,11 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
         "{}",
         output_text(&nothing)
     );
-    assert_eq!(snapshots(&dir).len(), 2, "nothing pending took a snapshot");
+    assert_eq!(
+        snapshot_files(&dir).len(),
+        2,
+        "nothing pending took a snapshot"
+    );
     let mut newest = Vec::new();
     for _ in 0..2 {
         sqlx::query("DELETE FROM weston_data._sqlx_migrations WHERE version = 8")
@@ -161,7 +154,7 @@ async fn a_failed_migration_changes_nothing_and_the_snapshot_restores_exactly() 
             None,
         ));
     }
-    let kept: Vec<String> = snapshots(&dir)
+    let kept: Vec<String> = snapshot_files(&dir)
         .into_iter()
         .map(|n| dir.join(n).display().to_string())
         .collect();
@@ -211,7 +204,7 @@ async fn look_alike_database_names_keep_their_own_private_snapshots() {
         let out = migrate(url);
         assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     }
-    let names = snapshots(&dir);
+    let names = snapshot_files(&dir);
     assert_eq!(
         names.len(),
         2,
@@ -252,7 +245,7 @@ async fn look_alike_database_names_keep_their_own_private_snapshots() {
         pending, 0,
         "migrated despite the refused snapshot directory"
     );
-    assert_eq!(snapshots(&dir), names);
+    assert_eq!(snapshot_files(&dir), names);
     pool.close().await;
     for (name, _) in &urls {
         sqlx::raw_sql(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
