@@ -163,7 +163,7 @@ planted_ran() { [ "$(su_sql "$1" "SELECT rolsuper FROM pg_catalog.pg_roles WHERE
     || fail "the planted view does not run its function for a superuser"
 ! planted_ran old || fail "the plant's check left drill_backend a superuser"
 
-say "F3: a restore that would run a function the backend can replace: plan refuses"
+say "a restore that would run a function the backend can replace: plan refuses"
 as_user old drill_backend backend-pw "SET ROLE app_rw;
     CREATE TABLE app.guarded (x bigint CHECK (x = app.plant()));
     INSERT INTO app.guarded VALUES (0);" >/dev/null
