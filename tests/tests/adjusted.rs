@@ -811,7 +811,7 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
         [
             (
                 "weston_adjusted_prices(text,date,date,date,boolean,timestamp with time zone)".to_string(),
-                String::new()
+                "search_path=pg_catalog, pg_temp,plan_cache_mode=force_generic_plan".to_string()
             ),
             (
                 "weston_adjusted_prices(text[],date,date,date,boolean,timestamp with time zone)".to_string(),
@@ -831,7 +831,7 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
                 "search_path=pg_catalog, pg_temp".to_string()
             ),
         ],
-        "only functions that are not inlined pin search_path with SET; the inlined ones are fully qualified"
+        "only functions that are not inlined pin search_path with SET; the inlined one is fully qualified"
     );
     for r in &rows {
         let f: String = r.get("f");
@@ -850,17 +850,29 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
         );
     }
 
-    // Inlined into the caller's query: the plan reads prices_daily directly, no function
-    // scan of weston_adjusted_prices (whose rows would otherwise be materialised).
-    let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN SELECT * FROM weston_adjusted_prices('AAPL', '2020-08-01', '2020-08-31')",
+    // The many-symbol form is inlined into the caller's query: the plan reads prices_daily
+    // directly, no function scan of weston_adjusted_prices (whose rows would otherwise be
+    // materialised). The one-symbol form is a function scan whose plan the session keeps.
+    let plan = |sql: &'static str| {
+        let analyst = analyst.clone();
+        async move {
+            let lines: Vec<String> = sqlx::query_scalar(sql).fetch_all(&analyst).await.unwrap();
+            lines.join("\n")
+        }
+    };
+    let many = plan(
+        "EXPLAIN SELECT * FROM weston_adjusted_prices(ARRAY['AAPL'], '2020-08-01', '2020-08-31')",
     )
-    .fetch_all(&analyst)
-    .await
-    .unwrap();
-    let plan = plan.join("\n");
+    .await;
     assert!(
-        !plan.contains("Function Scan on weston_adjusted_prices") && plan.contains("prices_daily"),
-        "{plan}"
+        !many.contains("Function Scan on weston_adjusted_prices") && many.contains("prices_daily"),
+        "{many}"
+    );
+    let one =
+        plan("EXPLAIN SELECT * FROM weston_adjusted_prices('AAPL', '2020-08-01', '2020-08-31')")
+            .await;
+    assert!(
+        one.contains("Function Scan on weston_adjusted_prices") && !one.contains("prices_daily"),
+        "{one}"
     );
 }

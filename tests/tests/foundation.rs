@@ -236,7 +236,7 @@ async fn extension_is_non_relocatable_dumpable_and_search_path_proof() {
         "{config:?}"
     );
 
-    // Every function that runs SQL pins its search_path. Except weston_adjusted_prices and
+    // Every function that runs SQL pins its search_path. Except weston_adjusted_prices(text[]) and
     // the weston_ticker_pieces and weston_*_as (the sets as known) it calls: a SET clause
     // would stop PostgreSQL inlining them, so their bodies are fully schema-qualified
     // instead (tests/tests/adjusted.rs runs them under hostile search_paths).
