@@ -1,7 +1,8 @@
 //! The read path's goals, each printed as one line: the adjusted read over its floor, the
 //! same rows read raw, ordered by (symbol, date), times constant factors (a multiplication
 //! per value, the least any exact adjustment does). Every row is fetched by the client, as
-//! an analyst's read fetches them; interleaved rounds after a warm-up, medians.
+//! an analyst's read fetches them; interleaved rounds (each in the next order) after a
+//! warm-up, medians.
 //!
 //! Two call forms: the symbols bound as an array (inlined into the caller's query), and the
 //! symbols given as a sub-select (`array(SELECT symbol FROM weston_universe(...))`), which
@@ -89,6 +90,21 @@ async fn timed(
     (start.elapsed(), n)
 }
 
+/// The `round`-th of the orders of `0..n` (n of 2 or 3), lexicographically, cycling: over
+/// n! rounds each read runs before and after each other read equally often.
+fn order(round: usize, n: usize) -> Vec<usize> {
+    let mut left: Vec<usize> = (0..n).collect();
+    let count: usize = (1..=n).product();
+    let mut rank = round % count;
+    let mut out = Vec::with_capacity(n);
+    for k in (0..n).rev() {
+        let block: usize = (1..=k).product();
+        out.push(left.remove(rank / block));
+        rank %= block;
+    }
+    out
+}
+
 fn median(mut t: Vec<Duration>) -> f64 {
     t.sort();
     t[t.len() / 2].as_secs_f64() * 1e3
@@ -112,19 +128,32 @@ async fn goal(
         let mut times = vec![(Vec::new(), Vec::new()); pairs.len()];
         let mut long_floor_times = vec![Vec::new(); pairs.len()];
         let mut rows = vec![(0, 0); pairs.len()];
+        // The reads compared: the floor, the adjusted read and (total return) the long floor.
+        let kinds = if total_return { 3 } else { 2 };
         for round in 0..=rounds {
             for (i, (_, floor, adjusted, symbols)) in pairs.iter().enumerate() {
-                let (f, nf) = timed(conn, floor, symbols, window, total_return).await;
-                let (a, na) = timed(conn, adjusted, symbols, window, total_return).await;
-                rows[i] = (nf, na);
-                if round > 0 {
-                    times[i].0.push(f);
-                    times[i].1.push(a);
-                }
-                if total_return {
-                    let (l, _) = timed(conn, &long_floors[i], symbols, window, total_return).await;
-                    if round > 0 {
-                        long_floor_times[i].push(l);
+                // A read runs slower right after another that leaves the caches colder: each
+                // round takes the next order, so no read always follows the same one.
+                for kind in order(round, kinds) {
+                    let sql = match kind {
+                        0 => floor.as_str(),
+                        1 => adjusted.as_str(),
+                        _ => long_floors[i].as_str(),
+                    };
+                    let (t, n) = timed(conn, sql, symbols, window, total_return).await;
+                    match kind {
+                        0 => rows[i].0 = n,
+                        1 => rows[i].1 = n,
+                        _ => {}
+                    }
+                    if round == 0 {
+                        // The first round warms caches and plans; it is not counted.
+                        continue;
+                    }
+                    match kind {
+                        0 => times[i].0.push(t),
+                        1 => times[i].1.push(t),
+                        _ => long_floor_times[i].push(t),
                     }
                 }
             }
