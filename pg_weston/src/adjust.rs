@@ -433,7 +433,15 @@ fn segments(
             let factors = |f: fn(&weston_core::adjust::Segment) -> &Exact| -> Vec<AnyNumeric> {
                 segments
                     .iter()
-                    .map(|s| to_pg_numeric(f(s)))
+                    .map(|s| {
+                        // Most volume factors are 1 (no split after): no text, no parsing.
+                        let factor = f(s);
+                        if factor.numer() == factor.denom() {
+                            one.clone()
+                        } else {
+                            to_pg_numeric(factor)
+                        }
+                    })
                     .chain(std::iter::once(one.clone()))
                     .collect()
             };

@@ -1,5 +1,7 @@
+-- Each symbol's ticker pieces, computed once for the three parts.
+WITH pieces AS MATERIALIZED (SELECT p.symbol, p.traded, p.valid_from, p.valid_to FROM weston_ticker_pieces($1::text[], $3::date, $5::timestamptz) p)
 SELECT q.symbol, s.date, true, s.numerator::text, s.denominator::text, NULL::date, NULL::date, NULL, NULL::boolean
-  FROM weston_ticker_pieces($1::text[], $3::date, $5::timestamptz) q
+  FROM pieces q
   JOIN (SELECT c.symbol, c.date, c.numerator, c.denominator FROM splits c
          WHERE c.updated_at <= $5
         UNION ALL
@@ -9,15 +11,15 @@ SELECT q.symbol, s.date, true, s.numerator::text, s.denominator::text, NULL::dat
  WHERE $3::date IS NULL OR s.date <= $3
 UNION ALL
 SELECT q.symbol, d.ex_date, false, d.amount::text, NULL, NULL, NULL, NULL, NULL
-  FROM weston_ticker_pieces($1::text[], $3::date, $5::timestamptz) q
+  FROM pieces q
   JOIN (SELECT c.symbol, c.ex_date, c.amount FROM dividends c
          WHERE c.updated_at <= $5
         UNION ALL
         SELECT h.symbol, h.ex_date, h.amount FROM dividends_history h
          WHERE h.updated_at <= $5 AND $5 < h.known_to) d
     ON d.symbol = q.traded AND d.ex_date >= q.valid_from AND d.ex_date <= q.valid_to
- WHERE $4 AND ($2::date IS NULL OR d.ex_date > $2) AND ($3::date IS NULL OR d.ex_date <= $3)
+ WHERE $4 AND d.ex_date > coalesce($2::date, '-infinity') AND d.ex_date <= coalesce($3::date, 'infinity')
 UNION ALL
 SELECT q.symbol, nullif(q.valid_from, '-infinity'), NULL, q.traded, NULL, nullif(q.valid_to, 'infinity'), NULL, NULL, NULL
-  FROM weston_ticker_pieces($1::text[], $3::date, $5::timestamptz) q
+  FROM pieces q
  WHERE $4
