@@ -433,15 +433,7 @@ fn segments(
             let factors = |f: fn(&weston_core::adjust::Segment) -> &Exact| -> Vec<AnyNumeric> {
                 segments
                     .iter()
-                    .map(|s| {
-                        // Most volume factors are 1 (no split after): no text, no parsing.
-                        let factor = f(s);
-                        if factor.numer() == factor.denom() {
-                            one.clone()
-                        } else {
-                            to_pg_numeric(factor)
-                        }
-                    })
+                    .map(|s| to_pg_numeric(f(s)))
                     .chain(std::iter::once(one.clone()))
                     .collect()
             };
@@ -608,6 +600,10 @@ fn column<T>(value: Result<Option<T>, pgrx::spi::SpiError>, what: &str) -> T {
 }
 
 fn to_pg_numeric(value: &Exact) -> AnyNumeric {
+    if value.numer() == value.denom() {
+        // Most volume factors are 1 (no split after): no text, no parsing.
+        return AnyNumeric::from(1);
+    }
     let text = to_numeric(value);
     AnyNumeric::from_str(&text)
         .unwrap_or_else(|e| error!("weston: factor {text} is not a numeric: {e}"))

@@ -335,9 +335,16 @@ pub fn to_numeric(value: &Exact) -> String {
         // Exact: drop trailing zeros for the shortest form, 16 at a time, then the rest
         // (< 16) by 8, 4, 2 and 1: a factor of 1 has 20 of them, which one division each
         // made the slowest case of all.
-        while drop_zeros(&mut units.0, &mut scale, 16) {}
+        let mut drop_zeros = |zeros: u32| {
+            let dropped = scale >= zeros && divide_exactly(&mut units.0, 10u64.pow(zeros));
+            if dropped {
+                scale -= zeros;
+            }
+            dropped
+        };
+        while drop_zeros(16) {}
         for zeros in [8, 4, 2, 1] {
-            drop_zeros(&mut units.0, &mut scale, zeros);
+            drop_zeros(zeros);
         }
     }
     let negative = units.0.is_negative();
@@ -357,19 +364,15 @@ pub fn to_numeric(value: &Exact) -> String {
     }
 }
 
-/// Divides `units` by `10^zeros` and takes that many digits off `scale` when it divides
-/// exactly and `scale` has them; whether it did.
-fn drop_zeros(units: &mut BigInt, scale: &mut u32, zeros: u32) -> bool {
-    if *scale < zeros {
-        return false;
+/// Divides `value` by `divisor` when it divides exactly; whether it did. A divisor of one
+/// machine word is the cheap case of a big division.
+fn divide_exactly(value: &mut BigInt, divisor: u64) -> bool {
+    let (quotient, remainder) = value.div_rem(&BigInt::from(divisor));
+    let divides = remainder.is_zero();
+    if divides {
+        *value = quotient;
     }
-    let (quotient, remainder) = units.div_rem(&BigInt::from(10u64.pow(zeros)));
-    if !remainder.is_zero() {
-        return false;
-    }
-    *units = quotient;
-    *scale -= zeros;
-    true
+    divides
 }
 
 /// `(floor(numer / denom * 10^scale), remainder)` and `scale`; `denom` > 0.
@@ -397,22 +400,20 @@ fn times(value: &Exact, numer: &Exact, denom: &Exact) -> Exact {
 fn twos_fives(denominator: &BigInt) -> (u32, u32, BigInt) {
     let twos = denominator.trailing_zeros().unwrap_or(0);
     let mut rest = denominator >> twos;
-    // A product of prices holds dozens of fives: divide them out 27 at a time (5^27 is
-    // one machine word, the cheap case of a division), then the rest (< 27) by 16, 8, 4,
-    // 2 and 1, instead of one division a five.
+    // A product of prices holds dozens of fives: divide them out 27 at a time (5^27 still
+    // fits a machine word), then the rest (< 27) by 16, 8, 4, 2 and 1, instead of one
+    // division a five.
     let mut fives = 0u32;
-    let mut divide_out = |rest: &mut BigInt, power: u32| -> bool {
-        let (quotient, remainder) = rest.div_rem(&BigInt::from(5u64.pow(power)));
-        let divides = remainder.is_zero();
+    let mut divide_out = |power: u32| {
+        let divides = divide_exactly(&mut rest, 5u64.pow(power));
         if divides {
-            *rest = quotient;
             fives += power;
         }
         divides
     };
-    while divide_out(&mut rest, 27) {}
+    while divide_out(27) {}
     for power in [16, 8, 4, 2, 1] {
-        divide_out(&mut rest, power);
+        divide_out(power);
     }
     let twos = u32::try_from(twos).expect("a factor's denominator has fewer than 2^32 bits");
     (twos, fives, rest)

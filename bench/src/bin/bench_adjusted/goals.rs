@@ -90,6 +90,12 @@ async fn timed(
     (start.elapsed(), n)
 }
 
+/// The reads of a goal, by their index in `goal`'s arrays: the floor, the adjusted read,
+/// and the floor times a 20-digit factor.
+const FLOOR_READ: usize = 0;
+const ADJUSTED_READ: usize = 1;
+const LONG_FLOOR_READ: usize = 2;
+
 /// The `round`-th of the orders of `0..n` (n of 2 or 3), lexicographically, cycling: over
 /// n! rounds each read runs before and after each other read equally often.
 fn order(round: usize, n: usize) -> Vec<usize> {
@@ -125,50 +131,43 @@ async fn goal(
         .map(|(_, floor, ..)| floor.replace("0.25", DIVIDEND_LIKE_FACTOR))
         .collect();
     for (total_return, label) in [(false, "split-only"), (true, "total return")] {
-        let mut times = vec![(Vec::new(), Vec::new()); pairs.len()];
-        let mut long_floor_times = vec![Vec::new(); pairs.len()];
-        let mut rows = vec![(0, 0); pairs.len()];
-        // The reads compared: the floor, the adjusted read and (total return) the long floor.
-        let kinds = if total_return { 3 } else { 2 };
+        // Per pair, by read (`FLOOR_READ`, ...): its times and its row count.
+        let mut times = vec![[Vec::new(), Vec::new(), Vec::new()]; pairs.len()];
+        let mut rows = vec![[0; 3]; pairs.len()];
+        // Total return also reads the long floor.
+        let reads = if total_return { 3 } else { 2 };
         for round in 0..=rounds {
             for (i, (_, floor, adjusted, symbols)) in pairs.iter().enumerate() {
+                let sql = [floor.as_str(), adjusted.as_str(), long_floors[i].as_str()];
                 // A read runs slower right after another that leaves the caches colder: each
                 // round takes the next order, so no read always follows the same one.
-                for kind in order(round, kinds) {
-                    let sql = match kind {
-                        0 => floor.as_str(),
-                        1 => adjusted.as_str(),
-                        _ => long_floors[i].as_str(),
-                    };
-                    let (t, n) = timed(conn, sql, symbols, window, total_return).await;
-                    match kind {
-                        0 => rows[i].0 = n,
-                        1 => rows[i].1 = n,
-                        _ => {}
-                    }
-                    if round == 0 {
+                for read in order(round, reads) {
+                    let (t, n) = timed(conn, sql[read], symbols, window, total_return).await;
+                    rows[i][read] = n;
+                    if round > 0 {
                         // The first round warms caches and plans; it is not counted.
-                        continue;
-                    }
-                    match kind {
-                        0 => times[i].0.push(t),
-                        1 => times[i].1.push(t),
-                        _ => long_floor_times[i].push(t),
+                        times[i][read].push(t);
                     }
                 }
             }
         }
         for (i, (form, ..)) in pairs.iter().enumerate() {
-            assert_eq!(rows[i].0, rows[i].1, "{what} {form}: the same rows");
-            let (f, a) = (median(times[i].0.clone()), median(times[i].1.clone()));
+            assert_eq!(
+                rows[i][FLOOR_READ], rows[i][ADJUSTED_READ],
+                "{what} {form}: the same rows"
+            );
+            let (f, a) = (
+                median(times[i][FLOOR_READ].clone()),
+                median(times[i][ADJUSTED_READ].clone()),
+            );
             let ratio = a / f;
             println!(
                 "GOAL {what}, {label}, {form}: adjusted {a:.1} ms / floor {f:.1} ms = {ratio:.2} (goal <= 1.25; {} rows, median of {rounds})",
-                rows[i].0
+                rows[i][FLOOR_READ]
             );
             ratios.push(ratio);
             if total_return {
-                let l = median(long_floor_times[i].clone());
+                let l = median(times[i][LONG_FLOOR_READ].clone());
                 println!(
                     "  (against the floor times a 20-digit factor, as a dividend's is, {l:.1} ms: {:.2})",
                     a / l
@@ -176,7 +175,7 @@ async fn goal(
             }
             if i > 0 {
                 // Against the first pair's floor too (the bound array's: the same rows).
-                let f0 = median(times[0].0.clone());
+                let f0 = median(times[0][FLOOR_READ].clone());
                 println!(
                     "  (the same against the {} floor {f0:.1} ms: {:.2})",
                     pairs[0].0,
