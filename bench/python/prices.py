@@ -1,9 +1,10 @@
 """The whole universe's daily bars into a pandas DataFrame, every way side by side:
-weston.prices raw, split-adjusted and total return (float64; split also exact Decimal), and a
-plain psycopg cursor (fetchall) into pandas, raw and split-adjusted. Rounds are
-interleaved so drift hits all alike; the first warms caches and is not counted. Prints each
-way's median and its ratio to weston's raw read (the floor) and to the plain cursor's raw
-read. Run by bench/src/bin/bench_python.rs, with DATABASE_URL an analyst's login.
+weston.prices raw, split-adjusted and total return (float64; split also exact Decimal; raw and
+total also as before 0.13.0, through ::float8), and a plain psycopg cursor (fetchall) into
+pandas, raw and split-adjusted. Rounds are interleaved so drift hits all alike; the first
+warms caches and is not counted. Prints each way's median and its ratio to weston's raw read
+(the floor) and to the plain cursor's raw read. Run by bench/src/bin/bench_python.rs, with
+DATABASE_URL an analyst's login.
 
     python bench/python/prices.py FROM TO ROUNDS
 """
@@ -38,10 +39,26 @@ def package(**options):
     return read
 
 
+def package_with_cast(**options):
+    """The package as on an installation without weston_float8 (before 0.13.0): ::float8."""
+
+    def read(conn, symbols, start, end):
+        found = weston._read.extension
+        weston._read.extension = lambda c: (found(c)[0], False)
+        try:
+            return weston.prices(symbols, start, end, conn=conn, **options)
+        finally:
+            weston._read.extension = found
+
+    return read
+
+
 WAYS = [
     ("weston raw", package(adjust=None)),
     ("weston split", package(adjust="split")),
     ("weston total", package(adjust="total")),
+    ("weston raw ::float8", package_with_cast(adjust=None)),
+    ("weston total ::float8", package_with_cast(adjust="total")),
     ("weston split exact", package(adjust="split", exact=True)),
     (
         "plain cursor raw",
@@ -91,6 +108,8 @@ def main(start, end, rounds):
             f"  {name:<22} {m * 1e3:>10.1f} ms   x{m / floor:>6.2f} weston raw"
             f"   x{m / cursor:>6.2f} plain cursor raw"
         )
+    cast = medians["weston total ::float8"] / medians["weston raw ::float8"]
+    print(f"  with ::float8 in place of weston_float8 (the package before 0.13.0): total x{cast:.2f} its raw")
     adjusted = max(medians["weston split"], medians["weston total"]) / floor
     print(f"  goal: adjusted (split and total) <= 1.25 x raw read the same way: x{adjusted:.2f}")
 

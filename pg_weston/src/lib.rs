@@ -5,6 +5,7 @@ pgrx::pg_module_magic!();
 mod adjust;
 mod dates;
 mod etl;
+mod float;
 mod owner;
 mod partitions;
 mod report;

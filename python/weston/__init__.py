@@ -12,7 +12,7 @@ from ._errors import ArgumentError, ConfigError, DatabaseError, WestonError
 from ._read import Read, read
 
 __all__ = ["prices", "WestonError", "ArgumentError", "ConfigError", "DatabaseError"]
-__version__ = "0.11.0"
+__version__ = "0.13.0"
 
 
 def prices(

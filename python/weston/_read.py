@@ -1,9 +1,9 @@
 """One read of daily bars into a DataFrame.
 
-Floats (the default) travel as one binary COPY of fixed-width rows: the database casts each
-numeric to float8 (correctly rounded, as Python's float(Decimal) is), sends dates as their
-day numbers and each symbol as its UTF-8 bytes padded to the longest asked for, so numpy
-reads the whole stream as one structured array, with no Python object per value. Exact
+Floats (the default) travel as one binary COPY of fixed-width rows: the database turns each
+numeric into its nearest float8 (weston_float8, as Python's float(Decimal) does), sends dates
+as their day numbers and each symbol as its UTF-8 bytes padded to the longest asked for, so
+numpy reads the whole stream as one structured array, with no Python object per value. Exact
 reads (Decimal) go through a binary cursor, whose numeric loader is psycopg's C one."""
 
 import datetime
@@ -167,8 +167,10 @@ def _source(schema, read):
     return relation, sql.SQL("a.symbol"), sql.SQL("a.date"), lambda c: sql.SQL("a.") + sql.Identifier(c)
 
 
-def query(schema, read):
-    """The SELECT of `read`, ordered by symbol, date."""
+def query(schema, read, fast_float=True):
+    """The SELECT of `read`, ordered by symbol, date. fast_float: the floats come from
+    pg_weston's weston_float8 (since 0.13.0; the same doubles as ::float8, without printing
+    each numeric and parsing it back), else from ::float8."""
     relation, symbol, date, column = _source(schema, read)
     days = sql.SQL("({} - DATE '1970-01-01')").format(date)
     if read.exact:
@@ -181,29 +183,37 @@ def query(schema, read):
             ),
             days,
         ]
-        values = [sql.SQL("{}::float8").format(column(c)) for c in read.columns]
+        if fast_float:
+            weston_float8 = sql.SQL("{}.weston_float8").format(sql.Identifier(schema))
+            values = [sql.SQL("{}({})").format(weston_float8, column(c)) for c in read.columns]
+        else:
+            values = [sql.SQL("{}::float8").format(column(c)) for c in read.columns]
     return sql.SQL("SELECT {} FROM {} ORDER BY {}, {}").format(
         sql.SQL(", ").join(head + values), relation, symbol, date
     )
 
 
-def extension_schema(conn):
+def extension(conn):
     """The schema pg_weston lives in on this database (names are qualified with it, so the
-    session's search_path decides nothing)."""
+    session's search_path decides nothing), and whether it has weston_float8 (an
+    installation not yet updated to 0.13.0 does not) for this login to call."""
     row = conn.execute(
-        "SELECT n.nspname FROM pg_catalog.pg_extension e"
+        "SELECT n.nspname, EXISTS (SELECT FROM pg_catalog.pg_proc p"
+        "  WHERE p.pronamespace = n.oid AND p.proname = 'weston_float8'"
+        "    AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE'))"
+        " FROM pg_catalog.pg_extension e"
         " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_weston'"
     ).fetchone()
     if row is None:
         raise DatabaseError("pg_weston is not installed in this database")
-    return row[0]
+    return row
 
 
 def fetch(conn, read):
     """The columns of `read` as numpy arrays: symbol (object), date (datetime64[D]), then
     float64 columns, or object columns of Decimal when exact."""
-    schema = extension_schema(conn)
-    statement = query(schema, read)
+    schema, fast_float = extension(conn)
+    statement = query(schema, read, fast_float)
     params = read.parameters()
     if read.exact:
         with conn.cursor(binary=True) as cur:

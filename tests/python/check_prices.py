@@ -190,6 +190,7 @@ def main():
                     check(g[:2] == w[:2] and list(g[2:]) == list(w[2:]), f"polars exact {w[:2]}: {g[2:]} is not {w[2:]}")
 
         check_known_on(conn, raws, adjusteds)
+        check_float_fallback(conn, adjusteds)
 
         # One symbol as a str; a pandas Timestamp and a date for the window; the caller's
         # connection left open and idle.
@@ -237,6 +238,26 @@ def check_known_on(conn, raws, adjusteds):
     )
     floats = frame_rows(weston.prices(SYMBOLS, FROM, TO, adjust=None, known_on=moment), PRICES)
     check_equal(floats, raw, False, "raw floats known_on")
+
+
+def check_float_fallback(conn, adjusteds):
+    """On an installation not yet updated to 0.13.0 (no weston_float8) float reads use
+    ::float8: the same frame. The read's SQL says which it ran."""
+    import weston._read as read_module
+
+    check(read_module.extension(conn) == ("weston", True), "pg_weston here has weston_float8")
+    request = read_module.Read(SYMBOLS, FROM, TO, "total", None, False, "pandas", True)
+    check("weston_float8" in read_module.query("weston", request, True).as_string(conn), "the fast read calls it")
+    check("::float8" in read_module.query("weston", request, False).as_string(conn), "the fallback casts")
+    fast = weston.prices(SYMBOLS, FROM, TO, adjust="total", factors=True, conn=conn)
+    found = read_module.extension
+    read_module.extension = lambda c: (found(c)[0], False)
+    try:
+        cast = weston.prices(SYMBOLS, FROM, TO, adjust="total", factors=True, conn=conn)
+    finally:
+        read_module.extension = found
+    check(fast.equals(cast), "weston_float8 and ::float8 give the same frame")
+    check_equal(frame_rows(cast, PRICES + FACTORS), adjusteds[("total", None)], False, "total floats through ::float8")
 
 
 def expect(error, words, call):

@@ -108,6 +108,8 @@ fn may_execute(function: &str, group: &str) -> bool {
             "weston_securities_known",
             "weston_securities_as",
             "weston_prices_daily_known",
+            // The nearest double (migration 0051).
+            "weston_float8",
         ]
         .contains(&function);
     let loader = function == "weston_ensure_partitions"

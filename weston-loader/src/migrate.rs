@@ -27,6 +27,7 @@ const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (40, "weston_check_known_on(timestamptz)"),
     (45, "weston_check_day(text,date)"),
     (49, "weston_symbol_history(text,date,timestamptz)"),
+    (51, "weston_float8(numeric)"),
 ];
 
 /// Landed migrations whose comments were reworded after they landed, their statements

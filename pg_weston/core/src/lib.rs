@@ -4,5 +4,6 @@
 pub mod adjust;
 pub mod args;
 pub mod dates;
+pub mod float;
 pub mod month;
 pub mod plan;
