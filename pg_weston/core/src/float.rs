@@ -12,6 +12,8 @@
 //! across versions since pg_upgrade keeps it): a 16-bit header, in the long form a 16-bit
 //! weight, then base-10000 digits, the first worth 10000^weight.
 
+use std::fmt::Write;
+
 /// Why a numeric has no double.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FloatError {
@@ -74,54 +76,32 @@ pub fn numeric_to_f64(numeric: &[u8]) -> Result<f64, FloatError> {
     if let Some(value) = integer(digits).and_then(|integer| nearest(integer, exponent)) {
         return Ok(if negative { -value } else { value });
     }
-    // The digits as decimal text and a power of ten: Rust's parser rounds to nearest, ties
-    // to even, from any number of digits, as strtod does. On the stack when it fits.
-    let length = count * 4 + 24;
-    let mut stack = [0u8; 160];
-    let mut heap = Vec::new();
-    let text: &mut [u8] = if length <= stack.len() {
-        &mut stack[..length]
-    } else {
-        heap.resize(length, 0);
-        &mut heap
-    };
-    let mut at = 0;
-    let mut put = |byte: u8| {
-        text[at] = byte;
-        at += 1;
-    };
+    // Longer or extreme: the digits as decimal text and a power of ten, to Rust's parser,
+    // which rounds to nearest, ties to even, from any number of digits, as strtod does.
+    let mut text = String::with_capacity(count * 4 + 24);
     if negative {
-        put(b'-');
+        text.push('-');
     }
-    for pair in digits.chunks_exact(2) {
-        let digit = u16::from_ne_bytes([pair[0], pair[1]]);
+    for digit in base_digits(digits) {
         if digit >= 10_000 {
             return Err(FloatError::Malformed);
         }
-        for place in [1000, 100, 10, 1] {
-            put(b'0' + (digit / place % 10) as u8);
-        }
+        write!(text, "{digit:04}").expect("a String takes any text");
     }
-    put(b'e');
-    if exponent < 0 {
-        put(b'-');
-    }
-    let magnitude = exponent.unsigned_abs();
-    let mut place = 1;
-    while place * 10 <= magnitude {
-        place *= 10;
-    }
-    while place > 0 {
-        put(b'0' + (magnitude / place % 10) as u8);
-        place /= 10;
-    }
-    let text = std::str::from_utf8(&text[..at]).map_err(|_| FloatError::Malformed)?;
+    write!(text, "e{exponent}").expect("a String takes any text");
     let value: f64 = text.parse().map_err(|_| FloatError::Malformed)?;
     // Zero has no digits as PostgreSQL makes it; zero digits are zero all the same.
     if value.is_infinite() || (value == 0.0 && digits.iter().any(|&b| b != 0)) {
         return Err(FloatError::OutOfRange);
     }
     Ok(value)
+}
+
+/// The base-10000 digits of a numeric's digit bytes.
+fn base_digits(digits: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    digits
+        .chunks_exact(2)
+        .map(|pair| u16::from_ne_bytes([pair[0], pair[1]]))
 }
 
 /// The powers of ten a `u128` holds, each the nearest double: exact up to 10^22.
@@ -141,8 +121,7 @@ fn integer(digits: &[u8]) -> Option<u128> {
         return None;
     }
     let mut integer: u128 = 0;
-    for pair in digits.chunks_exact(2) {
-        let digit = u16::from_ne_bytes([pair[0], pair[1]]);
+    for digit in base_digits(digits) {
         if digit >= 10_000 {
             return None;
         }
@@ -178,7 +157,7 @@ fn nearest(integer: u128, exponent: i64) -> Option<f64> {
 /// checked in 256-bit integers. Covers quotients from about 2^-73 to 2^54 (prices, factors).
 fn quotient(integer: u128, power: usize) -> Option<f64> {
     let divisor = 10u128.checked_pow(u32::try_from(power).ok()?)?;
-    if integer == 0 || power >= POWERS.len() {
+    if integer == 0 {
         return None;
     }
     let mut candidate = integer as f64 / POWERS[power];
