@@ -99,27 +99,23 @@ $fn$;
 COMMENT ON FUNCTION weston_adjusted_prices(text[], date, date, date, boolean, timestamptz) IS
 'Adjusted daily bars of every symbol in symbols between from_date and to_date (inclusive), ordered by symbol, date, computed in one pass; same semantics as weston_adjusted_prices(text, ...). Unknown symbols give no rows. Write the array as ARRAY[...] or ''{...}''::text[].';
 
--- The one-symbol form is PL/pgSQL and keeps its plan for the session: inlined, each call
--- (each query an analyst types) would plan the read over every monthly partition in the
--- window, which for one symbol costs as much as reading its bars (10 years: 120
--- partitions). One symbol's rows are few, so materialising them costs little.
+-- The one-symbol form walks the security's bars as LEAN and Zipline do (src/walk.rs): one
+-- index-ordered scan a ticker it traded under, each bar multiplied by a factor that changes
+-- only at an event's date, the rows put straight into the result, with no sort and no
+-- re-scan a factor. Its scans are planned once a session (inlined, each query an analyst
+-- types would plan the read over every monthly partition in the window: 120 for 10 years).
+-- The factors are weston_adjustment_segments's and the products numeric's own, so its rows
+-- are the many-symbol form's for the one symbol. Since 0.14.0.
 CREATE FUNCTION weston_adjusted_prices(
     ticker text, from_date date, to_date date,
     as_of date DEFAULT NULL, total_return boolean DEFAULT false, known_on timestamptz DEFAULT NULL)
 RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
               volume numeric, price_factor numeric, volume_factor numeric)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path TO pg_catalog, pg_temp
--- Planned once for any arguments: the read is a nested loop of index range scans, its
--- partitions pruned at run time, whatever the arguments.
+LANGUAGE c STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, weston_data, @extschema@, pg_temp
+-- The events' and closes' lookups run over every monthly partition; a generic plan prunes
+-- them at run time instead of planning them all on each call.
 SET plan_cache_mode TO force_generic_plan
-AS $fn$
-BEGIN
-    RETURN QUERY
-    SELECT a.symbol, a.date, a.open, a.high, a.low, a.close, a.volume, a.price_factor, a.volume_factor
-      FROM @extschema@.weston_adjusted_prices(
-           ARRAY[ticker]::text[], from_date, to_date, as_of, total_return, known_on) a;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'weston_adjusted_prices_one';
 COMMENT ON FUNCTION weston_adjusted_prices(text, date, date, date, boolean, timestamptz) IS
 'Daily bars of the security that ticker names as of as_of (NULL: today, New York) between from_date and to_date (inclusive), ordered by date, under the name asked for, adjusted as of as_of (NULL: every stored event); bars, splits and dividends under the security''s earlier tickers are included (see weston_symbol_history). A ticker first held after as_of gives no rows; one never recorded in ticker_history is read as it is stored. An event''s date is its ex-date: a bar on d is adjusted by events with d < ex_date <= as_of. Split n-for-d: prices times d/n, volume times n/d. total_return also multiplies prices by 1 - amount/close_before per dividend (close_before: raw close of the last bar before the ex-date, in the ex-date''s share basis). price_factor and volume_factor are the factors applied (see weston_adjustment_factors). Exact numeric: raw times factor, a non-terminating factor rounded to 20 decimal places. Unknown symbol: no rows. known_on: the exact answer this call gave at that moment (bars, splits, dividends and tickers as the database knew them then; as_of NULL means what it meant then: that day in New York for which security a ticker names, every event then stored for the factors); an error when known_on is before the database began keeping its changes (weston_data.history_start) or in the future. Errors on a NULL argument other than as_of and known_on, and on from_date > to_date.';

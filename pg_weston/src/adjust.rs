@@ -15,7 +15,8 @@ use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
 use pgrx::{AnyNumeric, PgBuiltInOids, PgOid};
 use weston_core::adjust::{
-    factor_segments, parse_decimal, to_numeric, Adjustment, Dividend, Exact, PriorClose, Split,
+    factor_segments, parse_decimal, to_numeric, Adjustment, Dividend, Exact, PriorClose, Segment,
+    Split,
 };
 
 use crate::dates::{from_naive, to_naive};
@@ -129,6 +130,7 @@ static QUERIES: LazyLock<HashMap<(&'static str, Pieces), String>> = LazyLock::ne
         CLOSES_SQL,
         EVENTS_KNOWN_SQL,
         CLOSES_KNOWN_SQL,
+        crate::walk::TICKER_PIECES_SQL,
     ] {
         for pieces in [Pieces::Extension, Pieces::Migration, Pieces::Plain] {
             queries.insert((sql, pieces), with_pieces(sql, pieces));
@@ -168,7 +170,7 @@ thread_local! {
     static PREPARED: RefCell<HashMap<&'static str, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
 }
 
-fn select_prepared<'conn>(
+pub(crate) fn select_prepared<'conn>(
     client: &SpiClient<'conn>,
     sql: &'static str,
     types: &[PgBuiltInOids],
@@ -314,123 +316,16 @@ fn segments(
         let mut symbols = checked_symbols(symbols);
         symbols.sort_unstable();
         symbols.dedup();
-        let adjustment = Adjustment {
-            as_of: as_of.map(|d| to_naive("as_of", d)),
-            total_return: total_return
-                .unwrap_or_else(|| error!("weston: total_return must not be NULL")),
-            // The caller of weston_adjusted_prices named it from_date.
-            bars_from: bars_from.map(|d| to_naive("from_date", d)),
-        };
-
-        let mut by_symbol: BTreeMap<String, Events> = BTreeMap::new();
-        Spi::connect(|client| {
-            let mut types = vec![
-                PgBuiltInOids::TEXTARRAYOID,
-                PgBuiltInOids::DATEOID,
-                PgBuiltInOids::DATEOID,
-                PgBuiltInOids::BOOLOID,
-            ];
-            let mut args: Vec<DatumWithOid<'_>> = vec![
-                symbols.into(),
-                adjustment.bars_from.map(from_naive).into(),
-                adjustment.as_of.map(from_naive).into(),
-                adjustment.total_return.into(),
-            ];
-            let events_sql = match known_on {
-                None if closes_are_kept() => EVENTS_STORED_SQL.as_str(),
-                None => EVENTS_SQL,
-                Some(known_on) => {
-                    // Refused whatever the data: the queries may find nothing to read.
-                    client
-                        .select("SELECT weston_check_known_on($1)", None, &[known_on.into()])
-                        .unwrap_or_else(|e| error!("weston: known_on: {e}"));
-                    types.push(PgBuiltInOids::TIMESTAMPTZOID);
-                    args.push(known_on.into());
-                    EVENTS_KNOWN_SQL
-                }
-            };
-            let rows = select_prepared(client, events_sql, &types, &args);
-            let mut pieces: HashMap<String, Vec<Piece>> = HashMap::new();
-            for row in rows {
-                let symbol: String = column(row.get(1), "symbol");
-                let Some(is_split) = row
-                    .get::<bool>(3)
-                    .unwrap_or_else(|e| error!("weston: reading kind: {e}"))
-                else {
-                    let date = |i: usize, what: &str| -> Option<NaiveDate> {
-                        row.get::<Date>(i)
-                            .unwrap_or_else(|e| error!("weston: reading {what}: {e}"))
-                            .map(|d| to_naive(what, d))
-                    };
-                    let piece = Piece {
-                        traded: column(row.get(4), "traded"),
-                        from: date(2, "a ticker's valid_from"),
-                        to: date(6, "a ticker's valid_to"),
-                    };
-                    pieces.entry(symbol).or_default().push(piece);
-                    continue;
-                };
-                let ex_date = to_naive("a stored ex-date", column(row.get(2), "ex_date"));
-                let decimal = |i: usize, what: &str| -> Exact {
-                    let text: String = column(row.get(i), what);
-                    parse_decimal(&text)
-                        .unwrap_or_else(|e| error!("weston: {symbol} on {ex_date}: {what}: {e}"))
-                };
-                let events = by_symbol.entry(symbol.clone()).or_default();
-                if is_split {
-                    events.splits.push(Split {
-                        ex_date,
-                        numerator: decimal(4, "numerator"),
-                        denominator: decimal(5, "denominator"),
-                    });
-                } else {
-                    events.dividends.push(Dividend {
-                        ex_date,
-                        amount: decimal(4, "amount"),
-                    });
-                    let answered = row
-                        .get::<bool>(9)
-                        .unwrap_or_else(|e| error!("weston: reading a kept close: {e}"));
-                    if answered == Some(true) {
-                        events.answered.insert(ex_date);
-                        if let Some(date) = row
-                            .get::<Date>(7)
-                            .unwrap_or_else(|e| error!("weston: reading a kept close's date: {e}"))
-                        {
-                            events.prior_closes.insert(
-                                ex_date,
-                                PriorClose {
-                                    date: to_naive("a kept close's date", date),
-                                    close: decimal(8, "kept close"),
-                                },
-                            );
-                        }
-                    }
-                }
-            }
-            if adjustment.total_return {
-                find_prior_closes(client, &mut by_symbol, &pieces, known_on);
-            }
-        });
-
+        let adjustment = adjustment(bars_from, as_of, total_return);
+        let by_symbol = Spi::connect(|client| read_segments(client, symbols, adjustment, known_on));
         let mut out = Vec::new();
-        for (symbol, events) in by_symbol {
-            let segments = factor_segments(
-                &events.splits,
-                &events.dividends,
-                |ex_date| events.prior_closes.get(&ex_date).cloned(),
-                adjustment,
-            )
-            .unwrap_or_else(|e| error!("weston: {symbol}: {e}"));
-            if segments.is_empty() {
-                continue;
-            }
+        for (symbol, segments) in by_symbol {
             let one = AnyNumeric::from(1);
             let bounds = segments
                 .iter()
                 .map(|s| from_naive(s.effective_before))
                 .collect();
-            let factors = |f: fn(&weston_core::adjust::Segment) -> &Exact| -> Vec<AnyNumeric> {
+            let factors = |f: fn(&Segment) -> &Exact| -> Vec<AnyNumeric> {
                 segments
                     .iter()
                     .map(|s| to_pg_numeric(f(s)))
@@ -443,6 +338,133 @@ fn segments(
         }
         TableIterator::new(out)
     })
+}
+
+/// What `weston_adjustment_segments`'s arguments ask (the caller of `weston_adjusted_prices`
+/// named `bars_from` `from_date`).
+pub(crate) fn adjustment(
+    bars_from: Option<Date>,
+    as_of: Option<Date>,
+    total_return: Option<bool>,
+) -> Adjustment {
+    Adjustment {
+        as_of: as_of.map(|d| to_naive("as_of", d)),
+        total_return: total_return
+            .unwrap_or_else(|| error!("weston: total_return must not be NULL")),
+        bars_from: bars_from.map(|d| to_naive("from_date", d)),
+    }
+}
+
+/// The factor segments of each of `symbols` (distinct) with events in effect, in symbol
+/// order; a symbol without any is left out. With `known_on`, from the events and closes as
+/// known then.
+pub(crate) fn read_segments(
+    client: &SpiClient<'_>,
+    symbols: Vec<String>,
+    adjustment: Adjustment,
+    known_on: Option<TimestampWithTimeZone>,
+) -> Vec<(String, Vec<Segment>)> {
+    let mut by_symbol: BTreeMap<String, Events> = BTreeMap::new();
+    let mut types = vec![
+        PgBuiltInOids::TEXTARRAYOID,
+        PgBuiltInOids::DATEOID,
+        PgBuiltInOids::DATEOID,
+        PgBuiltInOids::BOOLOID,
+    ];
+    let mut args: Vec<DatumWithOid<'_>> = vec![
+        symbols.into(),
+        adjustment.bars_from.map(from_naive).into(),
+        adjustment.as_of.map(from_naive).into(),
+        adjustment.total_return.into(),
+    ];
+    let events_sql = match known_on {
+        None if closes_are_kept() => EVENTS_STORED_SQL.as_str(),
+        None => EVENTS_SQL,
+        Some(known_on) => {
+            // Refused whatever the data: the queries may find nothing to read.
+            client
+                .select("SELECT weston_check_known_on($1)", None, &[known_on.into()])
+                .unwrap_or_else(|e| error!("weston: known_on: {e}"));
+            types.push(PgBuiltInOids::TIMESTAMPTZOID);
+            args.push(known_on.into());
+            EVENTS_KNOWN_SQL
+        }
+    };
+    let rows = select_prepared(client, events_sql, &types, &args);
+    let mut pieces: HashMap<String, Vec<Piece>> = HashMap::new();
+    for row in rows {
+        let symbol: String = column(row.get(1), "symbol");
+        let Some(is_split) = row
+            .get::<bool>(3)
+            .unwrap_or_else(|e| error!("weston: reading kind: {e}"))
+        else {
+            let date = |i: usize, what: &str| -> Option<NaiveDate> {
+                row.get::<Date>(i)
+                    .unwrap_or_else(|e| error!("weston: reading {what}: {e}"))
+                    .map(|d| to_naive(what, d))
+            };
+            let piece = Piece {
+                traded: column(row.get(4), "traded"),
+                from: date(2, "a ticker's valid_from"),
+                to: date(6, "a ticker's valid_to"),
+            };
+            pieces.entry(symbol).or_default().push(piece);
+            continue;
+        };
+        let ex_date = to_naive("a stored ex-date", column(row.get(2), "ex_date"));
+        let decimal = |i: usize, what: &str| -> Exact {
+            let text: String = column(row.get(i), what);
+            parse_decimal(&text)
+                .unwrap_or_else(|e| error!("weston: {symbol} on {ex_date}: {what}: {e}"))
+        };
+        let events = by_symbol.entry(symbol.clone()).or_default();
+        if is_split {
+            events.splits.push(Split {
+                ex_date,
+                numerator: decimal(4, "numerator"),
+                denominator: decimal(5, "denominator"),
+            });
+        } else {
+            events.dividends.push(Dividend {
+                ex_date,
+                amount: decimal(4, "amount"),
+            });
+            let answered = row
+                .get::<bool>(9)
+                .unwrap_or_else(|e| error!("weston: reading a kept close: {e}"));
+            if answered == Some(true) {
+                events.answered.insert(ex_date);
+                if let Some(date) = row
+                    .get::<Date>(7)
+                    .unwrap_or_else(|e| error!("weston: reading a kept close's date: {e}"))
+                {
+                    events.prior_closes.insert(
+                        ex_date,
+                        PriorClose {
+                            date: to_naive("a kept close's date", date),
+                            close: decimal(8, "kept close"),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    if adjustment.total_return {
+        find_prior_closes(client, &mut by_symbol, &pieces, known_on);
+    }
+    by_symbol
+        .into_iter()
+        .filter_map(|(symbol, events)| {
+            let segments = factor_segments(
+                &events.splits,
+                &events.dividends,
+                |ex_date| events.prior_closes.get(&ex_date).cloned(),
+                adjustment,
+            )
+            .unwrap_or_else(|e| error!("weston: {symbol}: {e}"));
+            (!segments.is_empty()).then_some((symbol, segments))
+        })
+        .collect()
 }
 
 /// Fills `prior_closes` for every dividend: the latest bar before its ex-date under any of
@@ -559,7 +581,7 @@ fn find_prior_closes(
 /// filter, evaluated before any row is read.
 #[pg_extern(immutable, parallel_safe)]
 #[search_path(pg_catalog, pg_temp)]
-fn weston_check_adjusted_arguments(
+pub(crate) fn weston_check_adjusted_arguments(
     symbols: Option<Vec<Option<String>>>,
     from_date: Option<Date>,
     to_date: Option<Date>,
@@ -599,7 +621,7 @@ fn column<T>(value: Result<Option<T>, pgrx::spi::SpiError>, what: &str) -> T {
         .unwrap_or_else(|| error!("weston: {what} is NULL"))
 }
 
-fn to_pg_numeric(value: &Exact) -> AnyNumeric {
+pub(crate) fn to_pg_numeric(value: &Exact) -> AnyNumeric {
     if value.numer() == value.denom() {
         // Most volume factors are 1 (no split after): no text, no parsing.
         return AnyNumeric::from(1);

@@ -10,6 +10,7 @@ mod owner;
 mod partitions;
 mod report;
 mod rotation;
+mod walk;
 
 extension_sql_file!(
     "../sql/extension_tables.sql",

@@ -811,7 +811,7 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
         [
             (
                 "weston_adjusted_prices(text,date,date,date,boolean,timestamp with time zone)".to_string(),
-                "search_path=pg_catalog, pg_temp,plan_cache_mode=force_generic_plan".to_string()
+                "search_path=pg_catalog, weston_data, weston, pg_temp,plan_cache_mode=force_generic_plan".to_string()
             ),
             (
                 "weston_adjusted_prices(text[],date,date,date,boolean,timestamp with time zone)".to_string(),

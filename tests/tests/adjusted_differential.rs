@@ -5,7 +5,8 @@
 //! move) and its planted errors, loaded by the real loader as the etl_writer login, plus
 //! FMP's and Polygon's documented AAPL events through their (local) APIs; read by an
 //! analyst's app_ro login in each call form (a bound array, a sub-select argument, one
-//! ticker), for many windows, as_of dates, both adjustments, and both plan cache modes.
+//! ticker, which walks its bars in its own code), for many windows, as_of dates, both
+//! adjustments, and both plan cache modes.
 
 use fake_providers::{Seen, TestServer};
 use weston_loader::providers::mock::{life as mock_life, planted};
@@ -234,13 +235,14 @@ async fn the_read_gives_what_0_8_0_gave_over_the_mock_market_and_every_provider(
                         );
                         compared += n;
                     }
-                    // One ticker at a time gives its share of the same rows.
-                    if from == "2026-07-01" && expected.is_ok() {
+                    // One ticker at a time (its own walk, src/walk.rs) gives its share of
+                    // the same rows, and, as known now, the many-symbol form's as known now.
+                    if expected.is_ok() {
                         for symbol in &all {
-                            let one = |f: &str| {
-                                format!("SELECT {AS_TEXT} FROM {f}('{symbol}'::text, {args})")
+                            let one = |known_on: &str| {
+                                format!("SELECT {AS_TEXT} FROM weston_adjusted_prices('{symbol}'::text, {args}{known_on})")
                             };
-                            let got = rows(&mut conn, &one("weston_adjusted_prices"), None)
+                            let got = rows(&mut conn, &one(""), None)
                                 .await
                                 .unwrap_or_else(|e| panic!("{symbol}, {args}: {e}"));
                             let want: Vec<_> = expected_rows
@@ -249,6 +251,22 @@ async fn the_read_gives_what_0_8_0_gave_over_the_mock_market_and_every_provider(
                                 .cloned()
                                 .collect();
                             assert_eq!(got, want, "{mode}: {symbol}, {args}");
+                            compared += got.len();
+                            if from == "2026-07-01" {
+                                let known = rows(&mut conn, &one(", now()"), None).await;
+                                let many = rows(
+                                    &mut conn,
+                                    &format!("SELECT {AS_TEXT} FROM weston_adjusted_prices(ARRAY['{symbol}'], {args}, now())"),
+                                    None,
+                                )
+                                .await;
+                                assert_eq!(known, many, "{mode}: {symbol}, {args}, known now");
+                                assert_eq!(
+                                    known.as_ref().ok(),
+                                    Some(&want),
+                                    "{mode}: {symbol}, {args}, known now"
+                                );
+                            }
                         }
                     }
                 }
