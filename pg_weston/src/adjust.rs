@@ -24,8 +24,8 @@ use crate::report::invalid_argument;
 
 /// Splits up to `as_of` (all of them: they also set dividends' share basis) and, for total
 /// return, dividends with `bars_from < ex_date <= as_of`, of the security every symbol in `$1`
-/// names as of `as_of`, under each of its tickers (`weston_ticker_pieces`); for total return
-/// also those pieces themselves (kind NULL), read once here for every close lookup.
+/// names as of `as_of`, under each of its tickers (`weston_ticker_pieces`); and those pieces
+/// themselves (kind NULL), read once here for every close lookup and for the one-symbol walk.
 /// `$1` is distinct. Joined rather than `= ANY ($1)`: in a generic plan that would be a
 /// linear search of the array for every row.
 /// Each dividend row also carries the close kept with it, where that is the answer (see
@@ -130,7 +130,6 @@ static QUERIES: LazyLock<HashMap<(&'static str, Pieces), String>> = LazyLock::ne
         CLOSES_SQL,
         EVENTS_KNOWN_SQL,
         CLOSES_KNOWN_SQL,
-        crate::walk::TICKER_PIECES_SQL,
     ] {
         for pieces in [Pieces::Extension, Pieces::Migration, Pieces::Plain] {
             queries.insert((sql, pieces), with_pieces(sql, pieces));
@@ -170,7 +169,7 @@ thread_local! {
     static PREPARED: RefCell<HashMap<&'static str, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
 }
 
-pub(crate) fn select_prepared<'conn>(
+fn select_prepared<'conn>(
     client: &SpiClient<'conn>,
     sql: &'static str,
     types: &[PgBuiltInOids],
@@ -222,10 +221,17 @@ fn closes_are_kept() -> bool {
 }
 
 /// A ticker the security traded under, from `from` to `to` inclusive (unbounded: `None`).
-struct Piece {
-    traded: String,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
+pub(crate) struct Piece {
+    pub(crate) traded: String,
+    pub(crate) from: Option<NaiveDate>,
+    pub(crate) to: Option<NaiveDate>,
+}
+
+/// What `read_segments` finds: the factor segments of each symbol with events in effect, in
+/// symbol order (a symbol without any is left out), and each symbol's ticker pieces.
+pub(crate) struct SymbolEvents {
+    pub(crate) segments: Vec<(String, Vec<Segment>)>,
+    pub(crate) pieces: HashMap<String, Vec<Piece>>,
 }
 
 /// Internal to `weston_adjusted_prices`: per symbol with events in effect, the sorted
@@ -317,9 +323,9 @@ fn segments(
         symbols.sort_unstable();
         symbols.dedup();
         let adjustment = adjustment(bars_from, as_of, total_return);
-        let by_symbol = Spi::connect(|client| read_segments(client, symbols, adjustment, known_on));
+        let found = Spi::connect(|client| read_segments(client, symbols, adjustment, known_on));
         let mut out = Vec::new();
-        for (symbol, segments) in by_symbol {
+        for (symbol, segments) in found.segments {
             let one = AnyNumeric::from(1);
             let bounds = segments
                 .iter()
@@ -355,15 +361,14 @@ pub(crate) fn adjustment(
     }
 }
 
-/// The factor segments of each of `symbols` (distinct) with events in effect, in symbol
-/// order; a symbol without any is left out. With `known_on`, from the events and closes as
-/// known then.
+/// The factor segments and ticker pieces of each of `symbols` (distinct). With `known_on`,
+/// from the events, closes and tickers as known then.
 pub(crate) fn read_segments(
     client: &SpiClient<'_>,
     symbols: Vec<String>,
     adjustment: Adjustment,
     known_on: Option<TimestampWithTimeZone>,
-) -> Vec<(String, Vec<Segment>)> {
+) -> SymbolEvents {
     let mut by_symbol: BTreeMap<String, Events> = BTreeMap::new();
     let mut types = vec![
         PgBuiltInOids::TEXTARRAYOID,
@@ -452,7 +457,7 @@ pub(crate) fn read_segments(
     if adjustment.total_return {
         find_prior_closes(client, &mut by_symbol, &pieces, known_on);
     }
-    by_symbol
+    let segments = by_symbol
         .into_iter()
         .filter_map(|(symbol, events)| {
             let segments = factor_segments(
@@ -464,7 +469,8 @@ pub(crate) fn read_segments(
             .unwrap_or_else(|e| error!("weston: {symbol}: {e}"));
             (!segments.is_empty()).then_some((symbol, segments))
         })
-        .collect()
+        .collect();
+    SymbolEvents { segments, pieces }
 }
 
 /// Fills `prior_closes` for every dividend: the latest bar before its ex-date under any of

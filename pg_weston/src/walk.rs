@@ -9,25 +9,20 @@
 //! A C-language function of its own rather than `#[pg_extern]`: pgrx would copy every bar's
 //! numerics into Rust memory and back, which costs more than the multiplication.
 
-use std::cell::Cell;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::ptr;
 
-use pgrx::datum::{Date, DatumWithOid, TimestampWithTimeZone};
+use chrono::NaiveDate;
+use pgrx::datum::{Date, TimestampWithTimeZone};
 use pgrx::pg_sys::{self, Datum};
 use pgrx::prelude::*;
-use pgrx::spi::SpiClient;
-use pgrx::{AnyNumeric, IntoDatum, PgBuiltInOids};
+use pgrx::{AnyNumeric, IntoDatum};
 use weston_core::adjust::{Exact, Segment};
-use weston_core::dates::to_pg_days;
 
-use crate::adjust::{adjustment, read_segments, select_prepared, to_pg_numeric};
-
-/// The pieces of the security `$1` names as of `$2`, with ticker history as known at `$3`
-/// (NULL: as it is), in date order. They never overlap (one security holds one ticker at a
-/// time: ticker_history's exclusion constraint), so their bars, read one piece after the
-/// other, come in date order.
-pub(crate) const TICKER_PIECES_SQL: &str = include_str!("../sql/queries/walk_pieces.sql");
+use crate::adjust::{adjustment, read_segments, to_pg_numeric};
+use crate::dates::{from_naive, to_naive};
 
 /// One ticker's bars from `$2` to `$3`, in date order: an ordered Append of index scans of
 /// the months between, pruned when it runs.
@@ -71,25 +66,34 @@ pub unsafe extern "C-unwind" fn weston_adjusted_prices_one(
             unreachable!("weston_check_adjusted_arguments refuses a NULL")
         };
         let adjustment = adjustment(Some(from_date), as_of, total_return);
+        let window = (
+            to_naive("from_date", from_date),
+            to_naive("to_date", to_date),
+        );
         // The result: a tuplestore in the query's memory, the row type the SQL declares.
         pg_sys::SetSingleFuncCall(fcinfo, 0);
         let result = (*fcinfo).resultinfo.cast::<pg_sys::ReturnSetInfo>();
         Spi::connect(|client| {
-            let segments = read_segments(client, vec![ticker.clone()], adjustment, known_on)
+            let mut found = read_segments(client, vec![ticker.clone()], adjustment, known_on);
+            let segments = found
+                .segments
                 .pop()
                 .map(|(_, segments)| segments)
                 .unwrap_or_default();
-            let pieces = pieces(client, &ticker, as_of, known_on);
+            // One security holds one ticker at a time (ticker_history's exclusion
+            // constraint), so its pieces do not overlap: read one after the other in date
+            // order, their bars come in date order.
+            let mut pieces = found.pieces.remove(&ticker).unwrap_or_default();
+            pieces.sort_by_key(|piece| piece.from);
             let mut walk = Walk::new(
                 (*result).setResult,
                 (*result).setDesc,
                 ticker.as_str().into_datum().expect("text"),
                 &segments,
             );
-            let window = (from_date.to_pg_epoch_days(), to_date.to_pg_epoch_days());
             for piece in pieces {
-                let lo = piece.from.max(window.0);
-                let hi = piece.to.min(window.1);
+                let lo = piece.from.map_or(window.0, |from| from.max(window.0));
+                let hi = piece.to.map_or(window.1, |to| to.min(window.1));
                 if lo <= hi {
                     walk.read(&piece.traded, lo, hi, known_on);
                 }
@@ -98,45 +102,6 @@ pub unsafe extern "C-unwind" fn weston_adjusted_prices_one(
         });
         Datum::from(0)
     })
-}
-
-/// A ticker the security traded under, from `from` to `to` inclusive, as PostgreSQL's day
-/// numbers (±infinity: unbounded).
-struct Piece {
-    traded: String,
-    from: pg_sys::DateADT,
-    to: pg_sys::DateADT,
-}
-
-fn pieces(
-    client: &SpiClient<'_>,
-    ticker: &str,
-    as_of: Option<Date>,
-    known_on: Option<TimestampWithTimeZone>,
-) -> Vec<Piece> {
-    let args: Vec<DatumWithOid<'_>> = vec![ticker.into(), as_of.into(), known_on.into()];
-    let types = [
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::DATEOID,
-        PgBuiltInOids::TIMESTAMPTZOID,
-    ];
-    let day = |date: Result<Option<Date>, pgrx::spi::SpiError>| -> pg_sys::DateADT {
-        date.ok()
-            .flatten()
-            .unwrap_or_else(|| error!("weston: a ticker piece without its dates"))
-            .to_pg_epoch_days()
-    };
-    select_prepared(client, TICKER_PIECES_SQL, &types, &args)
-        .map(|row| Piece {
-            traded: row
-                .get::<String>(1)
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| error!("weston: a ticker piece without its ticker")),
-            from: day(row.get(2)),
-            to: day(row.get(3)),
-        })
-        .collect()
 }
 
 /// The factors of the bars before one bound (or after the last): `numeric` datums, and
@@ -201,7 +166,7 @@ impl Walk {
     ) -> Walk {
         let bounds = segments
             .iter()
-            .map(|s| to_pg_days(s.effective_before).unwrap_or_else(|e| error!("{e}")))
+            .map(|s| from_naive(s.effective_before).to_pg_epoch_days())
             .collect();
         let mut factors: Vec<Factor> = segments
             .iter()
@@ -241,16 +206,22 @@ impl Walk {
     unsafe fn read(
         &mut self,
         traded: &str,
-        lo: pg_sys::DateADT,
-        hi: pg_sys::DateADT,
+        lo: NaiveDate,
+        hi: NaiveDate,
         known_on: Option<TimestampWithTimeZone>,
     ) {
-        let (plan, count) = match known_on {
-            None => (prepared(&BARS, BARS_SQL, false), 3),
-            Some(_) => (prepared(&BARS_KNOWN, BARS_KNOWN_SQL, true), 4),
+        let mut types = vec![pg_sys::TEXTOID, pg_sys::DATEOID, pg_sys::DATEOID];
+        let sql = match known_on {
+            None => BARS_SQL,
+            Some(_) => {
+                types.push(pg_sys::TIMESTAMPTZOID);
+                BARS_KNOWN_SQL
+            }
         };
-        let params = pg_sys::makeParamList(count);
-        let values = (*params).params.as_mut_slice(count as usize);
+        let plan = prepared(sql, &mut types);
+        let count = types.len();
+        let params = pg_sys::makeParamList(count as std::ffi::c_int);
+        let values = (*params).params.as_mut_slice(count);
         let parameter = |value: Datum, ptype: pg_sys::Oid| pg_sys::ParamExternData {
             value,
             isnull: false,
@@ -258,8 +229,14 @@ impl Walk {
             ptype,
         };
         values[0] = parameter(traded.into_datum().expect("text"), pg_sys::TEXTOID);
-        values[1] = parameter(Datum::from(lo), pg_sys::DATEOID);
-        values[2] = parameter(Datum::from(hi), pg_sys::DATEOID);
+        values[1] = parameter(
+            Datum::from(from_naive(lo).to_pg_epoch_days()),
+            pg_sys::DATEOID,
+        );
+        values[2] = parameter(
+            Datum::from(from_naive(hi).to_pg_epoch_days()),
+            pg_sys::DATEOID,
+        );
         if let Some(known_on) = known_on {
             values[3] = parameter(
                 known_on.into_datum().expect("timestamptz"),
@@ -385,40 +362,31 @@ unsafe extern "C-unwind" fn startup(
 unsafe extern "C-unwind" fn shutdown(_dest: *mut pg_sys::DestReceiver) {}
 
 thread_local! {
-    /// The bars' plans, prepared once per backend (planning them over every monthly
+    /// The bars' plans by query, prepared once per backend (planning them over every monthly
     /// partition costs more than running them); PostgreSQL re-plans them when a table changes.
-    static BARS: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(ptr::null_mut()) };
-    static BARS_KNOWN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(ptr::null_mut()) };
+    /// pgrx's prepared statements give no plan to run with a receiver of one's own.
+    static PLANS: RefCell<HashMap<&'static str, pg_sys::SPIPlanPtr>> = RefCell::new(HashMap::new());
 }
 
-/// `sql`'s plan, prepared and kept on first use: generic, so each run prunes the months to
-/// its dates rather than planning them.
+/// `sql`'s plan for parameters of `types`, prepared and kept on first use: generic, so each
+/// run prunes the months to its dates rather than planning them.
 ///
 /// # Safety
 /// Called inside SPI.
-unsafe fn prepared(
-    cell: &'static std::thread::LocalKey<Cell<pg_sys::SPIPlanPtr>>,
-    sql: &str,
-    known: bool,
-) -> pg_sys::SPIPlanPtr {
-    let plan = cell.get();
-    if !plan.is_null() {
-        return plan;
-    }
-    let mut types = vec![pg_sys::TEXTOID, pg_sys::DATEOID, pg_sys::DATEOID];
-    if known {
-        types.push(pg_sys::TIMESTAMPTZOID);
-    }
-    let sql = CString::new(sql).expect("no NUL in a query");
-    let plan = pg_sys::SPI_prepare_cursor(
-        sql.as_ptr(),
-        types.len() as std::ffi::c_int,
-        types.as_mut_ptr(),
-        pg_sys::CURSOR_OPT_GENERIC_PLAN as std::ffi::c_int,
-    );
-    if plan.is_null() || pg_sys::SPI_keepplan(plan) != 0 {
-        error!("weston: preparing the read of bars failed");
-    }
-    cell.set(plan);
-    plan
+unsafe fn prepared(sql: &'static str, types: &mut [pg_sys::Oid]) -> pg_sys::SPIPlanPtr {
+    PLANS.with_borrow_mut(|plans| {
+        *plans.entry(sql).or_insert_with(|| {
+            let text = CString::new(sql).expect("no NUL in a query");
+            let plan = pg_sys::SPI_prepare_cursor(
+                text.as_ptr(),
+                types.len() as std::ffi::c_int,
+                types.as_mut_ptr(),
+                pg_sys::CURSOR_OPT_GENERIC_PLAN as std::ffi::c_int,
+            );
+            if plan.is_null() || pg_sys::SPI_keepplan(plan) != 0 {
+                error!("weston: preparing the read of bars failed");
+            }
+            plan
+        })
+    })
 }

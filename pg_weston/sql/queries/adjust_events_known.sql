@@ -22,4 +22,3 @@ SELECT q.symbol, d.ex_date, false, d.amount::text, NULL, NULL, NULL, NULL, NULL
 UNION ALL
 SELECT q.symbol, nullif(q.valid_from, '-infinity'), NULL, q.traded, NULL, nullif(q.valid_to, 'infinity'), NULL, NULL, NULL
   FROM pieces q
- WHERE $4
