@@ -34,22 +34,33 @@ COMMENT ON FUNCTION weston_adjustment_factors(text, date, boolean, timestamptz) 
 -- factor over [lo, hi]. Runs are few (a symbol's pieces times its events), computed
 -- first and ordered by (symbol, lo); each then reads its bars by one index range scan
 -- (LATERAL and OFFSET 0: always this nested loop, whatever the plan's estimates, so a
--- generic plan, or the body run un-inlined when an argument is a sub-select, never hashes
+-- generic plan, or the body run un-inlined (given a correlated sub-select), never hashes
 -- the window's bars nor sorts them all); the bars of one run come in date order, so the
--- final order needs only an incremental sort of each symbol's rows, already in order. A
--- bar's factor is its run's: no per-bar lookup, and no multiplication when it is 1.
+-- rows come in (symbol, date) order as they are joined, with no sort (since 0.15.0; an
+-- incremental sort of each symbol's rows before). A bar's factor is its run's: no per-bar
+-- lookup, and no multiplication when it is 1.
 --
 -- Three sources, each named once, each given known_on (since 0.9.0; NULL: as stored,
 -- planned as before): identity, weston_ticker_pieces (ticker_pieces.sql: the tickers and
 -- date ranges of the security each symbol names as of as_of); events,
 -- weston_adjustment_segments (Rust, src/adjust.rs); bars, weston_data.prices_daily in the
 -- LATERAL, or weston_prices_daily_known (known.sql) when known_on is given.
+-- The many-symbol form's planner support function (src/inline.rs): the call with its symbols
+-- as a sub-select (array(SELECT symbol FROM weston_universe(...))) is inlined too, the
+-- sub-select run first, once, as an initplan. Since 0.15.0.
+CREATE FUNCTION weston_adjusted_prices_support(internal) RETURNS internal
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'weston_adjusted_prices_support';
+COMMENT ON FUNCTION weston_adjusted_prices_support(internal) IS
+'Internal to weston_adjusted_prices(text[], ...), its planner support function: an uncorrelated sub-select among the arguments becomes an initplan, so that the call is inlined into the caller''s query as with a bound array.';
+
 CREATE FUNCTION weston_adjusted_prices(
     symbols text[], from_date date, to_date date,
     as_of date DEFAULT NULL, total_return boolean DEFAULT false, known_on timestamptz DEFAULT NULL)
 RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
               volume numeric, price_factor numeric, volume_factor numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
+SUPPORT @extschema@.weston_adjusted_prices_support
 AS $fn$
     SELECT r.symbol, b.date,
            CASE WHEN r.unit THEN b.open ELSE b.open OPERATOR(pg_catalog.*) r.pf END,
@@ -77,24 +88,30 @@ AS $fn$
              ORDER BY k.symbol, lo
             OFFSET 0) r
      CROSS JOIN LATERAL (
-            -- The bars as stored, or (known_on given) as known then: a condition on the
-            -- union, which a plan with known_on NULL proves false for the second branch.
+            -- The run's bars in date order: as stored (an ordered Append of index scans, no
+            -- sort), or (known_on given) as known then. Each branch's condition on known_on
+            -- is one a plan proves false for the other, so only one reads anything; with
+            -- known_on NULL the second is no plan node at all (were it sorted by itself, a
+            -- sort of nothing would be set up for every run).
             SELECT u.date, u.open, u.high, u.low, u.close, u.volume
-              FROM (SELECT p.date, p.open, p.high, p.low, p.close, p.volume, true AS stored
-                      FROM weston_data.prices_daily p
-                     WHERE p.symbol OPERATOR(pg_catalog.=) r.traded
-                       AND p.date OPERATOR(pg_catalog.>=) r.lo AND p.date OPERATOR(pg_catalog.<=) r.hi
-                       AND p.date OPERATOR(pg_catalog.>=) from_date AND p.date OPERATOR(pg_catalog.<=) to_date
+              FROM ((SELECT p.date, p.open, p.high, p.low, p.close, p.volume
+                       FROM weston_data.prices_daily p
+                      WHERE known_on IS NULL
+                        AND p.symbol OPERATOR(pg_catalog.=) r.traded
+                        AND p.date OPERATOR(pg_catalog.>=) r.lo AND p.date OPERATOR(pg_catalog.<=) r.hi
+                        AND p.date OPERATOR(pg_catalog.>=) from_date AND p.date OPERATOR(pg_catalog.<=) to_date
+                      ORDER BY p.date)
                     UNION ALL
-                    SELECT k.date, k.open, k.high, k.low, k.close, k.volume, false
-                      FROM @extschema@.weston_prices_daily_known(r.traded, r.lo, r.hi, known_on) k) u
-             WHERE u.stored OPERATOR(pg_catalog.=) (known_on IS NULL)
+                    SELECT k.date, k.open, k.high, k.low, k.close, k.volume
+                      FROM @extschema@.weston_prices_daily_known(r.traded, r.lo, r.hi, known_on) k
+                     WHERE known_on IS NOT NULL) u
+             ORDER BY u.date
             OFFSET 0) b
-     -- The runs come ordered by (symbol, lo) and one symbol's runs do not overlap, so each
-     -- symbol's rows arrive in date order: this is an incremental sort by symbol that finds
-     -- every group sorted (one group a symbol, not one a run), and a caller's own ORDER BY
-     -- symbol, date is then already satisfied.
-     ORDER BY r.symbol, b.date
+     -- The runs come ordered by (symbol, lo), one symbol's runs do not overlap, and each
+     -- run's bars come in date order: the rows are in (symbol, date) order as they are
+     -- joined, with no sort of them (an incremental sort by date within each symbol cost a
+     -- tenth of a total-return read). A caller's own ORDER BY symbol, date sorts them again.
+     ORDER BY r.symbol, r.lo
 $fn$;
 COMMENT ON FUNCTION weston_adjusted_prices(text[], date, date, date, boolean, timestamptz) IS
 'Adjusted daily bars of every symbol in symbols between from_date and to_date (inclusive), ordered by symbol, date, computed in one pass; same semantics as weston_adjusted_prices(text, ...). Unknown symbols give no rows. Write the array as ARRAY[...] or ''{...}''::text[].';

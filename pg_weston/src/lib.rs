@@ -6,6 +6,7 @@ mod adjust;
 mod dates;
 mod etl;
 mod float;
+mod inline;
 mod owner;
 mod partitions;
 mod report;

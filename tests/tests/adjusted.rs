@@ -559,6 +559,18 @@ fn reads_bars(node: &serde_json::Value) -> bool {
         || children(node).any(reads_bars)
 }
 
+/// Whether a sort (full or incremental) of the plan takes in the bars of more than one run:
+/// one above the join of the runs (which scans the segments) and their bars. A sort of one
+/// run's few bars, which a plan may choose over an index scan on a small table, is not.
+fn sorts_runs_bars(node: &serde_json::Value) -> bool {
+    (node["Node Type"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("Sort"))
+        && reads_bars(node)
+        && scans_segments(node))
+        || children(node).any(sorts_runs_bars)
+}
+
 fn scans_segments(node: &serde_json::Value) -> bool {
     node["Function Name"] == "weston_adjustment_segments" || children(node).any(scans_segments)
 }
@@ -602,9 +614,8 @@ fn bar_scan_loops(node: &serde_json::Value) -> i64 {
 /// estimates, they meet each symbol once. And under both the read walks each run of bars (a
 /// ticker piece between two event dates) by a scan of its own, so the bars are never
 /// hashed nor all sorted (0.8.0 hashed the window's bars, then sorted them all; at 750
-/// symbols that sort spilled at the default work_mem, where the walk needs only an
-/// incremental sort of each run's few rows, see docs/SCALING.md). Both plans give the same
-/// rows.
+/// symbols that sort spilled at the default work_mem; since 0.15.0 the walk sorts no bar,
+/// its runs' rows already in order, see docs/SCALING.md). Both plans give the same rows.
 #[tokio::test]
 async fn a_generic_plan_scans_the_segments_once_and_gives_the_same_rows() {
     let db = three_symbols_august_2020("adj_generic").await;
@@ -640,6 +651,10 @@ async fn a_generic_plan_scans_the_segments_once_and_gives_the_same_rows() {
         assert!(
             bar_scan_loops(&plan[0]["Plan"]) >= 5,
             "{mode}: a scan of the bars per run\n{plan:#}"
+        );
+        assert!(
+            !sorts_runs_bars(&plan[0]["Plan"]),
+            "{mode}: the runs' rows come in order, with no sort of them\n{plan:#}"
         );
         rows.push(text_rows(&mut conn, call).await);
         sqlx::raw_sql("DEALLOCATE adjusted; RESET plan_cache_mode")
@@ -875,4 +890,106 @@ async fn functions_are_stable_parallel_safe_documented_and_inlined() {
         one.contains("Function Scan on weston_adjusted_prices") && !one.contains("prices_daily"),
         "{one}"
     );
+}
+
+#[tokio::test]
+async fn a_sub_select_of_symbols_is_inlined_wherever_it_is_written() {
+    let db = three_symbols_august_2020("adj_sub_select").await;
+    let analyst = db.analyst_pool();
+    let mut conn = analyst.acquire().await.unwrap();
+    let window = "'2020-08-01', '2020-08-31'";
+    sqlx::query(&format!(
+        "CREATE FUNCTION pg_temp.universe_prices(a date, t boolean)
+         RETURNS TABLE(symbol text, date date, open numeric, high numeric, low numeric, close numeric,
+                       volume numeric, price_factor numeric, volume_factor numeric)
+         LANGUAGE sql STABLE
+         AS $$ SELECT * FROM weston.weston_adjusted_prices(array(SELECT symbol FROM securities), {window}, a, t) $$"
+    ))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    for (as_of, total_return) in [
+        ("NULL", "false"),
+        ("NULL", "true"),
+        ("'2020-08-10'", "true"),
+    ] {
+        let args = format!("{window}, {as_of}, {total_return}");
+        let expected = text_rows(
+            &mut conn,
+            &format!(
+                "SELECT {AS_TEXT} FROM weston_adjusted_prices(ARRAY['AAPL','MSFT','NVDA'], {args})"
+            ),
+        )
+        .await;
+        assert_eq!(expected.len(), 8);
+        let universe = "array(SELECT symbol FROM securities)";
+        // (the read, whether the planner inlines it)
+        let reads = [
+            (format!("SELECT {AS_TEXT} FROM weston_adjusted_prices({universe}, {args})"), true),
+            (
+                format!("SELECT {AS_TEXT} FROM weston_adjusted_prices((SELECT array_agg(symbol) FROM securities), {args})"),
+                true,
+            ),
+            (
+                format!("SELECT * FROM (SELECT {AS_TEXT} FROM weston_adjusted_prices({universe}, {args})) p ORDER BY 1, 2"),
+                true,
+            ),
+            (
+                format!("WITH p AS (SELECT {AS_TEXT} FROM weston_adjusted_prices({universe}, {args})) SELECT * FROM p ORDER BY 1, 2"),
+                true,
+            ),
+            (
+                format!("SELECT {AS_TEXT} FROM pg_temp.universe_prices({as_of}, {total_return})"),
+                true,
+            ),
+            // Reading the caller's rows or its WITH query: run un-inlined, as before.
+            (
+                format!(
+                    "SELECT {} FROM securities s,
+                            LATERAL weston_adjusted_prices(array(SELECT s.symbol), {args}) p
+                      ORDER BY 1, 2",
+                    AS_TEXT.replacen("symbol", "p.symbol", 1)
+                ),
+                false,
+            ),
+            (
+                format!(
+                    "WITH c AS MATERIALIZED (SELECT symbol FROM securities)
+                     SELECT {AS_TEXT} FROM weston_adjusted_prices(array(SELECT symbol FROM c), {args})"
+                ),
+                false,
+            ),
+        ];
+        for (read, inlined) in reads {
+            assert_eq!(
+                text_rows(&mut conn, &read).await,
+                expected,
+                "{read}, as_of {as_of}, total_return {total_return}"
+            );
+            let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {read}"))
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+            let plan = plan.join("\n");
+            assert_eq!(
+                !plan.contains("Function Scan on weston_adjusted_prices"),
+                inlined,
+                "{read}\n{plan}"
+            );
+        }
+    }
+    // The same errors as with a bound array.
+    for (call, error) in [
+        ("(SELECT NULL::text[])", "symbols must not be NULL"),
+        ("array(SELECT NULL::text)", "symbol must not be NULL"),
+    ] {
+        let e = sqlx::query(&format!(
+            "SELECT * FROM weston_adjusted_prices({call}, {window})"
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(error), "{call}: {e}");
+    }
 }

@@ -239,14 +239,16 @@ async fn extension_is_non_relocatable_dumpable_and_search_path_proof() {
     // Every function that runs SQL pins its search_path. Except weston_adjusted_prices(text[]) and
     // the weston_ticker_pieces and weston_*_as (the sets as known) it calls: a SET clause
     // would stop PostgreSQL inlining them, so their bodies are fully schema-qualified
-    // instead (tests/tests/adjusted.rs runs them under hostile search_paths). weston_version
-    // and weston_float8 run no SQL (a SET clause would save and restore the setting on each
-    // of weston_float8's calls, one per value read).
+    // instead (tests/tests/adjusted.rs runs them under hostile search_paths). weston_version,
+    // weston_float8 and weston_adjusted_prices_support (the planner's, for
+    // weston_adjusted_prices) run no SQL (a SET clause would save and restore the setting on
+    // each of weston_float8's calls, one per value read).
     let unpinned: Vec<String> = sqlx::query_scalar(
         "SELECT p.oid::regprocedure::text FROM pg_proc p
            JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
            JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_weston'
           WHERE p.proname NOT IN ('weston_version', 'weston_float8', 'weston_adjusted_prices',
+                                  'weston_adjusted_prices_support',
                                   'weston_ticker_pieces', 'weston_ticker_history_as', 'weston_securities_as')
             AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')",
     )

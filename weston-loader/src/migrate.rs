@@ -28,6 +28,7 @@ const WAIT_FOR_EXTENSION: &[(i64, &str)] = &[
     (45, "weston_check_day(text,date)"),
     (49, "weston_symbol_history(text,date,timestamptz)"),
     (51, "weston_float8(numeric)"),
+    (52, "weston_adjusted_prices_support(internal)"),
 ];
 
 /// Landed migrations whose comments were reworded after they landed, their statements
