@@ -1241,9 +1241,11 @@ AS $fn$
              ORDER BY u.date
             OFFSET 0) b
      -- The runs come ordered by (symbol, lo), one symbol's runs do not overlap, and each
-     -- run's bars come in date order: the rows are in (symbol, date) order as they are
-     -- joined, with no sort of them (an incremental sort by date within each symbol cost a
-     -- tenth of a total-return read). A caller's own ORDER BY symbol, date sorts them again.
+     -- run's bars come in date order. The LATERAL can only be joined by a nested loop, which
+     -- gives each run's bars together and in their order, so the rows are in (symbol, date)
+     -- order as they are joined, with no sort of them (an incremental sort by date within
+     -- each symbol cost a tenth of a total-return read). A caller's own ORDER BY symbol,
+     -- date sorts them again.
      ORDER BY r.symbol, r.lo
 $fn$;
 COMMENT ON FUNCTION weston_adjusted_prices(text[], date, date, date, boolean, timestamptz) IS
