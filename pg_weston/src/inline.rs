@@ -61,6 +61,11 @@ pub unsafe extern "C-unwind" fn weston_adjusted_prices_support(
         return Datum::from(0);
     }
     let query = (*root).parse;
+    // The fence below is written for a SELECT, the only statement flattened into another
+    // query; a call in another statement (UPDATE ... FROM, say) is left un-inlined.
+    if (*query).commandType != pg_sys::CmdType::CMD_SELECT {
+        return Datum::from(0);
+    }
     let args = (*call).args.cast::<pg_sys::Node>();
     let mut found = SubLinks {
         any: false,
@@ -70,11 +75,7 @@ pub unsafe extern "C-unwind" fn weston_adjusted_prices_support(
     if !found.any || !found.all_initplans {
         return Datum::from(0);
     }
-    // Only a SELECT is ever flattened into another query; one with a LIMIT or an OFFSET
-    // already is not.
-    if (*query).commandType != pg_sys::CmdType::CMD_SELECT {
-        return Datum::from(0);
-    }
+    // A level with a LIMIT or an OFFSET already is not flattened.
     if (*query).limitOffset.is_null() && (*query).limitCount.is_null() {
         // As `OFFSET NULL` parses.
         (*query).limitOffset =
